@@ -1,0 +1,23 @@
+package dev.nimbus.hypervisor;
+
+/**
+ * A VM's in-kernel interrupt controller, created by {@link Vm#createIrqChip}. Devices raise their
+ * interrupts through it (or through an irqfd bound to one of its GSIs); they never see the backend.
+ * Methods may be called from any thread.
+ */
+public interface IrqChip {
+    /** What was created. */
+    IrqChipConfig config();
+
+    /**
+     * Completes the set-up that needs every vCPU to exist (the GICv3 and the AIA are initialized after all
+     * vCPUs are created). Call once, after the last {@link Vm#createVcpu}; a no-op where nothing is needed.
+     */
+    void finishSetup();
+
+    /** Drives the line of global interrupt {@code gsi} high or low (a pulse is {@code true} then {@code false}). */
+    void setIrqLine(int gsi, boolean high);
+
+    /** Injects one MSI. Needs {@link Capability#SIGNAL_MSI}. */
+    void signalMsi(MsiMessage message);
+}

@@ -1,0 +1,44 @@
+package dev.nimbus.hypervisor.arch;
+
+import dev.nimbus.hypervisor.Arch;
+import dev.nimbus.hypervisor.IrqChipConfig;
+import dev.nimbus.hypervisor.memory.GuestMemory;
+
+import java.util.List;
+
+/**
+ * What one architecture contributes to a machine: its memory layout, its platform devices, its interrupt
+ * controller, its firmware tables and its boot protocols. Offered by the {@code arch-*} modules through
+ * {@link java.util.ServiceLoader}; the host's architecture picks one ({@link ArchPlatforms}).
+ *
+ * <p>An arch platform speaks to the hypervisor only through this SPI (vCPU sub-interfaces such as
+ * {@code X86Vcpu}, {@link IrqChipConfig}) and never to a backend directly. Its methods other than
+ * {@link #loadKernel} are pure functions of their arguments.
+ */
+public interface ArchPlatform {
+    Arch arch();
+
+    /** The most vCPUs this machine model supports (APIC ids, GIC redistributors, ...). */
+    int maxVcpus();
+
+    /** The guest physical address layout for {@code ramBytes} of RAM. */
+    MachineLayout layout(long ramBytes);
+
+    /** The platform devices of this machine model (serial port, RTC, ...), at their places in {@code layout}. */
+    List<PlatformDevice> platformDevices(MachineLayout layout);
+
+    /** The in-kernel interrupt controller to create for {@code vcpus} vCPUs. */
+    IrqChipConfig interruptController(MachineLayout layout, int vcpus);
+
+    /** The firmware tables (ACPI or FDT) that describe {@code machine} to the guest. */
+    FirmwareTables firmwareTables(MachineDescription machine, String cmdline);
+
+    /**
+     * Loads the kernel and initramfs into guest memory with this architecture's boot protocol, writes the
+     * boot structures and firmware tables, and says how vCPUs start.
+     *
+     * @throws BootException when an image is unreadable, not a kernel this platform can boot, or does not
+     *         fit; the message names the file and what was found
+     */
+    BootPlan loadKernel(GuestMemory memory, BootImages images, MachineDescription machine) throws BootException;
+}

@@ -1,0 +1,201 @@
+package dev.nimbus.hypervisor.memory;
+
+import dev.nimbus.hypervisor.sys.LibC;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * The guest's RAM: a set of non-overlapping {@link GuestRegion}s, each a host mapping. All accesses by
+ * guest physical address (GPA) are bounds-checked here, once: an address that is not wholly inside one
+ * region gives a {@link GuestMemoryException}, never a JVM crash. Values are little-endian, as on every
+ * architecture Nimbus supports.
+ *
+ * <p>Devices get at payloads through {@link #buffer(long, int)}: a direct {@link ByteBuffer} over the
+ * guest's own memory, so a {@code FileChannel} reads into or writes from guest RAM with no copy.
+ *
+ * <p>Lifetime: the mappings live until {@link #close()}, which the VM's owner calls after every vCPU
+ * and device has stopped. Accessors are safe to call from any thread.
+ */
+public final class GuestMemory implements AutoCloseable {
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final GuestRegion[] regions;
+    private final AutoCloseable owner;
+
+    private GuestMemory(List<GuestRegion> regions, AutoCloseable owner) {
+        List<GuestRegion> sorted = new ArrayList<>(regions);
+        sorted.sort(Comparator.comparingLong(GuestRegion::guestAddress));
+        for (int i = 1; i < sorted.size(); i++) {
+            if (sorted.get(i).guestAddress() < sorted.get(i - 1).end()) {
+                throw new IllegalArgumentException("guest regions overlap: " + sorted.get(i - 1) + " and " + sorted.get(i));
+            }
+        }
+        this.regions = sorted.toArray(GuestRegion[]::new);
+        this.owner = owner;
+    }
+
+    /**
+     * Maps anonymous host memory for each range ({@code MAP_NORESERVE}: pages are committed when the guest
+     * touches them). The mappings are released by {@link #close()}.
+     */
+    public static GuestMemory allocate(List<AddressRange> ranges) {
+        Arena arena = Arena.ofShared();
+        List<GuestRegion> regions = new ArrayList<>();
+        try {
+            for (AddressRange r : ranges) {
+                MemorySegment raw = LibC.mmap(r.size(), LibC.PROT_READ | LibC.PROT_WRITE,
+                        LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE, -1, 0,
+                        String.format("mmap(guest RAM 0x%x bytes)", r.size()));
+                long address = raw.address();
+                long size = r.size();
+                MemorySegment host = raw.reinterpret(size, arena, s -> LibC.munmap(address, size));
+                regions.add(new GuestRegion(r.base(), host));
+            }
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+        return new GuestMemory(regions, arena);
+    }
+
+    /** Guest memory over segments someone else owns; {@code owner} is closed by {@link #close()}. */
+    public static GuestMemory of(List<GuestRegion> regions, AutoCloseable owner) {
+        return new GuestMemory(regions, owner);
+    }
+
+    /** The regions, lowest address first. */
+    public List<GuestRegion> regions() {
+        return List.of(regions);
+    }
+
+    /** Total bytes of RAM. */
+    public long size() {
+        long total = 0;
+        for (GuestRegion r : regions) {
+            total += r.size();
+        }
+        return total;
+    }
+
+    /** True when {@code [gpa, gpa+length)} lies wholly inside one region. */
+    public boolean contains(long gpa, long length) {
+        return find(gpa, length) != null;
+    }
+
+    private GuestRegion find(long gpa, long length) {
+        for (GuestRegion r : regions) {
+            if (r.contains(gpa, length)) {
+                return r;
+            }
+        }
+        return null;
+    }
+
+    private MemorySegment at(long gpa, long length) throws GuestMemoryException {
+        GuestRegion r = region(gpa, length);
+        return r.host().asSlice(offset(r, gpa), length);
+    }
+
+    private long offset(GuestRegion r, long gpa) {
+        return gpa - r.guestAddress();
+    }
+
+    private GuestRegion region(long gpa, long length) throws GuestMemoryException {
+        GuestRegion r = find(gpa, length);
+        if (r == null) {
+            throw new GuestMemoryException(gpa, length);
+        }
+        return r;
+    }
+
+    /**
+     * A little-endian direct buffer over {@code length} bytes of guest RAM at {@code gpa}: reads and writes
+     * go straight to guest memory.
+     */
+    public ByteBuffer buffer(long gpa, int length) throws GuestMemoryException {
+        return at(gpa, length).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    public byte readByte(long gpa) throws GuestMemoryException {
+        GuestRegion r = region(gpa, 1);
+        return r.host().get(ValueLayout.JAVA_BYTE, offset(r, gpa));
+    }
+
+    public short readShort(long gpa) throws GuestMemoryException {
+        GuestRegion r = region(gpa, 2);
+        return r.host().get(U16, offset(r, gpa));
+    }
+
+    public int readInt(long gpa) throws GuestMemoryException {
+        GuestRegion r = region(gpa, 4);
+        return r.host().get(U32, offset(r, gpa));
+    }
+
+    public long readLong(long gpa) throws GuestMemoryException {
+        GuestRegion r = region(gpa, 8);
+        return r.host().get(U64, offset(r, gpa));
+    }
+
+    public void writeByte(long gpa, byte value) throws GuestMemoryException {
+        GuestRegion r = region(gpa, 1);
+        r.host().set(ValueLayout.JAVA_BYTE, offset(r, gpa), value);
+    }
+
+    public void writeShort(long gpa, short value) throws GuestMemoryException {
+        GuestRegion r = region(gpa, 2);
+        r.host().set(U16, offset(r, gpa), value);
+    }
+
+    public void writeInt(long gpa, int value) throws GuestMemoryException {
+        GuestRegion r = region(gpa, 4);
+        r.host().set(U32, offset(r, gpa), value);
+    }
+
+    public void writeLong(long gpa, long value) throws GuestMemoryException {
+        GuestRegion r = region(gpa, 8);
+        r.host().set(U64, offset(r, gpa), value);
+    }
+
+    /** Copies {@code dst.length} bytes from guest RAM at {@code gpa}. */
+    public void read(long gpa, byte[] dst) throws GuestMemoryException {
+        MemorySegment.copy(at(gpa, dst.length), ValueLayout.JAVA_BYTE, 0, dst, 0, dst.length);
+    }
+
+    /** Copies {@code src} into guest RAM at {@code gpa}. */
+    public void write(long gpa, byte[] src) throws GuestMemoryException {
+        MemorySegment.copy(src, 0, at(gpa, src.length), ValueLayout.JAVA_BYTE, 0, src.length);
+    }
+
+    /** Copies {@code src}'s remaining bytes into guest RAM at {@code gpa}, consuming them. */
+    public void write(long gpa, ByteBuffer src) throws GuestMemoryException {
+        int n = src.remaining();
+        at(gpa, n).copyFrom(MemorySegment.ofBuffer(src));
+        src.position(src.limit());
+    }
+
+    /** Sets {@code length} bytes at {@code gpa} to {@code value}. */
+    public void fill(long gpa, long length, byte value) throws GuestMemoryException {
+        at(gpa, length).fill(value);
+    }
+
+    /** Releases the host mappings. No access may follow. */
+    @Override
+    public void close() {
+        try {
+            owner.close();
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException("releasing guest memory failed", e);
+        }
+    }
+}

@@ -1,0 +1,31 @@
+package dev.nimbus.hypervisor.sys;
+
+import dev.nimbus.hypervisor.HypervisorException;
+
+/** A system call or ioctl returned -1. Carries the call's name and the errno it set. */
+public final class SyscallException extends HypervisorException {
+    private static final long serialVersionUID = 1L;
+    private final String call;
+    private final int errno;
+
+    public SyscallException(String call, int errno) {
+        super(call + " failed: " + Errno.describe(errno));
+        this.call = call;
+        this.errno = errno;
+    }
+
+    public SyscallException(String call, int errno, String detail) {
+        super(call + " failed: " + Errno.describe(errno) + ": " + detail);
+        this.call = call;
+        this.errno = errno;
+    }
+
+    /** The name of the failed call, for example {@code KVM_CREATE_VM} or {@code open(/dev/kvm)}. */
+    public String call() {
+        return call;
+    }
+
+    public int errno() {
+        return errno;
+    }
+}

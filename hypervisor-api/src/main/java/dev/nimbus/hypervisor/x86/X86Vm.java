@@ -1,0 +1,12 @@
+package dev.nimbus.hypervisor.x86;
+
+import dev.nimbus.hypervisor.Vm;
+
+/** x86-64 VM-wide state: the paravirtual clock that pause and resume keep consistent. */
+public interface X86Vm extends Vm {
+    /** The guest's kvmclock value in nanoseconds. */
+    long getClock();
+
+    /** Sets the guest's kvmclock value in nanoseconds. */
+    void setClock(long nanos);
+}

@@ -1,0 +1,111 @@
+package dev.nimbus.vmm;
+
+import dev.nimbus.hypervisor.Hypervisor;
+import dev.nimbus.hypervisor.HypervisorException;
+import dev.nimbus.vmm.wiring.HypervisorChoice;
+import dev.nimbus.vmm.wiring.NimbusComponent;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+
+/**
+ * The {@code nimbus} command. Exit codes: 0 the guest ran and powered off (or an informational option
+ * such as {@code --version}), 1 the VM could not run (no usable hypervisor, a hypervisor error), 2 bad
+ * input (an option, a file).
+ */
+@Command(name = "nimbus", mixinStandardHelpOptions = true, versionProvider = Main.VersionProvider.class,
+        sortOptions = false,
+        description = "A virtual machine monitor for KVM and MSHV hosts, with Cloud Hypervisor's command line.")
+public final class Main implements Callable<Integer> {
+    public static final int EXIT_OK = 0;
+    public static final int EXIT_VM_ERROR = 1;
+    public static final int EXIT_USAGE = 2;
+
+    @Option(names = "--hypervisor", paramLabel = "auto|kvm|mshv", defaultValue = "auto",
+            description = "Hypervisor backend (default: ${DEFAULT-VALUE}: KVM if usable, else MSHV).")
+    String hypervisor;
+
+    @Option(names = "--kernel", paramLabel = "PATH", description = "Kernel image to boot.")
+    String kernel;
+
+    @Option(names = "--initramfs", paramLabel = "PATH", description = "Initramfs image.")
+    String initramfs;
+
+    @Option(names = "--cmdline", paramLabel = "STRING", description = "Kernel command line.")
+    String cmdline;
+
+    @Option(names = "--cpus", paramLabel = "boot=N", description = "vCPUs.")
+    String cpus;
+
+    @Option(names = "--memory", paramLabel = "size=SIZE", description = "Guest RAM.")
+    String memory;
+
+    @Option(names = "--serial", paramLabel = "tty|off|null|file=PATH", description = "Serial port.")
+    String serial;
+
+    @Option(names = "--console", paramLabel = "tty|off|null|file=PATH", description = "virtio console.")
+    String console;
+
+    private final PrintWriter out;
+    private final PrintWriter err;
+
+    Main(PrintWriter out, PrintWriter err) {
+        this.out = out;
+        this.err = err;
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the command line and returns the exit code; the entry point for tests too. */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cl = new CommandLine(new Main(out, err));
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setExitCodeExceptionMapper(t -> t instanceof CommandLine.ParameterException ? EXIT_USAGE : EXIT_VM_ERROR);
+        cl.setParameterExceptionHandler((e, a) -> {
+            err.println("nimbus: " + e.getMessage());
+            err.println("Try 'nimbus --help' for the options.");
+            return EXIT_USAGE;
+        });
+        return cl.execute(args);
+    }
+
+    @Override
+    public Integer call() {
+        HypervisorChoice choice;
+        try {
+            choice = new HypervisorChoice(hypervisor);
+        } catch (IllegalArgumentException e) {
+            err.println("nimbus: " + e.getMessage());
+            return EXIT_USAGE;
+        }
+        NimbusComponent component = NimbusComponent.create(choice);
+        Hypervisor backend;
+        try {
+            backend = component.hypervisor();
+        } catch (HypervisorException e) {
+            err.println("nimbus: " + e.getMessage());
+            return EXIT_VM_ERROR;
+        }
+        if (kernel == null) {
+            err.println("nimbus: nothing to boot: give --kernel (see 'nimbus --help')");
+            return EXIT_USAGE;
+        }
+        err.println("nimbus: booting a guest on " + backend.name() + "/" + component.archPlatform().arch().id()
+                + " is not implemented yet");
+        return EXIT_VM_ERROR;
+    }
+
+    /** Supplies {@code --version}. */
+    static final class VersionProvider implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"nimbus " + Version.get()};
+        }
+    }
+}

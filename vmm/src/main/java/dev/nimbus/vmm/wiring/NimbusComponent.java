@@ -1,0 +1,36 @@
+package dev.nimbus.vmm.wiring;
+
+import dagger.BindsInstance;
+import dagger.Component;
+import dev.nimbus.hypervisor.Hypervisor;
+import dev.nimbus.hypervisor.HypervisorRegistry;
+import dev.nimbus.hypervisor.arch.ArchPlatform;
+
+import javax.inject.Singleton;
+
+/**
+ * The one assembly point of a Nimbus process: the selected hypervisor backend, the host's architecture
+ * platform and, as they are built, the devices. Nothing else in the VMM creates these.
+ */
+@Singleton
+@Component(modules = PlatformModule.class)
+public interface NimbusComponent {
+    /** Every backend on the class path, usable or not. */
+    HypervisorRegistry hypervisors();
+
+    /** The backend chosen by {@code --hypervisor}; throws when it is not usable here, saying why. */
+    Hypervisor hypervisor();
+
+    /** The platform of the host's architecture. */
+    ArchPlatform archPlatform();
+
+    static NimbusComponent create(HypervisorChoice choice) {
+        return DaggerNimbusComponent.factory().create(choice);
+    }
+
+    /** Creates the component for one VMM process. */
+    @Component.Factory
+    interface Factory {
+        NimbusComponent create(@BindsInstance HypervisorChoice choice);
+    }
+}
