@@ -22,7 +22,7 @@ public final class Ioctl {
     private Ioctl() {}
 
     public static long ioc(int dir, int type, int nr, long size) {
-        if (size < 0 || size >= (1L << SIZESHIFT)) {
+        if (size < 0 || size >= (1L << SIZEBITS)) {
             throw new IllegalArgumentException("ioctl argument size " + size + " does not fit in 14 bits");
         }
         return ((long) dir << DIRSHIFT) | ((long) type << TYPESHIFT) | ((long) nr << NRSHIFT) | (size << SIZESHIFT);
