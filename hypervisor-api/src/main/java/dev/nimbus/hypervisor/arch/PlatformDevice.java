@@ -34,4 +34,71 @@ public sealed interface PlatformDevice {
             GOLDFISH
         }
     }
+
+    /**
+     * The PC keyboard controller (Intel 8042) in port I/O space: the data register at {@code base}
+     * (0x60) and the status/command register at {@code base + 4} (0x64). Nimbus needs it for one thing:
+     * the guest resets the machine by writing command {@value #RESET_COMMAND} to the command register
+     * (Linux's {@code reboot=k}, and its fallback when ACPI reset fails). {@code irq} is the keyboard
+     * line (1). With no keyboard attached, a status read says "output buffer empty".
+     */
+    record I8042(long base, int irq) implements PlatformDevice {
+        /** Offset of the status (read) / command (write) register from {@code base}. */
+        public static final int COMMAND_OFFSET = 4;
+        /** The command that pulses the CPU reset line. */
+        public static final int RESET_COMMAND = 0xfe;
+    }
+
+    /**
+     * The POST / debug port (0x80) in port I/O space: one byte, writes are accepted and dropped (Linux
+     * writes it as an I/O delay), reads return 0. It raises no interrupt.
+     */
+    record DebugPort(long port) implements PlatformDevice {
+        @Override
+        public int irq() {
+            return -1;
+        }
+    }
+
+    /**
+     * The power control registers of a hardware-reduced ACPI machine, in port I/O space, as the FADT
+     * describes them (its {@code SLEEP_CONTROL_REG}, {@code SLEEP_STATUS_REG} and {@code RESET_REG}), one
+     * byte each:
+     * <ul>
+     *   <li>{@code base + }{@value #SLEEP_CONTROL_OFFSET}: sleep control. A write with {@link #SLP_EN}
+     *       set and sleep type {@code (value >> }{@value #SLP_TYP_SHIFT}{@code ) & 7} equal to
+     *       {@value #S5_SLEEP_TYPE} (the DSDT's {@code _S5} value) powers the machine off; Linux writes
+     *       {@code 0x34}. Other sleep types are ignored.</li>
+     *   <li>{@code base + }{@value #SLEEP_STATUS_OFFSET}: sleep status; reads 0 (the wake status bit 7
+     *       never sets, as no sleep state but S5 is offered), writes are ignored.</li>
+     *   <li>{@code base + }{@value #RESET_OFFSET}: reset. Writing {@value #RESET_VALUE} resets the
+     *       machine; other values are ignored.</li>
+     * </ul>
+     * {@value #SIZE} ports are claimed. It raises no interrupt (no SCI on a hardware-reduced machine).
+     */
+    record AcpiPowerControl(long base) implements PlatformDevice {
+        public static final int SLEEP_CONTROL_OFFSET = 0;
+        public static final int SLEEP_STATUS_OFFSET = 1;
+        public static final int RESET_OFFSET = 2;
+        /** Ports claimed from {@code base}. */
+        public static final int SIZE = 4;
+        /** The value the guest writes to the reset register to reset the machine. */
+        public static final int RESET_VALUE = 0x01;
+        /** Sleep enable: bit 5 of the sleep control register. */
+        public static final int SLP_EN = 0x20;
+        /** Position of the 3-bit sleep type field in the sleep control register. */
+        public static final int SLP_TYP_SHIFT = 2;
+        /** The sleep type of S5 (soft off) as this machine's DSDT {@code _S5} object gives it. */
+        public static final int S5_SLEEP_TYPE = 5;
+
+        @Override
+        public int irq() {
+            return -1;
+        }
+
+        /** True when a byte written to the sleep control register asks for S5 (power off). */
+        public static boolean isPowerOff(int value) {
+            return (value & SLP_EN) != 0 && ((value >> SLP_TYP_SHIFT) & 7) == S5_SLEEP_TYPE;
+        }
+    }
 }
