@@ -1,0 +1,24 @@
+package dev.nimbus.vmm.config;
+
+import java.util.Set;
+
+/** {@code --cpus boot=N,max=M}: the vCPUs the guest starts with and may grow to. */
+public record CpusConfig(int boot, int max) {
+    static final Set<String> KEYS = Set.of("boot", "max");
+    static final Set<String> UNSUPPORTED = Set.of("topology", "kvm_hyperv", "max_phys_bits", "affinity", "features", "nested");
+    /** Cloud Hypervisor's default. */
+    public static final CpusConfig DEFAULT = new CpusConfig(1, 1);
+
+    public static CpusConfig parse(String text) throws ConfigException {
+        OptionList o = OptionList.parse("--cpus", text, KEYS, UNSUPPORTED, Set.of());
+        int boot = (int) o.integer("boot", 1, 1, 255);
+        int max = (int) o.integer("max", boot, 1, 255);
+        if (max < boot) {
+            throw new ConfigException("--cpus max: " + max + " is less than boot=" + boot);
+        }
+        if (max > boot) {
+            throw new ConfigException("--cpus max: CPU hot-plug (max greater than boot) is not supported yet");
+        }
+        return new CpusConfig(boot, max);
+    }
+}
