@@ -2,6 +2,7 @@ package dev.nimbus.hypervisor.arch;
 
 import dev.nimbus.hypervisor.Arch;
 import dev.nimbus.hypervisor.IrqChipConfig;
+import dev.nimbus.hypervisor.Vcpu;
 import dev.nimbus.hypervisor.memory.GuestMemory;
 
 import java.util.List;
@@ -41,4 +42,12 @@ public interface ArchPlatform {
      *         fit; the message names the file and what was found
      */
     BootPlan loadKernel(GuestMemory memory, BootImages images, MachineDescription machine) throws BootException;
+
+    /**
+     * The vCPU's registers as text, for the message that ends a VM on a fatal exit (a triple fault, an
+     * internal error). Called on the vCPU's thread. Must not throw: when the state cannot be read, say so.
+     */
+    default String describeVcpuState(Vcpu vcpu) {
+        return "vCPU " + vcpu.id() + ": no register dump for " + arch().id();
+    }
 }
