@@ -8,24 +8,36 @@ import dev.nimbus.hypervisor.HypervisorException;
 import dev.nimbus.hypervisor.Vm;
 import dev.nimbus.hypervisor.VmOptions;
 import dev.nimbus.hypervisor.sys.Errno;
-import dev.nimbus.hypervisor.sys.Ioctl;
-import dev.nimbus.hypervisor.sys.LibC;
 import dev.nimbus.hypervisor.sys.SyscallException;
+import dev.nimbus.kvm.abi.KvmConstants;
+import dev.nimbus.kvm.fd.KvmSystemFd;
+import dev.nimbus.kvm.fd.KvmVmFd;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.Set;
 
+import static dev.nimbus.kvm.abi.KvmConstants.*;
+
 /**
  * The KVM backend's entry point, found through {@link java.util.ServiceLoader}. Usable when /dev/kvm can
- * be opened and speaks API version 12.
+ * be opened and speaks API version 12. Capabilities come from {@code KVM_CHECK_EXTENSION}.
  */
 public final class KvmHypervisor implements Hypervisor {
-    static final Path DEVICE = Path.of("/dev/kvm");
-    private static final int KVMIO = 0xAE;
-    private static final long KVM_GET_API_VERSION = Ioctl.io(KVMIO, 0x00);
-    private static final int KVM_API_VERSION = 12;
+    static final Path DEFAULT_DEVICE = Path.of("/dev/kvm");
+    private final Path device;
+    private final Arch hostArch;
+
+    public KvmHypervisor() {
+        this(DEFAULT_DEVICE, Arch.host());
+    }
+
+    /** A backend on another device node (tests use a path that does not exist). */
+    KvmHypervisor(Path device, Arch hostArch) {
+        this.device = device;
+        this.hostArch = hostArch;
+    }
 
     @Override
     public String name() {
@@ -39,45 +51,102 @@ public final class KvmHypervisor implements Hypervisor {
 
     @Override
     public Availability availability() {
-        if (!Files.exists(DEVICE)) {
-            return Availability.unusable(DEVICE + " does not exist (the kvm module is not loaded, or this host has no hardware virtualization)");
+        if (!Files.exists(device)) {
+            return Availability.unusable(device + " does not exist (the kvm module is not loaded, or this host has no hardware virtualization)");
         }
-        int fd;
+        KvmSystemFd kvm;
         try {
-            fd = LibC.open(DEVICE.toString(), LibC.O_RDWR | LibC.O_CLOEXEC, 0);
+            kvm = KvmSystemFd.open(device.toString());
         } catch (SyscallException e) {
             String hint = e.errno() == Errno.EACCES ? " (add the user to the kvm group)" : "";
-            return Availability.unusable("cannot open " + DEVICE + ": " + Errno.describe(e.errno()) + hint);
+            return Availability.unusable("cannot open " + device + ": " + Errno.describe(e.errno()) + hint);
         }
-        try {
-            int version = LibC.ioctl(fd, KVM_GET_API_VERSION, 0, "KVM_GET_API_VERSION");
+        try (kvm) {
+            int version = kvm.getApiVersion();
             if (version != KVM_API_VERSION) {
-                return Availability.unusable(DEVICE + " speaks KVM API version " + version + ", not " + KVM_API_VERSION);
+                return Availability.unusable(device + " speaks KVM API version " + version + ", not " + KVM_API_VERSION);
             }
-            return Availability.usable(DEVICE + ", API version " + version);
+            return Availability.usable(device + ", API version " + version);
         } catch (SyscallException e) {
             return Availability.unusable(e.getMessage());
-        } finally {
-            LibC.close(fd);
         }
     }
 
-    @Override
-    public Set<Capability> capabilities() {
-        return EnumSet.noneOf(Capability.class);
-    }
-
-    @Override
-    public int maxVcpus() {
-        return 0;
-    }
-
-    @Override
-    public Vm createVm(VmOptions options) {
+    private KvmSystemFd openUsable() {
         Availability a = availability();
         if (!a.usable()) {
             throw new HypervisorException("kvm: " + a.reason());
         }
-        throw new HypervisorException("kvm: creating VMs is not implemented yet");
+        return KvmSystemFd.open(device.toString());
+    }
+
+    @Override
+    public Set<Capability> capabilities() {
+        if (!availability().usable()) {
+            return EnumSet.noneOf(Capability.class);
+        }
+        try (KvmSystemFd kvm = openUsable()) {
+            Set<Capability> caps = EnumSet.noneOf(Capability.class);
+            if (kvm.checkExtension(KVM_CAP_IRQFD) > 0) {
+                caps.add(Capability.IRQFD);
+            }
+            if (kvm.checkExtension(KVM_CAP_IOEVENTFD) > 0) {
+                caps.add(Capability.IOEVENTFD);
+            }
+            if (kvm.checkExtension(KVM_CAP_IRQ_ROUTING) > 0) {
+                caps.add(Capability.GSI_ROUTING);
+            }
+            if (kvm.checkExtension(KVM_CAP_SIGNAL_MSI) > 0) {
+                caps.add(Capability.SIGNAL_MSI);
+            }
+            if (kvm.checkExtension(KVM_CAP_READONLY_MEM) > 0) {
+                caps.add(Capability.READONLY_MEMORY);
+            }
+            caps.add(Capability.DIRTY_LOG);  // KVM_GET_DIRTY_LOG has no capability: every KVM has it
+            if (kvm.checkExtension(KVM_CAP_IMMEDIATE_EXIT) > 0) {
+                caps.add(Capability.IMMEDIATE_EXIT);
+            }
+            return caps;
+        }
+    }
+
+    @Override
+    public int maxVcpus() {
+        if (!availability().usable()) {
+            return 0;
+        }
+        try (KvmSystemFd kvm = openUsable()) {
+            return maxVcpus(kvm);
+        }
+    }
+
+    private static int maxVcpus(KvmSystemFd kvm) {
+        int max = kvm.checkExtension(KVM_CAP_MAX_VCPUS);
+        if (max <= 0) {
+            max = kvm.checkExtension(KVM_CAP_NR_VCPUS);
+        }
+        return max > 0 ? max : 4;  // the API documents 4 when neither capability answers
+    }
+
+    @Override
+    public Vm createVm(VmOptions options) {
+        KvmSystemFd kvm = openUsable();
+        try {
+            long type = 0;
+            if (hostArch == Arch.AARCH64 && options.ipaBits() != 0) {
+                int maxIpa = kvm.checkExtension(KvmConstants.KVM_CAP_ARM_VM_IPA_SIZE);
+                if (maxIpa == 0 || options.ipaBits() > maxIpa || options.ipaBits() < 32) {
+                    throw new HypervisorException("kvm: an IPA width of " + options.ipaBits()
+                            + " bits is not available (host allows 32-" + maxIpa + ")");
+                }
+                type = armVmTypeIpaSize(options.ipaBits());
+            }
+            int maxVcpus = maxVcpus(kvm);
+            KvmVmFd vm = kvm.createVm(type);
+            return hostArch == Arch.X86_64 ? new KvmX86Vm(kvm, vm, maxVcpus) : new KvmVm(hostArch, kvm, vm, maxVcpus);
+        } catch (RuntimeException e) {
+            kvm.close();
+            throw e;
+        }
     }
 }

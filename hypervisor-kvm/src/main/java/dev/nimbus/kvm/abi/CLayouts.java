@@ -1,0 +1,113 @@
+package dev.nimbus.kvm.abi;
+
+import java.lang.foreign.GroupLayout;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.SequenceLayout;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.UnionLayout;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Builds {@link MemoryLayout}s the way a C compiler lays out a struct on the LP64 ABIs Nimbus runs on:
+ * each member at the next multiple of its alignment, the whole padded to its largest alignment. The
+ * struct definitions then list only the members, in header order, with the header's names.
+ *
+ * <p>Naming conventions the layout test relies on: a member's name is its C name; an anonymous C union
+ * or struct is named with a leading {@code $} (it is left out of the C member path); padding the
+ * compiler inserts has no name. Flexible array members ({@code entries[]}) are not part of a layout.
+ */
+public final class CLayouts {
+    public static final ValueLayout.OfByte U8 = ValueLayout.JAVA_BYTE;
+    public static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT;
+    public static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT;
+    public static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG;
+
+    private CLayouts() {}
+
+    /** A C struct {@code name} with {@code members} in declaration order. */
+    public static StructLayout struct(String name, MemoryLayout... members) {
+        List<MemoryLayout> out = new ArrayList<>();
+        long offset = 0;
+        long align = 1;
+        for (MemoryLayout m : members) {
+            long a = m.byteAlignment();
+            align = Math.max(align, a);
+            long pad = (a - offset % a) % a;
+            if (pad > 0) {
+                out.add(MemoryLayout.paddingLayout(pad));
+                offset += pad;
+            }
+            out.add(m);
+            offset += m.byteSize();
+        }
+        long tail = (align - offset % align) % align;
+        if (tail > 0) {
+            out.add(MemoryLayout.paddingLayout(tail));
+        }
+        return MemoryLayout.structLayout(out.toArray(MemoryLayout[]::new)).withName(name);
+    }
+
+    /** A C union {@code name}, padded to a multiple of its alignment. */
+    public static UnionLayout union(String name, MemoryLayout... members) {
+        long size = 0;
+        long align = 1;
+        for (MemoryLayout m : members) {
+            size = Math.max(size, m.byteSize());
+            align = Math.max(align, m.byteAlignment());
+        }
+        long padded = (size + align - 1) / align * align;
+        List<MemoryLayout> out = new ArrayList<>(List.of(members));
+        if (padded > size) {
+            out.add(MemoryLayout.paddingLayout(padded));
+        }
+        return MemoryLayout.unionLayout(out.toArray(MemoryLayout[]::new)).withName(name);
+    }
+
+    /** {@code type name[count]} */
+    public static SequenceLayout array(String name, MemoryLayout element, long count) {
+        return MemoryLayout.sequenceLayout(count, element).withName(name);
+    }
+
+    /** A scalar member. */
+    public static MemoryLayout field(String name, ValueLayout type) {
+        return type.withName(name);
+    }
+
+    /** A nested struct or union member named {@code name}. */
+    public static MemoryLayout member(String name, GroupLayout type) {
+        return type.withName(name);
+    }
+
+    /** The byte offset of a member by its dotted C path ({@code io.port}; {@code $} groups are found through). */
+    public static long offsetOf(GroupLayout layout, String path) {
+        long[] result = new long[1];
+        if (!find(layout, path.split("\\."), 0, 0, result)) {
+            throw new IllegalArgumentException(layout.name().orElse("?") + " has no member " + path);
+        }
+        return result[0];
+    }
+
+    private static boolean find(GroupLayout g, String[] path, int i, long base, long[] result) {
+        long offset = 0;
+        for (MemoryLayout m : g.memberLayouts()) {
+            long at = g instanceof StructLayout ? offset : 0;
+            String n = m.name().orElse(null);
+            if (n != null && n.equals(path[i])) {
+                if (i == path.length - 1) {
+                    result[0] = base + at;
+                    return true;
+                }
+                if (m instanceof GroupLayout sub && find(sub, path, i + 1, base + at, result)) {
+                    return true;
+                }
+            } else if (n != null && n.startsWith("$") && m instanceof GroupLayout sub
+                    && find(sub, path, i, base + at, result)) {
+                return true;
+            }
+            offset += m.byteSize();
+        }
+        return false;
+    }
+}

@@ -1,0 +1,111 @@
+package dev.nimbus.kvm.abi;
+
+import dev.nimbus.hypervisor.sys.Ioctl;
+
+import java.lang.foreign.MemoryLayout;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The KVM ioctl request numbers, each computed from the {@code _IOC} encoding with the size of its
+ * argument's layout, as {@code <linux/kvm.h>} defines them. {@link #COMMON} and the per-architecture maps
+ * list every one by its C name so that {@code KvmLayoutConformanceTest} can compare them with the header.
+ */
+public final class KvmIoctls {
+    private static final int KVMIO = 0xAE;
+    private static final Map<String, Long> common = new LinkedHashMap<>();
+    private static final Map<String, Long> x86 = new LinkedHashMap<>();
+    private static final Map<String, Long> arm64 = new LinkedHashMap<>();
+
+    /** Ioctls every architecture has, by C name. */
+    public static final Map<String, Long> COMMON = Collections.unmodifiableMap(common);
+    /** x86-64-only ioctls. */
+    public static final Map<String, Long> X86 = Collections.unmodifiableMap(x86);
+    /** AArch64-only ioctls. */
+    public static final Map<String, Long> ARM64 = Collections.unmodifiableMap(arm64);
+
+    private KvmIoctls() {}
+
+    private static long def(Map<String, Long> into, String name, long number) {
+        into.put(name, number);
+        return number;
+    }
+
+    private static long io(Map<String, Long> m, String name, int nr) {
+        return def(m, name, Ioctl.io(KVMIO, nr));
+    }
+
+    private static long ior(Map<String, Long> m, String name, int nr, MemoryLayout arg) {
+        return def(m, name, Ioctl.ior(KVMIO, nr, arg.byteSize()));
+    }
+
+    private static long iow(Map<String, Long> m, String name, int nr, MemoryLayout arg) {
+        return def(m, name, Ioctl.iow(KVMIO, nr, arg.byteSize()));
+    }
+
+    private static long iowr(Map<String, Long> m, String name, int nr, MemoryLayout arg) {
+        return def(m, name, Ioctl.iowr(KVMIO, nr, arg.byteSize()));
+    }
+
+    // system fd
+    public static final long KVM_GET_API_VERSION = io(common, "KVM_GET_API_VERSION", 0x00);
+    public static final long KVM_CREATE_VM = io(common, "KVM_CREATE_VM", 0x01);
+    public static final long KVM_CHECK_EXTENSION = io(common, "KVM_CHECK_EXTENSION", 0x03);
+    public static final long KVM_GET_VCPU_MMAP_SIZE = io(common, "KVM_GET_VCPU_MMAP_SIZE", 0x04);
+    public static final long KVM_GET_MSR_INDEX_LIST = iowr(x86, "KVM_GET_MSR_INDEX_LIST", 0x02, X86KvmStructs.KVM_MSR_LIST);
+    public static final long KVM_GET_SUPPORTED_CPUID = iowr(x86, "KVM_GET_SUPPORTED_CPUID", 0x05, X86KvmStructs.KVM_CPUID2);
+
+    // VM fd
+    public static final long KVM_CREATE_VCPU = io(common, "KVM_CREATE_VCPU", 0x41);
+    public static final long KVM_GET_DIRTY_LOG = iow(common, "KVM_GET_DIRTY_LOG", 0x42, KvmStructs.KVM_DIRTY_LOG);
+    public static final long KVM_SET_USER_MEMORY_REGION = iow(common, "KVM_SET_USER_MEMORY_REGION", 0x46,
+            KvmStructs.KVM_USERSPACE_MEMORY_REGION);
+    public static final long KVM_SET_TSS_ADDR = io(x86, "KVM_SET_TSS_ADDR", 0x47);
+    public static final long KVM_SET_IDENTITY_MAP_ADDR = iow(x86, "KVM_SET_IDENTITY_MAP_ADDR", 0x48, CLayouts.U64);
+    public static final long KVM_CREATE_IRQCHIP = io(common, "KVM_CREATE_IRQCHIP", 0x60);
+    public static final long KVM_IRQ_LINE = iow(common, "KVM_IRQ_LINE", 0x61, KvmStructs.KVM_IRQ_LEVEL);
+    public static final long KVM_SET_GSI_ROUTING = iow(common, "KVM_SET_GSI_ROUTING", 0x6a, KvmStructs.KVM_IRQ_ROUTING);
+    public static final long KVM_IRQFD = iow(common, "KVM_IRQFD", 0x76, KvmStructs.KVM_IRQFD);
+    public static final long KVM_CREATE_PIT2 = iow(x86, "KVM_CREATE_PIT2", 0x77, X86KvmStructs.KVM_PIT_CONFIG);
+    public static final long KVM_IOEVENTFD = iow(common, "KVM_IOEVENTFD", 0x79, KvmStructs.KVM_IOEVENTFD);
+    public static final long KVM_SET_CLOCK = iow(x86, "KVM_SET_CLOCK", 0x7b, KvmStructs.KVM_CLOCK_DATA);
+    public static final long KVM_GET_CLOCK = ior(x86, "KVM_GET_CLOCK", 0x7c, KvmStructs.KVM_CLOCK_DATA);
+    public static final long KVM_ENABLE_CAP = iow(common, "KVM_ENABLE_CAP", 0xa3, KvmStructs.KVM_ENABLE_CAP);
+    public static final long KVM_SIGNAL_MSI = iow(common, "KVM_SIGNAL_MSI", 0xa5, KvmStructs.KVM_MSI);
+    public static final long KVM_CREATE_DEVICE = iowr(common, "KVM_CREATE_DEVICE", 0xe0, KvmStructs.KVM_CREATE_DEVICE);
+    public static final long KVM_ARM_PREFERRED_TARGET = ior(arm64, "KVM_ARM_PREFERRED_TARGET", 0xaf,
+            Arm64KvmStructs.KVM_VCPU_INIT);
+
+    // device fd (and vCPU fd on AArch64 for the timer/PMU attributes)
+    public static final long KVM_SET_DEVICE_ATTR = iow(common, "KVM_SET_DEVICE_ATTR", 0xe1, KvmStructs.KVM_DEVICE_ATTR);
+    public static final long KVM_GET_DEVICE_ATTR = iow(common, "KVM_GET_DEVICE_ATTR", 0xe2, KvmStructs.KVM_DEVICE_ATTR);
+    public static final long KVM_HAS_DEVICE_ATTR = iow(common, "KVM_HAS_DEVICE_ATTR", 0xe3, KvmStructs.KVM_DEVICE_ATTR);
+
+    // vCPU fd
+    public static final long KVM_RUN = io(common, "KVM_RUN", 0x80);
+    public static final long KVM_GET_REGS = ior(x86, "KVM_GET_REGS", 0x81, X86KvmStructs.KVM_REGS);
+    public static final long KVM_SET_REGS = iow(x86, "KVM_SET_REGS", 0x82, X86KvmStructs.KVM_REGS);
+    public static final long KVM_GET_SREGS = ior(x86, "KVM_GET_SREGS", 0x83, X86KvmStructs.KVM_SREGS);
+    public static final long KVM_SET_SREGS = iow(x86, "KVM_SET_SREGS", 0x84, X86KvmStructs.KVM_SREGS);
+    public static final long KVM_GET_MSRS = iowr(x86, "KVM_GET_MSRS", 0x88, X86KvmStructs.KVM_MSRS);
+    public static final long KVM_SET_MSRS = iow(x86, "KVM_SET_MSRS", 0x89, X86KvmStructs.KVM_MSRS);
+    public static final long KVM_SET_SIGNAL_MASK = iow(common, "KVM_SET_SIGNAL_MASK", 0x8b, KvmStructs.KVM_SIGNAL_MASK);
+    public static final long KVM_GET_FPU = ior(x86, "KVM_GET_FPU", 0x8c, X86KvmStructs.KVM_FPU);
+    public static final long KVM_SET_FPU = iow(x86, "KVM_SET_FPU", 0x8d, X86KvmStructs.KVM_FPU);
+    public static final long KVM_GET_LAPIC = ior(x86, "KVM_GET_LAPIC", 0x8e, X86KvmStructs.KVM_LAPIC_STATE);
+    public static final long KVM_SET_LAPIC = iow(x86, "KVM_SET_LAPIC", 0x8f, X86KvmStructs.KVM_LAPIC_STATE);
+    public static final long KVM_SET_CPUID2 = iow(x86, "KVM_SET_CPUID2", 0x90, X86KvmStructs.KVM_CPUID2);
+    public static final long KVM_GET_MP_STATE = ior(common, "KVM_GET_MP_STATE", 0x98, KvmStructs.KVM_MP_STATE);
+    public static final long KVM_SET_MP_STATE = iow(common, "KVM_SET_MP_STATE", 0x99, KvmStructs.KVM_MP_STATE);
+    public static final long KVM_GET_VCPU_EVENTS = ior(x86, "KVM_GET_VCPU_EVENTS", 0x9f, X86KvmStructs.KVM_VCPU_EVENTS);
+    public static final long KVM_SET_VCPU_EVENTS = iow(x86, "KVM_SET_VCPU_EVENTS", 0xa0, X86KvmStructs.KVM_VCPU_EVENTS);
+    public static final long KVM_SET_TSC_KHZ = io(x86, "KVM_SET_TSC_KHZ", 0xa2);
+    public static final long KVM_GET_TSC_KHZ = io(x86, "KVM_GET_TSC_KHZ", 0xa3);
+    public static final long KVM_GET_XSAVE = ior(x86, "KVM_GET_XSAVE", 0xa4, X86KvmStructs.KVM_XSAVE);
+    public static final long KVM_SET_XSAVE = iow(x86, "KVM_SET_XSAVE", 0xa5, X86KvmStructs.KVM_XSAVE);
+    public static final long KVM_GET_ONE_REG = iow(common, "KVM_GET_ONE_REG", 0xab, KvmStructs.KVM_ONE_REG);
+    public static final long KVM_SET_ONE_REG = iow(common, "KVM_SET_ONE_REG", 0xac, KvmStructs.KVM_ONE_REG);
+    public static final long KVM_ARM_VCPU_INIT = iow(arm64, "KVM_ARM_VCPU_INIT", 0xae, Arm64KvmStructs.KVM_VCPU_INIT);
+    public static final long KVM_GET_REG_LIST = iowr(common, "KVM_GET_REG_LIST", 0xb0, KvmStructs.KVM_REG_LIST);
+}

@@ -1,0 +1,95 @@
+package dev.nimbus.kvm.abi;
+
+import java.lang.foreign.StructLayout;
+import java.util.List;
+
+import static dev.nimbus.kvm.abi.CLayouts.U16;
+import static dev.nimbus.kvm.abi.CLayouts.U32;
+import static dev.nimbus.kvm.abi.CLayouts.U64;
+import static dev.nimbus.kvm.abi.CLayouts.U8;
+import static dev.nimbus.kvm.abi.CLayouts.array;
+import static dev.nimbus.kvm.abi.CLayouts.field;
+import static dev.nimbus.kvm.abi.CLayouts.member;
+import static dev.nimbus.kvm.abi.CLayouts.offsetOf;
+import static dev.nimbus.kvm.abi.CLayouts.struct;
+
+/** The x86-64 structs of {@code <asm/kvm.h>} (arch/x86/include/uapi/asm/kvm.h). */
+public final class X86KvmStructs {
+    private X86KvmStructs() {}
+
+    public static final StructLayout KVM_REGS = struct("kvm_regs",
+            field("rax", U64), field("rbx", U64), field("rcx", U64), field("rdx", U64),
+            field("rsi", U64), field("rdi", U64), field("rsp", U64), field("rbp", U64),
+            field("r8", U64), field("r9", U64), field("r10", U64), field("r11", U64),
+            field("r12", U64), field("r13", U64), field("r14", U64), field("r15", U64),
+            field("rip", U64), field("rflags", U64));
+
+    public static final StructLayout KVM_SEGMENT = struct("kvm_segment",
+            field("base", U64), field("limit", U32), field("selector", U16), field("type", U8),
+            field("present", U8), field("dpl", U8), field("db", U8), field("s", U8), field("l", U8),
+            field("g", U8), field("avl", U8), field("unusable", U8), field("padding", U8));
+
+    public static final StructLayout KVM_DTABLE = struct("kvm_dtable",
+            field("base", U64), field("limit", U16), array("padding", U16, 3));
+
+    public static final StructLayout KVM_SREGS = struct("kvm_sregs",
+            member("cs", KVM_SEGMENT), member("ds", KVM_SEGMENT), member("es", KVM_SEGMENT),
+            member("fs", KVM_SEGMENT), member("gs", KVM_SEGMENT), member("ss", KVM_SEGMENT),
+            member("tr", KVM_SEGMENT), member("ldt", KVM_SEGMENT),
+            member("gdt", KVM_DTABLE), member("idt", KVM_DTABLE),
+            field("cr0", U64), field("cr2", U64), field("cr3", U64), field("cr4", U64), field("cr8", U64),
+            field("efer", U64), field("apic_base", U64), array("interrupt_bitmap", U64, 4));
+
+    public static final StructLayout KVM_FPU = struct("kvm_fpu",
+            array("fpr", U8, 128), field("fcw", U16), field("fsw", U16), field("ftwx", U8), field("pad1", U8),
+            field("last_opcode", U16), field("last_ip", U64), field("last_dp", U64), array("xmm", U8, 256),
+            field("mxcsr", U32), field("pad2", U32));
+
+    public static final StructLayout KVM_MSR_ENTRY = struct("kvm_msr_entry",
+            field("index", U32), field("reserved", U32), field("data", U64));
+
+    /** The header of {@code struct kvm_msrs}; {@code entries[nmsrs]} follow. */
+    public static final StructLayout KVM_MSRS = struct("kvm_msrs", field("nmsrs", U32), field("pad", U32));
+
+    /** The header of {@code struct kvm_msr_list}; {@code indices[nmsrs]} follow. */
+    public static final StructLayout KVM_MSR_LIST = struct("kvm_msr_list", field("nmsrs", U32));
+
+    public static final StructLayout KVM_CPUID_ENTRY2 = struct("kvm_cpuid_entry2",
+            field("function", U32), field("index", U32), field("flags", U32), field("eax", U32),
+            field("ebx", U32), field("ecx", U32), field("edx", U32), array("padding", U32, 3));
+
+    /** The header of {@code struct kvm_cpuid2}; {@code entries[nent]} follow. */
+    public static final StructLayout KVM_CPUID2 = struct("kvm_cpuid2", field("nent", U32), field("padding", U32));
+
+    public static final StructLayout KVM_LAPIC_STATE = struct("kvm_lapic_state", array("regs", U8, 1024));
+
+    public static final StructLayout KVM_PIT_CONFIG = struct("kvm_pit_config", field("flags", U32), array("pad", U32, 15));
+
+    public static final StructLayout KVM_VCPU_EVENTS = struct("kvm_vcpu_events",
+            member("exception", struct("exception", field("injected", U8), field("nr", U8),
+                    field("has_error_code", U8), field("pending", U8), field("error_code", U32))),
+            member("interrupt", struct("interrupt", field("injected", U8), field("nr", U8), field("soft", U8),
+                    field("shadow", U8))),
+            member("nmi", struct("nmi", field("injected", U8), field("pending", U8), field("masked", U8),
+                    field("pad", U8))),
+            field("sipi_vector", U32), field("flags", U32),
+            member("smi", struct("smi", field("smm", U8), field("pending", U8), field("smm_inside_nmi", U8),
+                    field("latched_init", U8))),
+            member("triple_fault", struct("triple_fault", field("pending", U8))),
+            array("reserved", U8, 26), field("exception_has_payload", U8), field("exception_payload", U64));
+
+    /** The legacy 4 KiB XSAVE area ({@code KVM_GET_XSAVE}); {@code extra[]} beyond it is not used. */
+    public static final StructLayout KVM_XSAVE = struct("kvm_xsave", array("region", U32, 1024));
+
+    public static final long SEGMENT_BASE = offsetOf(KVM_SEGMENT, "base");
+    public static final long SEGMENT_LIMIT = offsetOf(KVM_SEGMENT, "limit");
+    public static final long SEGMENT_SELECTOR = offsetOf(KVM_SEGMENT, "selector");
+    public static final long SEGMENT_TYPE = offsetOf(KVM_SEGMENT, "type");
+    public static final long DTABLE_BASE = offsetOf(KVM_DTABLE, "base");
+    public static final long DTABLE_LIMIT = offsetOf(KVM_DTABLE, "limit");
+
+    /** Every struct of this header, for the layout test. */
+    public static final List<StructLayout> ALL = List.of(KVM_REGS, KVM_SEGMENT, KVM_DTABLE, KVM_SREGS, KVM_FPU,
+            KVM_MSR_ENTRY, KVM_MSRS, KVM_MSR_LIST, KVM_CPUID_ENTRY2, KVM_CPUID2, KVM_LAPIC_STATE, KVM_PIT_CONFIG,
+            KVM_VCPU_EVENTS, KVM_XSAVE);
+}

@@ -1,0 +1,110 @@
+package dev.nimbus.kvm.fd;
+
+import dev.nimbus.hypervisor.sys.Errno;
+import dev.nimbus.hypervisor.sys.LibC;
+import dev.nimbus.hypervisor.sys.SyscallException;
+import dev.nimbus.hypervisor.x86.CpuidEntry;
+import dev.nimbus.kvm.abi.KvmConstants;
+import dev.nimbus.kvm.abi.X86KvmStructs;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.nimbus.kvm.abi.CLayouts.offsetOf;
+import static dev.nimbus.kvm.abi.KvmIoctls.KVM_CHECK_EXTENSION;
+import static dev.nimbus.kvm.abi.KvmIoctls.KVM_CREATE_VM;
+import static dev.nimbus.kvm.abi.KvmIoctls.KVM_GET_API_VERSION;
+import static dev.nimbus.kvm.abi.KvmIoctls.KVM_GET_MSR_INDEX_LIST;
+import static dev.nimbus.kvm.abi.KvmIoctls.KVM_GET_SUPPORTED_CPUID;
+import static dev.nimbus.kvm.abi.KvmIoctls.KVM_GET_VCPU_MMAP_SIZE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+/** The system file descriptor, {@code /dev/kvm}: capabilities and VM creation. */
+public final class KvmSystemFd extends KvmFd {
+    private static final long CPUID_ENTRY_SIZE = X86KvmStructs.KVM_CPUID_ENTRY2.byteSize();
+    private static final long CPUID_HEADER = X86KvmStructs.KVM_CPUID2.byteSize();
+
+    private KvmSystemFd(int fd) {
+        super(fd);
+    }
+
+    /** Opens the KVM device read-write, close-on-exec. */
+    public static KvmSystemFd open(String device) {
+        return new KvmSystemFd(LibC.open(device, LibC.O_RDWR | LibC.O_CLOEXEC, 0));
+    }
+
+    /** {@code KVM_GET_API_VERSION}: 12 on every kernel since 2.6.22. */
+    public int getApiVersion() {
+        return ioctl(KVM_GET_API_VERSION, 0, "KVM_GET_API_VERSION");
+    }
+
+    /** {@code KVM_CHECK_EXTENSION} on the system fd: 0 when absent, else 1 or a capability-specific value. */
+    public int checkExtension(int capability) {
+        return ioctl(KVM_CHECK_EXTENSION, capability, "KVM_CHECK_EXTENSION");
+    }
+
+    /** {@code KVM_GET_VCPU_MMAP_SIZE}: bytes to map of each vCPU fd (the kvm_run page and what follows). */
+    public int getVcpuMmapSize() {
+        return ioctl(KVM_GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE");
+    }
+
+    /**
+     * {@code KVM_CREATE_VM} with machine type {@code type} (0 on x86-64 and riscv64; on AArch64 the IPA width,
+     * see {@link KvmConstants#armVmTypeIpaSize}). The kernel may fail with EINTR while it waits for memory;
+     * the call is then repeated.
+     */
+    public KvmVmFd createVm(long type) {
+        int vmFd = ioctl(KVM_CREATE_VM, type, "KVM_CREATE_VM");
+        return new KvmVmFd(vmFd, getVcpuMmapSize());
+    }
+
+    /** {@code KVM_GET_SUPPORTED_CPUID} (x86-64): every leaf KVM can offer on this host. */
+    public List<CpuidEntry> getSupportedCpuid() {
+        for (int capacity = 128; ; capacity *= 2) {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment buf = arena.allocate(CPUID_HEADER + capacity * CPUID_ENTRY_SIZE, 8);
+                buf.set(JAVA_INT, offsetOf(X86KvmStructs.KVM_CPUID2, "nent"), capacity);
+                try {
+                    ioctl(KVM_GET_SUPPORTED_CPUID, buf, "KVM_GET_SUPPORTED_CPUID");
+                } catch (SyscallException e) {
+                    if (e.errno() == Errno.E2BIG && capacity < 4096) {
+                        continue;
+                    }
+                    throw e;
+                }
+                int n = buf.get(JAVA_INT, offsetOf(X86KvmStructs.KVM_CPUID2, "nent"));
+                List<CpuidEntry> out = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    out.add(X86Codec.readCpuid(buf.asSlice(CPUID_HEADER + i * CPUID_ENTRY_SIZE, CPUID_ENTRY_SIZE)));
+                }
+                return out;
+            }
+        }
+    }
+
+    /** {@code KVM_GET_MSR_INDEX_LIST} (x86-64): the MSRs KVM saves and restores for a vCPU. */
+    public int[] getMsrIndexList() {
+        for (int capacity = 256; ; capacity *= 2) {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment buf = arena.allocate(4L + 4L * capacity, 4);
+                buf.set(JAVA_INT, 0, capacity);
+                try {
+                    ioctl(KVM_GET_MSR_INDEX_LIST, buf, "KVM_GET_MSR_INDEX_LIST");
+                } catch (SyscallException e) {
+                    if (e.errno() == Errno.E2BIG && capacity < 16384) {
+                        continue;
+                    }
+                    throw e;
+                }
+                int n = buf.get(JAVA_INT, 0);
+                int[] out = new int[n];
+                for (int i = 0; i < n; i++) {
+                    out[i] = buf.get(JAVA_INT, 4L + 4L * i);
+                }
+                return out;
+            }
+        }
+    }
+}

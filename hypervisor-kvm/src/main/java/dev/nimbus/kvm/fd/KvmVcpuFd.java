@@ -1,0 +1,366 @@
+package dev.nimbus.kvm.fd;
+
+import dev.nimbus.hypervisor.HypervisorException;
+import dev.nimbus.hypervisor.sys.Errno;
+import dev.nimbus.hypervisor.sys.LibC;
+import dev.nimbus.hypervisor.sys.SyscallException;
+import dev.nimbus.hypervisor.x86.CpuidEntry;
+import dev.nimbus.hypervisor.x86.Msr;
+import dev.nimbus.hypervisor.x86.X86Fpu;
+import dev.nimbus.hypervisor.x86.X86Regs;
+import dev.nimbus.hypervisor.x86.X86Sregs;
+import dev.nimbus.kvm.abi.KvmConstants;
+import dev.nimbus.kvm.abi.KvmStructs;
+import dev.nimbus.kvm.abi.X86KvmStructs;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.nimbus.kvm.abi.CLayouts.offsetOf;
+import static dev.nimbus.kvm.abi.KvmIoctls.*;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A vCPU file descriptor and its mapped {@code kvm_run} page. {@link #run()} and the register calls belong
+ * to the vCPU's thread; {@link #requestImmediateExit} may be called from any thread.
+ */
+public final class KvmVcpuFd extends KvmFd {
+    private static final long MSR_ENTRY = X86KvmStructs.KVM_MSR_ENTRY.byteSize();
+    private static final long MSRS_HEADER = X86KvmStructs.KVM_MSRS.byteSize();
+
+    private final int id;
+    private final long runAddress;
+    private final long runSize;
+    private final MemorySegment run;
+
+    KvmVcpuFd(int fd, int id, long runAddress, long runSize) {
+        super(fd);
+        this.id = id;
+        this.runAddress = runAddress;
+        this.runSize = runSize;
+        this.run = MemorySegment.ofAddress(runAddress).reinterpret(runSize);
+    }
+
+    public int id() {
+        return id;
+    }
+
+    /** The shared kvm_run mapping (valid until {@link #close()}). */
+    public MemorySegment runPage() {
+        return run;
+    }
+
+    /**
+     * {@code KVM_RUN}. Returns 0 when the vCPU exited (the reason is in the kvm_run page), or minus the errno
+     * for the expected interruptions: {@code -EINTR} (a signal or {@code immediate_exit}) and {@code -EAGAIN}.
+     * Other errors throw. Allocates nothing.
+     */
+    public int run() {
+        int r = LibC.ioctlErrno(fd, KVM_RUN, 0L);
+        if (r >= 0) {
+            return 0;
+        }
+        if (r == -Errno.EINTR || r == -Errno.EAGAIN) {
+            return r;
+        }
+        throw new SyscallException("KVM_RUN(vCPU " + id + ")", -r);
+    }
+
+    /** Sets or clears {@code kvm_run.immediate_exit} (a volatile store: the kernel reads it on entry). */
+    public void requestImmediateExit(boolean on) {
+        JAVA_BYTE.varHandle().setVolatile(run, KvmStructs.RUN_IMMEDIATE_EXIT, (byte) (on ? 1 : 0));
+    }
+
+    /**
+     * {@code KVM_SET_SIGNAL_MASK}: the signal mask (kernel 64-bit set) in force while the guest runs;
+     * the thread's own mask is restored on the way out.
+     */
+    public void setSignalMask(long kernelSigset) {
+        MemorySegment s = scratch(16);
+        s.set(JAVA_INT, 0, 8);
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 4, kernelSigset);
+        ioctl(KVM_SET_SIGNAL_MASK, s, "KVM_SET_SIGNAL_MASK");
+    }
+
+    // ---- x86-64 ----
+
+    public X86Regs getRegs() {
+        MemorySegment s = scratch(X86KvmStructs.KVM_REGS.byteSize());
+        ioctl(KVM_GET_REGS, s, "KVM_GET_REGS");
+        return X86Codec.readRegs(s);
+    }
+
+    public void setRegs(X86Regs regs) {
+        MemorySegment s = scratch(X86KvmStructs.KVM_REGS.byteSize());
+        X86Codec.writeRegs(regs, s);
+        ioctl(KVM_SET_REGS, s, "KVM_SET_REGS");
+    }
+
+    public X86Sregs getSregs() {
+        MemorySegment s = scratch(X86KvmStructs.KVM_SREGS.byteSize());
+        ioctl(KVM_GET_SREGS, s, "KVM_GET_SREGS");
+        return X86Codec.readSregs(s);
+    }
+
+    public void setSregs(X86Sregs sregs) {
+        MemorySegment s = scratch(X86KvmStructs.KVM_SREGS.byteSize());
+        X86Codec.writeSregs(sregs, s);
+        ioctl(KVM_SET_SREGS, s, "KVM_SET_SREGS");
+    }
+
+    public X86Fpu getFpu() {
+        MemorySegment s = scratch(X86KvmStructs.KVM_FPU.byteSize());
+        ioctl(KVM_GET_FPU, s, "KVM_GET_FPU");
+        return X86Codec.readFpu(s);
+    }
+
+    public void setFpu(X86Fpu fpu) {
+        MemorySegment s = scratch(X86KvmStructs.KVM_FPU.byteSize());
+        X86Codec.writeFpu(fpu, s);
+        ioctl(KVM_SET_FPU, s, "KVM_SET_FPU");
+    }
+
+    /**
+     * {@code KVM_GET_MSRS}: reads the MSRs with the given indices. The kernel stops at the first index it
+     * does not know; that one is left out and the rest are read.
+     */
+    public List<Msr> getMsrs(int... indices) {
+        List<Msr> out = new ArrayList<>(indices.length);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(MSRS_HEADER + MSR_ENTRY * Math.max(1, indices.length), 8);
+            int from = 0;
+            while (from < indices.length) {
+                int n = indices.length - from;
+                s.fill((byte) 0);
+                s.set(JAVA_INT, 0, n);
+                for (int i = 0; i < n; i++) {
+                    s.set(JAVA_INT, MSRS_HEADER + i * MSR_ENTRY, indices[from + i]);
+                }
+                int read = ioctl(KVM_GET_MSRS, s, "KVM_GET_MSRS");
+                for (int i = 0; i < read; i++) {
+                    out.add(new Msr(indices[from + i], s.get(JAVA_LONG, MSRS_HEADER + i * MSR_ENTRY + 8)));
+                }
+                from += read + 1;  // skip the one the kernel refused (if any)
+            }
+        }
+        return out;
+    }
+
+    /** {@code KVM_SET_MSRS}: throws naming the first MSR the kernel refused. */
+    public void setMsrs(List<Msr> msrs) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(MSRS_HEADER + MSR_ENTRY * Math.max(1, msrs.size()), 8);
+            s.set(JAVA_INT, 0, msrs.size());
+            for (int i = 0; i < msrs.size(); i++) {
+                s.set(JAVA_INT, MSRS_HEADER + i * MSR_ENTRY, msrs.get(i).index());
+                s.set(JAVA_LONG, MSRS_HEADER + i * MSR_ENTRY + 8, msrs.get(i).value());
+            }
+            int written = ioctl(KVM_SET_MSRS, s, "KVM_SET_MSRS");
+            if (written < msrs.size()) {
+                Msr bad = msrs.get(written);
+                throw new HypervisorException(String.format("KVM_SET_MSRS refused MSR 0x%x = 0x%x (vCPU %d)",
+                        bad.index(), bad.value(), id));
+            }
+        }
+    }
+
+    /** {@code KVM_SET_CPUID2}. */
+    public void setCpuid2(List<CpuidEntry> entries) {
+        long header = X86KvmStructs.KVM_CPUID2.byteSize();
+        long size = X86KvmStructs.KVM_CPUID_ENTRY2.byteSize();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(header + size * entries.size(), 8);
+            s.set(JAVA_INT, 0, entries.size());
+            for (int i = 0; i < entries.size(); i++) {
+                X86Codec.writeCpuid(entries.get(i), s.asSlice(header + i * size, size));
+            }
+            ioctl(KVM_SET_CPUID2, s, "KVM_SET_CPUID2");
+        }
+    }
+
+    public byte[] getLapic() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment l = arena.allocate(X86KvmStructs.KVM_LAPIC_STATE);
+            ioctl(KVM_GET_LAPIC, l, "KVM_GET_LAPIC");
+            return l.toArray(JAVA_BYTE);
+        }
+    }
+
+    public void setLapic(byte[] registers) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment l = arena.allocate(X86KvmStructs.KVM_LAPIC_STATE);
+            MemorySegment.copy(registers, 0, l, JAVA_BYTE, 0, Math.min(registers.length, (int) l.byteSize()));
+            ioctl(KVM_SET_LAPIC, l, "KVM_SET_LAPIC");
+        }
+    }
+
+    /** {@code KVM_GET_VCPU_EVENTS}: the raw {@code struct kvm_vcpu_events} (pending exceptions, NMIs, SMIs). */
+    public byte[] getVcpuEvents() {
+        MemorySegment s = scratch(X86KvmStructs.KVM_VCPU_EVENTS.byteSize());
+        ioctl(KVM_GET_VCPU_EVENTS, s, "KVM_GET_VCPU_EVENTS");
+        return s.toArray(JAVA_BYTE);
+    }
+
+    public void setVcpuEvents(byte[] events) {
+        MemorySegment s = scratch(X86KvmStructs.KVM_VCPU_EVENTS.byteSize());
+        MemorySegment.copy(events, 0, s, JAVA_BYTE, 0, (int) Math.min(events.length, s.byteSize()));
+        ioctl(KVM_SET_VCPU_EVENTS, s, "KVM_SET_VCPU_EVENTS");
+    }
+
+    /** {@code KVM_GET_XSAVE}: the 4 KiB legacy XSAVE area. */
+    public byte[] getXsave() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(X86KvmStructs.KVM_XSAVE);
+            ioctl(KVM_GET_XSAVE, s, "KVM_GET_XSAVE");
+            return s.toArray(JAVA_BYTE);
+        }
+    }
+
+    public void setXsave(byte[] area) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(X86KvmStructs.KVM_XSAVE);
+            MemorySegment.copy(area, 0, s, JAVA_BYTE, 0, (int) Math.min(area.length, s.byteSize()));
+            ioctl(KVM_SET_XSAVE, s, "KVM_SET_XSAVE");
+        }
+    }
+
+    /** {@code KVM_SET_TSC_KHZ}: the guest TSC frequency (needs KVM_CAP_TSC_CONTROL). */
+    public void setTscKhz(int khz) {
+        ioctl(KVM_SET_TSC_KHZ, khz, "KVM_SET_TSC_KHZ");
+    }
+
+    /** {@code KVM_GET_TSC_KHZ}. */
+    public int getTscKhz() {
+        return ioctl(KVM_GET_TSC_KHZ, 0, "KVM_GET_TSC_KHZ");
+    }
+
+    // ---- all architectures ----
+
+    /** {@code KVM_GET_MP_STATE}: the raw KVM_MP_STATE_* value. */
+    public int getMpState() {
+        MemorySegment s = scratch(4);
+        ioctl(KVM_GET_MP_STATE, s, "KVM_GET_MP_STATE");
+        return s.get(JAVA_INT, 0);
+    }
+
+    public void setMpState(int state) {
+        MemorySegment s = scratch(4);
+        s.set(JAVA_INT, 0, state);
+        ioctl(KVM_SET_MP_STATE, s, "KVM_SET_MP_STATE");
+    }
+
+    private static int regSize(long regId) {
+        return 1 << (int) ((regId & KvmConstants.KVM_REG_SIZE_MASK) >>> KvmConstants.KVM_REG_SIZE_SHIFT);
+    }
+
+    private static String regName(String ioctl, long regId) {
+        return String.format("%s(0x%x)", ioctl, regId);
+    }
+
+    /** {@code KVM_GET_ONE_REG} of a register of up to 64 bits. */
+    public long getOneReg(long regId) {
+        int size = regSize(regId);
+        if (size > 8) {
+            throw new IllegalArgumentException(String.format("register 0x%x is %d bytes; use the byte[] form", regId, size));
+        }
+        MemorySegment s = scratch(KvmStructs.KVM_ONE_REG.byteSize() + 8);
+        s.set(JAVA_LONG, offsetOf(KvmStructs.KVM_ONE_REG, "id"), regId);
+        s.set(JAVA_LONG, offsetOf(KvmStructs.KVM_ONE_REG, "addr"), s.address() + 16);
+        ioctl(KVM_GET_ONE_REG, s, regName("KVM_GET_ONE_REG", regId));
+        return switch (size) {
+            case 1 -> Byte.toUnsignedLong(s.get(JAVA_BYTE, 16));
+            case 2 -> Short.toUnsignedLong(s.get(ValueLayout.JAVA_SHORT, 16));
+            case 4 -> Integer.toUnsignedLong(s.get(JAVA_INT, 16));
+            default -> s.get(JAVA_LONG, 16);
+        };
+    }
+
+    /** {@code KVM_SET_ONE_REG} of a register of up to 64 bits. */
+    public void setOneReg(long regId, long value) {
+        int size = regSize(regId);
+        if (size > 8) {
+            throw new IllegalArgumentException(String.format("register 0x%x is %d bytes; use the byte[] form", regId, size));
+        }
+        MemorySegment s = scratch(KvmStructs.KVM_ONE_REG.byteSize() + 8);
+        s.set(JAVA_LONG, offsetOf(KvmStructs.KVM_ONE_REG, "id"), regId);
+        s.set(JAVA_LONG, offsetOf(KvmStructs.KVM_ONE_REG, "addr"), s.address() + 16);
+        s.set(JAVA_LONG, 16, value);  // little-endian: the low `size` bytes are the value
+        ioctl(KVM_SET_ONE_REG, s, regName("KVM_SET_ONE_REG", regId));
+    }
+
+    /** {@code KVM_GET_ONE_REG} of a register of any size into {@code value} (its length must be the size). */
+    public void getOneReg(long regId, byte[] value) {
+        checkRegBuffer(regId, value);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment v = arena.allocate(value.length, 16);
+            MemorySegment s = arena.allocate(KvmStructs.KVM_ONE_REG);
+            s.set(JAVA_LONG, 0, regId);
+            s.set(JAVA_LONG, 8, v.address());
+            ioctl(KVM_GET_ONE_REG, s, regName("KVM_GET_ONE_REG", regId));
+            MemorySegment.copy(v, JAVA_BYTE, 0, value, 0, value.length);
+        }
+    }
+
+    public void setOneReg(long regId, byte[] value) {
+        checkRegBuffer(regId, value);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment v = arena.allocate(value.length, 16);
+            MemorySegment.copy(value, 0, v, JAVA_BYTE, 0, value.length);
+            MemorySegment s = arena.allocate(KvmStructs.KVM_ONE_REG);
+            s.set(JAVA_LONG, 0, regId);
+            s.set(JAVA_LONG, 8, v.address());
+            ioctl(KVM_SET_ONE_REG, s, regName("KVM_SET_ONE_REG", regId));
+        }
+    }
+
+    private static void checkRegBuffer(long regId, byte[] value) {
+        if (value.length != regSize(regId)) {
+            throw new IllegalArgumentException(String.format("register 0x%x is %d bytes, buffer has %d",
+                    regId, regSize(regId), value.length));
+        }
+    }
+
+    /** {@code KVM_GET_REG_LIST}: asks for the count first (E2BIG), then the ids. */
+    public long[] getRegList() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment probe = arena.allocate(8);
+            int r = LibC.ioctlErrno(fd, KVM_GET_REG_LIST, probe);
+            if (r < 0 && -r != Errno.E2BIG) {
+                throw new SyscallException("KVM_GET_REG_LIST", -r);
+            }
+            long n = probe.get(JAVA_LONG, 0);
+            MemorySegment s = arena.allocate(8 + 8 * n, 8);
+            s.set(JAVA_LONG, 0, n);
+            ioctl(KVM_GET_REG_LIST, s, "KVM_GET_REG_LIST");
+            long got = s.get(JAVA_LONG, 0);
+            long[] out = new long[(int) got];
+            MemorySegment.copy(s, JAVA_LONG, 8, out, 0, out.length);
+            return out;
+        }
+    }
+
+    // ---- AArch64 ----
+
+    /** {@code KVM_ARM_VCPU_INIT} with {@code target} and a features bitmap (KVM_ARM_VCPU_* bit numbers). */
+    public void armVcpuInit(int target, int[] features) {
+        MemorySegment s = scratch(32);
+        s.set(JAVA_INT, 0, target);
+        for (int i = 0; i < Math.min(7, features.length); i++) {
+            s.set(JAVA_INT, 4L + 4L * i, features[i]);
+        }
+        ioctl(KVM_ARM_VCPU_INIT, s, "KVM_ARM_VCPU_INIT(vCPU " + id + ")");
+    }
+
+    @Override
+    public void close() {
+        if (!isClosed()) {
+            LibC.munmap(runAddress, runSize);
+            super.close();
+        }
+    }
+}

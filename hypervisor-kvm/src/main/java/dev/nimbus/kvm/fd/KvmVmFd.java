@@ -1,0 +1,245 @@
+package dev.nimbus.kvm.fd;
+
+import dev.nimbus.hypervisor.GsiRoute;
+import dev.nimbus.hypervisor.MsiMessage;
+import dev.nimbus.hypervisor.sys.LibC;
+import dev.nimbus.kvm.abi.KvmConstants;
+import dev.nimbus.kvm.abi.X86KvmStructs;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+
+import static dev.nimbus.kvm.abi.CLayouts.offsetOf;
+import static dev.nimbus.kvm.abi.KvmIoctls.*;
+import static dev.nimbus.kvm.abi.KvmStructs.KVM_CLOCK_DATA;
+import static dev.nimbus.kvm.abi.KvmStructs.KVM_CREATE_DEVICE;
+import static dev.nimbus.kvm.abi.KvmStructs.KVM_DIRTY_LOG;
+import static dev.nimbus.kvm.abi.KvmStructs.KVM_ENABLE_CAP;
+import static dev.nimbus.kvm.abi.KvmStructs.KVM_IOEVENTFD;
+import static dev.nimbus.kvm.abi.KvmStructs.KVM_IRQFD;
+import static dev.nimbus.kvm.abi.KvmStructs.KVM_IRQ_LEVEL;
+import static dev.nimbus.kvm.abi.KvmStructs.KVM_IRQ_ROUTING;
+import static dev.nimbus.kvm.abi.KvmStructs.KVM_IRQ_ROUTING_ENTRY;
+import static dev.nimbus.kvm.abi.KvmStructs.KVM_MSI;
+import static dev.nimbus.kvm.abi.KvmStructs.KVM_USERSPACE_MEMORY_REGION;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/** A VM file descriptor: memory slots, vCPUs, interrupt plumbing and in-kernel devices. Thread-safe. */
+public final class KvmVmFd extends KvmFd {
+    private final int vcpuMmapSize;
+
+    KvmVmFd(int fd, int vcpuMmapSize) {
+        super(fd);
+        this.vcpuMmapSize = vcpuMmapSize;
+    }
+
+    /** {@code KVM_CHECK_EXTENSION} on the VM fd (the answer may differ per VM on AArch64 and riscv64). */
+    public int checkExtension(int capability) {
+        return ioctl(KVM_CHECK_EXTENSION, capability, "KVM_CHECK_EXTENSION");
+    }
+
+    /**
+     * {@code KVM_SET_USER_MEMORY_REGION}: maps {@code size} bytes of host memory at {@code hostAddress} to
+     * guest physical address {@code gpa} as slot {@code slot}; size 0 deletes the slot. {@code flags}:
+     * {@link KvmConstants#KVM_MEM_READONLY}, {@link KvmConstants#KVM_MEM_LOG_DIRTY_PAGES}.
+     */
+    public void setUserMemoryRegion(int slot, int flags, long gpa, long size, long hostAddress) {
+        MemorySegment s = scratch(KVM_USERSPACE_MEMORY_REGION.byteSize());
+        s.set(JAVA_INT, offsetOf(KVM_USERSPACE_MEMORY_REGION, "slot"), slot);
+        s.set(JAVA_INT, offsetOf(KVM_USERSPACE_MEMORY_REGION, "flags"), flags);
+        s.set(JAVA_LONG, offsetOf(KVM_USERSPACE_MEMORY_REGION, "guest_phys_addr"), gpa);
+        s.set(JAVA_LONG, offsetOf(KVM_USERSPACE_MEMORY_REGION, "memory_size"), size);
+        s.set(JAVA_LONG, offsetOf(KVM_USERSPACE_MEMORY_REGION, "userspace_addr"), hostAddress);
+        ioctl(KVM_SET_USER_MEMORY_REGION, s, "KVM_SET_USER_MEMORY_REGION");
+    }
+
+    /**
+     * {@code KVM_GET_DIRTY_LOG}: fills {@code bitmap} (one bit per page of the slot, rounded up to 64 bits)
+     * with the pages written since the last call, and clears the record.
+     */
+    public void getDirtyLog(int slot, MemorySegment bitmap) {
+        MemorySegment s = scratch(KVM_DIRTY_LOG.byteSize());
+        s.set(JAVA_INT, offsetOf(KVM_DIRTY_LOG, "slot"), slot);
+        s.set(JAVA_LONG, offsetOf(KVM_DIRTY_LOG, "dirty_bitmap"), bitmap.address());
+        ioctl(KVM_GET_DIRTY_LOG, s, "KVM_GET_DIRTY_LOG");
+    }
+
+    /** {@code KVM_CREATE_VCPU} and the mapping of its kvm_run page. */
+    public KvmVcpuFd createVcpu(int id) {
+        int vcpuFd = ioctl(KVM_CREATE_VCPU, id, "KVM_CREATE_VCPU(" + id + ")");
+        try {
+            MemorySegment run = LibC.mmap(vcpuMmapSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, vcpuFd, 0,
+                    "mmap(kvm_run of vCPU " + id + ")");
+            return new KvmVcpuFd(vcpuFd, id, run.address(), vcpuMmapSize);
+        } catch (RuntimeException e) {
+            LibC.close(vcpuFd);
+            throw e;
+        }
+    }
+
+    /** {@code KVM_IRQFD}: binds ({@code deassign} false) or unbinds an eventfd to global interrupt {@code gsi}. */
+    public void irqfd(int eventFd, int gsi, boolean deassign) {
+        MemorySegment s = scratch(KVM_IRQFD.byteSize());
+        s.set(JAVA_INT, offsetOf(KVM_IRQFD, "fd"), eventFd);
+        s.set(JAVA_INT, offsetOf(KVM_IRQFD, "gsi"), gsi);
+        s.set(JAVA_INT, offsetOf(KVM_IRQFD, "flags"), deassign ? KvmConstants.KVM_IRQFD_FLAG_DEASSIGN : 0);
+        ioctl(dev.nimbus.kvm.abi.KvmIoctls.KVM_IRQFD, s, deassign ? "KVM_IRQFD(deassign)" : "KVM_IRQFD");
+    }
+
+    /**
+     * {@code KVM_IOEVENTFD}: a guest write of {@code length} bytes (0: any) at {@code address} in the PIO
+     * ({@code pio}) or MMIO space signals {@code eventFd}; with {@code datamatch} only writes of
+     * {@code value}. {@code deassign} removes an identical registration.
+     */
+    public void ioeventfd(int eventFd, long address, int length, boolean pio, boolean datamatch, long value,
+                          boolean deassign) {
+        MemorySegment s = scratch(KVM_IOEVENTFD.byteSize());
+        int flags = (pio ? KvmConstants.KVM_IOEVENTFD_FLAG_PIO : 0)
+                | (datamatch ? KvmConstants.KVM_IOEVENTFD_FLAG_DATAMATCH : 0)
+                | (deassign ? KvmConstants.KVM_IOEVENTFD_FLAG_DEASSIGN : 0);
+        s.set(JAVA_LONG, offsetOf(KVM_IOEVENTFD, "datamatch"), datamatch ? value : 0);
+        s.set(JAVA_LONG, offsetOf(KVM_IOEVENTFD, "addr"), address);
+        s.set(JAVA_INT, offsetOf(KVM_IOEVENTFD, "len"), length);
+        s.set(JAVA_INT, offsetOf(KVM_IOEVENTFD, "fd"), eventFd);
+        s.set(JAVA_INT, offsetOf(KVM_IOEVENTFD, "flags"), flags);
+        ioctl(dev.nimbus.kvm.abi.KvmIoctls.KVM_IOEVENTFD, s, deassign ? "KVM_IOEVENTFD(deassign)" : "KVM_IOEVENTFD");
+    }
+
+    /** Encodes a routing table as {@code struct kvm_irq_routing} into {@code into} (sized by {@link #routingSize}). */
+    public static void encodeRouting(List<GsiRoute> routes, MemorySegment into) {
+        into.fill((byte) 0);
+        into.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING, "nr"), routes.size());
+        long entrySize = KVM_IRQ_ROUTING_ENTRY.byteSize();
+        for (int i = 0; i < routes.size(); i++) {
+            MemorySegment e = into.asSlice(KVM_IRQ_ROUTING.byteSize() + i * entrySize, entrySize);
+            GsiRoute r = routes.get(i);
+            e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "gsi"), r.gsi());
+            switch (r) {
+                case GsiRoute.IrqchipPin p -> {
+                    e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "type"), KvmConstants.KVM_IRQ_ROUTING_IRQCHIP);
+                    e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "u.irqchip.irqchip"), p.chip());
+                    e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "u.irqchip.pin"), p.pin());
+                }
+                case GsiRoute.Msi m -> {
+                    MsiMessage msg = m.message();
+                    e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "type"), KvmConstants.KVM_IRQ_ROUTING_MSI);
+                    e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "u.msi.address_lo"), (int) msg.address());
+                    e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "u.msi.address_hi"), (int) (msg.address() >>> 32));
+                    e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "u.msi.data"), msg.data());
+                    if (msg.hasDeviceId()) {
+                        e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "flags"), KvmConstants.KVM_MSI_VALID_DEVID);
+                        e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "u.msi.devid"), msg.deviceId());
+                    }
+                }
+            }
+        }
+    }
+
+    /** Bytes of a {@code struct kvm_irq_routing} with {@code n} entries. */
+    public static long routingSize(int n) {
+        return KVM_IRQ_ROUTING.byteSize() + n * KVM_IRQ_ROUTING_ENTRY.byteSize();
+    }
+
+    /** {@code KVM_SET_GSI_ROUTING}: replaces the whole routing table. */
+    public void setGsiRouting(List<GsiRoute> routes) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(routingSize(routes.size()), 8);
+            encodeRouting(routes, s);
+            ioctl(KVM_SET_GSI_ROUTING, s, "KVM_SET_GSI_ROUTING");
+        }
+    }
+
+    /** {@code KVM_IRQ_LINE}: sets the level of interrupt line {@code irq} (its encoding is per architecture). */
+    public void irqLine(int irq, boolean level) {
+        MemorySegment s = scratch(KVM_IRQ_LEVEL.byteSize());
+        s.set(JAVA_INT, offsetOf(KVM_IRQ_LEVEL, "irq"), irq);
+        s.set(JAVA_INT, offsetOf(KVM_IRQ_LEVEL, "level"), level ? 1 : 0);
+        ioctl(KVM_IRQ_LINE, s, "KVM_IRQ_LINE");
+    }
+
+    /** {@code KVM_SIGNAL_MSI}: returns {@code > 0} when delivered, 0 when the guest blocked it. */
+    public int signalMsi(MsiMessage msi) {
+        MemorySegment s = scratch(KVM_MSI.byteSize());
+        s.set(JAVA_INT, offsetOf(KVM_MSI, "address_lo"), (int) msi.address());
+        s.set(JAVA_INT, offsetOf(KVM_MSI, "address_hi"), (int) (msi.address() >>> 32));
+        s.set(JAVA_INT, offsetOf(KVM_MSI, "data"), msi.data());
+        if (msi.hasDeviceId()) {
+            s.set(JAVA_INT, offsetOf(KVM_MSI, "flags"), KvmConstants.KVM_MSI_VALID_DEVID);
+            s.set(JAVA_INT, offsetOf(KVM_MSI, "devid"), msi.deviceId());
+        }
+        return ioctl(KVM_SIGNAL_MSI, s, "KVM_SIGNAL_MSI");
+    }
+
+    /** {@code KVM_ENABLE_CAP} on the VM with up to four arguments. */
+    public void enableCap(int capability, long... args) {
+        if (args.length > 4) {
+            throw new IllegalArgumentException("KVM_ENABLE_CAP takes at most 4 arguments");
+        }
+        MemorySegment s = scratch(KVM_ENABLE_CAP.byteSize());
+        s.set(JAVA_INT, offsetOf(KVM_ENABLE_CAP, "cap"), capability);
+        for (int i = 0; i < args.length; i++) {
+            s.set(JAVA_LONG, offsetOf(KVM_ENABLE_CAP, "args") + 8L * i, args[i]);
+        }
+        ioctl(dev.nimbus.kvm.abi.KvmIoctls.KVM_ENABLE_CAP, s, "KVM_ENABLE_CAP(" + capability + ")");
+    }
+
+    /** {@code KVM_CREATE_DEVICE}: an in-kernel device of {@code type} (KVM_DEV_TYPE_*). */
+    public KvmDeviceFd createDevice(int type) {
+        MemorySegment s = scratch(KVM_CREATE_DEVICE.byteSize());
+        s.set(JAVA_INT, offsetOf(KVM_CREATE_DEVICE, "type"), type);
+        ioctl(dev.nimbus.kvm.abi.KvmIoctls.KVM_CREATE_DEVICE, s, "KVM_CREATE_DEVICE(type " + type + ")");
+        return new KvmDeviceFd(s.get(JAVA_INT, offsetOf(KVM_CREATE_DEVICE, "fd")), type);
+    }
+
+    /** {@code KVM_CREATE_IRQCHIP}: the x86 PIC pair and IOAPIC (or a GICv2 on AArch64). */
+    public void createIrqchip() {
+        ioctl(KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
+    }
+
+    /** {@code KVM_CREATE_PIT2} (x86-64) with {@code flags} (KVM_PIT_SPEAKER_DUMMY). */
+    public void createPit2(int flags) {
+        MemorySegment s = scratch(X86KvmStructs.KVM_PIT_CONFIG.byteSize());
+        s.set(JAVA_INT, offsetOf(X86KvmStructs.KVM_PIT_CONFIG, "flags"), flags);
+        ioctl(KVM_CREATE_PIT2, s, "KVM_CREATE_PIT2");
+    }
+
+    /** {@code KVM_SET_TSS_ADDR} (x86-64): a 3-page guest range for the real-mode TSS on Intel. */
+    public void setTssAddr(long address) {
+        ioctl(KVM_SET_TSS_ADDR, address, "KVM_SET_TSS_ADDR");
+    }
+
+    /** {@code KVM_SET_IDENTITY_MAP_ADDR} (x86-64): a 1-page guest range; before any vCPU is created. */
+    public void setIdentityMapAddr(long address) {
+        MemorySegment s = scratch(8);
+        s.set(JAVA_LONG, 0, address);
+        ioctl(KVM_SET_IDENTITY_MAP_ADDR, s, "KVM_SET_IDENTITY_MAP_ADDR");
+    }
+
+    /** {@code KVM_GET_CLOCK} (x86-64): the kvmclock value in nanoseconds. */
+    public long getClock() {
+        MemorySegment s = scratch(KVM_CLOCK_DATA.byteSize());
+        ioctl(KVM_GET_CLOCK, s, "KVM_GET_CLOCK");
+        return s.get(JAVA_LONG, offsetOf(KVM_CLOCK_DATA, "clock"));
+    }
+
+    /** {@code KVM_SET_CLOCK} (x86-64). */
+    public void setClock(long nanos) {
+        MemorySegment s = scratch(KVM_CLOCK_DATA.byteSize());
+        s.set(JAVA_LONG, offsetOf(KVM_CLOCK_DATA, "clock"), nanos);
+        ioctl(KVM_SET_CLOCK, s, "KVM_SET_CLOCK");
+    }
+
+    /** {@code KVM_ARM_PREFERRED_TARGET} (AArch64): the target and features to initialize vCPUs with. */
+    public int[] armPreferredTarget() {
+        MemorySegment s = scratch(dev.nimbus.kvm.abi.Arm64KvmStructs.KVM_VCPU_INIT.byteSize());
+        ioctl(KVM_ARM_PREFERRED_TARGET, s, "KVM_ARM_PREFERRED_TARGET");
+        int[] out = new int[8];
+        for (int i = 0; i < 8; i++) {
+            out[i] = s.get(JAVA_INT, 4L * i);
+        }
+        return out;
+    }
+
+}
