@@ -1,0 +1,165 @@
+package dev.nimbus.devices.platform;
+
+import dev.nimbus.devices.bus.AddressSpace;
+import dev.nimbus.devices.bus.BusDevice;
+import dev.nimbus.devices.bus.BusMapping;
+import dev.nimbus.devices.bus.Buses;
+import dev.nimbus.devices.bus.RegisterWindow;
+import dev.nimbus.devices.debug.DebugPort;
+import dev.nimbus.devices.interrupt.IrqLine;
+import dev.nimbus.devices.power.AcpiPowerRegisters;
+import dev.nimbus.devices.power.PowerControl;
+import dev.nimbus.devices.ps2.I8042Controller;
+import dev.nimbus.devices.rtc.CmosRtc;
+import dev.nimbus.devices.serial.Serial16550;
+import dev.nimbus.hypervisor.arch.MachineLayout;
+import dev.nimbus.hypervisor.arch.PlatformDevice;
+import dev.nimbus.hypervisor.arch.PlatformDevice.AcpiPowerControl;
+import dev.nimbus.hypervisor.memory.AddressRange;
+
+import java.io.OutputStream;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.IntFunction;
+import java.util.function.LongSupplier;
+
+/**
+ * Makes the devices an architecture's machine model lists ({@link PlatformDevice}) and says where they go on
+ * the buses. One {@code switch} over the sealed description: a new kind of platform device is a compile error
+ * here until it is handled, and nothing here asks which architecture it is.
+ *
+ * <p>Made so far: the 16550A UART in port I/O or MMIO space, the CMOS RTC, the i8042, the debug port and
+ * the ACPI power registers. The PL011 UART and the PL031 and Goldfish RTCs throw
+ * {@link UnsupportedDeviceException}.
+ */
+public final class PlatformDeviceFactory {
+    /** Registers of a 16550: eight bytes. */
+    static final int UART_16550_REGISTERS = 8;
+    /** The CMOS RTC's index and data ports. */
+    static final int CMOS_PORTS = 2;
+    private static final long FOUR_GIB = 1L << 32;
+
+    /**
+     * What the devices need from the machine and the host.
+     *
+     * @param irqLines     the interrupt line of each GSI the descriptions name
+     * @param serialOutput where the UART's output goes
+     * @param power        what the guest's power-off and reset requests reach
+     * @param rtcClock     the host time the RTC shows
+     * @param nanoTime     a monotonic clock for the debug port's timestamps
+     * @param startNanos   {@code nanoTime}'s reading when the VM started
+     * @param layout       the machine's memory layout (the RTC's memory-size bytes come from it)
+     */
+    public record Environment(IntFunction<IrqLine> irqLines, OutputStream serialOutput, PowerControl power,
+                              Clock rtcClock, LongSupplier nanoTime, long startNanos, MachineLayout layout) {
+        public Environment {
+            Objects.requireNonNull(irqLines, "irqLines");
+            Objects.requireNonNull(serialOutput, "serialOutput");
+            Objects.requireNonNull(power, "power");
+            Objects.requireNonNull(rtcClock, "rtcClock");
+            Objects.requireNonNull(nanoTime, "nanoTime");
+            Objects.requireNonNull(layout, "layout");
+        }
+
+        /** The host's clocks, with the VM starting now. */
+        public static Environment onHostClocks(IntFunction<IrqLine> irqLines, OutputStream serialOutput, PowerControl power,
+                                               MachineLayout layout) {
+            return new Environment(irqLines, serialOutput, power, Clock.systemUTC(), System::nanoTime, System.nanoTime(), layout);
+        }
+    }
+
+    private final Environment env;
+
+    public PlatformDeviceFactory(Environment env) {
+        this.env = Objects.requireNonNull(env, "env");
+    }
+
+    /**
+     * Makes the device {@code spec} describes.
+     *
+     * @throws UnsupportedDeviceException for a device model Nimbus does not have yet
+     */
+    public CreatedDevice create(PlatformDevice spec) {
+        return switch (spec) {
+            case PlatformDevice.SerialPort s -> switch (s.model()) {
+                case UART_16550_PIO -> uart16550(s, AddressSpace.PIO);
+                case UART_16550_MMIO -> uart16550(s, AddressSpace.MMIO);
+                case PL011 -> throw new UnsupportedDeviceException(spec, "the PL011 UART");
+            };
+            case PlatformDevice.RealTimeClock r -> switch (r.model()) {
+                case CMOS -> {
+                    CmosRtc rtc = new CmosRtc(env.rtcClock(), ramBelow4Gib(env.layout()), ramAbove4Gib(env.layout()));
+                    yield created(spec, rtc, pio(r.base(), CMOS_PORTS, rtc));
+                }
+                case PL031 -> throw new UnsupportedDeviceException(spec, "the PL031 RTC");
+                case GOLDFISH -> throw new UnsupportedDeviceException(spec, "the Goldfish RTC");
+            };
+            case PlatformDevice.I8042 k -> {
+                I8042Controller kbc = new I8042Controller(irq(k.irq()), env.power());
+                yield created(spec, kbc,
+                        pio(k.base(), 1, new RegisterWindow(kbc, I8042Controller.DATA)),
+                        pio(k.base() + PlatformDevice.I8042.COMMAND_OFFSET, 1, new RegisterWindow(kbc, I8042Controller.COMMAND)));
+            }
+            case PlatformDevice.DebugPort d -> {
+                DebugPort port = new DebugPort(env.nanoTime(), env.startNanos());
+                yield created(spec, port, pio(d.port(), 1, port));
+            }
+            case AcpiPowerControl a -> {
+                AcpiPowerRegisters regs = new AcpiPowerRegisters(env.power());
+                yield created(spec, regs, pio(a.base(), AcpiPowerControl.SIZE, regs));
+            }
+        };
+    }
+
+    /** Makes every device of {@code specs} and puts them on {@code buses}; a conflict names both devices. */
+    public List<CreatedDevice> createAll(List<PlatformDevice> specs, Buses buses) {
+        List<CreatedDevice> out = new ArrayList<>();
+        for (PlatformDevice spec : specs) {
+            CreatedDevice d = create(spec);
+            d.attachTo(buses);
+            out.add(d);
+        }
+        return out;
+    }
+
+    private CreatedDevice uart16550(PlatformDevice.SerialPort s, AddressSpace space) {
+        Serial16550 uart = new Serial16550(irq(s.irq()), env.serialOutput());
+        return created(s, uart, new BusMapping(space, s.base(), UART_16550_REGISTERS, uart));
+    }
+
+    private IrqLine irq(int gsi) {
+        return gsi < 0 ? IrqLine.NONE : Objects.requireNonNull(env.irqLines().apply(gsi), "no interrupt line for GSI " + gsi);
+    }
+
+    private static BusMapping pio(long base, long length, BusDevice device) {
+        return new BusMapping(AddressSpace.PIO, base, length, device);
+    }
+
+    private static CreatedDevice created(PlatformDevice spec, Object device, BusMapping... mappings) {
+        return new CreatedDevice(spec, device, List.of(mappings));
+    }
+
+    /** Where RAM ends below 4 GiB (firmware counts it from address 0). */
+    static long ramBelow4Gib(MachineLayout layout) {
+        long top = 0;
+        for (AddressRange r : layout.ram()) {
+            if (r.base() < FOUR_GIB) {
+                top = Math.max(top, Math.min(r.end(), FOUR_GIB));
+            }
+        }
+        return top;
+    }
+
+    /** Bytes of RAM from 4 GiB up. */
+    static long ramAbove4Gib(MachineLayout layout) {
+        long bytes = 0;
+        for (AddressRange r : layout.ram()) {
+            if (r.end() > FOUR_GIB) {
+                bytes += r.end() - Math.max(r.base(), FOUR_GIB);
+            }
+        }
+        return bytes;
+    }
+}

@@ -1,0 +1,166 @@
+package dev.nimbus.devices.platform;
+
+import dev.nimbus.devices.bus.AddressSpace;
+import dev.nimbus.devices.bus.BusConflictException;
+import dev.nimbus.devices.bus.BusMapping;
+import dev.nimbus.devices.bus.Buses;
+import dev.nimbus.devices.debug.DebugPort;
+import dev.nimbus.devices.ps2.I8042Controller;
+import dev.nimbus.devices.rtc.CmosRtc;
+import dev.nimbus.devices.serial.Serial16550;
+import dev.nimbus.devices.testing.RecordingIrqLine;
+import dev.nimbus.devices.testing.RecordingPowerControl;
+import dev.nimbus.devices.testing.SettableClock;
+import dev.nimbus.hypervisor.arch.MachineLayout;
+import dev.nimbus.hypervisor.arch.PlatformDevice;
+import dev.nimbus.hypervisor.arch.PlatformDevice.RealTimeClock;
+import dev.nimbus.hypervisor.arch.PlatformDevice.SerialPort;
+import dev.nimbus.hypervisor.memory.AddressRange;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class PlatformDeviceFactoryTest {
+    // 3 GiB below the 32-bit hole and 1 GiB above 4 GiB.
+    static final MachineLayout LAYOUT = new MachineLayout(
+            List.of(new AddressRange(0, 3L << 30), new AddressRange(4L << 30, 1L << 30)),
+            new AddressRange(0xc000_0000L, 0x3000_0000L), new AddressRange(5L << 30, 1L << 30),
+            new AddressRange(0xe000_0000L, 0x1000_0000L), List.of());
+    static final List<PlatformDevice> PC_DEVICES = List.of(
+            new SerialPort(SerialPort.Model.UART_16550_PIO, 0x3f8, 4),
+            new RealTimeClock(RealTimeClock.Model.CMOS, 0x70, 8),
+            new PlatformDevice.I8042(0x60, 1),
+            new PlatformDevice.DebugPort(0x80),
+            new PlatformDevice.AcpiPowerControl(0x600));
+
+    final Map<Integer, RecordingIrqLine> lines = new HashMap<>();
+    final ByteArrayOutputStream console = new ByteArrayOutputStream();
+    final RecordingPowerControl power = new RecordingPowerControl();
+    final PlatformDeviceFactory factory = new PlatformDeviceFactory(new PlatformDeviceFactory.Environment(
+            gsi -> lines.computeIfAbsent(gsi, g -> new RecordingIrqLine()), console, power,
+            SettableClock.at("2026-11-24T13:45:07Z"), () -> 0L, 0L, LAYOUT));
+
+    @Test
+    void pioSerialPortBecomesA16550OnEightPortsWithItsIrq() {
+        CreatedDevice d = factory.create(new SerialPort(SerialPort.Model.UART_16550_PIO, 0x3f8, 4));
+
+        assertThat(d.device()).isInstanceOf(Serial16550.class);
+        assertThat(d.mappings()).singleElement().satisfies(m -> {
+            assertThat(m.space()).isEqualTo(AddressSpace.PIO);
+            assertThat(m.base()).isEqualTo(0x3f8);
+            assertThat(m.length()).isEqualTo(8);
+        });
+        d.device(Serial16550.class).write(1, 1, 0x02); // IER: THR empty interrupt on
+        assertThat(lines.get(4).high()).isTrue();
+    }
+
+    @Test
+    void mmioSerialPortBecomesA16550OnTheMmioBus() {
+        CreatedDevice d = factory.create(new SerialPort(SerialPort.Model.UART_16550_MMIO, 0x1000_0000L, 10));
+
+        assertThat(d.mappings()).extracting(BusMapping::space).containsExactly(AddressSpace.MMIO);
+    }
+
+    @Test
+    void cmosClockBecomesCmosRtcOnTwoPortsWithMemorySizes() {
+        CreatedDevice d = factory.create(new RealTimeClock(RealTimeClock.Model.CMOS, 0x70, 8));
+        CmosRtc rtc = d.device(CmosRtc.class);
+
+        assertThat(d.mappings()).extracting(BusMapping::base, BusMapping::length).containsExactly(org.assertj.core.groups.Tuple.tuple(0x70L, 2L));
+        assertThat(rtc.readRegister(0x35) << 8 | rtc.readRegister(0x34)).isEqualTo(0xbf00); // (3 GiB - 16 MiB) / 64 KiB
+        assertThat(rtc.readRegister(0x5c) << 8 | rtc.readRegister(0x5b)).isEqualTo(0x4000); // 1 GiB / 64 KiB
+    }
+
+    @Test
+    void i8042TakesPorts0x60And0x64AndLeavesThoseBetween() {
+        Buses buses = new Buses();
+        factory.create(new PlatformDevice.I8042(0x60, 1)).attachTo(buses);
+
+        assertThat(buses.pio().deviceAt(0x60).name()).isEqualTo("i8042");
+        assertThat(buses.pio().deviceAt(0x64).name()).isEqualTo("i8042");
+        assertThat(buses.pio().deviceAt(0x61)).isNull();
+        buses.pio().write(0x64, 1, 0xfe);
+        assertThat(power.requests()).containsExactly("reset");
+    }
+
+    @Test
+    void pcDevicesFitTogetherOnThePortBus() {
+        Buses buses = new Buses();
+
+        List<CreatedDevice> made = factory.createAll(PC_DEVICES, buses);
+
+        assertThat(made).hasSize(5);
+        assertThat(buses.pio().mappings()).extracting(BusMapping::base)
+                .containsExactly(0x60L, 0x64L, 0x70L, 0x80L, 0x3f8L, 0x600L);
+        assertThat(made.get(2).is(I8042Controller.class)).isTrue();
+        assertThat(made.get(3).is(DebugPort.class)).isTrue();
+    }
+
+    @Test
+    void guestBytesWrittenToCom1ReachTheConsole() {
+        Buses buses = new Buses();
+        factory.createAll(PC_DEVICES, buses);
+
+        for (byte b : "boot\n".getBytes(StandardCharsets.US_ASCII)) {
+            buses.pio().write(0x3f8, 1, b);
+        }
+
+        assertThat(console.toString(StandardCharsets.US_ASCII)).isEqualTo("boot\n");
+    }
+
+    @Test
+    void acpiS5WriteThroughTheBusPowersOff() {
+        Buses buses = new Buses();
+        factory.createAll(PC_DEVICES, buses);
+
+        buses.pio().write(0x600, 1, 0x34);
+
+        assertThat(power.requests()).containsExactly("power off");
+    }
+
+    @Test
+    void twoDevicesOnOnePortAreRejected() {
+        Buses buses = new Buses();
+
+        assertThatThrownBy(() -> factory.createAll(List.of(
+                new SerialPort(SerialPort.Model.UART_16550_PIO, 0x3f8, 4),
+                new SerialPort(SerialPort.Model.UART_16550_PIO, 0x3f8, 3)), buses))
+                .isInstanceOf(BusConflictException.class)
+                .hasMessage("serial 16550A at ports 0x3f8-0x3ff overlaps serial 16550A at ports 0x3f8-0x3ff");
+    }
+
+    @Test
+    void pl011IsNotSupportedYet() {
+        SerialPort pl011 = new SerialPort(SerialPort.Model.PL011, 0x0900_0000L, 33);
+
+        assertThatThrownBy(() -> factory.create(pl011))
+                .isInstanceOf(UnsupportedDeviceException.class)
+                .hasMessageStartingWith("the PL011 UART is not supported yet");
+    }
+
+    @Test
+    void pl031AndGoldfishClocksAreNotSupportedYet() {
+        assertThatThrownBy(() -> factory.create(new RealTimeClock(RealTimeClock.Model.PL031, 0x0901_0000L, 34)))
+                .isInstanceOf(UnsupportedDeviceException.class)
+                .hasMessageContaining("PL031");
+        assertThatThrownBy(() -> factory.create(new RealTimeClock(RealTimeClock.Model.GOLDFISH, 0x101000L, 11)))
+                .isInstanceOf(UnsupportedDeviceException.class)
+                .hasMessageContaining("Goldfish");
+    }
+
+    @Test
+    void askingForTheWrongDeviceTypeNamesBoth() {
+        CreatedDevice d = factory.create(new PlatformDevice.DebugPort(0x80));
+
+        assertThatThrownBy(() -> d.device(Serial16550.class))
+                .isInstanceOf(ClassCastException.class)
+                .hasMessageContaining("was made as a DebugPort, not a Serial16550");
+    }
+}
