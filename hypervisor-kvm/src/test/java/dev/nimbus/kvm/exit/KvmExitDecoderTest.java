@@ -1,0 +1,164 @@
+package dev.nimbus.kvm.exit;
+
+import dev.nimbus.hypervisor.VcpuExit;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import static dev.nimbus.kvm.abi.KvmConstants.*;
+import static dev.nimbus.kvm.abi.KvmStructs.*;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Exit decoding from a kvm_run page filled in memory, as KVM would fill it. */
+class KvmExitDecoderTest {
+    private final Arena arena = Arena.ofAuto();
+    // KVM maps the kvm_run page and, after it, the page PIO data is exchanged in (data_offset 0x1000)
+    private final MemorySegment run = arena.allocate(3 * 4096, 4096);
+    private final KvmExitDecoder decoder = new KvmExitDecoder(run);
+
+    private void io(int direction, int port, int size, int count, long dataOffset) {
+        run.set(JAVA_INT, RUN_EXIT_REASON, KVM_EXIT_IO);
+        run.set(JAVA_BYTE, RUN_IO_DIRECTION, (byte) direction);
+        run.set(JAVA_BYTE, RUN_IO_SIZE, (byte) size);
+        run.set(JAVA_SHORT, RUN_IO_PORT, (short) port);
+        run.set(JAVA_INT, RUN_IO_COUNT, count);
+        run.set(JAVA_LONG, RUN_IO_DATA_OFFSET, dataOffset);
+    }
+
+    private void mmio(long address, int len, boolean write, long data) {
+        run.set(JAVA_INT, RUN_EXIT_REASON, KVM_EXIT_MMIO);
+        run.set(JAVA_LONG, RUN_MMIO_PHYS_ADDR, address);
+        run.set(JAVA_INT, RUN_MMIO_LEN, len);
+        run.set(JAVA_BYTE, RUN_MMIO_IS_WRITE, (byte) (write ? 1 : 0));
+        run.set(JAVA_LONG, RUN_MMIO_DATA, data);
+    }
+
+    @Test
+    void outToPortDecodesAsIoOutWithPortSizeAndValue() {
+        io(KVM_EXIT_IO_OUT, 0x3f8, 1, 1, 0x1000);
+        run.set(JAVA_BYTE, 0x1000, (byte) 'A');
+
+        VcpuExit exit = decoder.decode();
+
+        assertThat(exit).isInstanceOf(VcpuExit.IoOut.class);
+        VcpuExit.IoOut out = (VcpuExit.IoOut) exit;
+        assertThat(out.port()).isEqualTo(0x3f8);
+        assertThat(out.size()).isEqualTo(1);
+        assertThat(out.value()).isEqualTo('A');
+    }
+
+    @Test
+    void repOutsExposesEveryAccess() {
+        io(KVM_EXIT_IO_OUT, 0xcfc, 2, 3, 0x1000);
+        run.set(JAVA_SHORT, 0x1000, (short) 0x1111);
+        run.set(JAVA_SHORT, 0x1002, (short) 0xfffe);
+        run.set(JAVA_SHORT, 0x1004, (short) 0x3333);
+
+        VcpuExit.IoOut out = (VcpuExit.IoOut) decoder.decode();
+
+        assertThat(out.count()).isEqualTo(3);
+        assertThat(out.value(1)).isEqualTo(0xfffe);  // zero-extended
+        assertThat(out.value(2)).isEqualTo(0x3333);
+    }
+
+    @Test
+    void inFromPortWritesTheResponseWhereKvmReadsIt() {
+        io(KVM_EXIT_IO_IN, 0x71, 4, 1, 0x1000);
+
+        ((VcpuExit.IoIn) decoder.decode()).respond(0xdeadbeefL);
+
+        assertThat(run.get(JAVA_INT, 0x1000)).isEqualTo(0xdeadbeef);
+    }
+
+    @Test
+    void mmioWriteDecodesAddressSizeAndLittleEndianValue() {
+        mmio(0xd000_0004L, 4, true, 0xffff_ffff_1234_5678L);
+
+        VcpuExit.MmioWrite w = (VcpuExit.MmioWrite) decoder.decode();
+
+        assertThat(w.address()).isEqualTo(0xd000_0004L);
+        assertThat(w.size()).isEqualTo(4);
+        assertThat(w.value()).isEqualTo(0x1234_5678L);  // only the low 4 bytes were written
+    }
+
+    @Test
+    void mmioReadResponseFillsOnlyTheAccessedBytes() {
+        mmio(0xd000_0000L, 2, false, -1L);
+
+        ((VcpuExit.MmioRead) decoder.decode()).respond(0xabcdL);
+
+        assertThat(run.get(JAVA_LONG, RUN_MMIO_DATA)).isEqualTo(0xabcdL);
+    }
+
+    @Test
+    void ioExitsReuseOneObjectPerKind() {
+        io(KVM_EXIT_IO_OUT, 0x80, 1, 1, 0x1000);
+        VcpuExit first = decoder.decode();
+        io(KVM_EXIT_IO_OUT, 0x81, 1, 1, 0x1000);
+        VcpuExit second = decoder.decode();
+
+        assertThat(second).isSameAs(first);
+        assertThat(((VcpuExit.IoOut) second).port()).isEqualTo(0x81);
+    }
+
+    @Test
+    void ioExitWithDataOutsideThePageIsAnInternalErrorNotACrash() {
+        io(KVM_EXIT_IO_OUT, 0x80, 4, 2, 3 * 4096 - 4);
+
+        assertThat(decoder.decode()).isInstanceOf(VcpuExit.InternalError.class);
+    }
+
+    @Test
+    void hltIsHalt() {
+        run.set(JAVA_INT, RUN_EXIT_REASON, KVM_EXIT_HLT);
+
+        assertThat(decoder.decode()).isSameAs(VcpuExit.HALT);
+    }
+
+    @Test
+    void psciSystemOffIsAPowerOffSystemEvent() {
+        run.set(JAVA_INT, RUN_EXIT_REASON, KVM_EXIT_SYSTEM_EVENT);
+        run.set(JAVA_INT, RUN_SYSTEM_EVENT_TYPE, KVM_SYSTEM_EVENT_SHUTDOWN);
+
+        assertThat(decoder.decode()).isEqualTo(new VcpuExit.SystemEvent(VcpuExit.SystemEvent.Kind.POWER_OFF, 1));
+    }
+
+    @Test
+    void resetSystemEventIsReset() {
+        run.set(JAVA_INT, RUN_EXIT_REASON, KVM_EXIT_SYSTEM_EVENT);
+        run.set(JAVA_INT, RUN_SYSTEM_EVENT_TYPE, KVM_SYSTEM_EVENT_RESET);
+
+        assertThat(((VcpuExit.SystemEvent) decoder.decode()).kind()).isEqualTo(VcpuExit.SystemEvent.Kind.RESET);
+    }
+
+    @Test
+    void internalErrorNamesTheSuberrorAndData() {
+        run.set(JAVA_INT, RUN_EXIT_REASON, KVM_EXIT_INTERNAL_ERROR);
+        run.set(JAVA_INT, RUN_INTERNAL_SUBERROR, 1);
+        run.set(JAVA_INT, RUN_INTERNAL_NDATA, 2);
+        run.set(JAVA_LONG, RUN_INTERNAL_DATA, 0x10);
+        run.set(JAVA_LONG, RUN_INTERNAL_DATA + 8, 0x20);
+
+        assertThat(decoder.decode()).isEqualTo(new VcpuExit.InternalError(
+                "KVM_EXIT_INTERNAL_ERROR: suberror 1 (emulation failure), data 0x10 0x20"));
+    }
+
+    @Test
+    void shutdownIsShutdown() {
+        run.set(JAVA_INT, RUN_EXIT_REASON, KVM_EXIT_SHUTDOWN);
+
+        assertThat(decoder.decode()).isInstanceOf(VcpuExit.Shutdown.class);
+    }
+
+    @Test
+    void unknownReasonKeepsTheRawCode() {
+        run.set(JAVA_INT, RUN_EXIT_REASON, 99);
+
+        assertThat(decoder.decode()).isEqualTo(new VcpuExit.Unknown(99, "KVM exit reason 99"));
+    }
+}
