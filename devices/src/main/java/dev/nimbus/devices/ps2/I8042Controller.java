@@ -23,8 +23,9 @@ import java.util.Objects;
  *       loop does not work) and the AUX interface test (0xA9) reports a stuck clock line (0x02), so Linux
  *       decides there is no AUX port without waiting.</li>
  *   <li>No keyboard: a byte written to the keyboard (data register, no command pending) times out: the
- *       status register's timeout bit is set with 0xFF in the output buffer, and the keyboard interrupt is
- *       raised when the CTR enables it, so Linux's atkbd probe fails at once.</li>
+ *       status register's timeout bit is set with 0xFE (resend) in the output buffer, and the keyboard
+ *       interrupt is raised when the CTR enables it. Linux's libps2 takes 0xFE as a NAK, resends once,
+ *       gets the same, and fails the command, so the atkbd probe ends without waiting out its timeouts.</li>
  * </ul>
  */
 public final class I8042Controller extends ByteRegisterDevice {
@@ -43,7 +44,8 @@ public final class I8042Controller extends ByteRegisterDevice {
             CMD_WRITE_KBD_BUFFER = 0xd2, CMD_WRITE_AUX_BUFFER = 0xd3, CMD_WRITE_AUX = 0xd4;
     static final int SELF_TEST_OK = 0x55;
     static final int AUX_CLOCK_STUCK_HIGH = 0x02;
-    static final int NO_DEVICE = 0xff;
+    /** What a byte sent to the missing keyboard or AUX device brings back (with the timeout bit): resend. */
+    static final int NO_DEVICE = 0xfe;
     /** Output port bit 0: the CPU reset line, active low. */
     static final int OUTPUT_PORT_RESET = 0x01;
 

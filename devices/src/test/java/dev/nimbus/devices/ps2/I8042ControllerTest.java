@@ -97,7 +97,7 @@ class I8042ControllerTest {
 
         assertThat(status() & 0x41).isEqualTo(0x41); // timeout | OBF
         assertThat(irq.high()).isTrue();
-        assertThat(data()).isEqualTo(0xff);
+        assertThat(data()).isEqualTo(0xfe); // "resend": libps2 retries once, then fails the command
         assertThat(irq.high()).isFalse();
         assertThat(status() & 0x41).isZero();
     }
