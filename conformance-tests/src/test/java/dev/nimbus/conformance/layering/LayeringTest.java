@@ -1,0 +1,131 @@
+package dev.nimbus.conformance.layering;
+
+import com.tngtech.archunit.core.domain.JavaClass;
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import com.tngtech.archunit.lang.ArchRule;
+import dev.nimbus.arch.aarch64.layeringfixture.ArchUsingBackend;
+import dev.nimbus.arch.x86_64.layeringfixture.ArchUsingForeignMemory;
+import dev.nimbus.devices.layeringfixture.DeviceUsingKvm;
+import dev.nimbus.hypervisor.layeringfixture.ApiUsingVmm;
+import dev.nimbus.kvm.layeringfixture.KvmUsingMshv;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.Arrays;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Holds the module layering over the production classes of every module. */
+class LayeringTest {
+    private static JavaClasses production;
+
+    @BeforeAll
+    static void importProductionClasses() {
+        production = new ClassFileImporter()
+                .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+                .importPackages("dev.nimbus");
+    }
+
+    @ParameterizedTest(name = "classes of {0} were imported")
+    @ValueSource(strings = {"dev.nimbus.hypervisor", "dev.nimbus.hypervisor.sys", "dev.nimbus.hypervisor.memory",
+        "dev.nimbus.kvm", "dev.nimbus.mshv", "dev.nimbus.arch.x86_64", "dev.nimbus.arch.aarch64",
+        "dev.nimbus.arch.riscv64", "dev.nimbus.devices", "dev.nimbus.vmm"})
+    void everyModuleIsImported(String pkg) {
+        // a rule over an empty class set proves nothing: make sure each module's classes are really there
+        assertThat(production.stream().map(JavaClass::getPackageName))
+                .anyMatch(p -> p.equals(pkg) || p.startsWith(pkg + "."));
+    }
+
+    @Test
+    void fixturesAreNotPartOfTheProductionImport() {
+        assertThat(production.contain(DeviceUsingKvm.class)).isFalse();
+    }
+
+    @Test
+    void apiIsJdkOnly() {
+        LayeringRules.API_IS_JDK_ONLY.check(production);
+    }
+
+    @Test
+    void kvmBackendKnowsOnlyTheSpi() {
+        LayeringRules.BACKENDS_ARE_INDEPENDENT.check(production);
+    }
+
+    @Test
+    void mshvBackendKnowsOnlyTheSpi() {
+        LayeringRules.MSHV_IS_INDEPENDENT.check(production);
+    }
+
+    @Test
+    void archPlatformsUseNoBackend() {
+        LayeringRules.ARCH_USES_NO_BACKEND.check(production);
+    }
+
+    @Test
+    void archModulesAreIndependent() {
+        LayeringRules.ARCH_MODULES_ARE_INDEPENDENT.check(production);
+    }
+
+    @Test
+    void devicesUseNoBackend() {
+        LayeringRules.DEVICES_USE_NO_BACKEND.check(production);
+    }
+
+    @Test
+    void nothingDependsOnTheVmm() {
+        LayeringRules.NOTHING_DEPENDS_ON_VMM.check(production);
+    }
+
+    @Test
+    void foreignMemoryStaysAtTheNativeEdge() {
+        LayeringRules.FOREIGN_ONLY_AT_THE_NATIVE_EDGE.check(production);
+    }
+
+    // Each rule must catch a real violation: the fixtures below sit in governed packages and break one rule each.
+
+    private static boolean violated(ArchRule rule, Class<?>... classes) {
+        return rule.evaluate(new ClassFileImporter().importClasses(classes)).hasViolation();
+    }
+
+    @Test
+    void apiRuleCatchesTheApiUsingTheVmm() {
+        assertThat(violated(LayeringRules.API_IS_JDK_ONLY, ApiUsingVmm.class)).isTrue();
+    }
+
+    @Test
+    void backendRuleCatchesKvmUsingMshv() {
+        assertThat(violated(LayeringRules.BACKENDS_ARE_INDEPENDENT, KvmUsingMshv.class)).isTrue();
+    }
+
+    @Test
+    void archRuleCatchesAnArchPlatformUsingABackend() {
+        assertThat(violated(LayeringRules.ARCH_USES_NO_BACKEND, ArchUsingBackend.class)).isTrue();
+    }
+
+    @Test
+    void devicesRuleCatchesADeviceUsingKvm() {
+        assertThat(violated(LayeringRules.DEVICES_USE_NO_BACKEND, DeviceUsingKvm.class)).isTrue();
+    }
+
+    @Test
+    void vmmRuleCatchesTheApiUsingTheVmm() {
+        assertThat(violated(LayeringRules.NOTHING_DEPENDS_ON_VMM, ApiUsingVmm.class)).isTrue();
+    }
+
+    @Test
+    void foreignRuleCatchesAnArchPlatformHoldingAMemorySegment() {
+        assertThat(violated(LayeringRules.FOREIGN_ONLY_AT_THE_NATIVE_EDGE, ArchUsingForeignMemory.class)).isTrue();
+    }
+
+    @Test
+    void cleanClassesPassEveryRule() {
+        // the converse: a class that follows the layering violates nothing
+        JavaClasses clean = new ClassFileImporter().importClasses(dev.nimbus.hypervisor.Arch.class);
+        assertThat(Arrays.stream(LayeringRules.ALL).filter(r -> r.allowEmptyShould(true).evaluate(clean).hasViolation()))
+                .isEmpty();
+    }
+}
