@@ -1,0 +1,319 @@
+package dev.nimbus.conformance.backend;
+
+import dev.nimbus.conformance.RequiresKvm;
+import dev.nimbus.hypervisor.Arch;
+import dev.nimbus.hypervisor.Capability;
+import dev.nimbus.hypervisor.GsiRoute;
+import dev.nimbus.hypervisor.IoEventAddress;
+import dev.nimbus.hypervisor.IrqChipConfig;
+import dev.nimbus.hypervisor.MsiMessage;
+import dev.nimbus.hypervisor.Vcpu;
+import dev.nimbus.hypervisor.VcpuExit;
+import dev.nimbus.hypervisor.sys.EventFd;
+import dev.nimbus.hypervisor.x86.X86Vcpu;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.BitSet;
+import java.util.List;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static dev.nimbus.conformance.backend.GuestCode.Layout.*;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The backend conformance kit: what every hypervisor backend must do, checked through the SPI alone with
+ * small guest programs ({@link GuestCode}) on the host's architecture. The backend is whatever
+ * {@link dev.nimbus.hypervisor.HypervisorRegistry} selects; tagged {@link RequiresKvm} because KVM is the
+ * backend these run against (in the L1 guest of each architecture).
+ */
+@RequiresKvm
+class BackendConformanceTest {
+    private static boolean x86() {
+        return Arch.host() == Arch.X86_64;
+    }
+
+    private static <T> T as(VcpuExit exit, Class<T> type) {
+        assertThat(exit).isInstanceOf(type);
+        return type.cast(exit);
+    }
+
+    @Test
+    void vcpuRunsCodeFromAMemoryRegionAndStops() throws Exception {
+        try (TestMachine m = new TestMachine()) {
+            m.load(CODE, m.code.stop());
+            Vcpu vcpu = m.vcpu(0, CODE);
+
+            VcpuExit exit = m.run(vcpu);
+
+            assertThat(m.code.isStop(exit)).as("stop exit, got %s", exit).isTrue();
+        }
+    }
+
+    @Test
+    void haltExitsAsHaltWithoutAnInKernelIrqchip() throws Exception {
+        assumeTrue(x86(), "HLT exits to user space only on x86-64 (WFI waits in the hypervisor)");
+        try (TestMachine m = new TestMachine()) {
+            m.load(CODE, m.code.stop());
+
+            assertThat(m.run(m.vcpu(0, CODE))).isSameAs(VcpuExit.HALT);
+        }
+    }
+
+    @Test
+    void pioExitsCarryPortSizeAndDataBothWays() throws Exception {
+        assumeTrue(x86(), "port I/O exists on x86-64 only");
+        try (TestMachine m = new TestMachine()) {
+            m.load(CODE, ((X86GuestCode) m.code).pioRoundTrip());
+            Vcpu vcpu = m.vcpu(0, CODE);
+
+            VcpuExit.IoOut out1 = as(m.run(vcpu), VcpuExit.IoOut.class);
+            assertThat(out1.port()).isEqualTo(0x3f8);
+            assertThat(out1.size()).isEqualTo(1);
+            assertThat(out1.value()).isEqualTo(0x41);
+
+            VcpuExit.IoOut out4 = as(m.run(vcpu), VcpuExit.IoOut.class);
+            assertThat(out4.size()).isEqualTo(4);
+            assertThat(out4.value()).isEqualTo(0x12345678L);
+
+            VcpuExit.IoIn in = as(m.run(vcpu), VcpuExit.IoIn.class);
+            assertThat(in.port()).isEqualTo(0x3f8);
+            assertThat(in.size()).isEqualTo(1);
+            in.respond(0x5a);
+
+            VcpuExit.IoOut echo = as(m.run(vcpu), VcpuExit.IoOut.class);
+            assertThat(echo.port()).isEqualTo(0x80);
+            assertThat(echo.value()).isEqualTo(0x5a);
+            assertThat(m.run(vcpu)).isSameAs(VcpuExit.HALT);
+        }
+    }
+
+    @Test
+    void mmioExitsCarryAddressSizeAndDataBothWays() throws Exception {
+        try (TestMachine m = new TestMachine()) {
+            m.load(CODE, m.code.mmioRoundTrip());
+            Vcpu vcpu = m.vcpu(0, CODE);
+
+            VcpuExit.MmioWrite w = as(m.run(vcpu), VcpuExit.MmioWrite.class);
+            assertThat(w.address()).isEqualTo(MMIO + 0x10);
+            assertThat(w.size()).isEqualTo(2);
+            assertThat(w.value()).isEqualTo(0xabcd);
+
+            VcpuExit.MmioRead r = as(m.run(vcpu), VcpuExit.MmioRead.class);
+            assertThat(r.address()).isEqualTo(MMIO + 0x20);
+            assertThat(r.size()).isEqualTo(4);
+            r.respond(0xcafef00dL);
+
+            VcpuExit.MmioWrite echo = as(m.run(vcpu), VcpuExit.MmioWrite.class);
+            assertThat(echo.address()).isEqualTo(MMIO + 0x30);
+            assertThat(echo.size()).isEqualTo(4);
+            assertThat(echo.value()).isEqualTo(0xcafef00dL);
+            assertThat(m.code.isStop(m.run(vcpu))).isTrue();
+        }
+    }
+
+    @Test
+    void writeToReadOnlyMemoryExitsAsMmioAndLeavesItUnchanged() throws Exception {
+        assumeTrue(TestMachine.backend().capabilities().contains(Capability.READONLY_MEMORY));
+        try (TestMachine m = new TestMachine(true, false)) {
+            m.rom.writeByte(ROM, (byte) 0x11);
+            m.load(CODE, m.code.readOnlyWrite());
+            Vcpu vcpu = m.vcpu(0, CODE);
+
+            VcpuExit.MmioWrite copied = as(m.run(vcpu), VcpuExit.MmioWrite.class);
+            assertThat(copied.address()).isEqualTo(MMIO + 0x40);
+            assertThat(copied.value()).as("the byte read from read-only memory").isEqualTo(0x11);
+
+            VcpuExit.MmioWrite refused = as(m.run(vcpu), VcpuExit.MmioWrite.class);
+            assertThat(refused.address()).isEqualTo(ROM + 4);
+            assertThat(refused.size()).isEqualTo(1);
+            assertThat(refused.value()).isEqualTo(0x77);
+            assertThat(m.code.isStop(m.run(vcpu))).isTrue();
+            assertThat(m.rom.readByte(ROM + 4)).isZero();
+        }
+    }
+
+    @Test
+    void dirtyLogReportsExactlyThePagesTheGuestWrote() throws Exception {
+        try (TestMachine m = new TestMachine(false, true)) {
+            m.load(CODE, m.code.dirtyTwoPages());
+            Vcpu vcpu = m.vcpu(0, CODE);
+            assertThat(m.vm.dirtyLog(2)).isEqualTo(new BitSet());
+
+            assertThat(m.code.isStop(m.run(vcpu))).isTrue();
+
+            BitSet expected = new BitSet();
+            expected.set(2);
+            expected.set(5);
+            assertThat(m.vm.dirtyLog(2)).isEqualTo(expected);
+            assertThat(m.vm.dirtyLog(2)).as("the log was reset by the previous read").isEqualTo(new BitSet());
+            assertThat(m.logged.readByte(LOGGED + 0x2000)).isEqualTo((byte) 1);
+        }
+    }
+
+    @Test
+    void ioeventfdWithDatamatchSignalsOnlyForItsValueInsteadOfExiting() throws Exception {
+        try (TestMachine m = new TestMachine(); EventFd doorbell = EventFd.createNonBlocking()) {
+            m.vm.registerIoeventfd(doorbell, IoEventAddress.mmio(MMIO + 0x50, 4), OptionalLong.of(7));
+            m.load(CODE, m.code.twoWrites());
+            Vcpu vcpu = m.vcpu(0, CODE);
+
+            VcpuExit.MmioWrite w = as(m.run(vcpu), VcpuExit.MmioWrite.class);
+
+            assertThat(w.value()).as("the write of 7 signalled the eventfd; 8 exits").isEqualTo(8);
+            assertThat(doorbell.read()).isEqualTo(1);
+            assertThat(m.code.isStop(m.run(vcpu))).isTrue();
+            m.vm.unregisterIoeventfd(doorbell, IoEventAddress.mmio(MMIO + 0x50, 4), OptionalLong.of(7));
+        }
+    }
+
+    @Test
+    void pioIoeventfdFiresInsteadOfAnExit() throws Exception {
+        assumeTrue(x86(), "port I/O exists on x86-64 only");
+        try (TestMachine m = new TestMachine(); EventFd doorbell = EventFd.createNonBlocking()) {
+            m.vm.registerIoeventfd(doorbell, IoEventAddress.pio(0x500, 1), OptionalLong.empty());
+            m.load(CODE, ((X86GuestCode) m.code).pioDoorbell());
+
+            assertThat(m.run(m.vcpu(0, CODE))).isSameAs(VcpuExit.HALT);
+            assertThat(doorbell.read()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void irqfdDeliversAnInterruptTheGuestSees() throws Exception {
+        assumeTrue(x86(), "the guest side of this test is written for x86-64 so far");
+        try (TestMachine m = new TestMachine(); EventFd irq = EventFd.create()) {
+            X86GuestCode x = (X86GuestCode) m.code;
+            m.vm.createIrqChip(new IrqChipConfig.X86Legacy(0xfffb_d000L, 0xfffb_c000L, true));
+            m.load(0x40 * 4, x.ivtEntry());
+            m.load(0x200, x.interruptHandler());
+            m.load(CODE, x.waitForInterrupt());
+            Vcpu vcpu = m.vcpu(0, CODE);
+            X86Vcpu cpu = vcpu.as(X86Vcpu.class);
+            cpu.setLapic(cpu.getLapic().withRegister(0xf0, 0x1ff));  // spurious vector register: APIC enabled
+            // GSI 5 sends MSI vector 0x40 to APIC 0
+            m.vm.setGsiRouting(List.of(new GsiRoute.Msi(5, MsiMessage.of(0xfee0_0000L, 0x40))));
+            m.vm.registerIrqfd(irq, 5);
+
+            irq.signal();
+            VcpuExit.IoOut out = as(m.run(vcpu), VcpuExit.IoOut.class);
+
+            assertThat(out.port()).isEqualTo(0x80);
+            assertThat(out.value()).as("written by the vector 0x40 handler").isEqualTo(0x99);
+            m.vm.unregisterIrqfd(irq, 5);
+        }
+    }
+
+    @Test
+    void twoVcpusRunAtTheSameTime() throws Exception {
+        try (TestMachine m = new TestMachine()) {
+            m.load(CODE, m.code.waitForFlag());
+            m.load(CODE2, m.code.setFlag());
+            Vcpu waiter = m.vcpu(0, CODE);
+            Vcpu setter = m.vcpu(1, CODE2);
+            CountDownLatch both = new CountDownLatch(2);
+            // each vCPU on its own thread; the waiter only leaves its loop if the setter runs meanwhile
+            CompletableFuture<Long> waited = CompletableFuture.supplyAsync(() -> {
+                both.countDown();
+                return as(m.run(waiter), VcpuExit.MmioWrite.class).value();
+            }, r -> new Thread(r, "vcpu0").start());
+            CompletableFuture<Long> set = CompletableFuture.supplyAsync(() -> {
+                both.countDown();
+                return as(m.run(setter), VcpuExit.MmioWrite.class).value();
+            }, r -> new Thread(r, "vcpu1").start());
+
+            assertThat(set.get(TestMachine.HANG_GUARD_SECONDS + 60, TimeUnit.SECONDS)).isEqualTo(0xa1);
+            assertThat(waited.get(TestMachine.HANG_GUARD_SECONDS + 60, TimeUnit.SECONDS)).isEqualTo(0xa0);
+        }
+    }
+
+    @Test
+    void kickStopsAVcpuThatIsRunningGuestCode() throws Exception {
+        try (TestMachine m = new TestMachine()) {
+            m.load(CODE, m.code.spin());
+            Vcpu vcpu = m.vcpu(0, CODE);
+            CompletableFuture<VcpuExit> exit = CompletableFuture.supplyAsync(vcpu::run,
+                    r -> new Thread(r, "vcpu0").start());
+
+            // kick until it answers: the first kick may come before the thread has entered the guest,
+            // which it then must not even start running
+            VcpuExit result = null;
+            while (result == null) {
+                vcpu.kick();
+                try {
+                    result = exit.get(1, TimeUnit.SECONDS);
+                } catch (java.util.concurrent.TimeoutException notYet) {
+                    // kick again
+                }
+            }
+            assertThat(result).isSameAs(VcpuExit.INTERRUPTED);
+        }
+    }
+
+    @Test
+    void kickBeforeRunMakesTheNextRunReturnInterrupted() throws Exception {
+        try (TestMachine m = new TestMachine()) {
+            m.load(CODE, m.code.spin());
+            Vcpu vcpu = m.vcpu(0, CODE);
+
+            vcpu.kick();
+
+            assertThat(vcpu.run()).isSameAs(VcpuExit.INTERRUPTED);
+        }
+    }
+
+    @Test
+    void kickDoesNotLoseTheResponseToTheExitBeingHandled() throws Exception {
+        try (TestMachine m = new TestMachine()) {
+            m.load(CODE, m.code.mmioRoundTrip());
+            Vcpu vcpu = m.vcpu(0, CODE);
+            as(m.run(vcpu), VcpuExit.MmioWrite.class);
+            VcpuExit.MmioRead read = as(m.run(vcpu), VcpuExit.MmioRead.class);
+            read.respond(0x600dcafeL);
+
+            vcpu.kick();
+            assertThat(m.run(vcpu)).isSameAs(VcpuExit.INTERRUPTED);
+
+            VcpuExit.MmioWrite echo = as(m.run(vcpu), VcpuExit.MmioWrite.class);
+            assertThat(echo.value()).as("the value answered before the kick").isEqualTo(0x600dcafeL);
+        }
+    }
+
+    @Test
+    void closingTheVmReleasesEveryFileDescriptor() throws Exception {
+        // warm up: the JVM opens a few descriptors once (the backend's classes, the C library's)
+        try (TestMachine warm = new TestMachine()) {
+            warm.vcpu(0, CODE).kick();
+        }
+        long before = openFds();
+        try (TestMachine m = new TestMachine(true, true); EventFd a = EventFd.create(); EventFd b = EventFd.create()) {
+            if (x86()) {
+                m.vm.createIrqChip(new IrqChipConfig.X86Legacy(0xfffb_d000L, 0xfffb_c000L, true));
+            }
+            m.load(CODE, m.code.twoWrites());
+            Vcpu first = m.vcpu(0, CODE);
+            m.vcpu(1, CODE2);
+            m.vm.irqChip().ifPresent(chip -> chip.finishSetup());
+            m.vm.registerIoeventfd(a, IoEventAddress.mmio(MMIO + 0x50, 4), OptionalLong.of(7));
+            if (m.vm.irqChip().isPresent()) {
+                m.vm.registerIrqfd(b, 5);
+            }
+            as(m.run(first), VcpuExit.MmioWrite.class);
+            assertThat(openFds()).isGreaterThan(before);
+        }
+        assertThat(openFds()).isEqualTo(before);
+    }
+
+    private static long openFds() throws IOException {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.count();
+        }
+    }
+}
