@@ -1,14 +1,21 @@
 package dev.nimbus.vmm;
 
-import dev.nimbus.hypervisor.Hypervisor;
 import dev.nimbus.hypervisor.HypervisorException;
+import dev.nimbus.vmm.config.ConfigException;
+import dev.nimbus.vmm.config.ConsoleConfig;
+import dev.nimbus.vmm.config.CpusConfig;
+import dev.nimbus.vmm.config.MemoryConfig;
+import dev.nimbus.vmm.config.PayloadConfig;
+import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.wiring.HypervisorChoice;
 import dev.nimbus.vmm.wiring.NimbusComponent;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /**
@@ -46,8 +53,14 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--serial", paramLabel = "tty|off|null|file=PATH", description = "Serial port.")
     String serial;
 
-    @Option(names = "--console", paramLabel = "tty|off|null|file=PATH", description = "virtio console.")
+    @Option(names = "--console", paramLabel = "tty|off|null|file=PATH", description = "virtio console (default: tty).")
     String console;
+
+    @Option(names = "-v", description = "More log output: -v info (boot progress), -vv debug, -vvv everything.")
+    boolean[] verbose = new boolean[0];
+
+    @Option(names = "--log-file", paramLabel = "PATH", description = "Write the log to PATH instead of standard error.")
+    String logFile;
 
     private final PrintWriter out;
     private final PrintWriter err;
@@ -84,21 +97,36 @@ public final class Main implements Callable<Integer> {
             err.println("nimbus: " + e.getMessage());
             return EXIT_USAGE;
         }
-        NimbusComponent component = NimbusComponent.create(choice);
-        Hypervisor backend;
+        VmConfig config;
         try {
-            backend = component.hypervisor();
+            config = new VmConfig(
+                    cpus == null ? CpusConfig.DEFAULT : CpusConfig.parse(cpus),
+                    memory == null ? MemoryConfig.DEFAULT : MemoryConfig.parse(memory),
+                    PayloadConfig.of(kernel, initramfs, cmdline),
+                    serial == null ? ConsoleConfig.of(ConsoleConfig.Mode.NULL) : ConsoleConfig.parse("--serial", serial),
+                    console == null ? ConsoleConfig.of(ConsoleConfig.Mode.TTY) : ConsoleConfig.parse("--console", console));
+            Logging.configure(verbose.length, logFile == null ? null : Path.of(logFile));
+        } catch (ConfigException e) {
+            err.println("nimbus: " + e.getMessage());
+            return EXIT_USAGE;
+        } catch (IOException e) {
+            err.println("nimbus: --log-file: cannot write " + logFile + ": " + e.getMessage());
+            return EXIT_USAGE;
+        }
+        // the backend is chosen once the input is known to be good: a typo is exit 2 on any host
+        NimbusComponent component = NimbusComponent.create(choice);
+        try {
+            component.hypervisor();
         } catch (HypervisorException e) {
             err.println("nimbus: " + e.getMessage());
             return EXIT_VM_ERROR;
         }
-        if (kernel == null) {
-            err.println("nimbus: nothing to boot: give --kernel (see 'nimbus --help')");
-            return EXIT_USAGE;
+        try {
+            return component.vmRunner().run(config, err);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return EXIT_VM_ERROR;
         }
-        err.println("nimbus: booting a guest on " + backend.name() + "/" + component.archPlatform().arch().id()
-                + " is not implemented yet");
-        return EXIT_VM_ERROR;
     }
 
     /** Supplies {@code --version}. */

@@ -5,6 +5,7 @@ import dev.nimbus.hypervisor.HypervisorException;
 import dev.nimbus.vmm.wiring.HypervisorChoice;
 import dev.nimbus.vmm.wiring.NimbusComponent;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -50,10 +51,23 @@ class MainTest {
     }
 
     @Test
-    void missingKernelIsAUsageErrorOnceABackendIsChosen() {
+    void missingKernelIsAUsageErrorOnAnyHost() {
+        assertThat(run("--cpus", "boot=2")).isEqualTo(Main.EXIT_USAGE);
+        assertThat(err.toString()).isEqualTo("nimbus: --kernel: a kernel image is required\n");
+    }
+
+    @Test
+    void badMemorySizeIsAUsageErrorOnAnyHost(@TempDir Path dir) throws Exception {
+        Path kernel = Files.writeString(dir.resolve("vmlinuz"), "not really");
+        assertThat(run("--kernel", kernel.toString(), "--memory", "size=0")).isEqualTo(Main.EXIT_USAGE);
+        assertThat(err.toString()).isEqualTo("nimbus: --memory size: 0 bytes is too small (at least 32M)\n");
+    }
+
+    @Test
+    void withoutAHypervisorGoodInputEndsWithTheReasons(@TempDir Path dir) throws Exception {
         assumeFalse(Files.exists(Path.of("/dev/kvm")) || Files.exists(Path.of("/dev/mshv")), "this host has a hypervisor");
-        // without any hypervisor the backend choice fails first, with exit code 1 and the reasons
-        assertThat(run()).isEqualTo(Main.EXIT_VM_ERROR);
+        Path kernel = Files.writeString(dir.resolve("vmlinuz"), "not really");
+        assertThat(run("--kernel", kernel.toString(), "--console", "off")).isEqualTo(Main.EXIT_VM_ERROR);
         assertThat(err.toString()).contains("no usable hypervisor:", "kvm: /dev/kvm does not exist");
     }
 }

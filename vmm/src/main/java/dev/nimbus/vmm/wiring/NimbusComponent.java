@@ -5,6 +5,7 @@ import dagger.Component;
 import dev.nimbus.hypervisor.Hypervisor;
 import dev.nimbus.hypervisor.HypervisorRegistry;
 import dev.nimbus.hypervisor.arch.ArchPlatform;
+import dev.nimbus.vmm.machine.VmRunner;
 
 import javax.inject.Singleton;
 
@@ -23,6 +24,9 @@ public interface NimbusComponent {
 
     /** The platform of the host's architecture. */
     ArchPlatform archPlatform();
+
+    /** Runs a VM from a configuration until it powers off (selects the backend first). */
+    VmRunner vmRunner();
 
     static NimbusComponent create(HypervisorChoice choice) {
         return DaggerNimbusComponent.factory().create(choice);
