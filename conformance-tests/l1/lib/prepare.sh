@@ -138,7 +138,7 @@ prepare_initramfs() {
     x86_64) mods="$mods kvm_amd" ;;
     riscv64) mods="$mods kvm" ;;
   esac
-  key=$( { echo "$KVER $mods"; sha256sum "$BUSYBOX" "$L1_HOME/guest/init"; } | short_hash)
+  key=$( { echo "$KVER $mods"; sha256sum "$BUSYBOX" "$L1_HOME/guest/init" "$L1_HOME/lib/prepare.sh"; } | short_hash)
   INITRD=$L1_CACHE/$arch/initramfs-$key.cpio.gz
   [ -f "$INITRD" ] && return 0
   local stage ko list
