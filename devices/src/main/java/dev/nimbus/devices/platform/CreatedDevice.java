@@ -31,6 +31,22 @@ public record CreatedDevice(PlatformDevice spec, Object device, List<BusMapping>
         return type.isInstance(device);
     }
 
+    /**
+     * Releases what the device holds on the host (the RTC's timer), for when the machine is torn down; a
+     * no-op for devices that hold nothing.
+     */
+    public void close() {
+        if (device instanceof AutoCloseable c) {
+            try {
+                c.close();
+            } catch (RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException("closing " + spec + " failed", e);
+            }
+        }
+    }
+
     /** Puts the device's ranges on {@code buses}. */
     public void attachTo(Buses buses) {
         buses.insertAll(mappings);

@@ -12,6 +12,8 @@ import dev.nimbus.devices.power.PowerControl;
 import dev.nimbus.devices.ps2.I8042Controller;
 import dev.nimbus.devices.rtc.CmosRtc;
 import dev.nimbus.devices.serial.Serial16550;
+import dev.nimbus.devices.time.HostWakeups;
+import dev.nimbus.devices.time.Wakeups;
 import dev.nimbus.hypervisor.arch.MachineLayout;
 import dev.nimbus.hypervisor.arch.PlatformDevice;
 import dev.nimbus.hypervisor.arch.PlatformDevice.AcpiPowerControl;
@@ -48,25 +50,27 @@ public final class PlatformDeviceFactory {
      * @param serialOutput where the UART's output goes
      * @param power        what the guest's power-off and reset requests reach
      * @param rtcClock     the host time the RTC shows
+     * @param wakeups      host timers on {@code rtcClock} (the RTC's update and alarm interrupts)
      * @param nanoTime     a monotonic clock for the debug port's timestamps
      * @param startNanos   {@code nanoTime}'s reading when the VM started
      * @param layout       the machine's memory layout (the RTC's memory-size bytes come from it)
      */
     public record Environment(IntFunction<IrqLine> irqLines, OutputStream serialOutput, PowerControl power,
-                              Clock rtcClock, LongSupplier nanoTime, long startNanos, MachineLayout layout) {
+                              Clock rtcClock, Wakeups wakeups, LongSupplier nanoTime, long startNanos, MachineLayout layout) {
         public Environment {
             Objects.requireNonNull(irqLines, "irqLines");
             Objects.requireNonNull(serialOutput, "serialOutput");
             Objects.requireNonNull(power, "power");
             Objects.requireNonNull(rtcClock, "rtcClock");
+            Objects.requireNonNull(wakeups, "wakeups");
             Objects.requireNonNull(nanoTime, "nanoTime");
             Objects.requireNonNull(layout, "layout");
         }
 
-        /** The host's clocks, with the VM starting now. */
+        /** The host's clocks and the process's shared device timer thread, with the VM starting now. */
         public static Environment onHostClocks(IntFunction<IrqLine> irqLines, OutputStream serialOutput, PowerControl power,
                                                MachineLayout layout) {
-            return new Environment(irqLines, serialOutput, power, Clock.systemUTC(), System::nanoTime, System.nanoTime(), layout);
+            return new Environment(irqLines, serialOutput, power, Clock.systemUTC(), HostWakeups.shared(), System::nanoTime, System.nanoTime(), layout);
         }
     }
 
@@ -90,7 +94,7 @@ public final class PlatformDeviceFactory {
             };
             case PlatformDevice.RealTimeClock r -> switch (r.model()) {
                 case CMOS -> {
-                    CmosRtc rtc = new CmosRtc(env.rtcClock(), ramBelow4Gib(env.layout()), ramAbove4Gib(env.layout()));
+                    CmosRtc rtc = new CmosRtc(env.rtcClock(), irq(r.irq()), env.wakeups(), ramBelow4Gib(env.layout()), ramAbove4Gib(env.layout()));
                     yield created(spec, rtc, pio(r.base(), CMOS_PORTS, rtc));
                 }
                 case PL031 -> throw new UnsupportedDeviceException(spec, "the PL031 RTC");

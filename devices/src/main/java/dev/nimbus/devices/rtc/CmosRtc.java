@@ -1,6 +1,8 @@
 package dev.nimbus.devices.rtc;
 
 import dev.nimbus.devices.bus.ByteRegisterDevice;
+import dev.nimbus.devices.interrupt.IrqLine;
+import dev.nimbus.devices.time.Wakeups;
 
 import java.lang.System.Logger.Level;
 import java.time.Clock;
@@ -19,15 +21,21 @@ import java.util.Objects;
  * so the clock keeps running. Values follow register B: BCD or binary (DM, bit 2), 24- or 12-hour with the
  * PM flag in bit 7 of the hour (bit 1). Register A's update-in-progress bit is set in the last 244 us of
  * every second, as on the chip, so a guest that waits for it to clear reads a consistent time. Register D
- * reports valid RAM and time. No interrupt is generated (register C reads 0): Linux's rtc-cmos works without
- * one, and the alarm and periodic interrupts would need host timers.
+ * reports valid RAM and time.
+ *
+ * <p>Interrupts: every second's update sets UF in register C, and AF when the time matches the alarm
+ * registers (0x01, 0x03, 0x05; a value of 0xC0-0xFF matches anything). When register B enables one of them
+ * (UIE, AIE), IRQF is set and the interrupt line goes high until the guest reads register C, which clears the
+ * flags. Linux's rtc-cmos uses these for alarms and for its emulation of update interrupts
+ * ({@code hwclock}). A host timer ({@link Wakeups}) wakes the device at second boundaries only while an
+ * enabled interrupt is armed and not yet raised. The periodic interrupt (PIE/PF) is not generated.
  *
  * <p>Writing the index port ignores bit 7, the NMI mask of a PC, which a VM has no use for. The other
  * bytes are plain RAM; the memory-size bytes that firmware reads (OVMF: 0x34/0x35 and 0x5b-0x5d; older
  * BIOSes: 0x15-0x18, 0x30/0x31) are filled in from the RAM sizes given. Linux itself takes the memory map
  * from the boot protocol and never reads them.
  */
-public final class CmosRtc extends ByteRegisterDevice {
+public final class CmosRtc extends ByteRegisterDevice implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(CmosRtc.class.getName());
 
     /** Register numbers. */
@@ -36,13 +44,18 @@ public final class CmosRtc extends ByteRegisterDevice {
             REG_A = 0x0a, REG_B = 0x0b, REG_C = 0x0c, REG_D = 0x0d, CENTURY = 0x32;
 
     static final int A_UIP = 0x80;
-    static final int B_SET = 0x80, B_UIE = 0x10, B_BINARY = 0x04, B_24H = 0x02;
+    static final int B_SET = 0x80, B_PIE = 0x40, B_AIE = 0x20, B_UIE = 0x10, B_BINARY = 0x04, B_24H = 0x02;
+    static final int C_IRQF = 0x80, C_AF = 0x20, C_UF = 0x10;
+    /** A value of 0xC0-0xFF in an alarm register matches every value. */
+    static final int ALARM_DONT_CARE = 0xc0;
     static final int D_VRT = 0x80;
     static final int HOUR_PM = 0x80;
     /** Update-in-progress is set this long before each second boundary. */
     static final int UIP_NANOS = 244_000;
 
     private final Clock clock;
+    private final IrqLine irq;
+    private final Wakeups wakeups;
     private final byte[] ram = new byte[128];
     private int index;
     private int regA = 0x26; // 32.768 kHz time base, 1.024 kHz periodic rate
@@ -52,19 +65,31 @@ public final class CmosRtc extends ByteRegisterDevice {
     /** The time while register B's SET bit holds the clock. */
     private Fields held;
     private boolean badWriteLogged;
+    /** Register C's flags (without IRQF, which follows from them and register B). */
+    private int flags;
+    /** The last second whose update has been accounted for in {@link #flags}. */
+    private long lastUpdateSecond;
+    private Wakeups.Cancellable pendingWakeup;
+    private boolean irqHigh;
+    private boolean closed;
 
-    /** A clock on the host's time, with no memory sizes filled in. */
+    /** A clock on the host's time, with no memory sizes filled in and no interrupt. */
     public CmosRtc(Clock clock) {
-        this(clock, 0, 0);
+        this(clock, IrqLine.NONE, Wakeups.NONE, 0, 0);
     }
 
     /**
      * @param clock         the host clock (its zone is ignored; the RTC keeps UTC)
+     * @param irq           the RTC's interrupt line (ISA IRQ 8)
+     * @param wakeups       host timers on {@code clock}, for update and alarm interrupts
      * @param ramBelow4Gib  bytes of RAM from address 0 up to where RAM ends below 4 GiB
      * @param ramAbove4Gib  bytes of RAM at 4 GiB and above
      */
-    public CmosRtc(Clock clock, long ramBelow4Gib, long ramAbove4Gib) {
+    public CmosRtc(Clock clock, IrqLine irq, Wakeups wakeups, long ramBelow4Gib, long ramAbove4Gib) {
         this.clock = Objects.requireNonNull(clock, "clock");
+        this.irq = Objects.requireNonNull(irq, "irq");
+        this.wakeups = Objects.requireNonNull(wakeups, "wakeups");
+        this.lastUpdateSecond = clock.instant().getEpochSecond();
         if (ramBelow4Gib < 0 || ramAbove4Gib < 0) {
             throw new IllegalArgumentException("RAM sizes must not be negative");
         }
@@ -87,11 +112,31 @@ public final class CmosRtc extends ByteRegisterDevice {
             index = value & 0x7f; // bit 7 masks NMI on a PC: nothing to mask here
         } else if (offset == 1) {
             writeRegister(index, value);
+            afterAccess();
         }
     }
 
-    /** Register {@code reg}'s value, as the guest would read it; for tests and the VMM's state dump. */
+    /** Stops the host timer; the device answers accesses but raises no more interrupts. */
+    @Override
+    public synchronized void close() {
+        closed = true;
+        if (pendingWakeup != null) {
+            pendingWakeup.cancel();
+            pendingWakeup = null;
+        }
+    }
+
+    /**
+     * Register {@code reg}'s value, exactly as a guest read of it (reading register C clears its flags).
+     */
     public synchronized int readRegister(int reg) {
+        if (reg == REG_C) {
+            catchUp();
+            int value = flags | (interruptFlag() ? C_IRQF : 0);
+            flags = 0;
+            afterAccess();
+            return value;
+        }
         return switch (reg) {
             case SECONDS -> encode(current().second);
             case MINUTES -> encode(current().minute);
@@ -103,7 +148,6 @@ public final class CmosRtc extends ByteRegisterDevice {
             case CENTURY -> encode(current().year / 100);
             case REG_A -> regA | (updateInProgress() ? A_UIP : 0);
             case REG_B -> regB;
-            case REG_C -> 0;
             case REG_D -> D_VRT;
             default -> ram[reg & 0x7f] & 0xff;
         };
@@ -169,6 +213,7 @@ public final class CmosRtc extends ByteRegisterDevice {
         boolean wasHeld = (regB & B_SET) != 0;
         boolean hold = (value & B_SET) != 0;
         if (hold && !wasHeld) {
+            catchUp();
             held = current();
         }
         if (hold) {
@@ -178,6 +223,7 @@ public final class CmosRtc extends ByteRegisterDevice {
         if (!hold && wasHeld) {
             Fields f = held;
             held = null;
+            lastUpdateSecond = guestSecond(); // no updates were counted while SET held the clock
             adopt(f, REG_B, value);
         }
     }
@@ -186,12 +232,78 @@ public final class CmosRtc extends ByteRegisterDevice {
     private void adopt(Fields f, int reg, int value) {
         try {
             offsetSeconds = f.toDateTime().toEpochSecond(ZoneOffset.UTC) - clock.instant().getEpochSecond();
+            lastUpdateSecond = guestSecond(); // no burst of updates for the jump
         } catch (DateTimeException e) {
             if (!badWriteLogged) {
                 badWriteLogged = true;
                 LOG.log(Level.INFO, String.format("CMOS RTC: the guest set an invalid time (write of 0x%02x to register 0x%02x: %s); the clock keeps its time",
                         value, reg, e.getMessage()));
             }
+        }
+    }
+
+    private long guestSecond() {
+        return clock.instant().getEpochSecond() + offsetSeconds;
+    }
+
+    /** Accounts for the updates since the last call: UF for each, AF for one that matches the alarm. */
+    private void catchUp() {
+        if (held != null) {
+            return; // SET stops updates
+        }
+        long now = guestSecond();
+        if (now <= lastUpdateSecond) {
+            return;
+        }
+        flags |= C_UF;
+        // The alarm repeats at most daily, so a day of missed seconds is enough to look at.
+        for (long s = Math.max(lastUpdateSecond + 1, now - 86_399); s <= now && (flags & C_AF) == 0; s++) {
+            if (alarmMatches(LocalDateTime.ofEpochSecond(s, 0, ZoneOffset.UTC))) {
+                flags |= C_AF;
+            }
+        }
+        lastUpdateSecond = now;
+    }
+
+    private boolean alarmMatches(LocalDateTime t) {
+        return alarmField(ram[SECONDS_ALARM] & 0xff, t.getSecond(), false)
+                && alarmField(ram[MINUTES_ALARM] & 0xff, t.getMinute(), false)
+                && alarmField(ram[HOURS_ALARM] & 0xff, t.getHour(), true);
+    }
+
+    private boolean alarmField(int alarm, int value, boolean hour) {
+        if ((alarm & ALARM_DONT_CARE) == ALARM_DONT_CARE) {
+            return true;
+        }
+        return (hour ? decodeHour(alarm) : decode(alarm)) == value;
+    }
+
+    private boolean interruptFlag() {
+        return (flags & regB & (B_PIE | B_AIE | B_UIE)) != 0;
+    }
+
+    /** Drives the line from the flags and arms the host timer for the next update that could raise it. */
+    private void afterAccess() {
+        catchUp();
+        boolean high = interruptFlag();
+        if (high != irqHigh) {
+            irqHigh = high;
+            irq.set(high);
+        }
+        boolean wanted = !closed && !high && held == null && (regB & (B_AIE | B_UIE)) != 0;
+        if (wanted && pendingWakeup == null) {
+            Instant next = Instant.ofEpochSecond(clock.instant().getEpochSecond() + 1);
+            pendingWakeup = wakeups.at(next, this::wakeUp);
+        } else if (!wanted && pendingWakeup != null) {
+            pendingWakeup.cancel();
+            pendingWakeup = null;
+        }
+    }
+
+    private synchronized void wakeUp() {
+        pendingWakeup = null;
+        if (!closed) {
+            afterAccess();
         }
     }
 

@@ -11,6 +11,7 @@ import dev.nimbus.devices.serial.Serial16550;
 import dev.nimbus.devices.testing.RecordingIrqLine;
 import dev.nimbus.devices.testing.RecordingPowerControl;
 import dev.nimbus.devices.testing.SettableClock;
+import dev.nimbus.devices.time.Wakeups;
 import dev.nimbus.hypervisor.arch.MachineLayout;
 import dev.nimbus.hypervisor.arch.PlatformDevice;
 import dev.nimbus.hypervisor.arch.PlatformDevice.RealTimeClock;
@@ -45,7 +46,7 @@ class PlatformDeviceFactoryTest {
     final RecordingPowerControl power = new RecordingPowerControl();
     final PlatformDeviceFactory factory = new PlatformDeviceFactory(new PlatformDeviceFactory.Environment(
             gsi -> lines.computeIfAbsent(gsi, g -> new RecordingIrqLine()), console, power,
-            SettableClock.at("2026-11-24T13:45:07Z"), () -> 0L, 0L, LAYOUT));
+            SettableClock.at("2026-11-24T13:45:07Z"), Wakeups.NONE, () -> 0L, 0L, LAYOUT));
 
     @Test
     void pioSerialPortBecomesA16550OnEightPortsWithItsIrq() {

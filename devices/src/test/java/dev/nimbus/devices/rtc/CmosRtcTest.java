@@ -1,6 +1,8 @@
 package dev.nimbus.devices.rtc;
 
+import dev.nimbus.devices.interrupt.IrqLine;
 import dev.nimbus.devices.testing.SettableClock;
+import dev.nimbus.devices.time.Wakeups;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -79,7 +81,7 @@ class CmosRtcTest {
     }
 
     @Test
-    void statusRegistersReportValidTimeAndNoInterrupts() {
+    void statusRegistersReportValidTimeAndNoPendingFlags() {
         assertThat(cmos(0x0b)).isEqualTo(0x02);
         assertThat(cmos(0x0c)).isEqualTo(0x00);
         assertThat(cmos(0x0d)).isEqualTo(0x80);
@@ -144,7 +146,7 @@ class CmosRtcTest {
 
     @Test
     void memorySizeBytesDescribeRamForFirmware() {
-        CmosRtc withRam = new CmosRtc(clock, 2L << 30, 2L << 30);
+        CmosRtc withRam = new CmosRtc(clock, IrqLine.NONE, Wakeups.NONE, 2L << 30, 2L << 30);
         withRam.write(0, 1, 0x34);
         int lo = (int) withRam.read(1, 1);
         withRam.write(0, 1, 0x35);
