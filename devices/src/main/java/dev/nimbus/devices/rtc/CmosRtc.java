@@ -302,8 +302,15 @@ public final class CmosRtc extends ByteRegisterDevice implements AutoCloseable {
 
     private synchronized void wakeUp() {
         pendingWakeup = null;
-        if (!closed) {
+        if (closed) {
+            return;
+        }
+        try {
             afterAccess();
+        } catch (RuntimeException e) {
+            // The line is gone (the VM was closed under a running timer): stop rather than fail every second.
+            closed = true;
+            LOG.log(Level.WARNING, "CMOS RTC: raising the interrupt failed, the RTC timer stops: " + e.getMessage());
         }
     }
 
