@@ -40,8 +40,8 @@ public final class DebianKernel {
     public static synchronized Path bzImage() throws IOException {
         Path dir = cache();
         Files.createDirectories(dir);
-        try (FileChannel lockFile = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock ignored = lockFile.lock()) {
+        try (FileChannel lockFile = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            FileLock lock = lockFile.lock(); // released when the channel closes
             String[] pkg = packageName(dir);
             Path unpacked = dir.resolve(pkg[0]);
             Path vmlinuz = unpacked.resolve("boot/vmlinuz-" + pkg[1]);
