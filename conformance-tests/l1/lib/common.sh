@@ -86,13 +86,22 @@ apt_memo() {
 
 # apt_index SUITE DEBARCH [refresh]   makes sure the private index exists (downloads it on first use)
 apt_index() {
+  apt_index_try "$@" && return 0
+  cat "$L1_CACHE/apt/$1-$2/update.log" >&2
+  die "cannot get a verified Debian $1 index for $2 from $(debian_mirror) (apt-get update output above; a mirror in the middle of a sync fixes itself, retry later)"
+}
+
+# apt_index_try SUITE DEBARCH [refresh]   like apt_index, but returns 1 when the index cannot be had
+# (3: just now; 1: within the last hour, not tried again) instead of stopping
+apt_index_try() {
   local suite=$1 arch=$2 refresh=${3:-} d m s keyring
   d=$L1_CACHE/apt/$suite-$arch
   if [ -z "$refresh" ] && [ -z "${NIMBUS_L1_REFRESH:-}" ] && ls "$d"/lists/*_Packages* >/dev/null 2>&1; then return 0; fi
+  if [ -z "$refresh" ] && [ -n "$(find "$d/failed" -mmin -60 2>/dev/null)" ]; then return 1; fi
   l1_host_packages
   mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
   : > "$d/status"
-  rm -rf "$d/memo"
+  rm -rf "$d/memo" "$d/failed"
   m=$(debian_mirror); s=$(debian_security_mirror)
   keyring=/usr/share/keyrings/debian-archive-keyring.gpg
   [ -f "$keyring" ] || die "no Debian archive keyring at $keyring (package debian-archive-keyring)"
@@ -104,8 +113,10 @@ apt_index() {
   note "fetching the Debian $suite package index for $arch (once; verified by apt)"
   local log=$d/update.log
   if ! apt_run "$suite" "$arch" apt-get -q update > "$log" 2>&1 || grep -q -E '^(E|W): (Failed|Some index)' "$log"; then
-    cat "$log" >&2
-    die "cannot get a verified Debian $suite index for $arch from $m (apt-get update output above; a mirror in the middle of a sync fixes itself, retry later)"
+    # never use a half-verified index: drop what this update left
+    rm -f "$d"/lists/*_Packages* 2>/dev/null
+    touch "$d/failed"
+    return 3
   fi
 }
 

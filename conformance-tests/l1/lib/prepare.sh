@@ -5,7 +5,25 @@
 
 # Which Debian release each piece comes from. x86-64 L1 runs bookworm's 6.1 kernel (the combination
 # measured in long KVM-heavy runs); the other architectures take trixie's kernel and Java 25.
-kernel_suite() { case $1 in x86_64) echo "${NIMBUS_L1_X86_SUITE:-bookworm}" ;; *) echo trixie ;; esac; }
+# riscv64: when the mirror's trixie riscv64 index does not match its signed Release file (seen for
+# days on the project's mirror: "File has unexpected size ... Mirror sync in progress?"), the next
+# Debian release (forky, also with Java 25) is used instead: verified beats unverified.
+kernel_suite() {
+  case $1 in
+    x86_64) echo "${NIMBUS_L1_X86_SUITE:-bookworm}" ;;
+    aarch64) echo "${NIMBUS_L1_AARCH64_SUITE:-trixie}" ;;
+    riscv64)
+      local s
+      for s in ${NIMBUS_L1_RISCV64_SUITES:-trixie forky}; do
+        apt_index_try "$s" riscv64
+        case $? in
+          0) echo "$s"; return 0 ;;
+          3) note "the Debian $s index for riscv64 cannot be verified on this mirror; trying the next release" ;;
+        esac
+      done
+      die "no Debian release in '${NIMBUS_L1_RISCV64_SUITES:-trixie forky}' has a verifiable riscv64 index on $(debian_mirror) (see $L1_CACHE/apt/*-riscv64/update.log)" ;;
+  esac
+}
 QEMU_SUITE=trixie   # QEMU 10: bookworm's 7.2 hangs now and then on x86 and lacks riscv AIA
 
 # apt_download SUITE DEBARCH PKG...   fetches exactly these packages (no dependencies), prints the paths
@@ -39,10 +57,16 @@ apt_download() {
 # kernel_package ARCH -> the versioned kernel package the Debian metapackage points at
 kernel_package() {
   local suite debarch meta
-  suite=$(kernel_suite "$1"); debarch=$(deb_arch "$1"); meta=linux-image-$debarch
+  suite=$(kernel_suite "$1") || exit 2; debarch=$(deb_arch "$1"); meta=linux-image-$debarch
   apt_index "$suite" "$debarch"
   apt_run "$suite" "$debarch" apt-cache depends "$meta" 2>/dev/null |
     sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1
+}
+
+# kernel_file KROOT KVER -> the kernel image as packaged (boot/vmlinu[xz]-KVER, or
+# usr/lib/modules/KVER/vmlinu[xz] in releases after trixie)
+kernel_file() {
+  ls "$1"/boot/vmlinu[xz]-"$2" "$1"/usr/lib/modules/"$2"/vmlinu[xz] 2>/dev/null | head -n 1
 }
 
 # prepare_kernel ARCH -> KROOT (unpacked package), KVER, KIMAGE (what L1 boots),
@@ -50,51 +74,52 @@ kernel_package() {
 #                        KBZIMAGE (x86 only: the bzImage)
 prepare_kernel() {
   local arch=$1 suite debarch pkg deb
-  suite=$(kernel_suite "$arch"); debarch=$(deb_arch "$arch")
+  suite=$(kernel_suite "$arch") || exit 2; debarch=$(deb_arch "$arch")
   apt_index "$suite" "$debarch"
   pkg=${NIMBUS_L1_KERNEL_PKG:-$(apt_memo "$suite" "$debarch" kernel_package "$arch")}
   [ -n "$pkg" ] || die "cannot find the kernel package of linux-image-$debarch in Debian $suite"
   KVER=${pkg#linux-image-}
   KROOT=$L1_CACHE/$arch/kernel-$KVER
   if [ ! -e "$KROOT/.complete" ]; then
-    deb=$(apt_download "$suite" "$debarch" "$pkg") || exit 2
-    note "unpacking $pkg"
-    cached_tree "$KROOT" build_kernel_tree "$arch" "$KVER" "$deb"
+    # newer Debian releases split the image into linux-binary-*, linux-modules-*, linux-base-*
+    local parts
+    parts=$(apt_run "$suite" "$debarch" apt-cache depends "$pkg" 2>/dev/null |
+      sed -n "s/^ *Depends: \(linux-\(binary\|modules\|base\)-$KVER\)\$/\1/p" | sort -u)
+    # shellcheck disable=SC2086
+    deb=$(apt_download "$suite" "$debarch" "$pkg" $parts) || exit 2
+    note "unpacking $pkg $parts"
+    # shellcheck disable=SC2086
+    cached_tree "$KROOT" build_kernel_tree "$arch" "$KVER" $deb
   fi
   case $arch in
     x86_64)
-      KBZIMAGE=$KROOT/boot/vmlinuz-$KVER
+      KBZIMAGE=$(kernel_file "$KROOT" "$KVER")
       KIMAGE_DIRECT=$KROOT/boot/vmlinux-$KVER
       KIMAGE=$KIMAGE_DIRECT ;;   # PVH entry: no decompression under TCG (saves 4-5 s a boot)
-    aarch64)
-      KIMAGE=$KROOT/boot/vmlinuz-$KVER
-      KIMAGE_DIRECT=$KROOT/boot/Image-$KVER ;;
-    riscv64)
-      KIMAGE=$(ls "$KROOT"/boot/vmlinu[xz]-"$KVER" | head -n 1)
+    aarch64|riscv64)
+      KIMAGE=$(kernel_file "$KROOT" "$KVER")
       KIMAGE_DIRECT=$KROOT/boot/Image-$KVER ;;
   esac
 }
 
 build_kernel_tree() {
-  local arch=$1 kver=$2 deb=$3 out=$4 img off
-  unpack_debs "$out" "$deb"
+  local arch=$1 kver=$2 out=${*: -1} img off
+  unpack_debs "$out" "${@:3:$#-3}"
   # trixie packages install under /usr only; depmod and modprobe -d look in <root>/lib/modules
   [ -e "$out/lib" ] || ln -s usr/lib "$out/lib"
   depmod -b "$out" "$kver" || return 1
+  img=$(kernel_file "$out" "$kver")
+  [ -f "$img" ] || { echo "$PROG: no kernel image in the $kver packages" >&2; return 1; }
+  mkdir -p "$out/boot"
   case $arch in
     x86_64)
-      img=$out/boot/vmlinuz-$kver
       off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$img" | head -n 1 | cut -d: -f1)
       [ -n "$off" ] || { echo "$PROG: $img holds no XZ stream" >&2; return 1; }
       tail -c +$((off + 1)) "$img" | xz -dc --single-stream > "$out/boot/vmlinux-$kver" 2>/dev/null
       [ "$(head -c 4 "$out/boot/vmlinux-$kver" | od -An -tx1 | tr -d ' ')" = 7f454c46 ] ||
         { echo "$PROG: no ELF vmlinux in $img" >&2; return 1; } ;;
-    aarch64)
-      img=$out/boot/vmlinuz-$kver
-      if [ "$(head -c 2 "$img" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then gzip -dc "$img" > "$out/boot/Image-$kver"
-      else cp "$img" "$out/boot/Image-$kver"; fi ;;
-    riscv64)
-      img=$(ls "$out"/boot/vmlinu[xz]-"$kver" | head -n 1)
+    *)
+      # arm64 packages a gzip-compressed Image, riscv64 a plain one
       if [ "$(head -c 2 "$img" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then gzip -dc "$img" > "$out/boot/Image-$kver"
       else cp "$img" "$out/boot/Image-$kver"; fi ;;
   esac
@@ -103,7 +128,7 @@ build_kernel_tree() {
 # prepare_busybox ARCH -> BUSYBOX (static binary for ARCH)
 prepare_busybox() {
   local arch=$1 suite debarch deb ver dir
-  suite=$(kernel_suite "$arch"); debarch=$(deb_arch "$arch")
+  suite=$(kernel_suite "$arch") || exit 2; debarch=$(deb_arch "$arch")
   apt_index "$suite" "$debarch"
   deb=$(apt_memo "$suite" "$debarch" apt_download "$suite" "$debarch" busybox-static) || exit 2
   [ -f "$deb" ] || deb=$(apt_download "$suite" "$debarch" busybox-static) || exit 2
@@ -211,14 +236,14 @@ build_qemu_tree() {
 # Debian trixie's Java 25 runtime and a shell, unpacked with dpkg -x (no maintainer scripts needed).
 SYSROOT_PACKAGES="openjdk-25-jre-headless dash bash coreutils"
 prepare_sysroot() {
-  local arch=$1 debarch dir debs
-  debarch=$(deb_arch "$arch")
-  apt_index trixie "$debarch"
+  local arch=$1 debarch dir debs suite
+  debarch=$(deb_arch "$arch"); suite=$(kernel_suite "$arch") || exit 2
+  apt_index "$suite" "$debarch"
   # shellcheck disable=SC2086
-  dir=$L1_CACHE/$arch/sysroot-$(apt_memo trixie "$debarch" apt_resolve trixie "$debarch" $SYSROOT_PACKAGES | short_hash)
+  dir=$L1_CACHE/$arch/sysroot-$(apt_memo "$suite" "$debarch" apt_resolve "$suite" "$debarch" $SYSROOT_PACKAGES | short_hash)
   if [ ! -e "$dir/.complete" ]; then
     # shellcheck disable=SC2086
-    debs=$(apt_fetch trixie "$debarch" $SYSROOT_PACKAGES) || exit 2
+    debs=$(apt_fetch "$suite" "$debarch" $SYSROOT_PACKAGES) || exit 2
     note "unpacking a $arch root filesystem with Java 25 ($(wc -l <<< "$debs") packages)"
     # shellcheck disable=SC2086
     cached_tree "$dir" build_sysroot $debs
