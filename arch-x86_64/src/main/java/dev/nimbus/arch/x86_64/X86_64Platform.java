@@ -4,6 +4,7 @@ import dev.nimbus.arch.x86_64.acpi.AcpiTables;
 import dev.nimbus.arch.x86_64.boot.KernelLoader;
 import dev.nimbus.hypervisor.Arch;
 import dev.nimbus.hypervisor.IrqChipConfig;
+import dev.nimbus.hypervisor.Vcpu;
 import dev.nimbus.hypervisor.arch.ArchPlatform;
 import dev.nimbus.hypervisor.arch.BootException;
 import dev.nimbus.hypervisor.arch.BootImages;
@@ -116,6 +117,12 @@ public final class X86_64Platform implements ArchPlatform {
             throw new IllegalArgumentException("x86_64 machines have at most " + MAX_VCPUS + " vCPUs, not " + machine.vcpus());
         }
         return KernelLoader.load(memory, images, machine, acpi(machine));
+    }
+
+    /** RIP, RSP, the general-purpose, control and segment registers, GDT and IDT. */
+    @Override
+    public String describeVcpuState(Vcpu vcpu) {
+        return RegisterDump.describe(vcpu);
     }
 
     private static List<AcpiTables.Placed> acpi(MachineDescription machine) {

@@ -19,7 +19,7 @@ import java.util.List;
  * An x86 vCPU that records what was set, starting from the state KVM gives a new vCPU: real mode at the
  * reset vector, LVT entries masked, the APIC base at 0xfee00000 (BSP bit on vCPU 0).
  */
-public final class FakeX86Vcpu implements X86Vcpu {
+public class FakeX86Vcpu implements X86Vcpu {
     private final int id;
     private final List<CpuidEntry> supported;
     public X86Regs regs = X86Regs.reset();

@@ -45,4 +45,25 @@ class X86_64PlatformTest {
     void maxVcpusLeavesRoomForTheIoapicAndBroadcastIds() {
         assertThat(platform.maxVcpus()).isEqualTo(254);
     }
+
+    @Test
+    void vcpuStateDumpNamesTheInstructionPointerAndControlRegisters() {
+        FakeX86Vcpu vcpu = new FakeX86Vcpu(1, java.util.List.of());
+        vcpu.regs = vcpu.regs.withRip(0xffffffff81000123L).withRsp(0x8ff0);
+        String dump = platform.describeVcpuState(vcpu);
+        assertThat(dump).startsWith("vCPU 1:").contains("RIP=ffffffff81000123").contains("RSP=0000000000008ff0")
+                .contains("CR0=60000010").contains("CS=f000[base ffff0000 limit ffff type b]");
+    }
+
+    @Test
+    void vcpuStateDumpOfAVcpuThatCannotBeReadSaysSo() {
+        FakeX86Vcpu vcpu = new FakeX86Vcpu(0, java.util.List.of()) {
+            @Override
+            public dev.nimbus.hypervisor.x86.X86Regs getRegs() {
+                throw new dev.nimbus.hypervisor.HypervisorException("KVM_GET_REGS failed: EBADF (Bad file descriptor)");
+            }
+        };
+        assertThat(platform.describeVcpuState(vcpu))
+                .isEqualTo("vCPU 0: registers cannot be read (KVM_GET_REGS failed: EBADF (Bad file descriptor))");
+    }
 }
