@@ -59,6 +59,23 @@ final class Aarch64GuestCode implements GuestCode {
         return 0x54000001 | (instructions & 0x7ffff) << 5;
     }
 
+    private static int strx(int rt, int rn, int offset) {            // str xt, [xn, #offset]
+        return 0xf9000000 | (offset / 8) << 10 | rn << 5 | rt;
+    }
+
+    /** msr/mrs S3_op1_Cn_Cm_op2 (op0 = 3). */
+    private static int msr(int op1, int crn, int crm, int op2, int rt) {
+        return 0xd5180000 | op1 << 16 | crn << 12 | crm << 8 | op2 << 5 | rt;
+    }
+
+    private static int mrs(int op1, int crn, int crm, int op2, int rt) {
+        return 0xd5380000 | op1 << 16 | crn << 12 | crm << 8 | op2 << 5 | rt;
+    }
+
+    private static final int XZR = 31;
+    private static final int ISB = 0xd5033fdf;                        // isb
+    private static final int WFI = 0xd503207f;                        // wfi
+    private static final int DAIFCLR_I = 0xd50342ff;                  // msr daifclr, #2   (unmask IRQ)
     private static final int HVC_0 = 0xd4000002;                      // hvc #0
     private static final int B_SELF = 0x14000000;                     // b .
 
@@ -167,6 +184,52 @@ final class Aarch64GuestCode implements GuestCode {
                 movz(X4, 0x0002, 16),                                 // movz x4, #0x2, lsl #16     MMIO
                 movz(X3, 0xa1, 0),                                    // movz x3, #0xa1
                 strb(X3, X4, 0x68));                                  // strb w3, [x4, #0x68]
+    }
+
+    /** GICv3 distributor and CPU 0's redistributor, as {@link BackendConformanceTest} creates them. */
+    static final long GICD = 0x0800_0000L;
+    static final long GICR = 0x080a_0000L;
+    static final long ITS = 0x0808_0000L;
+    /** Where {@link #gicInterruptWait()} puts VBAR_EL1; its IRQ vector (current EL, SPx) is at +0x280. */
+    static final long VECTORS = 0x2000;
+
+    /**
+     * Enables SPI 5 (INTID 37) in the GICv3 distributor for CPU 0, wakes CPU 0's redistributor, enables
+     * group-1 interrupts in the CPU interface, unmasks IRQs and waits in WFI.
+     */
+    byte[] gicInterruptWait() {
+        return program(
+                movz(X1, 0x0800, 16),                                 // movz x1, #0x800, lsl #16   GICD
+                movz(X2, 0x12, 0),                                    // movz x2, #0x12
+                str(X2, X1, 0x0),                                     // str w2, [x1]               GICD_CTLR = ARE | EnableGrp1
+                movz(X2, 0xffff, 0),                                  // movz x2, #0xffff
+                movk(X2, 0xffff, 16),                                 // movk x2, #0xffff, lsl #16
+                str(X2, X1, 0x84),                                    // str w2, [x1, #0x84]        GICD_IGROUPR1: group 1
+                movz(X2, 0xa0, 0),                                    // movz x2, #0xa0
+                strb(X2, X1, 0x425),                                  // strb w2, [x1, #0x425]      GICD_IPRIORITYR37
+                strx(XZR, X1, 0x6128),                                // str xzr, [x1, #0x6128]     GICD_IROUTER37 = CPU 0
+                movz(X2, 0x20, 0),                                    // movz x2, #0x20             bit 37 - 32
+                str(X2, X1, 0x104),                                   // str w2, [x1, #0x104]       GICD_ISENABLER1
+                movz(X3, 0x080a, 16),                                 // movz x3, #0x80a, lsl #16   GICR (CPU 0)
+                str(XZR, X3, 0x14),                                   // str wzr, [x3, #0x14]       GICR_WAKER: awake
+                movz(X2, 0x2000, 0),                                  // movz x2, #0x2000
+                msr(0, 12, 0, 0, X2),                                 // msr vbar_el1, x2
+                movz(X2, 0xff, 0),                                    // movz x2, #0xff
+                msr(0, 4, 6, 0, X2),                                  // msr icc_pmr_el1, x2
+                movz(X2, 1, 0),                                       // movz x2, #1
+                msr(0, 12, 12, 7, X2),                                // msr icc_igrpen1_el1, x2
+                ISB,                                                  // isb
+                DAIFCLR_I,                                            // msr daifclr, #2
+                WFI,                                                  // 1: wfi
+                0x17ffffff);                                          //    b 1b
+    }
+
+    /** The IRQ handler at VECTORS + 0x280: acknowledges the interrupt and writes its INTID to MMIO+0x70. */
+    byte[] gicIrqHandler() {
+        return withStop(
+                mrs(0, 12, 12, 0, X2),                                // mrs x2, icc_iar1_el1
+                movz(X4, 0x0002, 16),                                 // movz x4, #0x2, lsl #16     MMIO
+                str(X2, X4, 0x70));                                   // str w2, [x4, #0x70]
     }
 
     @Override
