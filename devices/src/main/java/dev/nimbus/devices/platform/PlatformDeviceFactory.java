@@ -11,6 +11,8 @@ import dev.nimbus.devices.power.AcpiPowerRegisters;
 import dev.nimbus.devices.power.PowerControl;
 import dev.nimbus.devices.ps2.I8042Controller;
 import dev.nimbus.devices.rtc.CmosRtc;
+import dev.nimbus.devices.rtc.GoldfishRtc;
+import dev.nimbus.devices.rtc.Pl031Rtc;
 import dev.nimbus.devices.serial.Serial16550;
 import dev.nimbus.devices.time.HostWakeups;
 import dev.nimbus.devices.time.Wakeups;
@@ -32,9 +34,8 @@ import java.util.function.LongSupplier;
  * the buses. One {@code switch} over the sealed description: a new kind of platform device is a compile error
  * here until it is handled, and nothing here asks which architecture it is.
  *
- * <p>Made so far: the 16550A UART in port I/O or MMIO space, the CMOS RTC, the i8042, the debug port and
- * the ACPI power registers. The PL011 UART and the PL031 and Goldfish RTCs throw
- * {@link UnsupportedDeviceException}.
+ * <p>Made so far: the 16550A UART in port I/O or MMIO space, the CMOS, PL031 and Goldfish RTCs, the i8042,
+ * the debug port and the ACPI power registers. The PL011 UART throws {@link UnsupportedDeviceException}.
  */
 public final class PlatformDeviceFactory {
     /** Registers of a 16550: eight bytes. */
@@ -97,8 +98,14 @@ public final class PlatformDeviceFactory {
                     CmosRtc rtc = new CmosRtc(env.rtcClock(), irq(r.irq()), env.wakeups(), ramBelow4Gib(env.layout()), ramAbove4Gib(env.layout()));
                     yield created(spec, rtc, pio(r.base(), CMOS_PORTS, rtc));
                 }
-                case PL031 -> throw new UnsupportedDeviceException(spec, "the PL031 RTC");
-                case GOLDFISH -> throw new UnsupportedDeviceException(spec, "the Goldfish RTC");
+                case PL031 -> {
+                    Pl031Rtc rtc = new Pl031Rtc(env.rtcClock(), irq(r.irq()), env.wakeups());
+                    yield created(spec, rtc, new BusMapping(AddressSpace.MMIO, r.base(), Pl031Rtc.SIZE, rtc));
+                }
+                case GOLDFISH -> {
+                    GoldfishRtc rtc = new GoldfishRtc(env.rtcClock(), irq(r.irq()), env.wakeups());
+                    yield created(spec, rtc, new BusMapping(AddressSpace.MMIO, r.base(), GoldfishRtc.SIZE, rtc));
+                }
             };
             case PlatformDevice.I8042 k -> {
                 I8042Controller kbc = new I8042Controller(irq(k.irq()), env.power());

@@ -147,13 +147,16 @@ class PlatformDeviceFactoryTest {
     }
 
     @Test
-    void pl031AndGoldfishClocksAreNotSupportedYet() {
-        assertThatThrownBy(() -> factory.create(new RealTimeClock(RealTimeClock.Model.PL031, 0x0901_0000L, 34)))
-                .isInstanceOf(UnsupportedDeviceException.class)
-                .hasMessageContaining("PL031");
-        assertThatThrownBy(() -> factory.create(new RealTimeClock(RealTimeClock.Model.GOLDFISH, 0x101000L, 11)))
-                .isInstanceOf(UnsupportedDeviceException.class)
-                .hasMessageContaining("Goldfish");
+    void pl031AndGoldfishClocksTakeA4KibMmioPage() {
+        CreatedDevice pl031 = factory.create(new RealTimeClock(RealTimeClock.Model.PL031, 0x0901_0000L, 34));
+        CreatedDevice goldfish = factory.create(new RealTimeClock(RealTimeClock.Model.GOLDFISH, 0x101000L, 11));
+
+        assertThat(pl031.device()).isInstanceOf(dev.nimbus.devices.rtc.Pl031Rtc.class);
+        assertThat(pl031.mappings()).extracting(BusMapping::space, BusMapping::base, BusMapping::length)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(AddressSpace.MMIO, 0x0901_0000L, 0x1000L));
+        assertThat(goldfish.device()).isInstanceOf(dev.nimbus.devices.rtc.GoldfishRtc.class);
+        assertThat(goldfish.mappings()).extracting(BusMapping::space, BusMapping::base, BusMapping::length)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(AddressSpace.MMIO, 0x101000L, 0x1000L));
     }
 
     @Test
