@@ -110,6 +110,25 @@ class BzImageLoaderTest {
     }
 
     @Test
+    void onAMachineLargerThanTheHoleTheInitramfsStaysBelowItAndHighRamIsInTheMap() throws Exception {
+        MachineDescription big = Machines.machine(5 * X86Layout.GIB, 1);
+        try (GuestMemory m = Machines.memory(big)) { // MAP_NORESERVE: only touched pages cost anything
+            // a kernel that could take its initramfs anywhere below 4 GiB
+            byte[] kernel = SyntheticKernels.bzImage(b -> b.putInt(BzImage.INITRD_ADDR_MAX, 0xffff_ffff));
+            Machines.PLATFORM.loadKernel(m, new BootImages(file("vmlinuz", kernel),
+                    Optional.of(file("initrd.img", new byte[8192])), ""), big);
+            assertThat(m.readInt(X86Layout.ZERO_PAGE + BzImage.RAMDISK_IMAGE) & 0xffffffffL).isEqualTo(3 * X86Layout.GIB - 8192);
+            int n = m.readByte(X86Layout.ZERO_PAGE + ZeroPage.E820_ENTRIES);
+            boolean highRam = false;
+            for (int i = 0; i < n; i++) {
+                long e = X86Layout.ZERO_PAGE + ZeroPage.E820_TABLE + 20L * i;
+                highRam |= m.readLong(e) == 4 * X86Layout.GIB && m.readLong(e + 8) == 2 * X86Layout.GIB && m.readInt(e + 16) == E820Entry.RAM;
+            }
+            assertThat(highRam).as("RAM above 4 GiB in the e820 map").isTrue();
+        }
+    }
+
+    @Test
     void initramfsStaysBelowInitrdAddrMax() throws Exception {
         byte[] image = SyntheticKernels.bzImage(b -> b.putInt(BzImage.INITRD_ADDR_MAX, 0x1ff_ffff)); // below 32 MiB
         load(file("vmlinuz", image), Optional.of(file("initrd.img", new byte[4096])), "");
