@@ -50,8 +50,9 @@ public sealed interface PlatformDevice {
     }
 
     /**
-     * The POST / debug port (0x80) in port I/O space: one byte, writes are accepted and dropped (Linux
-     * writes it as an I/O delay), reads return 0. It raises no interrupt.
+     * The POST / debug port (0x80) in port I/O space: one byte. Writes are accepted; the device records
+     * the non-zero ones as boot progress codes with a timestamp (0x40 kernel start, 0x41 user space start)
+     * and counts the zeros Linux writes as an I/O delay. Reads return 0. It raises no interrupt.
      */
     record DebugPort(long port) implements PlatformDevice {
         @Override
