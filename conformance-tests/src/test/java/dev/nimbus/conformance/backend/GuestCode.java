@@ -59,7 +59,10 @@ interface GuestCode {
     /** Writes 32-bit 7 then 32-bit 8 to MMIO+0x50, stops. */
     byte[] twoWrites();
 
-    /** Spins until the byte at DATA is 1, then writes 0xa0 to MMIO+0x60, stops. */
+    /**
+     * Spins until the byte at DATA is 1, then writes 0xa0 to MMIO+0x60, stops. Where the hypervisor keeps
+     * secondary vCPUs stopped until the guest starts them (riscv64), it first starts vCPU 1 at CODE2.
+     */
     byte[] waitForFlag();
 
     /** Sets the byte at DATA to 1, writes 0xa1 to MMIO+0x68, stops. */

@@ -17,7 +17,7 @@ final class Riscv64GuestCode implements GuestCode {
     /** The one-reg id of PC: KVM_REG_RISCV | KVM_REG_SIZE_U64 | KVM_REG_RISCV_CORE | index of regs.pc (0). */
     static final long REG_PC = 0x8000000000000000L | 0x0030000000000000L | (0x02L << 24);
 
-    private static final int ZERO = 0, T0 = 5, T1 = 6, T2 = 7, A0 = 10, A1 = 11, A6 = 16, A7 = 17, T3 = 28;
+    private static final int ZERO = 0, T0 = 5, T1 = 6, T2 = 7, A0 = 10, A1 = 11, A2 = 12, A6 = 16, A7 = 17, T3 = 28;
 
     private static int lui(int rd, int imm20) {                          // lui rd, imm20
         return imm20 << 12 | rd << 7 | 0x37;
@@ -141,9 +141,21 @@ final class Riscv64GuestCode implements GuestCode {
                 sw(T1, T0, 0x50));                                       // sw t1, 0x50(t0)
     }
 
+    /**
+     * Starts with SBI HSM {@code hart_start(1, CODE2, 0)}: KVM keeps every hart but 0 stopped until the
+     * guest starts it, as Linux does at boot.
+     */
     @Override
     public byte[] waitForFlag() {
         return withStop(
+                lui(A7, 0x485),                                          // lui a7, 0x485
+                addi(A7, A7, 0x34d),                                     // addi a7, a7, 0x34d    a7 = HSM
+                addi(A6, ZERO, 0),                                       // li a6, 0              hart_start
+                addi(A0, ZERO, 1),                                       // li a0, 1              hart 1
+                lui(A1, 0x2),                                            // lui a1, 0x2
+                addi(A1, A1, -0x800),                                    // addi a1, a1, -0x800   a1 = CODE2
+                addi(A2, ZERO, 0),                                       // li a2, 0              opaque
+                ECALL,                                                   // ecall
                 lui(T0, 0x3),                                            // 0:  lui t0, 0x3       DATA
                 lbu(T1, T0, 0),                                          // 4:  lbu t1, 0(t0)
                 addi(T2, ZERO, 1),                                       // 8:  li t2, 1
