@@ -170,6 +170,12 @@ class BzImageLoaderTest {
     }
 
     @Test
+    void directoryGivenAsKernelIsNamed() {
+        assertThatThrownBy(() -> load(dir, Optional.empty(), "")).isInstanceOf(BootException.class)
+                .hasMessage("kernel " + dir + ": cannot read it: Is a directory");
+    }
+
+    @Test
     void fileThatIsNeitherBzImageNorElfSaysWhatItStartsWith() throws Exception {
         Path kernel = file("vmlinuz", "MZ this is a PE file".getBytes(StandardCharsets.US_ASCII));
         assertThatThrownBy(() -> load(kernel, Optional.empty(), "")).isInstanceOf(BootException.class)

@@ -183,6 +183,16 @@ class PvhLoaderTest {
     }
 
     @Test
+    void elfWithoutLoadableSegmentIsRefused() throws Exception {
+        assertRefused(b -> b.putInt(SyntheticKernels.PHDRS, 6), "ELF file has no loadable segment");
+    }
+
+    @Test
+    void pvhNoteOfAnOddSizeIsRefused() throws Exception {
+        assertRefused(b -> b.putInt(SyntheticKernels.NOTES + 24 + 4, 2), "XEN_ELFNOTE_PHYS32_ENTRY note has 2 bytes of value, not 4 or 8");
+    }
+
+    @Test
     void truncatedElfHeaderIsRefused() throws Exception {
         Path kernel = file("vmlinux", Arrays.copyOf(SyntheticKernels.elf(), 40));
         assertThatThrownBy(() -> load(kernel, Optional.empty(), "")).isInstanceOf(BootException.class)
