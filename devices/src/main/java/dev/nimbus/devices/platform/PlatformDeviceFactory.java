@@ -13,6 +13,7 @@ import dev.nimbus.devices.ps2.I8042Controller;
 import dev.nimbus.devices.rtc.CmosRtc;
 import dev.nimbus.devices.rtc.GoldfishRtc;
 import dev.nimbus.devices.rtc.Pl031Rtc;
+import dev.nimbus.devices.serial.Pl011;
 import dev.nimbus.devices.serial.Serial16550;
 import dev.nimbus.devices.time.HostWakeups;
 import dev.nimbus.devices.time.Wakeups;
@@ -34,8 +35,9 @@ import java.util.function.LongSupplier;
  * the buses. One {@code switch} over the sealed description: a new kind of platform device is a compile error
  * here until it is handled, and nothing here asks which architecture it is.
  *
- * <p>Made so far: the 16550A UART in port I/O or MMIO space, the CMOS, PL031 and Goldfish RTCs, the i8042,
- * the debug port and the ACPI power registers. The PL011 UART throws {@link UnsupportedDeviceException}.
+ * <p>Every model the descriptions name is made: the 16550A UART in port I/O or MMIO space, the PL011 UART,
+ * the CMOS, PL031 and Goldfish RTCs, the i8042, the debug port and the ACPI power registers.
+ * {@link UnsupportedDeviceException} is there for models added to the descriptions before the devices.
  */
 public final class PlatformDeviceFactory {
     /** Registers of a 16550: eight bytes. */
@@ -91,7 +93,10 @@ public final class PlatformDeviceFactory {
             case PlatformDevice.SerialPort s -> switch (s.model()) {
                 case UART_16550_PIO -> uart16550(s, AddressSpace.PIO);
                 case UART_16550_MMIO -> uart16550(s, AddressSpace.MMIO);
-                case PL011 -> throw new UnsupportedDeviceException(spec, "the PL011 UART");
+                case PL011 -> {
+                    Pl011 uart = new Pl011(irq(s.irq()), env.serialOutput());
+                    yield created(spec, uart, new BusMapping(AddressSpace.MMIO, s.base(), Pl011.SIZE, uart));
+                }
             };
             case PlatformDevice.RealTimeClock r -> switch (r.model()) {
                 case CMOS -> {

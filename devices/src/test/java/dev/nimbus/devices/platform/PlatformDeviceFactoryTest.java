@@ -138,12 +138,12 @@ class PlatformDeviceFactoryTest {
     }
 
     @Test
-    void pl011IsNotSupportedYet() {
-        SerialPort pl011 = new SerialPort(SerialPort.Model.PL011, 0x0900_0000L, 33);
+    void pl011BecomesAPl011OnA4KibMmioPage() {
+        CreatedDevice d = factory.create(new SerialPort(SerialPort.Model.PL011, 0x0900_0000L, 33));
 
-        assertThatThrownBy(() -> factory.create(pl011))
-                .isInstanceOf(UnsupportedDeviceException.class)
-                .hasMessageStartingWith("the PL011 UART is not supported yet");
+        assertThat(d.device()).isInstanceOf(dev.nimbus.devices.serial.Pl011.class);
+        assertThat(d.mappings()).extracting(BusMapping::space, BusMapping::base, BusMapping::length)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(AddressSpace.MMIO, 0x0900_0000L, 0x1000L));
     }
 
     @Test
