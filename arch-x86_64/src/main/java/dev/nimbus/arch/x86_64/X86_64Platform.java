@@ -125,6 +125,10 @@ public final class X86_64Platform implements ArchPlatform {
         return RegisterDump.describe(vcpu);
     }
 
+    /**
+     * The machine has no PCI yet: when a PCI host bridge joins {@link PlatformDevice}, pass it here as an
+     * {@link AcpiTables.Pci} (ECAM from the layout) and the DSDT gains PCI0 and the XSDT an MCFG.
+     */
     private static List<AcpiTables.Placed> acpi(MachineDescription machine) {
         return AcpiTables.build(machine.vcpus(), machine.devices(), Optional.empty(), X86Layout.ACPI_START, X86Layout.ACPI_END);
     }
