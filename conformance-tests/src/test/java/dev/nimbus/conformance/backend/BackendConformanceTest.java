@@ -321,7 +321,8 @@ class BackendConformanceTest {
                 case X86_64 -> m.vm.createIrqChip(new IrqChipConfig.X86Legacy(0xfffb_d000L, 0xfffb_c000L, true));
                 case AARCH64 -> m.vm.createIrqChip(new IrqChipConfig.GicV3(Aarch64GuestCode.GICD,
                         Aarch64GuestCode.GICR, OptionalLong.of(Aarch64GuestCode.ITS), 64));
-                case RISCV64 -> { }
+                case RISCV64 -> m.vm.createIrqChip(new IrqChipConfig.Aia(Riscv64GuestCode.APLIC,
+                        Riscv64GuestCode.IMSIC, 32, 63));
             }
             m.load(CODE, m.code.twoWrites());
             Vcpu first = m.vcpu(0, CODE);

@@ -17,6 +17,10 @@ final class Riscv64GuestCode implements GuestCode {
     /** The one-reg id of PC: KVM_REG_RISCV | KVM_REG_SIZE_U64 | KVM_REG_RISCV_CORE | index of regs.pc (0). */
     static final long REG_PC = 0x8000000000000000L | 0x0030000000000000L | (0x02L << 24);
 
+    /** Where the kit puts the AIA: the APLIC (16 KiB) and the IMSIC pages, one per hart. */
+    static final long APLIC = 0x0c00_0000L;
+    static final long IMSIC = 0x2800_0000L;
+
     private static final int ZERO = 0, T0 = 5, T1 = 6, T2 = 7, A0 = 10, A1 = 11, A2 = 12, A6 = 16, A7 = 17, T3 = 28;
 
     private static int lui(int rd, int imm20) {                          // lui rd, imm20
