@@ -58,8 +58,12 @@ public final class KernelLoader {
             for (AcpiTables.Placed t : acpi) {
                 memory.write(t.address(), t.bytes());
             }
-            memory.write(X86Layout.MPTABLE_START, MpTable.build(X86Layout.MPTABLE_START, machine.vcpus(),
-                    AcpiTables.ioapicId(machine.vcpus())));
+            byte[] mpTable = MpTable.build(X86Layout.MPTABLE_START, machine.vcpus(), AcpiTables.ioapicId(machine.vcpus()));
+            if (X86Layout.MPTABLE_START + mpTable.length > ResetVector.ADDRESS) {
+                throw new IllegalStateException("the MP table (" + mpTable.length + " bytes) runs into the reset vector");
+            }
+            memory.write(X86Layout.MPTABLE_START, mpTable);
+            memory.write(ResetVector.ADDRESS, ResetVector.code(machine.devices()));
             memory.fill(X86Layout.IDT, 8, (byte) 0);
             return plan;
         } catch (IOException e) {
