@@ -1,0 +1,109 @@
+package dev.nimbus.conformance.boot;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+/**
+ * A {@code nimbus} process as a user runs it: the VMM jar the build made, on the JVM that runs the test,
+ * with standard input a pipe the test can type into and standard output and error read line by line.
+ * The time limits here guard against a hung guest; they are not timing checks (everything under TCG is slow).
+ */
+final class NimbusProcess implements AutoCloseable {
+    private static final Path JAR = locateJar();
+    private final Process process;
+    private final List<String> lines = new ArrayList<>();
+    private final Thread reader;
+
+    private NimbusProcess(Process process) {
+        this.process = process;
+        this.reader = Thread.ofPlatform().daemon(true).name("nimbus-output").start(this::read);
+    }
+
+    static NimbusProcess start(String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-jar", JAR.toString()));
+        cmd.addAll(List.of(args));
+        return new NimbusProcess(new ProcessBuilder(cmd).redirectErrorStream(true).start());
+    }
+
+    private static Path locateJar() {
+        for (Path p : List.of(Path.of("../vmm/target/nimbus.jar"), Path.of("vmm/target/nimbus.jar"))) {
+            if (Files.isRegularFile(p)) {
+                return p.toAbsolutePath().normalize();
+            }
+        }
+        throw new IllegalStateException("vmm/target/nimbus.jar is missing: run the tests through ./mvnw verify");
+    }
+
+    private void read() {
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = r.readLine()) != null) {
+                String clean = line.replace("\r", "");
+                synchronized (lines) {
+                    lines.add(clean);
+                    lines.notifyAll();
+                }
+            }
+        } catch (IOException e) {
+            // the process ended
+        }
+    }
+
+    /** Waits until {@code count} lines match {@code test}; false when the process ended or time ran out first. */
+    boolean awaitLines(Predicate<String> test, int count, long timeout, TimeUnit unit) throws InterruptedException {
+        long deadline = System.nanoTime() + unit.toNanos(timeout);
+        synchronized (lines) {
+            while (lines.stream().filter(test).count() < count) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || (!process.isAlive() && !reader.isAlive())) {
+                    return lines.stream().filter(test).count() >= count;
+                }
+                lines.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(Math.min(left, TimeUnit.SECONDS.toNanos(1)))));
+            }
+            return true;
+        }
+    }
+
+    /** Types {@code text} and a newline on the guest's serial console. */
+    void type(String text) throws IOException {
+        OutputStream in = process.getOutputStream();
+        in.write((text + "\n").getBytes(StandardCharsets.US_ASCII));
+        in.flush();
+    }
+
+    /** Waits for the process to end and returns its exit code, or -1 when it did not end in time (then it is killed). */
+    int awaitExit(long timeout, TimeUnit unit) throws InterruptedException {
+        if (!process.waitFor(timeout, unit)) {
+            process.destroyForcibly();
+            return -1;
+        }
+        reader.join(TimeUnit.SECONDS.toMillis(10));
+        return process.exitValue();
+    }
+
+    /** Everything printed so far. */
+    List<String> output() {
+        synchronized (lines) {
+            return List.copyOf(lines);
+        }
+    }
+
+    String transcript() {
+        return String.join("\n", output());
+    }
+
+    @Override
+    public void close() {
+        process.destroyForcibly();
+    }
+}
