@@ -235,12 +235,14 @@ build_qemu_tree() {
 # prepare_sysroot ARCH -> SYSROOT, GUEST_JAVA_HOME (aarch64/riscv64): a root filesystem of ARCH with
 # Debian trixie's Java 25 runtime and a shell, unpacked with dpkg -x (no maintainer scripts needed).
 SYSROOT_PACKAGES="openjdk-25-jre-headless dash bash coreutils"
+SYSROOT_LAYOUT=2   # bump when build_sysroot changes: a new tree is built next to the old one
 prepare_sysroot() {
   local arch=$1 debarch dir debs suite
   debarch=$(deb_arch "$arch"); suite=$(kernel_suite "$arch") || exit 2
   apt_index "$suite" "$debarch"
   # shellcheck disable=SC2086
-  dir=$L1_CACHE/$arch/sysroot-$(apt_memo "$suite" "$debarch" apt_resolve "$suite" "$debarch" $SYSROOT_PACKAGES | short_hash)
+  dir=$L1_CACHE/$arch/sysroot-$( { apt_memo "$suite" "$debarch" apt_resolve "$suite" "$debarch" $SYSROOT_PACKAGES
+                                    echo "layout $SYSROOT_LAYOUT"; } | short_hash)
   if [ ! -e "$dir/.complete" ]; then
     # shellcheck disable=SC2086
     debs=$(apt_fetch "$suite" "$debarch" $SYSROOT_PACKAGES) || exit 2
@@ -265,6 +267,15 @@ build_sysroot() {
     [ -e "$out/$d" ] || ln -s "usr/$d" "$out/$d"
   done
   [ -e "$out/bin/sh" ] || ln -s dash "$out/usr/bin/sh"
+  # absolute links (JAVA_HOME/conf -> /etc/java-25-openjdk, ...) made relative, so that they also
+  # resolve when the tree is used from outside, as QEMU user mode's -L prefix does (cross-java)
+  local f t
+  find "$out" -type l | while read -r f; do
+    t=$(readlink "$f")
+    case $t in
+      /*) ln -sfn "$(realpath -m -s --relative-to="$(dirname "/${f#"$out"/}")" "$t")" "$f" ;;
+    esac
+  done
   mkdir -p "$out"/{proc,sys,dev,tmp,run,root,etc,var/tmp,mnt}
   chmod 1777 "$out/tmp" "$out/var/tmp"
   [ -f "$out/etc/passwd" ] || printf 'root:x:0:0:root:/root:/bin/sh\n' > "$out/etc/passwd"
