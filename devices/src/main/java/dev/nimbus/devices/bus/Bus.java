@@ -195,12 +195,12 @@ public final class Bus {
             }
             if (loggedCount == LOGGED_ADDRESSES) {
                 loggedCount++;
-                LOG.log(Level.INFO, "{0} bus: more unmapped addresses are accessed; no longer logging them", space);
+                LOG.log(Level.DEBUG, "{0} bus: more unmapped addresses are accessed; no longer logging them", space);
                 return;
             }
             loggedAddresses[loggedCount++] = address;
         }
-        LOG.log(Level.INFO, "{0} bus: {1}-byte {2} at unmapped {3} (reads give all ones, writes are dropped)",
+        LOG.log(Level.DEBUG, "{0} bus: {1}-byte {2} at unmapped {3} (reads give all ones, writes are dropped)",
                 space, size, access, space.describe(address));
     }
 }

@@ -117,6 +117,14 @@ public final class Machine implements AutoCloseable {
                 break;
             }
         }
+        // devices first (an RTC's timer must not raise a line on a closed VM), then host resources
+        for (CreatedDevice d : devices.reversed()) {
+            try {
+                d.close();
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "closing {0} failed: {1}", d.spec(), e.toString());
+            }
+        }
         PlatformDeviceWiring.closeAll(resources);
         vm.close();
         memory.close();
