@@ -235,6 +235,31 @@ class BackendConformanceTest {
     }
 
     @Test
+    void irqfdRaisesAnAiaInterruptTheGuestClaims() throws Exception {
+        assumeTrue(Arch.host() == Arch.RISCV64, "the AIA is riscv64's interrupt controller");
+        try (TestMachine m = new TestMachine(); EventFd irq = EventFd.create()) {
+            Riscv64GuestCode r = (Riscv64GuestCode) m.code;
+            IrqChip aia = m.vm.createIrqChip(new IrqChipConfig.Aia(Riscv64GuestCode.APLIC, Riscv64GuestCode.IMSIC, 32, 63));
+            m.load(CODE, r.aiaInterruptWait());
+            Vcpu vcpu = m.vcpu(0, CODE);
+            aia.finishSetup();
+            m.vm.setGsiRouting(List.of(new GsiRoute.IrqchipPin(5, 0, 5)));  // GSI 5 drives APLIC source 5
+            m.vm.registerIrqfd(irq, 5);
+            // the APLIC forwards an edge only while its domain and the source are enabled: raise it once
+            // the guest says it has set them up
+            VcpuExit.MmioWrite ready = as(m.run(vcpu), VcpuExit.MmioWrite.class);
+            assertThat(ready.address()).isEqualTo(MMIO + 0x78);
+
+            irq.signal();
+            VcpuExit.MmioWrite w = as(m.run(vcpu), VcpuExit.MmioWrite.class);
+
+            assertThat(w.address()).isEqualTo(MMIO + 0x70);
+            assertThat(w.value()).as("the interrupt identity the guest claimed").isEqualTo(5);
+            m.vm.unregisterIrqfd(irq, 5);
+        }
+    }
+
+    @Test
     void twoVcpusRunAtTheSameTime() throws Exception {
         try (TestMachine m = new TestMachine()) {
             m.load(CODE, m.code.waitForFlag());

@@ -61,6 +61,24 @@ final class Riscv64GuestCode implements GuestCode {
                 | (imm >> 1 & 0xf) << 8 | (imm >> 11 & 1) << 7 | 0x63;
     }
 
+    private static int csrrw(int rd, int csr, int rs1) {                // csrrw rd, csr, rs1
+        return csr << 20 | rs1 << 15 | 1 << 12 | rd << 7 | 0x73;
+    }
+
+    private static int csrrs(int rd, int csr, int rs1) {                // csrrs rd, csr, rs1
+        return csr << 20 | rs1 << 15 | 2 << 12 | rd << 7 | 0x73;
+    }
+
+    private static int srli(int rd, int rs1, int shamt) {               // srli rd, rs1, shamt
+        return shamt << 20 | rs1 << 15 | 5 << 12 | rd << 7 | 0x13;
+    }
+
+    private static int beq(int rs1, int rs2, int offset) {              // beq rs1, rs2, .+offset
+        return bne(rs1, rs2, offset) & ~(7 << 12);
+    }
+
+    private static final int SIE = 0x104, SISELECT = 0x150, SIREG = 0x151, STOPEI = 0x15c;
+    private static final int WFI = 0x10500073;                           // wfi
     private static final int ECALL = 0x00000073;                         // ecall
     private static final int J_SELF = 0x0000006f;                        // jal x0, 0   (j .)
 
@@ -178,6 +196,46 @@ final class Riscv64GuestCode implements GuestCode {
                 lui(T3, 0x20),                                           // lui t3, 0x20          MMIO
                 addi(T1, ZERO, 0xa1),                                    // li t1, 0xa1
                 sb(T1, T3, 0x68));                                       // sb t1, 0x68(t3)
+    }
+
+    /**
+     * Routes APLIC source 5 (edge, rising) as MSI to hart 0's IMSIC with interrupt identity 5, enables that
+     * identity in the IMSIC (through siselect/sireg: eidelivery, eithreshold, eie0) and supervisor external
+     * interrupts in sie, reports ready with a write to MMIO+0x78, then waits in WFI and claims through
+     * stopei; writes the identity to MMIO+0x70.
+     */
+    byte[] aiaInterruptWait() {
+        return withStop(
+                addi(T0, ZERO, 0x70),                                    // li t0, 0x70           eidelivery
+                csrrw(ZERO, SISELECT, T0),                               // csrw siselect, t0
+                addi(T1, ZERO, 1),                                       // li t1, 1
+                csrrw(ZERO, SIREG, T1),                                  // csrw sireg, t1
+                addi(T0, ZERO, 0x72),                                    // li t0, 0x72           eithreshold
+                csrrw(ZERO, SISELECT, T0),                               // csrw siselect, t0
+                csrrw(ZERO, SIREG, ZERO),                                // csrw sireg, zero
+                addi(T0, ZERO, 0xc0),                                    // li t0, 0xc0           eie0
+                csrrw(ZERO, SISELECT, T0),                               // csrw siselect, t0
+                addi(T1, ZERO, 1 << 5),                                  // li t1, 1 << 5         identity 5
+                csrrw(ZERO, SIREG, T1),                                  // csrw sireg, t1
+                lui(T0, 0xc000),                                         // lui t0, 0xc000        APLIC
+                addi(T1, ZERO, 4),                                       // li t1, 4              edge, rising
+                sw(T1, T0, 0x14),                                        // sw t1, 0x14(t0)       sourcecfg[5]
+                lui(T2, 0xc003),                                         // lui t2, 0xc003
+                addi(T1, ZERO, 5),                                       // li t1, 5              hart 0, EIID 5
+                sw(T1, T2, 0x14),                                        // sw t1, 0x14(t2)       target[5]
+                lui(T2, 0xc002),                                         // lui t2, 0xc002
+                sw(T1, T2, -0x124),                                      // sw t1, -0x124(t2)     setienum = 5
+                addi(T1, ZERO, 0x104),                                   // li t1, 0x104          IE | DM (MSI)
+                sw(T1, T0, 0),                                           // sw t1, 0(t0)          domaincfg
+                addi(T0, ZERO, 0x200),                                   // li t0, 0x200          SEIE
+                csrrs(ZERO, SIE, T0),                                    // csrs sie, t0
+                lui(T3, 0x20),                                           // lui t3, 0x20          MMIO
+                sw(ZERO, T3, 0x78),                                      // sw zero, 0x78(t3)     ready
+                WFI,                                                     // 1: wfi
+                csrrw(T1, STOPEI, ZERO),                                 //    csrrw t1, stopei, zero   claim
+                beq(T1, ZERO, -8),                                       //    beqz t1, 1b
+                srli(T1, T1, 16),                                        //    srli t1, t1, 16      identity
+                sw(T1, T3, 0x70));                                       //    sw t1, 0x70(t3)
     }
 
     @Override

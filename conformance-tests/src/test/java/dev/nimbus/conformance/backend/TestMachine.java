@@ -28,7 +28,7 @@ import static dev.nimbus.conformance.backend.GuestCode.Layout.*;
  */
 final class TestMachine implements AutoCloseable {
     /** A guard against a guest that never exits (a broken backend), not a timing check. */
-    static final long HANG_GUARD_SECONDS = 120;
+    static final long HANG_GUARD_SECONDS = Long.getLong("nimbus.kit.hangGuardSeconds", 120);
 
     final Hypervisor hypervisor;
     final Vm vm;
