@@ -118,30 +118,19 @@ public final class LibC {
 
     /** ioctl(2) with a pointer argument. Returns the (non-negative) result. */
     public static int ioctl(int fd, long request, MemorySegment arg, String name) {
-        try {
-            MemorySegment capture = CAPTURE.get();
-            int r = (int) IOCTL_PTR.invokeExact(capture, fd, request, arg);
-            if (r < 0) {
-                throw new SyscallException(name, errno(capture));
-            }
-            return r;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return checked(ioctlErrno(fd, request, arg), name);
     }
 
     /** ioctl(2) with an integer argument (or none: pass 0). Returns the (non-negative) result. */
     public static int ioctl(int fd, long request, long arg, String name) {
-        try {
-            MemorySegment capture = CAPTURE.get();
-            int r = (int) IOCTL_LONG.invokeExact(capture, fd, request, arg);
-            if (r < 0) {
-                throw new SyscallException(name, errno(capture));
-            }
-            return r;
-        } catch (Throwable t) {
-            throw rethrow(t);
+        return checked(ioctlErrno(fd, request, arg), name);
+    }
+
+    private static int checked(int resultOrMinusErrno, String name) {
+        if (resultOrMinusErrno < 0) {
+            throw new SyscallException(name, -resultOrMinusErrno);
         }
+        return resultOrMinusErrno;
     }
 
     /**
