@@ -1,0 +1,34 @@
+package dev.nimbus.arch.aarch64.fdt;
+
+import dev.nimbus.arch.aarch64.Tools;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/** Debian's device tree compiler, run on blobs and sources the tests make. */
+final class Dtc {
+    private Dtc() {}
+
+    static void ensure() {
+        Tools.ensurePackages("device-tree-compiler");
+    }
+
+    /** {@code dtc -I dtb -O dts}: exit status, the source and dtc's warnings. */
+    static Tools.Result decompile(Path dir, byte[] blob) throws IOException {
+        Path dtb = Files.write(dir.resolve("in.dtb"), blob);
+        return Tools.run(List.of("dtc", "-I", "dtb", "-O", "dts", dtb.toString()));
+    }
+
+    /** {@code dtc -I dts -O dtb} of {@code source}: the blob dtc writes (dtc's messages fail the call). */
+    static byte[] compile(Path dir, String source) throws IOException {
+        Path dts = Files.writeString(dir.resolve("in.dts"), source);
+        Path dtb = dir.resolve("out.dtb");
+        Tools.Result r = Tools.run(List.of("dtc", "-I", "dts", "-O", "dtb", "-o", dtb.toString(), dts.toString()));
+        if (r.exit() != 0 || !r.err().isBlank()) {
+            throw new IllegalStateException("dtc did not compile cleanly (exit " + r.exit() + "):\n" + r.err() + "\n" + source);
+        }
+        return Files.readAllBytes(dtb);
+    }
+}
