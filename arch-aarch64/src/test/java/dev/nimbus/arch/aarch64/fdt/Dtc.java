@@ -31,4 +31,18 @@ final class Dtc {
         }
         return Files.readAllBytes(dtb);
     }
+
+    /**
+     * {@code dtc -q -I dts -O dtb} of source that dtc decompiled: quiet, because a decompiled source
+     * names phandles by number and dtc warns about that in source (not in the blob).
+     */
+    static byte[] recompile(Path dir, String source) throws IOException {
+        Path dts = Files.writeString(dir.resolve("again.dts"), source);
+        Path dtb = dir.resolve("again.dtb");
+        Tools.Result r = Tools.run(List.of("dtc", "-q", "-I", "dts", "-O", "dtb", "-o", dtb.toString(), dts.toString()));
+        if (r.exit() != 0) {
+            throw new IllegalStateException("dtc did not compile (exit " + r.exit() + "):\n" + r.err() + "\n" + source);
+        }
+        return Files.readAllBytes(dtb);
+    }
 }

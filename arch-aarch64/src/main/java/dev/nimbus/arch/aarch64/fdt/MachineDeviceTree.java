@@ -1,0 +1,237 @@
+package dev.nimbus.arch.aarch64.fdt;
+
+import dev.nimbus.arch.aarch64.Aarch64Layout;
+import dev.nimbus.hypervisor.IrqChipConfig;
+import dev.nimbus.hypervisor.arch.PlatformDevice;
+import dev.nimbus.hypervisor.memory.AddressRange;
+
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The device tree that describes a Nimbus AArch64 machine to Linux: RAM, the vCPUs (started through
+ * PSCI 0.2 by {@code hvc}), the architected timer, the GICv3 (and its ITS), the PL011 UART and PL031 RTC
+ * with their APB clock, the boot arguments and the initramfs, and, once the machine has PCI, the ECAM host
+ * bridge. Follows the bindings in Linux's Documentation/devicetree/bindings (arm/cpus, arm/psci,
+ * timer/arm,arch_timer, interrupt-controller/arm,gic-v3, serial/arm,pl011, rtc/arm,pl031,
+ * pci/host-generic-pci).
+ */
+public final class MachineDeviceTree {
+    private MachineDeviceTree() {}
+
+    static final int GIC_PHANDLE = 1;
+    static final int CLOCK_PHANDLE = 2;
+    static final int ITS_PHANDLE = 3;
+    /** Interrupt specifier: the first cell says SPI (0) or PPI (1). */
+    static final int GIC_SPI = 0;
+    static final int GIC_PPI = 1;
+    /** Interrupt specifier flags: level-triggered, active high. */
+    static final int IRQ_TYPE_LEVEL_HIGH = 4;
+    /** The architected timer's PPIs: secure physical, non-secure physical, virtual, hypervisor. */
+    static final int[] TIMER_PPIS = {13, 14, 11, 10};
+    /** The GIC's maintenance interrupt (PPI 9). */
+    static final int GIC_MAINTENANCE_PPI = 9;
+    /** The PrimeCells' APB clock: a fixed 24 MHz, as QEMU's virt machine gives it. */
+    static final int APB_CLOCK_HZ = 24_000_000;
+
+    /**
+     * A PCI host bridge with a generic ECAM: configuration space {@code ecam} for buses 0 to
+     * {@code ecam.size() / 1 MiB - 1}, BARs in {@code mmio32} and {@code mmio64} (identity-mapped).
+     */
+    public record PciHost(AddressRange ecam, AddressRange mmio32, AddressRange mmio64) {
+        public PciHost {
+            if (ecam.size() < Aarch64Layout.MIB || ecam.size() % Aarch64Layout.MIB != 0 || ecam.size() > 256 * Aarch64Layout.MIB) {
+                throw new IllegalArgumentException("an ECAM window covers 1 to 256 buses of 1 MiB, not " + ecam);
+            }
+        }
+    }
+
+    /**
+     * What the tree describes.
+     *
+     * @param mpidrs  each vCPU's MPIDR_EL1 affinity, boot vCPU first
+     * @param ram     the RAM ranges
+     * @param gic     the interrupt controller the backend creates
+     * @param devices the platform devices (PL011 and PL031 are described; others are refused)
+     * @param cmdline the kernel command line
+     * @param initrd  where the initramfs was put, if there is one
+     * @param pci     the PCI host bridge, once the machine has one
+     */
+    public record Contents(List<Long> mpidrs, List<AddressRange> ram, IrqChipConfig.GicV3 gic, List<PlatformDevice> devices,
+                           String cmdline, Optional<AddressRange> initrd, Optional<PciHost> pci) {
+        public Contents {
+            mpidrs = List.copyOf(mpidrs);
+            ram = List.copyOf(ram);
+            devices = List.copyOf(devices);
+            Objects.requireNonNull(gic, "gic");
+            Objects.requireNonNull(cmdline, "cmdline");
+            Objects.requireNonNull(initrd, "initrd");
+            Objects.requireNonNull(pci, "pci");
+            if (mpidrs.isEmpty()) {
+                throw new IllegalArgumentException("a machine needs at least one vCPU");
+            }
+        }
+    }
+
+    /** The blob. */
+    public static byte[] build(Contents c) {
+        FdtWriter w = new FdtWriter();
+        w.beginNode("")
+                .string("compatible", "nimbus,virt")
+                .string("model", "Nimbus virtual machine")
+                .cells("interrupt-parent", GIC_PHANDLE)
+                .cells("#address-cells", 2)
+                .cells("#size-cells", 2);
+
+        String stdout = null;
+        for (PlatformDevice d : c.devices()) {
+            if (d instanceof PlatformDevice.SerialPort s && s.model() == PlatformDevice.SerialPort.Model.PL011) {
+                stdout = "/" + serialName(s);
+                break;
+            }
+        }
+        w.beginNode("chosen").string("bootargs", c.cmdline());
+        if (stdout != null) {
+            w.string("stdout-path", stdout);
+        }
+        c.initrd().ifPresent(r -> w.cells64("linux,initrd-start", r.base()).cells64("linux,initrd-end", r.end()));
+        w.endNode();
+
+        for (AddressRange r : c.ram()) {
+            w.beginNode("memory@" + Long.toHexString(r.base()))
+                    .string("device_type", "memory")
+                    .cells64("reg", r.base(), r.size())
+                    .endNode();
+        }
+
+        w.beginNode("cpus").cells("#address-cells", 1).cells("#size-cells", 0);
+        for (long mpidr : c.mpidrs()) {
+            if ((mpidr & ~0xff_ffffL) != 0) {
+                throw new IllegalArgumentException("MPIDR affinity 0x" + Long.toHexString(mpidr) + " does not fit one cell");
+            }
+            w.beginNode("cpu@" + Long.toHexString(mpidr))
+                    .string("device_type", "cpu")
+                    .string("compatible", "arm,arm-v8")
+                    .string("enable-method", "psci")
+                    .cells("reg", (int) mpidr)
+                    .endNode();
+        }
+        w.endNode();
+
+        w.beginNode("psci").string("compatible", "arm,psci-0.2").string("method", "hvc").endNode();
+
+        int[] timer = new int[3 * TIMER_PPIS.length];
+        for (int i = 0; i < TIMER_PPIS.length; i++) {
+            timer[3 * i] = GIC_PPI;
+            timer[3 * i + 1] = TIMER_PPIS[i];
+            timer[3 * i + 2] = IRQ_TYPE_LEVEL_HIGH;
+        }
+        w.beginNode("timer").string("compatible", "arm,armv8-timer").cells("interrupts", timer).property("always-on").endNode();
+
+        IrqChipConfig.GicV3 gic = c.gic();
+        w.beginNode("interrupt-controller@" + Long.toHexString(gic.distributorBase()))
+                .string("compatible", "arm,gic-v3")
+                .cells("#interrupt-cells", 3)
+                .property("interrupt-controller")
+                .cells("#address-cells", 2)
+                .cells("#size-cells", 2)
+                .property("ranges")
+                .cells64("reg", gic.distributorBase(), Aarch64Layout.GIC_DISTRIBUTOR_SIZE,
+                        gic.redistributorBase(), Aarch64Layout.GIC_REDISTRIBUTOR_STRIDE * c.mpidrs().size())
+                .cells("interrupts", GIC_PPI, GIC_MAINTENANCE_PPI, IRQ_TYPE_LEVEL_HIGH)
+                .cells("phandle", GIC_PHANDLE);
+        if (gic.itsBase().isPresent()) {
+            long its = gic.itsBase().getAsLong();
+            w.beginNode("msi-controller@" + Long.toHexString(its))
+                    .string("compatible", "arm,gic-v3-its")
+                    .property("msi-controller")
+                    .cells("#msi-cells", 1)
+                    .cells64("reg", its, Aarch64Layout.GIC_ITS_SIZE)
+                    .cells("phandle", ITS_PHANDLE)
+                    .endNode();
+        }
+        w.endNode();
+
+        boolean primecells = c.devices().stream().anyMatch(d -> d instanceof PlatformDevice.SerialPort || d instanceof PlatformDevice.RealTimeClock);
+        if (primecells) {
+            w.beginNode("apb-pclk")
+                    .string("compatible", "fixed-clock")
+                    .cells("#clock-cells", 0)
+                    .cells("clock-frequency", APB_CLOCK_HZ)
+                    .string("clock-output-names", "clk24mhz")
+                    .cells("phandle", CLOCK_PHANDLE)
+                    .endNode();
+        }
+        for (PlatformDevice d : c.devices()) {
+            switch (d) {
+                case PlatformDevice.SerialPort s when s.model() == PlatformDevice.SerialPort.Model.PL011 ->
+                        w.beginNode(serialName(s))
+                                .string("compatible", "arm,pl011", "arm,primecell")
+                                .cells64("reg", s.base(), Aarch64Layout.PRIMECELL_SIZE)
+                                .cells("interrupts", GIC_SPI, spi(s, c.gic()), IRQ_TYPE_LEVEL_HIGH)
+                                .cells("clocks", CLOCK_PHANDLE, CLOCK_PHANDLE)
+                                .string("clock-names", "uartclk", "apb_pclk")
+                                .endNode();
+                case PlatformDevice.RealTimeClock r when r.model() == PlatformDevice.RealTimeClock.Model.PL031 ->
+                        w.beginNode("rtc@" + Long.toHexString(r.base()))
+                                .string("compatible", "arm,pl031", "arm,primecell")
+                                .cells64("reg", r.base(), Aarch64Layout.PRIMECELL_SIZE)
+                                .cells("interrupts", GIC_SPI, spi(r, c.gic()), IRQ_TYPE_LEVEL_HIGH)
+                                .cells("clocks", CLOCK_PHANDLE)
+                                .string("clock-names", "apb_pclk")
+                                .endNode();
+                default -> throw new IllegalArgumentException("the aarch64 device tree has no binding for " + d);
+            }
+        }
+
+        c.pci().ifPresent(p -> pciHost(w, p, gic));
+        w.endNode();
+        return w.finish((int) (long) c.mpidrs().getFirst());
+    }
+
+    /** A generic ECAM host bridge (pci-host-ecam-generic), its windows identity-mapped, MSIs through the ITS (msi-map). */
+    private static void pciHost(FdtWriter w, PciHost p, IrqChipConfig.GicV3 gic) {
+        int lastBus = (int) (p.ecam().size() / Aarch64Layout.MIB) - 1;
+        final int mem32 = 0x0200_0000;
+        final int mem64 = 0x0300_0000;
+        w.beginNode("pcie@" + Long.toHexString(p.ecam().base()))
+                .string("compatible", "pci-host-ecam-generic")
+                .string("device_type", "pci")
+                .cells64("reg", p.ecam().base(), p.ecam().size())
+                .cells("bus-range", 0, lastBus)
+                .cells("#address-cells", 3)
+                .cells("#size-cells", 2)
+                .cells("linux,pci-domain", 0)
+                .property("dma-coherent")
+                .cells("ranges",
+                        mem32, hi(p.mmio32().base()), lo(p.mmio32().base()), hi(p.mmio32().base()), lo(p.mmio32().base()),
+                        hi(p.mmio32().size()), lo(p.mmio32().size()),
+                        mem64, hi(p.mmio64().base()), lo(p.mmio64().base()), hi(p.mmio64().base()), lo(p.mmio64().base()),
+                        hi(p.mmio64().size()), lo(p.mmio64().size()));
+        if (gic.itsBase().isPresent()) {
+            // requester id n is ITS device id n, for all 65536 ids
+            w.cells("msi-map", 0, ITS_PHANDLE, 0, 0x1_0000);
+        }
+        w.endNode();
+    }
+
+    private static String serialName(PlatformDevice.SerialPort s) {
+        return "serial@" + Long.toHexString(s.base());
+    }
+
+    private static int spi(PlatformDevice d, IrqChipConfig.GicV3 gic) {
+        if (d.irq() < 0 || d.irq() >= gic.spis()) {
+            throw new IllegalArgumentException(d + ": SPI " + d.irq() + " is not one of the GIC's SPIs 0-" + (gic.spis() - 1));
+        }
+        return d.irq();
+    }
+
+    private static int hi(long v) {
+        return (int) (v >>> 32);
+    }
+
+    private static int lo(long v) {
+        return (int) v;
+    }
+}
