@@ -1,0 +1,138 @@
+package dev.nimbus.devices.pci;
+
+import dev.nimbus.devices.bus.Bus;
+import dev.nimbus.devices.bus.BusConflictException;
+
+import java.lang.System.Logger.Level;
+import java.util.Arrays;
+
+/**
+ * Bus 0 of PCI segment 0: up to 32 single-function devices, the {@link PciHostBridge} at device 0. It
+ * serves configuration accesses by (bus, device, function, register), whether they arrive through
+ * {@link PciEcam} or {@link PciConfigIo}, and keeps each device's BARs mapped on the MMIO bus where the
+ * guest put them: a BAR is on the bus while the device's command register enables memory decoding and
+ * the BAR holds an address, and moves when the guest writes a new one. Absent devices, functions other
+ * than 0 and other buses read as all ones (no device) and ignore writes.
+ */
+public final class PciRoot {
+    private static final System.Logger LOG = System.getLogger(PciRoot.class.getName());
+    public static final int DEVICES = 32;
+
+    /** Tells the VMM when a BAR appears, moves or disappears (to move ioeventfds with it). */
+    public interface BarListener {
+        /** BAR {@code bar} of the device in slot {@code slot} went from {@code oldBase} to {@code newBase}; -1 is "not mapped". */
+        void barMoved(int slot, PciDevice device, int bar, long oldBase, long newBase);
+
+        BarListener NONE = (slot, device, bar, oldBase, newBase) -> {};
+    }
+
+    private final Bus mmio;
+    private final PciBarAllocator allocator;
+    private final BarListener listener;
+    private final PciDevice[] slots = new PciDevice[DEVICES];
+    private final long[][] mapped = new long[DEVICES][];
+
+    public PciRoot(Bus mmio, PciBarAllocator allocator, BarListener listener) {
+        this.mmio = mmio;
+        this.allocator = allocator;
+        this.listener = listener;
+        add(new PciHostBridge());
+    }
+
+    /**
+     * Plugs {@code device} into the lowest free slot, declares its BARs in its configuration space and
+     * assigns each an address from the windows (mapped once the guest enables memory decoding). Returns
+     * the slot (device number).
+     */
+    public synchronized int add(PciDevice device) {
+        int slot = 0;
+        while (slot < DEVICES && slots[slot] != null) {
+            slot++;
+        }
+        if (slot == DEVICES) {
+            throw new IllegalStateException("PCI bus 0 is full (32 devices): no slot for " + device.name());
+        }
+        PciConfigSpace config = device.config();
+        for (PciBar bar : device.bars()) {
+            config.addMemoryBar(bar.index(), bar.size(), bar.is64(), bar.prefetchable());
+            config.setBarAddress(bar.index(), bar.is64(), allocator.allocate(bar.size(), bar.is64()));
+        }
+        slots[slot] = device;
+        long[] bases = new long[6];
+        Arrays.fill(bases, -1);
+        mapped[slot] = bases;
+        return slot;
+    }
+
+    /** The device in {@code slot}, or null. */
+    public synchronized PciDevice device(int slot) {
+        return slot >= 0 && slot < DEVICES ? slots[slot] : null;
+    }
+
+    /** The PCI requester ID (bus 0) of the function in {@code slot}: device number times 8. */
+    public static int requesterId(int slot) {
+        return slot << 3;
+    }
+
+    /** Reads {@code size} bytes at {@code register} (0-0xfff) of a function's configuration space. */
+    public synchronized long configRead(int bus, int device, int function, int register, int size) {
+        PciDevice d = find(bus, device, function);
+        if (d == null) {
+            return Bus.allOnes(size);
+        }
+        return d.config().read(register, size);
+    }
+
+    /** Writes {@code size} bytes at {@code register} of a function's configuration space. */
+    public synchronized void configWrite(int bus, int device, int function, int register, int size, long value) {
+        PciDevice d = find(bus, device, function);
+        if (d == null || register >= PciConfigSpace.SIZE) {
+            return;
+        }
+        d.config().write(register, size, value);
+        if (register < PciConfigSpace.BAR0 + 24 && register + size > PciConfigSpace.COMMAND) {
+            updateMappings(device, d);
+        }
+        d.configWritten(register, size);
+    }
+
+    private PciDevice find(int bus, int device, int function) {
+        if (bus != 0 || function != 0 || device < 0 || device >= DEVICES) {
+            return null;
+        }
+        return slots[device];
+    }
+
+    private void updateMappings(int slot, PciDevice d) {
+        PciConfigSpace config = d.config();
+        boolean decode = (config.get16(PciConfigSpace.COMMAND) & PciConfigSpace.COMMAND_MEMORY) != 0;
+        long[] bases = mapped[slot];
+        for (PciBar bar : d.bars()) {
+            long address = config.barAddress(bar.index(), bar.is64());
+            long wanted = decode && address != 0 ? address : -1;
+            long old = bases[bar.index()];
+            if (wanted == old) {
+                continue;
+            }
+            if (old >= 0) {
+                mmio.remove(old);
+            }
+            bases[bar.index()] = -1;
+            if (wanted >= 0) {
+                try {
+                    mmio.insert(wanted, bar.size(), bar.region());
+                    bases[bar.index()] = wanted;
+                } catch (BusConflictException | IllegalArgumentException e) {
+                    LOG.log(Level.WARNING, "{0}: the guest put BAR {1} where it cannot be decoded: {2}",
+                            d.name(), bar.index(), e.getMessage());
+                }
+            }
+            listener.barMoved(slot, d, bar.index(), old, bases[bar.index()]);
+        }
+    }
+
+    /** Where BAR {@code bar} of the device in {@code slot} is mapped now, or -1. */
+    public synchronized long mappedBase(int slot, int bar) {
+        return mapped[slot] == null ? -1 : mapped[slot][bar];
+    }
+}
