@@ -41,6 +41,12 @@ public final class LibC {
     public static final int EFD_CLOEXEC = O_CLOEXEC;
     public static final int EFD_NONBLOCK = O_NONBLOCK;
 
+    public static final int EPOLL_CLOEXEC = O_CLOEXEC;
+    public static final int EPOLL_CTL_ADD = 1;
+    public static final int EPOLL_CTL_DEL = 2;
+    public static final int EPOLL_CTL_MOD = 3;
+    public static final int EPOLLIN = 0x001;
+
     private static final Linker LINKER = Linker.nativeLinker();
     private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
@@ -63,6 +69,11 @@ public final class LibC {
     private static final MethodHandle EVENTFD = downcall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle READ = downcall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle WRITE = downcall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle EPOLL_CREATE1 = downcall("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle EPOLL_CTL = downcall("epoll_ctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle EPOLL_WAIT = downcall("epoll_wait",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
     private static final MethodHandle SYSCONF = downcall("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
 
     private static final int SC_PAGESIZE = 30;
@@ -216,6 +227,47 @@ public final class LibC {
         try {
             MemorySegment capture = CAPTURE.get();
             long n = (long) WRITE.invokeExact(capture, fd, buf, count);
+            return n < 0 ? -errno(capture) : n;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** epoll_create1(2). Returns the new epoll descriptor. */
+    public static int epollCreate1(int flags) {
+        try {
+            MemorySegment capture = CAPTURE.get();
+            int fd = (int) EPOLL_CREATE1.invokeExact(capture, flags);
+            if (fd < 0) {
+                throw new SyscallException("epoll_create1", errno(capture));
+            }
+            return fd;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** epoll_ctl(2); {@code event} is a {@code struct epoll_event} ({@link Epoll#EVENT}), NULL for EPOLL_CTL_DEL. */
+    public static void epollCtl(int epfd, int op, int fd, MemorySegment event, String name) {
+        try {
+            MemorySegment capture = CAPTURE.get();
+            int r = (int) EPOLL_CTL.invokeExact(capture, epfd, op, fd, event);
+            if (r < 0) {
+                throw new SyscallException(name, errno(capture));
+            }
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * epoll_wait(2) into {@code events} (an array of {@code struct epoll_event}); returns how many are ready,
+     * or minus the errno (EINTR is an expected outcome for a loop that is being woken).
+     */
+    public static int epollWait(int epfd, MemorySegment events, int maxEvents, int timeoutMillis) {
+        try {
+            MemorySegment capture = CAPTURE.get();
+            int n = (int) EPOLL_WAIT.invokeExact(capture, epfd, events, maxEvents, timeoutMillis);
             return n < 0 ? -errno(capture) : n;
         } catch (Throwable t) {
             throw rethrow(t);

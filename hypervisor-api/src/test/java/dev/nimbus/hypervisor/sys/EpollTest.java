@@ -1,0 +1,95 @@
+package dev.nimbus.hypervisor.sys;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** epoll over eventfds, as a device worker thread uses it. */
+class EpollTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void signalledEventFdIsReportedWithItsToken() {
+        try (Epoll epoll = Epoll.create(4); EventFd a = EventFd.createNonBlocking(); EventFd b = EventFd.createNonBlocking()) {
+            epoll.add(a.fd(), 10);
+            epoll.add(b.fd(), 0x1_0000_0020L);
+            b.signal();
+            assertThat(epoll.await(-1)).isEqualTo(1);
+            assertThat(epoll.token(0)).isEqualTo(0x1_0000_0020L);
+            assertThat(epoll.events(0) & LibC.EPOLLIN).isNotZero();
+        }
+    }
+
+    @Test
+    void nothingSignalledTimesOutWithNoEvents() {
+        try (Epoll epoll = Epoll.create(1); EventFd a = EventFd.createNonBlocking()) {
+            epoll.add(a.fd(), 1);
+            assertThat(epoll.await(0)).isZero();
+        }
+    }
+
+    @Test
+    void readingTheEventFdClearsReadiness() {
+        try (Epoll epoll = Epoll.create(1); EventFd a = EventFd.createNonBlocking()) {
+            epoll.add(a.fd(), 1);
+            a.signal();
+            assertThat(epoll.await(0)).isEqualTo(1);
+            a.read();
+            assertThat(epoll.await(0)).isZero();
+        }
+    }
+
+    @Test
+    void removedDescriptorIsNoLongerReported() {
+        try (Epoll epoll = Epoll.create(1); EventFd a = EventFd.createNonBlocking()) {
+            epoll.add(a.fd(), 1);
+            epoll.remove(a.fd());
+            a.signal();
+            assertThat(epoll.await(0)).isZero();
+        }
+    }
+
+    @Test
+    void addingADescriptorTwiceNamesTheCallAndEexist() {
+        try (Epoll epoll = Epoll.create(1); EventFd a = EventFd.createNonBlocking()) {
+            epoll.add(a.fd(), 1);
+            assertThatThrownBy(() -> epoll.add(a.fd(), 2)).isInstanceOf(SyscallException.class)
+                    .hasMessageContaining("epoll_ctl(EPOLL_CTL_ADD").hasMessageContaining("EEXIST");
+        }
+    }
+
+    /** The layout must be the C library's: gcc prints sizeof and offsetof of struct epoll_event on this host. */
+    @Test
+    void eventLayoutMatchesTheCLibrary() throws Exception {
+        Path src = dir.resolve("epoll.c");
+        Files.writeString(src, """
+                #include <sys/epoll.h>
+                #include <stdio.h>
+                #include <stddef.h>
+                int main(void) { printf("%zu %zu\\n", sizeof(struct epoll_event), offsetof(struct epoll_event, data)); return 0; }
+                """);
+        Path exe = dir.resolve("epoll");
+        run(List.of("gcc", "-o", exe.toString(), src.toString()));
+        String[] out = run(List.of(exe.toString())).trim().split(" ");
+        assertThat(Epoll.EVENT.byteSize()).isEqualTo(Long.parseLong(out[0]));
+        assertThat(Epoll.EVENT.byteOffset(java.lang.foreign.MemoryLayout.PathElement.groupElement("data")))
+                .isEqualTo(Long.parseLong(out[1]));
+    }
+
+    private static String run(List<String> command) throws Exception {
+        Process p = new ProcessBuilder(new ArrayList<>(command)).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(out).isZero();
+        return out;
+    }
+}
