@@ -1,0 +1,215 @@
+package dev.nimbus.devices.virtio.block;
+
+import dev.nimbus.devices.virtio.VirtQueue;
+import dev.nimbus.hypervisor.memory.AddressRange;
+import dev.nimbus.hypervisor.memory.GuestMemory;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.List;
+
+import static dev.nimbus.devices.virtio.VirtQueue.DESC_F_NEXT;
+import static dev.nimbus.devices.virtio.VirtQueue.DESC_F_WRITE;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * virtio-blk requests (virtio 1.2, 5.2.6) against a real 64 KiB image file: header {type le32, reserved
+ * le32, sector le64} in a readable descriptor, data, then a one-byte status in a writable one.
+ */
+class VirtioBlockTest {
+    static final long DESC = 0x1_0000;
+    static final long AVAIL = 0x2_0000;
+    static final long USED = 0x3_0000;
+    static final long HEADER = 0x10_0000;
+    static final long DATA = 0x11_0000;
+    static final long STATUS = 0x12_0000;
+    static final int IMAGE_SIZE = 64 * 1024;
+
+    final GuestMemory memory = GuestMemory.allocate(List.of(new AddressRange(0, 4L << 20)));
+    final VirtQueue queue = new VirtQueue(memory, VirtioBlock.QUEUE_SIZE);
+    @TempDir
+    Path dir;
+    Path image;
+    byte[] original;
+    int offered;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        original = new byte[IMAGE_SIZE];
+        for (int i = 0; i < original.length; i++) {
+            original[i] = (byte) (i / VirtioBlock.SECTOR_SIZE + i);
+        }
+        image = dir.resolve("disk.raw");
+        Files.write(image, original);
+        queue.setSize(16);
+        queue.setDescTable(DESC);
+        queue.setAvailRing(AVAIL);
+        queue.setUsedRing(USED);
+        queue.setReady(true);
+        queue.activate(false, false);
+    }
+
+    @AfterEach
+    void close() {
+        memory.close();
+    }
+
+    void descriptor(int index, long addr, int len, int flags, int next) throws Exception {
+        memory.writeLong(DESC + 16L * index, addr);
+        memory.writeInt(DESC + 16L * index + 8, len);
+        memory.writeShort(DESC + 16L * index + 12, (short) flags);
+        memory.writeShort(DESC + 16L * index + 14, (short) next);
+    }
+
+    void header(int type, long sector) throws Exception {
+        memory.writeInt(HEADER, type);
+        memory.writeInt(HEADER + 4, 0);
+        memory.writeLong(HEADER + 8, sector);
+    }
+
+    /** header, one data descriptor (readable or writable), status; returns the used length. */
+    int request(int type, long sector, int dataLength, boolean deviceWritesData, boolean readOnly) throws Exception {
+        header(type, sector);
+        memory.writeByte(STATUS, (byte) 0x7f);
+        descriptor(0, HEADER, 16, DESC_F_NEXT, 1);
+        descriptor(1, DATA, dataLength, (deviceWritesData ? DESC_F_WRITE : 0) | DESC_F_NEXT, 2);
+        descriptor(2, STATUS, 1, DESC_F_WRITE, 0);
+        offer(0);
+        return process(readOnly);
+    }
+
+    void offer(int head) throws Exception {
+        memory.writeShort(AVAIL + 4 + 2L * (offered % 16), (short) head);
+        offered++;
+        memory.writeShort(AVAIL + 2, (short) offered);
+    }
+
+    int process(boolean readOnly) throws Exception {
+        try (FileChannel ch = readOnly ? FileChannel.open(image, StandardOpenOption.READ)
+                : FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            new VirtioBlock(ch, readOnly, "nimbus-disk-0").process(0, queue);
+        }
+        return memory.readInt(USED + 4 + 8L * ((offered - 1) % 16) + 4);
+    }
+
+    byte status() throws Exception {
+        return memory.readByte(STATUS);
+    }
+
+    @Test
+    void readFillsGuestBuffersFromTheImage() throws Exception {
+        int used = request(VirtioBlock.T_IN, 3, 1024, true, false);
+        byte[] data = new byte[1024];
+        memory.read(DATA, data);
+        assertThat(data).isEqualTo(Arrays.copyOfRange(original, 3 * 512, 3 * 512 + 1024));
+        assertThat(status()).isEqualTo(VirtioBlock.S_OK);
+        assertThat(used).isEqualTo(1024 + 1);
+    }
+
+    @Test
+    void writeStoresGuestBytesInTheImage() throws Exception {
+        byte[] data = new byte[512];
+        Arrays.fill(data, (byte) 0xc3);
+        memory.write(DATA, data);
+        int used = request(VirtioBlock.T_OUT, 10, 512, false, false);
+        byte[] onDisk = Files.readAllBytes(image);
+        assertThat(Arrays.copyOfRange(onDisk, 10 * 512, 11 * 512)).isEqualTo(data);
+        assertThat(Arrays.copyOfRange(onDisk, 0, 10 * 512)).isEqualTo(Arrays.copyOfRange(original, 0, 10 * 512));
+        assertThat(status()).isEqualTo(VirtioBlock.S_OK);
+        assertThat(used).isEqualTo(1);
+    }
+
+    @Test
+    void writeToAReadOnlyDiskFailsWithIoErr() throws Exception {
+        request(VirtioBlock.T_OUT, 0, 512, false, true);
+        assertThat(status()).isEqualTo(VirtioBlock.S_IOERR);
+        assertThat(Files.readAllBytes(image)).isEqualTo(original);
+    }
+
+    @Test
+    void readPastTheCapacityFailsWithIoErr() throws Exception {
+        request(VirtioBlock.T_IN, IMAGE_SIZE / 512 - 1, 1024, true, false);
+        assertThat(status()).isEqualTo(VirtioBlock.S_IOERR);
+    }
+
+    @Test
+    void hugeSectorNumberFailsWithIoErr() throws Exception {
+        request(VirtioBlock.T_IN, Long.MAX_VALUE / 256, 512, true, false);
+        assertThat(status()).isEqualTo(VirtioBlock.S_IOERR);
+    }
+
+    @Test
+    void partialSectorFailsWithIoErr() throws Exception {
+        request(VirtioBlock.T_IN, 0, 100, true, false);
+        assertThat(status()).isEqualTo(VirtioBlock.S_IOERR);
+    }
+
+    @Test
+    void flushSucceeds() throws Exception {
+        header(VirtioBlock.T_FLUSH, 0);
+        descriptor(0, HEADER, 16, DESC_F_NEXT, 1);
+        descriptor(1, STATUS, 1, DESC_F_WRITE, 0);
+        memory.writeByte(STATUS, (byte) 0x7f);
+        offer(0);
+        assertThat(process(false)).isEqualTo(1);
+        assertThat(status()).isEqualTo(VirtioBlock.S_OK);
+    }
+
+    @Test
+    void getIdReturnsTheSerialNulPadded() throws Exception {
+        memory.fill(DATA, 20, (byte) 0xff);
+        int used = request(VirtioBlock.T_GET_ID, 0, 20, true, false);
+        byte[] id = new byte[20];
+        memory.read(DATA, id);
+        assertThat(new String(id, 0, 13)).isEqualTo("nimbus-disk-0");
+        assertThat(Arrays.copyOfRange(id, 13, 20)).containsOnly(0);
+        assertThat(used).isEqualTo(21);
+        assertThat(status()).isEqualTo(VirtioBlock.S_OK);
+    }
+
+    @Test
+    void unknownRequestTypeIsUnsupported() throws Exception {
+        request(99, 0, 512, true, false);
+        assertThat(status()).isEqualTo(VirtioBlock.S_UNSUPP);
+    }
+
+    @Test
+    void headerSplitAcrossDescriptorsIsParsed() throws Exception {
+        header(VirtioBlock.T_IN, 2);
+        descriptor(0, HEADER, 6, DESC_F_NEXT, 1);
+        descriptor(1, HEADER + 6, 10, DESC_F_NEXT, 2);
+        descriptor(2, DATA, 512, DESC_F_WRITE | DESC_F_NEXT, 3);
+        descriptor(3, STATUS, 1, DESC_F_WRITE, 0);
+        offer(0);
+        process(false);
+        byte[] data = new byte[512];
+        memory.read(DATA, data);
+        assertThat(data).isEqualTo(Arrays.copyOfRange(original, 1024, 1536));
+    }
+
+    @Test
+    void requestWithoutStatusByteIsReturnedUnanswered() throws Exception {
+        header(VirtioBlock.T_IN, 0);
+        descriptor(0, HEADER, 16, 0, 0);
+        offer(0);
+        assertThat(process(false)).isZero();
+        assertThat(memory.readShort(USED + 2)).isEqualTo((short) 1);
+    }
+
+    @Test
+    void configurationGivesCapacityInSectors() throws Exception {
+        try (FileChannel ch = FileChannel.open(image, StandardOpenOption.READ)) {
+            VirtioBlock blk = new VirtioBlock(ch, true, "x");
+            assertThat(blk.readConfig(0, 8)).isEqualTo(IMAGE_SIZE / 512);
+            assertThat(blk.readConfig(20, 4)).isEqualTo(512);
+            assertThat(blk.deviceFeatures() & (1L << VirtioBlock.F_RO)).isNotZero();
+        }
+    }
+}
