@@ -14,6 +14,14 @@ public interface PciDevice {
     /** The memory BARs, fixed for the function's lifetime. */
     List<PciBar> bars();
 
+    /**
+     * The guest's read of configuration space; {@link PciConfigSpace#read} unless the function has
+     * registers whose value is computed on access (a window onto a BAR, say).
+     */
+    default long readConfig(int offset, int size) {
+        return config().read(offset, size);
+    }
+
     /** Called after each guest write to configuration space at {@code [offset, offset+size)}. */
     default void configWritten(int offset, int size) {}
 

@@ -80,7 +80,7 @@ public final class PciRoot {
         if (d == null) {
             return Bus.allOnes(size);
         }
-        return d.config().read(register, size);
+        return d.readConfig(register, size);
     }
 
     /** Writes {@code size} bytes at {@code register} of a function's configuration space. */

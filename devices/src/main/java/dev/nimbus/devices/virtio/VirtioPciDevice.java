@@ -30,6 +30,9 @@ import static dev.nimbus.devices.virtio.VirtioFeatures.STATUS_FEATURES_OK;
  *   0x6000  MSI-X pending-bit array
  * </pre>
  *
+ * A VIRTIO_PCI_CAP_PCI_CFG capability (4.1.4.9) gives firmware-style access to the BAR through configuration
+ * space.
+ *
  * <p>Queue processing: {@link #processQueue(int)} serves queue n, whoever calls it: a test, the MMIO
  * notification write (when no ioeventfd catches it), or the device's worker thread when the queue's
  * ioeventfd fires. A guest that breaks a queue puts the device into DEVICE_NEEDS_RESET (logged once per
@@ -59,6 +62,7 @@ public final class VirtioPciDevice implements PciDevice {
     public static final int CAP_NOTIFY = 2;
     public static final int CAP_ISR = 3;
     public static final int CAP_DEVICE = 4;
+    public static final int CAP_PCI_CFG = 5;
 
     private final VirtioDevice device;
     private final PciConfigSpace config;
@@ -75,6 +79,8 @@ public final class VirtioPciDevice implements PciDevice {
     private int queueSelect;
     private int isr;
     private boolean needsResetLogged;
+    /** Offset of the VIRTIO_PCI_CAP_PCI_CFG capability in configuration space. */
+    private final int pciCfgCap;
 
     /**
      * @param routing   where the MSI-X vectors go (the VMM's irqfds)
@@ -103,10 +109,15 @@ public final class VirtioPciDevice implements PciDevice {
         if (device.configSize() > 0) {
             addVirtioCapability(CAP_DEVICE, DEVICE_CONFIG_OFFSET, device.configSize(), -1);
         }
+        this.pciCfgCap = addVirtioCapability(CAP_PCI_CFG, 0, 0, 0); // 20 bytes: the cap, then pci_cfg_data
+        // bar, offset and length of the access window are the driver's to set (4.1.4.9)
+        config.setWritable(pciCfgCap + 4, 1, 0xff);
+        config.setWritable(pciCfgCap + 8, 8, -1L);
+        config.setWritable(pciCfgCap + 16, 4, 0xffff_ffffL);
         this.msix = new MsixCapability(config, n + 1, BAR, MSIX_TABLE_OFFSET, MSIX_PBA_OFFSET, routing, deviceId);
     }
 
-    private void addVirtioCapability(int type, int offset, int length, int multiplier) {
+    private int addVirtioCapability(int type, int offset, int length, int multiplier) {
         byte[] cap = new byte[multiplier >= 0 ? 20 : 16];
         cap[0] = 0x09; // vendor-specific
         cap[2] = (byte) cap.length;
@@ -117,7 +128,7 @@ public final class VirtioPciDevice implements PciDevice {
         if (multiplier >= 0) {
             putLe32(cap, 16, multiplier);
         }
-        config.addCapability(cap);
+        return config.addCapability(cap);
     }
 
     private static void putLe32(byte[] b, int at, int v) {
@@ -139,6 +150,38 @@ public final class VirtioPciDevice implements PciDevice {
     @Override
     public void configWritten(int offset, int size) {
         msix.configWritten(offset, size);
+        if (offset >= pciCfgCap + 16 && offset < pciCfgCap + 20) {
+            int length = pciCfgWindowLength();
+            if (length > 0) {
+                new Registers().write(config.get32(pciCfgCap + 8) & 0xffff_ffffL, length,
+                        config.get32(pciCfgCap + 16) & 0xffff_ffffL);
+            }
+        }
+    }
+
+    /**
+     * Reads of the VIRTIO_PCI_CAP_PCI_CFG data field (4.1.4.9) read BAR 0 at the offset the driver set;
+     * everything else is plain configuration space.
+     */
+    @Override
+    public long readConfig(int offset, int size) {
+        if (offset >= pciCfgCap + 16 && offset < pciCfgCap + 20) {
+            int length = pciCfgWindowLength();
+            if (length > 0) {
+                config.set32(pciCfgCap + 16, (int) new Registers().read(config.get32(pciCfgCap + 8) & 0xffff_ffffL, length));
+            }
+        }
+        return config.read(offset, size);
+    }
+
+    /** The window's access size if the driver set a valid one (BAR 0, 1/2/4 bytes, aligned, inside the BAR), else 0. */
+    private int pciCfgWindowLength() {
+        int bar = config.get8(pciCfgCap + 4);
+        long offset = config.get32(pciCfgCap + 8) & 0xffff_ffffL;
+        int length = config.get32(pciCfgCap + 12);
+        boolean valid = bar == BAR && (length == 1 || length == 2 || length == 4) && offset % length == 0
+                && offset + length <= BAR_SIZE;
+        return valid ? length : 0;
     }
 
     @Override

@@ -69,7 +69,37 @@ class VirtioPciDeviceTest {
     @Test
     void capabilitiesPointAtCommonNotifyAndIsrStructuresInBarZero() {
         assertThat(virtioCapabilities()).extracting(c -> c[0] + "@" + c[1] + ":" + Integer.toHexString(c[2]))
-                .containsExactly("1@0:0", "2@0:3000", "3@0:1000");
+                .containsExactly("1@0:0", "2@0:3000", "3@0:1000", "5@0:0");
+    }
+
+    int pciCfgCapability() {
+        PciConfigSpace config = device.config();
+        for (int at = config.get8(PciConfigSpace.CAPABILITIES_POINTER); at != 0; at = config.get8(at + 1)) {
+            if (config.get8(at) == 0x09 && config.get8(at + 3) == VirtioPciDevice.CAP_PCI_CFG) {
+                return at;
+            }
+        }
+        throw new AssertionError("no VIRTIO_PCI_CAP_PCI_CFG");
+    }
+
+    /** 4.1.4.9: the driver sets bar, offset and length, then reads pci_cfg_data to read the BAR there. */
+    @Test
+    void pciCfgCapabilityReadsTheBarThroughConfigurationSpace() {
+        int cap = pciCfgCapability();
+        device.config().write(cap + 4, 1, 0);
+        device.config().write(cap + 8, 4, 0x12); // num_queues
+        device.config().write(cap + 12, 4, 2);
+        assertThat(device.readConfig(cap + 16, 2)).isEqualTo(1);
+    }
+
+    @Test
+    void pciCfgCapabilityWritesTheBarThroughConfigurationSpace() {
+        int cap = pciCfgCapability();
+        device.config().write(cap + 8, 4, 0x16); // queue_select
+        device.config().write(cap + 12, 4, 2);
+        device.config().write(cap + 16, 2, 7);
+        device.configWritten(cap + 16, 2);
+        assertThat(driver.common(0x16, 2)).isEqualTo(7);
     }
 
     @Test
