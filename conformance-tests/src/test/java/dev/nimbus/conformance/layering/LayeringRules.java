@@ -1,6 +1,7 @@
 package dev.nimbus.conformance.layering;
 
 import com.tngtech.archunit.lang.ArchRule;
+import dev.nimbus.hypervisor.Arch;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
@@ -63,8 +64,21 @@ final class LayeringRules {
             .should().dependOnClassesThat().resideInAPackage("java.lang.foreign..")
             .because("MemorySegment and downcalls stay in the backends and the SPI's sys/memory layer");
 
+    /**
+     * The SPI, the devices and the VMM never ask which architecture they run on ({@code if (arch == Arch.X86_64)}):
+     * what differs comes from the arch platform. Only {@link Arch} itself names its constants; the backends,
+     * which do differ per architecture, are not governed by this rule.
+     */
+    static final ArchRule NO_ARCH_BRANCHES_OUTSIDE_ARCH_AND_BACKENDS = noClasses()
+            .that().resideInAnyPackage(API, DEVICES, VMM).and().doNotHaveFullyQualifiedName(Arch.class.getName())
+            .should().accessField(Arch.class, "X86_64")
+            .orShould().accessField(Arch.class, "AARCH64")
+            .orShould().accessField(Arch.class, "RISCV64")
+            .because("the arch module supplies what differs between architectures (issue #8)");
+
     static final ArchRule[] ALL = {
         API_IS_JDK_ONLY, BACKENDS_ARE_INDEPENDENT, MSHV_IS_INDEPENDENT, ARCH_USES_NO_BACKEND,
         ARCH_MODULES_ARE_INDEPENDENT, DEVICES_USE_NO_BACKEND, NOTHING_DEPENDS_ON_VMM, FOREIGN_ONLY_AT_THE_NATIVE_EDGE,
+        NO_ARCH_BRANCHES_OUTSIDE_ARCH_AND_BACKENDS,
     };
 }

@@ -7,6 +7,7 @@ import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.lang.ArchRule;
 import dev.nimbus.arch.aarch64.layeringfixture.ArchUsingBackend;
 import dev.nimbus.arch.x86_64.layeringfixture.ArchUsingForeignMemory;
+import dev.nimbus.devices.layeringfixture.DeviceBranchingOnArch;
 import dev.nimbus.devices.layeringfixture.DeviceUsingKvm;
 import dev.nimbus.hypervisor.layeringfixture.ApiUsingVmm;
 import dev.nimbus.kvm.layeringfixture.KvmUsingMshv;
@@ -85,6 +86,11 @@ class LayeringTest {
         LayeringRules.FOREIGN_ONLY_AT_THE_NATIVE_EDGE.check(production);
     }
 
+    @Test
+    void spiDevicesAndVmmHaveNoArchitectureBranches() {
+        LayeringRules.NO_ARCH_BRANCHES_OUTSIDE_ARCH_AND_BACKENDS.check(production);
+    }
+
     // Each rule must catch a real violation: the fixtures below sit in governed packages and break one rule each.
 
     private static boolean violated(ArchRule rule, Class<?>... classes) {
@@ -119,6 +125,11 @@ class LayeringTest {
     @Test
     void foreignRuleCatchesAnArchPlatformHoldingAMemorySegment() {
         assertThat(violated(LayeringRules.FOREIGN_ONLY_AT_THE_NATIVE_EDGE, ArchUsingForeignMemory.class)).isTrue();
+    }
+
+    @Test
+    void archBranchRuleCatchesADeviceThatAsksForAarch64() {
+        assertThat(violated(LayeringRules.NO_ARCH_BRANCHES_OUTSIDE_ARCH_AND_BACKENDS, DeviceBranchingOnArch.class)).isTrue();
     }
 
     @Test
