@@ -1,12 +1,17 @@
 package dev.nimbus.vmm;
 
 import dev.nimbus.hypervisor.HypervisorException;
+import dev.nimbus.vmm.api.ApiHandler;
+import dev.nimbus.vmm.api.ApiServer;
+import dev.nimbus.vmm.config.ApiSocketConfig;
 import dev.nimbus.vmm.config.ConfigException;
 import dev.nimbus.vmm.config.ConsoleConfig;
 import dev.nimbus.vmm.config.CpusConfig;
 import dev.nimbus.vmm.config.MemoryConfig;
 import dev.nimbus.vmm.config.PayloadConfig;
 import dev.nimbus.vmm.config.VmConfig;
+import dev.nimbus.vmm.control.VmController;
+import dev.nimbus.vmm.control.VmRunner;
 import dev.nimbus.vmm.wiring.HypervisorChoice;
 import dev.nimbus.vmm.wiring.NimbusComponent;
 import picocli.CommandLine;
@@ -56,6 +61,10 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--console", paramLabel = "tty|off|null|file=PATH", description = "virtio console (default: tty).")
     String console;
 
+    @Option(names = "--api-socket", paramLabel = "path=PATH",
+            description = "Serve the REST API (Cloud Hypervisor's /api/v1) on a Unix socket, mode 0600. Without --kernel the VMM waits for vm.create and vm.boot; it runs until vmm.shutdown.")
+    String apiSocket;
+
     @Option(names = "-v", description = "More log output: -v info (boot progress), -vv debug, -vvv everything.")
     boolean[] verbose = new boolean[0];
 
@@ -97,14 +106,20 @@ public final class Main implements Callable<Integer> {
             err.println("nimbus: " + e.getMessage());
             return EXIT_USAGE;
         }
-        VmConfig config;
+        VmConfig config = null;
+        ApiSocketConfig api = null;
         try {
-            config = new VmConfig(
-                    cpus == null ? CpusConfig.DEFAULT : CpusConfig.parse(cpus),
-                    memory == null ? MemoryConfig.DEFAULT : MemoryConfig.parse(memory),
-                    PayloadConfig.of(kernel, initramfs, cmdline),
-                    serial == null ? ConsoleConfig.of(ConsoleConfig.Mode.NULL) : ConsoleConfig.parse("--serial", serial),
-                    console == null ? ConsoleConfig.of(ConsoleConfig.Mode.TTY) : ConsoleConfig.parse("--console", console));
+            if (apiSocket != null) {
+                api = ApiSocketConfig.parse(apiSocket);
+            }
+            if (api == null || kernel != null) {
+                config = new VmConfig(
+                        cpus == null ? CpusConfig.DEFAULT : CpusConfig.parse(cpus),
+                        memory == null ? MemoryConfig.DEFAULT : MemoryConfig.parse(memory),
+                        PayloadConfig.of(kernel, initramfs, cmdline),
+                        serial == null ? ConsoleConfig.of(ConsoleConfig.Mode.NULL) : ConsoleConfig.parse("--serial", serial),
+                        console == null ? ConsoleConfig.of(ConsoleConfig.Mode.TTY) : ConsoleConfig.parse("--console", console));
+            }
             Logging.configure(verbose.length, logFile == null ? null : Path.of(logFile));
         } catch (ConfigException e) {
             err.println("nimbus: " + e.getMessage());
@@ -121,11 +136,38 @@ public final class Main implements Callable<Integer> {
             err.println("nimbus: " + e.getMessage());
             return EXIT_VM_ERROR;
         }
-        try {
-            return component.vmRunner().run(config, err);
+        try (VmController controller = component.vmController()) {
+            if (api == null) {
+                return VmRunner.run(controller, config, err);
+            }
+            return serve(controller, api, config);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return EXIT_VM_ERROR;
+        }
+    }
+
+    /** Serves the REST API until vmm.shutdown; boots {@code config} first when the command line gave one. */
+    private int serve(VmController controller, ApiSocketConfig api, VmConfig config) throws InterruptedException {
+        ApiServer server;
+        try {
+            server = ApiServer.start(api.path(), new ApiHandler(controller));
+        } catch (IOException e) {
+            err.println("nimbus: --api-socket path: cannot listen on " + api.path() + ": " + e.getMessage());
+            return EXIT_USAGE;
+        }
+        try (server) {
+            if (config != null) {
+                try {
+                    controller.create(config);
+                    controller.boot();
+                } catch (dev.nimbus.vmm.control.ControlException e) {
+                    err.println("nimbus: " + e.getMessage());
+                    return e.kind() == dev.nimbus.vmm.control.ControlException.Kind.BAD_REQUEST ? EXIT_USAGE : EXIT_VM_ERROR;
+                }
+            }
+            controller.awaitVmmShutdown();
+            return EXIT_OK;
         }
     }
 

@@ -13,6 +13,14 @@ public record CpusConfig(int boot, int max) {
         OptionList o = OptionList.parse("--cpus", text, KEYS, UNSUPPORTED, Set.of());
         int boot = (int) o.integer("boot", 1, 1, 255);
         int max = (int) o.integer("max", boot, 1, 255);
+        return of(boot, max);
+    }
+
+    /** The checks every source of a CPU configuration goes through (the command line, {@code vm.create}). */
+    public static CpusConfig of(int boot, int max) throws ConfigException {
+        if (boot < 1 || boot > 255) {
+            throw new ConfigException("--cpus boot: " + boot + " is out of range (1 to 255)");
+        }
         if (max < boot) {
             throw new ConfigException("--cpus max: " + max + " is less than boot=" + boot);
         }

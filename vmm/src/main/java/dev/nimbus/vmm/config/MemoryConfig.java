@@ -17,7 +17,11 @@ public record MemoryConfig(long size) {
         if (!o.has("size")) {
             throw new ConfigException("--memory: size= is required (for example size=512M)");
         }
-        long size = o.size("size", 0);
+        return of(o.size("size", 0));
+    }
+
+    /** The checks every source of a memory configuration goes through (the command line, {@code vm.create}). */
+    public static MemoryConfig of(long size) throws ConfigException {
         if (size < MIN_SIZE) {
             throw new ConfigException("--memory size: " + size + " bytes is too small (at least 32M)");
         }

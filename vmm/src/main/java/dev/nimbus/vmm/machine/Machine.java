@@ -1,8 +1,10 @@
 package dev.nimbus.vmm.machine;
 
+import dev.nimbus.devices.bus.BusMapping;
 import dev.nimbus.devices.bus.Buses;
 import dev.nimbus.devices.debug.DebugPort;
 import dev.nimbus.devices.platform.CreatedDevice;
+import dev.nimbus.hypervisor.GuestClock;
 import dev.nimbus.hypervisor.Vcpu;
 import dev.nimbus.hypervisor.Vm;
 import dev.nimbus.hypervisor.arch.ArchPlatform;
@@ -11,15 +13,25 @@ import dev.nimbus.hypervisor.memory.GuestMemory;
 
 import java.lang.System.Logger.Level;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
 
 /**
  * One assembled VM: its memory, vCPUs, buses and devices, and the threads that run them. Built by
  * {@link MachineBuilder}; {@link #start()} starts one platform thread per vCPU; {@link #awaitExit()} waits
  * for the first {@link MachineExit}; {@link #close()} stops the vCPUs and releases everything, in the
  * reverse order of creation (devices, vCPUs and VM, then guest memory, which the VM's slots point into).
+ *
+ * <p>{@link #pause()} makes every vCPU leave the guest ({@link Vcpu#kick()}) and park in its loop until
+ * {@link #resume()}; when the VM has a {@link GuestClock} its value is kept across the pause, so the guest's
+ * clock does not jump by the paused time. Every device's register accesses are counted for
+ * {@link #counters()}.
  */
 public final class Machine implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Machine.class.getName());
@@ -34,7 +46,15 @@ public final class Machine implements AutoCloseable {
     private final List<AutoCloseable> resources;
     private final CompletableFuture<MachineExit> exit = new CompletableFuture<>();
     private final List<Thread> threads = new ArrayList<>();
+    private final Map<String, LongAdder[]> counters = new LinkedHashMap<>();
     private volatile boolean stopping;
+    // pause state, guarded by parkLock
+    private final Object parkLock = new Object();
+    private boolean pauseRequested;
+    private int parked;
+    private int running;
+    private long pausedClock;
+    private boolean clockSaved;
 
     Machine(Vm vm, GuestMemory memory, List<Vcpu> vcpus, Buses buses, BootPlan plan, ArchPlatform arch,
             List<CreatedDevice> devices, List<AutoCloseable> resources) {
@@ -46,6 +66,111 @@ public final class Machine implements AutoCloseable {
         this.arch = arch;
         this.devices = List.copyOf(devices);
         this.resources = List.copyOf(resources);
+        countAccesses();
+    }
+
+    /** Puts a counting view of every device on the buses in place of the device itself. */
+    private void countAccesses() {
+        for (CreatedDevice d : devices) {
+            if (d.mappings().isEmpty()) {
+                continue;
+            }
+            String base = d.mappings().getFirst().device().name();
+            String name = base;
+            for (int n = 2; counters.containsKey(name); n++) {
+                name = base + " " + n;
+            }
+            LongAdder[] c = {new LongAdder(), new LongAdder()};
+            counters.put(name, c);
+            for (BusMapping m : d.mappings()) {
+                if (buses.bus(m.space()).remove(m.base())) {
+                    buses.insert(new BusMapping(m.space(), m.base(), m.length(), new CountingDevice(m.device(), c[0], c[1])));
+                }
+            }
+        }
+    }
+
+    /** Per device (named as the device names itself), its register reads and writes so far. */
+    public Map<String, Map<String, Long>> counters() {
+        Map<String, Map<String, Long>> out = new LinkedHashMap<>();
+        counters.forEach((name, c) -> out.put(name, Map.of("reads", c[0].sum(), "writes", c[1].sum())));
+        return out;
+    }
+
+    /** Calls {@code listener} once, on the thread that ends the run, with how it ended. */
+    public void onExit(Consumer<MachineExit> listener) {
+        exit.thenAccept(listener);
+    }
+
+    /**
+     * Stops every vCPU outside the guest and waits until all have parked (a halted vCPU counts as parked).
+     * Keeps the guest clock's value when the VM has one.
+     *
+     * @throws IllegalStateException when the vCPUs do not all stop within {@code timeoutMillis}
+     */
+    public void pause(long timeoutMillis) throws InterruptedException {
+        synchronized (parkLock) {
+            pauseRequested = true;
+        }
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        synchronized (parkLock) {
+            while (parked < running && !stopping) {
+                for (Vcpu v : vcpus) {
+                    v.kick();
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    pauseRequested = false;
+                    parkLock.notifyAll();
+                    throw new IllegalStateException((running - parked) + " of " + running + " vCPUs did not stop within "
+                            + timeoutMillis + " ms");
+                }
+                parkLock.wait(Math.max(1, Math.min(50, TimeUnit.NANOSECONDS.toMillis(left))));
+            }
+        }
+        if (vm instanceof GuestClock clock) {
+            pausedClock = clock.getClock();
+            clockSaved = true;
+            LOG.log(Level.DEBUG, "paused; guest clock {0} ns", pausedClock);
+        }
+    }
+
+    /** Lets the parked vCPUs run again, with the guest clock where the pause left it. */
+    public void resume() {
+        if (clockSaved && vm instanceof GuestClock clock) {
+            clock.setClock(pausedClock);
+            clockSaved = false;
+        }
+        synchronized (parkLock) {
+            pauseRequested = false;
+            parkLock.notifyAll();
+        }
+    }
+
+    /** Called by a vCPU thread as its loop begins and ends. */
+    void vcpuRunning(boolean started) {
+        synchronized (parkLock) {
+            running += started ? 1 : -1;
+            parkLock.notifyAll();
+        }
+    }
+
+    /** Called by a vCPU thread between runs: parks it while a pause is in effect. */
+    void parkIfPaused() throws InterruptedException {
+        synchronized (parkLock) {
+            if (!pauseRequested) {
+                return;
+            }
+            parked++;
+            parkLock.notifyAll();
+            try {
+                while (pauseRequested && !stopping) {
+                    parkLock.wait();
+                }
+            } finally {
+                parked--;
+            }
+        }
     }
 
     /** Starts every vCPU on its own platform thread. */
@@ -71,6 +196,9 @@ public final class Machine implements AutoCloseable {
             LOG.log(Level.DEBUG, "machine exit: {0}", why);
         }
         stopping = true;
+        synchronized (parkLock) {
+            parkLock.notifyAll();
+        }
         for (Vcpu v : vcpus) {
             v.kick();
         }

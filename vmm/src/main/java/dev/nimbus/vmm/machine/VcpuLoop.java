@@ -49,6 +49,7 @@ final class VcpuLoop implements Runnable {
         if (!setUp) {
             return;
         }
+        machine.vcpuRunning(true);
         try {
             ready.await();
             loop();
@@ -60,11 +61,17 @@ final class VcpuLoop implements Runnable {
             // a bug in a device or in Nimbus itself: the VM stops, the process does not die with it
             LOG.log(Level.ERROR, "vCPU " + index + " stopped by an unexpected error", e);
             fail("vCPU " + index + ": unexpected error: " + e);
+        } finally {
+            machine.vcpuRunning(false);
         }
     }
 
-    private void loop() {
+    private void loop() throws InterruptedException {
         while (!machine.stopping()) {
+            machine.parkIfPaused();
+            if (machine.stopping()) {
+                return;
+            }
             VcpuExit exit = vcpu.run();
             switch (exit) {
                 case VcpuExit.IoIn in -> buses.handle(in);

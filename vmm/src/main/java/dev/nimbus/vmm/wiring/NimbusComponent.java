@@ -5,7 +5,8 @@ import dagger.Component;
 import dev.nimbus.hypervisor.Hypervisor;
 import dev.nimbus.hypervisor.HypervisorRegistry;
 import dev.nimbus.hypervisor.arch.ArchPlatform;
-import dev.nimbus.vmm.machine.VmRunner;
+import dev.nimbus.vmm.control.VmController;
+import dev.nimbus.vmm.control.VmRunner;
 
 import javax.inject.Singleton;
 
@@ -24,6 +25,9 @@ public interface NimbusComponent {
 
     /** The platform of the host's architecture. */
     ArchPlatform archPlatform();
+
+    /** The VM-control thread every front end goes through (selects the backend when first used). */
+    VmController vmController();
 
     /** Runs a VM from a configuration until it powers off (selects the backend first). */
     VmRunner vmRunner();

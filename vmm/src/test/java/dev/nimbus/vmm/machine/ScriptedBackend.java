@@ -4,6 +4,7 @@ import dev.nimbus.hypervisor.Arch;
 import dev.nimbus.hypervisor.Availability;
 import dev.nimbus.hypervisor.Capability;
 import dev.nimbus.hypervisor.GsiRoute;
+import dev.nimbus.hypervisor.GuestClock;
 import dev.nimbus.hypervisor.Hypervisor;
 import dev.nimbus.hypervisor.IoEventAddress;
 import dev.nimbus.hypervisor.IrqChip;
@@ -33,9 +34,9 @@ import java.util.function.Supplier;
  * are tested with it without KVM. Each created VM takes the next script; a vCPU whose script is used up
  * waits (as a vCPU in the guest would) until it is kicked.
  */
-final class ScriptedBackend implements Hypervisor {
+public final class ScriptedBackend implements Hypervisor {
     /** A port write, as the guest's {@code out} instruction would exit. */
-    record Out(int port, int size, long value) implements VcpuExit.IoOut {
+    public record Out(int port, int size, long value) implements VcpuExit.IoOut {
         @Override
         public int count() {
             return 1;
@@ -48,11 +49,11 @@ final class ScriptedBackend implements Hypervisor {
     }
 
     private final Deque<List<Supplier<VcpuExit>>> scripts = new ArrayDeque<>();
-    final List<ScriptedVm> vms = new CopyOnWriteArrayList<>();
+    public final List<ScriptedVm> vms = new CopyOnWriteArrayList<>();
 
     /** Adds the exits the boot vCPU of the next VM returns, in order. */
     @SafeVarargs
-    final ScriptedBackend thenVm(Supplier<VcpuExit>... exits) {
+    public final ScriptedBackend thenVm(Supplier<VcpuExit>... exits) {
         scripts.add(List.of(exits));
         return this;
     }
@@ -89,12 +90,15 @@ final class ScriptedBackend implements Hypervisor {
         return vm;
     }
 
-    static final class ScriptedVm implements Vm {
+    public static final class ScriptedVm implements Vm, GuestClock {
         final List<Supplier<VcpuExit>> script;
         final List<MemoryRegion> regions = new ArrayList<>();
         final List<ScriptedVcpu> vcpus = new ArrayList<>();
         final List<String> irqEvents = new CopyOnWriteArrayList<>();
-        volatile boolean closed;
+        public volatile boolean closed;
+        /** The guest clock; every value set on it, in order. */
+        public volatile long clock = 1_000_000;
+        public final List<Long> clockSets = new CopyOnWriteArrayList<>();
         private IrqChip chip;
 
         ScriptedVm(List<Supplier<VcpuExit>> script) {
@@ -119,6 +123,17 @@ final class ScriptedBackend implements Hypervisor {
         @Override
         public BitSet dirtyLog(int slot) {
             return new BitSet();
+        }
+
+        @Override
+        public long getClock() {
+            return clock;
+        }
+
+        @Override
+        public void setClock(long nanos) {
+            clockSets.add(nanos);
+            clock = nanos;
         }
 
         @Override
@@ -177,13 +192,13 @@ final class ScriptedBackend implements Hypervisor {
         }
     }
 
-    static final class ScriptedVcpu implements Vcpu {
+    public static final class ScriptedVcpu implements Vcpu {
         private final int id;
         private final List<Supplier<VcpuExit>> script;
         private int next;
         private boolean kicked;
         volatile boolean closed;
-        volatile boolean setUp;
+        public volatile boolean setUp;
 
         ScriptedVcpu(int id, List<Supplier<VcpuExit>> script) {
             this.id = id;

@@ -1,0 +1,366 @@
+package dev.nimbus.vmm.control;
+
+import dev.nimbus.devices.debug.DebugPort;
+import dev.nimbus.devices.power.PowerControl;
+import dev.nimbus.hypervisor.HypervisorException;
+import dev.nimbus.hypervisor.arch.BootException;
+import dev.nimbus.vmm.config.ConfigException;
+import dev.nimbus.vmm.config.VmConfig;
+import dev.nimbus.vmm.control.ControlException.Kind;
+import dev.nimbus.vmm.machine.Machine;
+import dev.nimbus.vmm.machine.MachineBuilder;
+import dev.nimbus.vmm.machine.MachineExit;
+
+import javax.inject.Inject;
+import java.lang.System.Logger.Level;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The one internal API every front end (the command line, the REST API) drives a VM through. Each request
+ * runs on one VM-control thread, so lifecycle transitions are serialized and each has exactly one
+ * implementation here; the caller blocks until its request is done. Events from the guest (power-off,
+ * reset, a failed vCPU) arrive on the same thread.
+ *
+ * <p>A reboot, whether the guest asks for it or {@code vm.reboot} does, builds a fresh machine from the same
+ * configuration, as Cloud Hypervisor does: nothing of the old run's device state survives.
+ */
+public final class VmController implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(VmController.class.getName());
+    /** A guest that reboots more often than this in one run is stopped: it is in a reboot loop. */
+    public static final int MAX_REBOOTS = 100;
+    /** How long a pause waits for every vCPU to leave the guest. */
+    static final long PAUSE_TIMEOUT_MILLIS = 10_000;
+
+    private final MachineBuilder builder;
+    private final ExecutorService control = Executors.newSingleThreadExecutor(
+            r -> Thread.ofPlatform().name("vm-control").daemon(true).unstarted(r));
+    private final CompletableFuture<Void> vmmShutdown = new CompletableFuture<>();
+
+    // touched only on the control thread
+    private VmConfig config;
+    private VmState state;
+    private Machine machine;
+    private int reboots;
+    // the current boot's outcome; replaced by each vm.boot, read by waiting front ends
+    private volatile CompletableFuture<RunOutcome> run = new CompletableFuture<>();
+
+    @Inject
+    public VmController(MachineBuilder builder) {
+        this.builder = builder;
+    }
+
+    /** {@code vm.create}: checks and keeps the configuration; builds nothing yet. */
+    public void create(VmConfig newConfig) throws ControlException {
+        call(() -> {
+            if (config != null) {
+                throw new ControlException(Kind.WRONG_STATE, "a VM is already created (vm.delete it first)");
+            }
+            try {
+                builder.validate(newConfig);
+            } catch (ConfigException e) {
+                throw new ControlException(Kind.BAD_REQUEST, e.getMessage(), e);
+            }
+            config = newConfig;
+            state = VmState.CREATED;
+            LOG.log(Level.INFO, "vm.create: {0} vCPUs, {1} bytes of RAM, kernel {2}", newConfig.cpus().boot(),
+                    newConfig.memory().size(), newConfig.payload().kernel());
+            return null;
+        });
+    }
+
+    /** {@code vm.boot}: builds the machine and starts its vCPUs. */
+    public void boot() throws ControlException {
+        call(() -> {
+            requireVm();
+            if (state == VmState.RUNNING || state == VmState.PAUSED) {
+                throw new ControlException(Kind.WRONG_STATE, "the VM is already booted (" + state.apiName() + ")");
+            }
+            reboots = 0;
+            run = new CompletableFuture<>();
+            startMachine();
+            LOG.log(Level.INFO, "vm.boot: running");
+            return null;
+        });
+    }
+
+    /** {@code vm.pause}: every vCPU leaves the guest and parks. */
+    public void pause() throws ControlException {
+        call(() -> {
+            requireState(VmState.RUNNING, "pause");
+            try {
+                machine.pause(PAUSE_TIMEOUT_MILLIS);
+            } catch (IllegalStateException | HypervisorException e) {
+                throw new ControlException(Kind.INTERNAL, "vm.pause: " + e.getMessage(), e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new ControlException(Kind.INTERNAL, "vm.pause: interrupted", e);
+            }
+            state = VmState.PAUSED;
+            LOG.log(Level.INFO, "vm.pause: paused");
+            return null;
+        });
+    }
+
+    /** {@code vm.resume}: the parked vCPUs run the guest again. */
+    public void resume() throws ControlException {
+        call(() -> {
+            requireState(VmState.PAUSED, "resume");
+            try {
+                machine.resume();
+            } catch (HypervisorException e) {
+                throw new ControlException(Kind.INTERNAL, "vm.resume: " + e.getMessage(), e);
+            }
+            state = VmState.RUNNING;
+            LOG.log(Level.INFO, "vm.resume: running");
+            return null;
+        });
+    }
+
+    /** {@code vm.shutdown}: stops and releases the machine; the configuration stays, for another boot. */
+    public void shutdown() throws ControlException {
+        call(() -> {
+            requireBooted("shutdown");
+            stopMachine();
+            state = VmState.SHUTDOWN;
+            run.complete(new RunOutcome.PoweredOff("vm.shutdown"));
+            LOG.log(Level.INFO, "vm.shutdown: shut down");
+            return null;
+        });
+    }
+
+    /** {@code vm.reboot}: a fresh machine from the same configuration. */
+    public void reboot() throws ControlException {
+        call(() -> {
+            requireBooted("reboot");
+            stopMachine();
+            try {
+                startMachine();
+            } catch (ControlException e) {
+                state = VmState.SHUTDOWN;
+                run.complete(new RunOutcome.Failed(e.getMessage()));
+                throw e;
+            }
+            LOG.log(Level.INFO, "vm.reboot: running");
+            return null;
+        });
+    }
+
+    /** {@code vm.power-button}: presses the guest's ACPI power button. */
+    public void powerButton() throws ControlException {
+        call(() -> {
+            requireState(VmState.RUNNING, "power-button");
+            throw new ControlException(Kind.INTERNAL, "vm.power-button: this machine has no ACPI power button device yet");
+        });
+    }
+
+    /** {@code vm.delete}: shuts the VM down if it runs and forgets it. No VM is not an error. */
+    public void delete() throws ControlException {
+        call(() -> {
+            deleteVm();
+            return null;
+        });
+    }
+
+    /** {@code vm.info}. */
+    public VmInfo info() throws ControlException {
+        return call(() -> {
+            requireVm();
+            return new VmInfo(config, state, config.memory().size());
+        });
+    }
+
+    /** {@code vm.counters}: per device, its counters (empty before the VM boots). */
+    public Map<String, Map<String, Long>> counters() throws ControlException {
+        return call(() -> {
+            requireVm();
+            return machine == null ? Map.of() : machine.counters();
+        });
+    }
+
+    /** {@code vmm.shutdown}: deletes the VM and lets {@link #awaitVmmShutdown()} return. */
+    public void shutdownVmm() throws ControlException {
+        call(() -> {
+            deleteVm();
+            vmmShutdown.complete(null);
+            LOG.log(Level.INFO, "vmm.shutdown");
+            return null;
+        });
+    }
+
+    /** Waits for {@code vmm.shutdown}. */
+    public void awaitVmmShutdown() throws InterruptedException {
+        try {
+            vmmShutdown.get();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Waits for the current boot's run to end (power-off, failure, shutdown, deletion). */
+    public RunOutcome awaitRunEnd() throws InterruptedException {
+        try {
+            return run.get();
+        } catch (ExecutionException e) {
+            return new RunOutcome.Failed(String.valueOf(e.getCause()));
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            delete();
+        } catch (ControlException e) {
+            LOG.log(Level.WARNING, "closing the VM failed: {0}", e.getMessage());
+        }
+        control.shutdown();
+    }
+
+    // ---- on the control thread ----
+
+    private void requireVm() throws ControlException {
+        if (config == null) {
+            throw new ControlException(Kind.NO_VM, "no VM has been created (vm.create first)");
+        }
+    }
+
+    private void requireState(VmState wanted, String request) throws ControlException {
+        requireVm();
+        if (state != wanted) {
+            throw new ControlException(Kind.WRONG_STATE, "vm." + request + ": the VM is " + state.apiName()
+                    + ", not " + wanted.apiName());
+        }
+    }
+
+    private void requireBooted(String request) throws ControlException {
+        requireVm();
+        if (state != VmState.RUNNING && state != VmState.PAUSED) {
+            throw new ControlException(Kind.WRONG_STATE, "vm." + request + ": the VM is " + state.apiName() + ", not booted");
+        }
+    }
+
+    private void startMachine() throws ControlException {
+        AtomicReference<Machine> current = new AtomicReference<>();
+        PowerControl power = new PowerControl() {
+            @Override
+            public void requestPowerOff() {
+                current.get().exit(new MachineExit.PowerOff("ACPI power-off"));
+            }
+
+            @Override
+            public void requestReset() {
+                current.get().exit(new MachineExit.Reset("reset request"));
+            }
+        };
+        Machine m;
+        try {
+            m = builder.build(config, power);
+        } catch (BootException | ConfigException e) {
+            throw new ControlException(Kind.BAD_REQUEST, e.getMessage(), e);
+        } catch (HypervisorException e) {
+            throw new ControlException(Kind.INTERNAL, e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw new ControlException(Kind.INTERNAL, "building the VM failed: " + e, e);
+        }
+        current.set(m);
+        machine = m;
+        state = VmState.RUNNING;
+        m.onExit(why -> {
+            try {
+                control.execute(() -> machineExited(m, why));
+            } catch (RejectedExecutionException e) {
+                // the controller is closing; it closes the machine itself
+            }
+        });
+        m.start();
+    }
+
+    /** Closes the current machine; its exit event, which closing raises, is then ignored as stale. */
+    private void stopMachine() {
+        Machine m = machine;
+        machine = null;
+        if (m != null) {
+            m.close();
+            for (DebugPort.BootProgress p : m.bootProgress()) {
+                LOG.log(Level.DEBUG, "boot progress: {0}", p);
+            }
+        }
+    }
+
+    private void machineExited(Machine m, MachineExit why) {
+        if (m != machine) {
+            return; // a machine the control plane stopped itself
+        }
+        stopMachine();
+        switch (why) {
+            case MachineExit.PowerOff p -> {
+                state = VmState.SHUTDOWN;
+                LOG.log(Level.INFO, "guest powered off ({0})", p.how());
+                run.complete(new RunOutcome.PoweredOff(p.how()));
+            }
+            case MachineExit.Failed f -> {
+                state = VmState.SHUTDOWN;
+                LOG.log(Level.ERROR, "the VM stopped: {0}", f.message());
+                run.complete(new RunOutcome.Failed(f.message()));
+            }
+            case MachineExit.Reset r -> {
+                if (++reboots > MAX_REBOOTS) {
+                    state = VmState.SHUTDOWN;
+                    run.complete(new RunOutcome.RebootLoop(MAX_REBOOTS));
+                    return;
+                }
+                LOG.log(Level.INFO, "guest rebooting ({0})", r.how());
+                try {
+                    startMachine();
+                } catch (ControlException e) {
+                    state = VmState.SHUTDOWN;
+                    run.complete(new RunOutcome.Failed(e.getMessage()));
+                }
+            }
+        }
+    }
+
+    private void deleteVm() {
+        if (config == null) {
+            return;
+        }
+        if (machine != null) {
+            stopMachine();
+            run.complete(new RunOutcome.PoweredOff("vm.delete"));
+        }
+        config = null;
+        state = null;
+        LOG.log(Level.INFO, "vm.delete: no VM");
+    }
+
+    private interface Request<T> {
+        T run() throws ControlException;
+    }
+
+    private <T> T call(Request<T> request) throws ControlException {
+        Future<T> f;
+        try {
+            f = control.submit(request::run);
+        } catch (RejectedExecutionException e) {
+            throw new ControlException(Kind.INTERNAL, "the VMM is shutting down");
+        }
+        try {
+            return f.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof ControlException c) {
+                throw c;
+            }
+            LOG.log(Level.ERROR, "a control request failed unexpectedly", e.getCause());
+            throw new ControlException(Kind.INTERNAL, "unexpected error: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ControlException(Kind.INTERNAL, "interrupted while waiting for the VM-control thread", e);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package dev.nimbus.vmm.control;
+
+import dev.nimbus.vmm.config.VmConfig;
+import dev.nimbus.vmm.machine.MachineBuilder;
+
+import javax.inject.Inject;
+import java.io.PrintWriter;
+
+/**
+ * Runs one VM from the command line until it powers off, through the same {@link VmController} the REST
+ * API uses: create, boot, wait for the run to end.
+ *
+ * <p>Exit codes: 0 the guest powered off; 1 the VM failed (the message, with the vCPU's registers when a
+ * vCPU failed, is printed); 2 bad input (a kernel that cannot be loaded, a config that does not fit).
+ */
+public final class VmRunner {
+    private final MachineBuilder builder;
+
+    @Inject
+    public VmRunner(MachineBuilder builder) {
+        this.builder = builder;
+    }
+
+    public int run(VmConfig config, PrintWriter err) throws InterruptedException {
+        try (VmController controller = new VmController(builder)) {
+            return run(controller, config, err);
+        }
+    }
+
+    /** Creates and boots {@code config} on {@code controller} and waits for the run to end. */
+    public static int run(VmController controller, VmConfig config, PrintWriter err) throws InterruptedException {
+        try {
+            controller.create(config);
+            controller.boot();
+        } catch (ControlException e) {
+            err.println("nimbus: " + e.getMessage());
+            return e.kind() == ControlException.Kind.BAD_REQUEST ? 2 : 1;
+        }
+        return switch (controller.awaitRunEnd()) {
+            case RunOutcome.PoweredOff p -> 0;
+            case RunOutcome.Failed f -> {
+                err.println("nimbus: the VM stopped: " + f.message());
+                yield 1;
+            }
+            case RunOutcome.RebootLoop r -> {
+                err.println("nimbus: the guest rebooted " + r.reboots() + " times in a row; stopping it");
+                yield 1;
+            }
+        };
+    }
+}

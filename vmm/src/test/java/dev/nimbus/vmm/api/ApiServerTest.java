@@ -1,0 +1,308 @@
+package dev.nimbus.vmm.api;
+
+import dev.nimbus.vmm.control.VmController;
+import dev.nimbus.vmm.machine.MachineBuilder;
+import dev.nimbus.vmm.machine.PlatformDeviceWiring;
+import dev.nimbus.vmm.machine.ScriptedBackend;
+import dev.nimbus.vmm.machine.ScriptedPlatform;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The REST API over its Unix socket, spoken to with raw HTTP/1.1 so malformed requests can be sent too.
+ * The VM side is a scripted backend: no KVM needed.
+ */
+class ApiServerTest {
+    @TempDir
+    Path dir;
+    private final ScriptedBackend backend = new ScriptedBackend()
+            .thenVm(() -> new ScriptedBackend.Out(ScriptedPlatform.COM1, 1, 'x'));
+    private VmController controller;
+    private ApiServer server;
+    private Path socket;
+
+    @BeforeEach
+    void start() throws IOException {
+        controller = new VmController(new MachineBuilder(backend, new ScriptedPlatform(), new PlatformDeviceWiring()));
+        socket = dir.resolve("api.sock");
+        server = ApiServer.start(socket, new ApiHandler(controller));
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+        controller.close();
+    }
+
+    /** A response: status code and body. */
+    record Answer(int status, String body) {}
+
+    /** Sends {@code raw} bytes as they are and reads the answer until the server closes the connection. */
+    private Answer send(byte[] raw) throws IOException {
+        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            ch.connect(UnixDomainSocketAddress.of(socket));
+            ByteBuffer out = ByteBuffer.wrap(raw);
+            while (out.hasRemaining()) {
+                try {
+                    ch.write(out);
+                } catch (IOException e) {
+                    break; // the server may answer and close before taking a huge body; read what it said
+                }
+            }
+            var all = new java.io.ByteArrayOutputStream();
+            ByteBuffer in = ByteBuffer.allocate(8192);
+            try {
+                while (ch.read(in) >= 0) {
+                    all.write(in.array(), 0, in.position());
+                    in.clear();
+                }
+            } catch (IOException e) {
+                // a reset after the answer: keep what arrived
+            }
+            String text = all.toString(StandardCharsets.UTF_8);
+            if (text.isEmpty()) {
+                return new Answer(-1, "");
+            }
+            int status = Integer.parseInt(text.substring(9, 12));
+            int bodyAt = text.indexOf("\r\n\r\n");
+            return new Answer(status, bodyAt < 0 ? "" : text.substring(bodyAt + 4));
+        }
+    }
+
+    private Answer request(String method, String endpoint, String body) throws IOException {
+        byte[] b = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
+        String head = method + " /api/v1/" + endpoint + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                + (body == null ? "" : "Content-Type: application/json\r\nContent-Length: " + b.length + "\r\n") + "\r\n";
+        byte[] h = head.getBytes(StandardCharsets.US_ASCII);
+        byte[] all = new byte[h.length + b.length];
+        System.arraycopy(h, 0, all, 0, h.length);
+        System.arraycopy(b, 0, all, h.length, b.length);
+        return send(all);
+    }
+
+    private String vmJson() throws IOException {
+        Path kernel = Files.writeString(dir.resolve("vmlinuz"), "kernel");
+        return "{\"cpus\":{\"boot_vcpus\":1,\"max_vcpus\":1},\"memory\":{\"size\":33554432},"
+                + "\"payload\":{\"kernel\":\"" + kernel + "\",\"cmdline\":\"console=ttyS0\"},"
+                + "\"serial\":{\"mode\":\"File\",\"file\":\"" + dir.resolve("serial.log") + "\"},\"console\":{\"mode\":\"Off\"}}";
+    }
+
+    private void assertStillServing() throws IOException {
+        Answer ping = request("GET", "vmm.ping", null);
+        assertThat(ping.status()).isEqualTo(200);
+        assertThat(ping.body()).contains("\"version\"");
+    }
+
+    @Test
+    void pingAnswersWithTheVersionAndPid() throws IOException {
+        Answer a = request("GET", "vmm.ping", null);
+        assertThat(a.status()).isEqualTo(200);
+        assertThat(a.body()).contains("\"pid\":" + ProcessHandle.current().pid(), "\"build_version\"");
+    }
+
+    @Test
+    void theSocketIsOwnerOnly() throws IOException {
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(socket))).isEqualTo("rw-------");
+    }
+
+    @Test
+    void theWholeLifecycleRunsThroughTheApi() throws IOException {
+        assertThat(request("PUT", "vm.create", vmJson()).status()).isEqualTo(204);
+        Answer created = request("GET", "vm.info", null);
+        assertThat(created.body()).contains("\"state\":\"Created\"", "\"boot_vcpus\":1", "\"size\":33554432", "\"cmdline\":\"console=ttyS0\"");
+        assertThat(request("PUT", "vm.boot", null).status()).isEqualTo(204);
+        assertThat(request("GET", "vm.info", null).body()).contains("\"state\":\"Running\"");
+        assertThat(request("PUT", "vm.pause", null).status()).isEqualTo(204);
+        assertThat(request("GET", "vm.info", null).body()).contains("\"state\":\"Paused\"");
+        Answer counters = request("GET", "vm.counters", null);
+        assertThat(counters.status()).isEqualTo(200);
+        assertThat(counters.body()).contains("\"serial 16550A\":{\"reads\":0,\"writes\":1}");
+        assertThat(request("PUT", "vm.resume", null).status()).isEqualTo(204);
+        assertThat(request("GET", "vm.info", null).body()).contains("\"state\":\"Running\"");
+        assertThat(request("PUT", "vm.reboot", null).status()).isEqualTo(204);
+        assertThat(request("PUT", "vm.shutdown", null).status()).isEqualTo(204);
+        assertThat(request("GET", "vm.info", null).body()).contains("\"state\":\"Shutdown\"");
+        assertThat(request("PUT", "vm.delete", null).status()).isEqualTo(204);
+        assertThat(request("GET", "vm.info", null).status()).isEqualTo(404);
+        assertThat(backend.vms).hasSize(2).allMatch(vm -> vm.closed);
+    }
+
+    @Test
+    void vmmShutdownReleasesTheProcessWaitingForIt() throws Exception {
+        assertThat(request("PUT", "vmm.shutdown", null).status()).isEqualTo(204);
+        controller.awaitVmmShutdown();
+    }
+
+    @Test
+    void infoWithoutAVmIs404() throws IOException {
+        Answer a = request("GET", "vm.info", null);
+        assertThat(a.status()).isEqualTo(404);
+        assertThat(a.body()).isEqualTo("vm.info: no VM has been created (vm.create first)\n");
+    }
+
+    @Test
+    void pauseBeforeBootIs405() throws IOException {
+        assertThat(request("PUT", "vm.create", vmJson()).status()).isEqualTo(204);
+        Answer a = request("PUT", "vm.pause", null);
+        assertThat(a.status()).isEqualTo(405);
+        assertThat(a.body()).isEqualTo("vm.pause: the VM is Created, not Running\n");
+    }
+
+    @Test
+    void powerButtonWithoutTheDeviceIs500AndSaysSo() throws IOException {
+        assertThat(request("PUT", "vm.create", vmJson()).status()).isEqualTo(204);
+        assertThat(request("PUT", "vm.boot", null).status()).isEqualTo(204);
+        Answer a = request("PUT", "vm.power-button", null);
+        assertThat(a.status()).isEqualTo(500);
+        assertThat(a.body()).contains("no ACPI power button device yet");
+    }
+
+    @Test
+    void unknownEndpointIs404AndWrongMethodIs405() throws IOException {
+        assertThat(request("GET", "vm.teleport", null).status()).isEqualTo(404);
+        assertThat(send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII)).status()).isEqualTo(404);
+        Answer a = request("GET", "vm.boot", null);
+        assertThat(a.status()).isEqualTo(405);
+        assertThat(a.body()).isEqualTo("vm.boot: expected PUT, got GET\n");
+    }
+
+    @Test
+    void truncatedJsonIs400() throws IOException {
+        String json = vmJson();
+        Answer a = request("PUT", "vm.create", json.substring(0, json.length() / 2));
+        assertThat(a.status()).isEqualTo(400);
+        assertThat(a.body()).startsWith("the body is not valid JSON: Unexpected end-of-input");
+        assertStillServing();
+    }
+
+    @Test
+    void aBodyShorterThanItsContentLengthIsRefusedAndTheServerGoesOn() throws IOException {
+        String head = "PUT /api/v1/vm.create HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"cpus\":";
+        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            ch.connect(UnixDomainSocketAddress.of(socket));
+            ch.write(ByteBuffer.wrap(head.getBytes(StandardCharsets.US_ASCII)));
+            // and drop the connection mid-body
+        }
+        assertStillServing();
+        assertThat(request("GET", "vm.info", null).status()).isEqualTo(404);
+    }
+
+    @Test
+    void aValueOfTheWrongTypeNamesTheField() throws IOException {
+        Answer a = request("PUT", "vm.create", vmJson().replace("\"boot_vcpus\":1", "\"boot_vcpus\":\"two\""));
+        assertThat(a.status()).isEqualTo(400);
+        assertThat(a.body()).isEqualTo("vm.create: cpus.boot_vcpus: expected an integer, got a string\n");
+    }
+
+    @Test
+    void anUnknownFieldIs400() throws IOException {
+        Answer a = request("PUT", "vm.create", vmJson().replace("{\"cpus\"", "{\"turbo\":true,\"cpus\""));
+        assertThat(a.status()).isEqualTo(400);
+        assertThat(a.body()).isEqualTo("vm.create: turbo: unknown field\n");
+    }
+
+    @Test
+    void aCloudHypervisorFieldNimbusLacksIsNotSupportedYet() throws IOException {
+        Answer a = request("PUT", "vm.create", vmJson().replace("{\"cpus\"", "{\"disks\":[{\"path\":\"/a.raw\"}],\"cpus\""));
+        assertThat(a.status()).isEqualTo(400);
+        assertThat(a.body()).isEqualTo("vm.create: disks: not supported yet\n");
+    }
+
+    @Test
+    void aConfigTheHostCannotRunIs400() throws IOException {
+        Answer a = request("PUT", "vm.create", vmJson().replace("\"boot_vcpus\":1,\"max_vcpus\":1", "\"boot_vcpus\":5,\"max_vcpus\":5"));
+        assertThat(a.status()).isEqualTo(400);
+        assertThat(a.body()).contains("is more than this host supports");
+    }
+
+    @Test
+    void aJsonArrayInsteadOfAnObjectIs400() throws IOException {
+        Answer a = request("PUT", "vm.create", "[1,2,3]");
+        assertThat(a.status()).isEqualTo(400);
+        assertThat(a.body()).isEqualTo("vm.create: VmConfig: expected a JSON object, got an array\n");
+    }
+
+    @Test
+    void createWithoutABodyIs400() throws IOException {
+        Answer a = request("PUT", "vm.create", null);
+        assertThat(a.status()).isEqualTo(400);
+        assertThat(a.body()).isEqualTo("a JSON body is required\n");
+    }
+
+    @Test
+    void aTenMegabyteBodyIs413AndTheServerGoesOn() throws IOException {
+        String huge = "{\"payload\":{\"cmdline\":\"" + "a".repeat(10 << 20) + "\"}}";
+        Answer a = request("PUT", "vm.create", huge);
+        assertThat(a.status()).isIn(413, -1); // -1: closed before the answer could be read
+        assertStillServing();
+    }
+
+    @Test
+    void aTenMegabyteChunkedBodyIs413AndTheServerGoesOn() throws IOException {
+        StringBuilder req = new StringBuilder("PUT /api/v1/vm.create HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n");
+        String chunk = "a".repeat(65536);
+        for (int i = 0; i < 160; i++) {
+            req.append(Integer.toHexString(chunk.length())).append("\r\n").append(chunk).append("\r\n");
+        }
+        req.append("0\r\n\r\n");
+        Answer a = send(req.toString().getBytes(StandardCharsets.US_ASCII));
+        assertThat(a.status()).isIn(413, -1);
+        assertStillServing();
+    }
+
+    @Test
+    void garbageInsteadOfHttpIsRefused() throws IOException {
+        // a request line without a protocol version: Jetty answers 505 HTTP Version Not Supported
+        Answer a = send("HELLO THERE\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        assertThat(a.status()).isIn(400, 505, -1);
+        Answer noMethod = send(" /api/v1/vmm.ping HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        assertThat(noMethod.status()).isIn(400, -1);
+        Answer binary = send(new byte[] {0, 1, 2, (byte) 0xff, '\r', '\n', '\r', '\n'});
+        assertThat(binary.status()).isIn(400, -1);
+        assertStillServing();
+    }
+
+    @Test
+    void aHugeHeaderIsRefused() throws IOException {
+        Answer a = send(("GET /api/v1/vmm.ping HTTP/1.1\r\nHost: x\r\nX-Big: " + "b".repeat(100_000) + "\r\nConnection: close\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
+        assertThat(a.status()).isIn(431, 400, -1);
+        assertStillServing();
+    }
+
+    @Test
+    void aThousandConnectionsOpenedAndDroppedLeaveTheServerServing() throws IOException {
+        List<SocketChannel> open = new ArrayList<>();
+        try {
+            for (int i = 0; i < 1000; i++) {
+                SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+                open.add(ch);
+                ch.connect(UnixDomainSocketAddress.of(socket));
+                if (i % 2 == 0) {
+                    ch.write(ByteBuffer.wrap("PUT /api/v1/vm.cre".getBytes(StandardCharsets.US_ASCII)));
+                }
+            }
+        } finally {
+            for (SocketChannel ch : open) {
+                ch.close();
+            }
+        }
+        assertStillServing();
+    }
+}
