@@ -1,0 +1,132 @@
+package dev.nimbus.vmm.remote;
+
+import org.eclipse.jetty.client.ContentResponse;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.Request;
+import org.eclipse.jetty.client.StringRequestContent;
+import org.eclipse.jetty.io.Transport;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code nimbus-remote}: drives a running Nimbus through its REST API, like Cloud Hypervisor's
+ * {@code ch-remote}. Exit codes: 0 the request succeeded, 1 the VMM refused it or could not be reached,
+ * 2 bad usage.
+ */
+@Command(name = "nimbus-remote", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Talks to a Nimbus VMM's REST API (nimbus --api-socket path=PATH).",
+        footer = {"", "Commands:", "  ping, create <vm.json>, boot, info, counters, pause, resume, shutdown, reboot,",
+                "  power-button, delete, shutdown-vmm"})
+public final class RemoteMain implements Callable<Integer> {
+    /** Each command: its HTTP method and endpoint. */
+    static final Map<String, String[]> COMMANDS = Map.ofEntries(
+            Map.entry("ping", new String[] {"GET", "vmm.ping"}),
+            Map.entry("shutdown-vmm", new String[] {"PUT", "vmm.shutdown"}),
+            Map.entry("create", new String[] {"PUT", "vm.create"}),
+            Map.entry("boot", new String[] {"PUT", "vm.boot"}),
+            Map.entry("info", new String[] {"GET", "vm.info"}),
+            Map.entry("counters", new String[] {"GET", "vm.counters"}),
+            Map.entry("pause", new String[] {"PUT", "vm.pause"}),
+            Map.entry("resume", new String[] {"PUT", "vm.resume"}),
+            Map.entry("shutdown", new String[] {"PUT", "vm.shutdown"}),
+            Map.entry("reboot", new String[] {"PUT", "vm.reboot"}),
+            Map.entry("power-button", new String[] {"PUT", "vm.power-button"}),
+            Map.entry("delete", new String[] {"PUT", "vm.delete"}));
+
+    @Option(names = "--api-socket", paramLabel = "PATH", required = true, description = "The VMM's API socket.")
+    Path socket;
+
+    @Parameters(index = "0", paramLabel = "COMMAND", description = "What to do (see Commands).")
+    String command;
+
+    @Parameters(index = "1..*", paramLabel = "ARG", description = "create: the VmConfig JSON file.")
+    List<String> args = List.of();
+
+    private final PrintWriter out;
+    private final PrintWriter err;
+
+    RemoteMain(PrintWriter out, PrintWriter err) {
+        this.out = out;
+        this.err = err;
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the command line and returns the exit code; the entry point for tests too. */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cl = new CommandLine(new RemoteMain(out, err));
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setParameterExceptionHandler((e, a) -> {
+            err.println("nimbus-remote: " + e.getMessage());
+            return 2;
+        });
+        return cl.execute(args);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        String[] target = COMMANDS.get(command);
+        if (target == null) {
+            err.println("nimbus-remote: unknown command '" + command + "' (expected one of " + String.join(", ", COMMANDS.keySet().stream().sorted().toList()) + ")");
+            return 2;
+        }
+        String body = null;
+        if (command.equals("create")) {
+            if (args.size() != 1) {
+                err.println("nimbus-remote: create: expected one argument, the VmConfig JSON file");
+                return 2;
+            }
+            try {
+                body = Files.readString(Path.of(args.getFirst()), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                err.println("nimbus-remote: create: cannot read " + args.getFirst() + ": " + e.getMessage());
+                return 2;
+            }
+        } else if (!args.isEmpty()) {
+            err.println("nimbus-remote: " + command + ": takes no arguments");
+            return 2;
+        }
+        HttpClient client = new HttpClient();
+        try {
+            client.start();
+            Request request = client.newRequest("http://localhost/api/v1/" + target[1])
+                    .transport(new Transport.TCPUnix(socket))
+                    .method(target[0])
+                    .timeout(60, TimeUnit.SECONDS);
+            if (body != null) {
+                request.body(new StringRequestContent("application/json", body));
+            }
+            ContentResponse response = request.send();
+            String text = response.getContentAsString();
+            if (response.getStatus() / 100 == 2) {
+                if (!text.isEmpty()) {
+                    out.println(text);
+                }
+                return 0;
+            }
+            err.println("nimbus-remote: " + target[1] + " failed with HTTP " + response.getStatus() + ": " + text.strip());
+            return 1;
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            err.println("nimbus-remote: cannot reach the VMM at " + socket + ": " + cause.getMessage());
+            return 1;
+        } finally {
+            client.stop();
+        }
+    }
+}

@@ -1,0 +1,100 @@
+package dev.nimbus.vmm.remote;
+
+import dev.nimbus.vmm.api.ApiHandler;
+import dev.nimbus.vmm.api.ApiServer;
+import dev.nimbus.vmm.control.VmController;
+import dev.nimbus.vmm.machine.MachineBuilder;
+import dev.nimbus.vmm.machine.PlatformDeviceWiring;
+import dev.nimbus.vmm.machine.ScriptedBackend;
+import dev.nimbus.vmm.machine.ScriptedPlatform;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** nimbus-remote against a real API server over a scripted backend: no KVM needed. */
+class RemoteMainTest {
+    @TempDir
+    Path dir;
+    private VmController controller;
+    private ApiServer server;
+    private Path socket;
+    private StringWriter out = new StringWriter();
+    private StringWriter err = new StringWriter();
+
+    @BeforeEach
+    void start() throws IOException {
+        controller = new VmController(new MachineBuilder(new ScriptedBackend(), new ScriptedPlatform(), new PlatformDeviceWiring()));
+        socket = dir.resolve("api.sock");
+        server = ApiServer.start(socket, new ApiHandler(controller));
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+        controller.close();
+    }
+
+    private int remote(String... args) {
+        out = new StringWriter();
+        err = new StringWriter();
+        String[] all = new String[args.length + 2];
+        all[0] = "--api-socket";
+        all[1] = socket.toString();
+        System.arraycopy(args, 0, all, 2, args.length);
+        return RemoteMain.run(all, new PrintWriter(out, true), new PrintWriter(err, true));
+    }
+
+    @Test
+    void createBootPauseResumeAndShutdownTheVmm() throws Exception {
+        Path kernel = Files.writeString(dir.resolve("vmlinuz"), "kernel");
+        Path json = Files.writeString(dir.resolve("vm.json"), "{\"payload\":{\"kernel\":\"" + kernel + "\"},\"console\":{\"mode\":\"Off\"}}");
+        assertThat(remote("ping")).isZero();
+        assertThat(out.toString()).contains("\"version\"");
+        assertThat(remote("create", json.toString())).isZero();
+        assertThat(remote("boot")).isZero();
+        assertThat(remote("info")).isZero();
+        assertThat(out.toString()).contains("\"state\":\"Running\"");
+        assertThat(remote("pause")).isZero();
+        assertThat(remote("info")).isZero();
+        assertThat(out.toString()).contains("\"state\":\"Paused\"");
+        assertThat(remote("counters")).isZero();
+        assertThat(out.toString()).contains("\"serial 16550A\"");
+        assertThat(remote("resume")).isZero();
+        assertThat(remote("shutdown-vmm")).isZero();
+        controller.awaitVmmShutdown();
+    }
+
+    @Test
+    void aRefusedRequestIsExitOneWithTheVmmsMessage() {
+        assertThat(remote("boot")).isEqualTo(1);
+        assertThat(err.toString()).isEqualTo("nimbus-remote: vm.boot failed with HTTP 404: vm.boot: no VM has been created (vm.create first)\n");
+    }
+
+    @Test
+    void anUnknownCommandIsAUsageError() {
+        assertThat(remote("teleport")).isEqualTo(2);
+        assertThat(err.toString()).startsWith("nimbus-remote: unknown command 'teleport'");
+    }
+
+    @Test
+    void createWithoutAFileIsAUsageError() {
+        assertThat(remote("create")).isEqualTo(2);
+        assertThat(err.toString()).isEqualTo("nimbus-remote: create: expected one argument, the VmConfig JSON file\n");
+    }
+
+    @Test
+    void aSocketNobodyListensOnIsExitOne() {
+        server.close();
+        assertThat(remote("ping")).isEqualTo(1);
+        assertThat(err.toString()).startsWith("nimbus-remote: cannot reach the VMM at " + socket);
+    }
+}
