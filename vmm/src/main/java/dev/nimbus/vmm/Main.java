@@ -7,6 +7,9 @@ import dev.nimbus.vmm.config.ApiSocketConfig;
 import dev.nimbus.vmm.config.ConfigException;
 import dev.nimbus.vmm.config.ConsoleConfig;
 import dev.nimbus.vmm.config.CpusConfig;
+import dev.nimbus.vmm.config.DiskConfig;
+import dev.nimbus.vmm.config.NetConfig;
+import dev.nimbus.vmm.config.RngConfig;
 import dev.nimbus.vmm.config.MemoryConfig;
 import dev.nimbus.vmm.config.PayloadConfig;
 import dev.nimbus.vmm.config.VmConfig;
@@ -21,6 +24,9 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 
 /**
@@ -40,6 +46,9 @@ public final class Main implements Callable<Integer> {
             description = "Hypervisor backend (default: ${DEFAULT-VALUE}: KVM if usable, else MSHV).")
     String hypervisor;
 
+    @Option(names = "--firmware", paramLabel = "PATH", description = "Firmware to boot instead of a kernel (not supported yet).")
+    String firmware;
+
     @Option(names = "--kernel", paramLabel = "PATH", description = "Kernel image to boot.")
     String kernel;
 
@@ -49,10 +58,10 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--cmdline", paramLabel = "STRING", description = "Kernel command line.")
     String cmdline;
 
-    @Option(names = "--cpus", paramLabel = "boot=N", description = "vCPUs.")
+    @Option(names = "--cpus", paramLabel = "boot=N[,max=N]", description = "vCPUs (max equal to boot: no hot-plug yet).")
     String cpus;
 
-    @Option(names = "--memory", paramLabel = "size=SIZE", description = "Guest RAM.")
+    @Option(names = "--memory", paramLabel = "size=SIZE", description = "Guest RAM, such as size=512M or size=2G.")
     String memory;
 
     @Option(names = "--serial", paramLabel = "tty|off|null|file=PATH", description = "Serial port.")
@@ -60,6 +69,17 @@ public final class Main implements Callable<Integer> {
 
     @Option(names = "--console", paramLabel = "tty|off|null|file=PATH", description = "virtio console (default: tty).")
     String console;
+
+    @Option(names = "--disk", arity = "1..*", paramLabel = "path=PATH[,readonly=on][,direct=on][,num_queues=N][,queue_size=N][,id=ID][,serial=S]",
+            description = "Disks, one value each (parsed; refused until virtio-blk is wired in).")
+    List<String> disks = new ArrayList<>();
+
+    @Option(names = "--net", arity = "1..*", paramLabel = "tap=NAME,ip=IP,mask=MASK,mac=MAC[,host_mac=MAC][,mtu=N][,num_queues=N][,queue_size=N][,id=ID]",
+            description = "Network interfaces, one value each (parsed; refused until virtio-net exists).")
+    List<String> nets = new ArrayList<>();
+
+    @Option(names = "--rng", paramLabel = "src=PATH", description = "virtio-rng entropy source (parsed; refused until virtio-rng is wired in).")
+    String rng;
 
     @Option(names = "--api-socket", paramLabel = "path=PATH",
             description = "Serve the REST API (Cloud Hypervisor's /api/v1) on a Unix socket, mode 0600. Without --kernel the VMM waits for vm.create and vm.boot; it runs until vmm.shutdown.")
@@ -118,7 +138,10 @@ public final class Main implements Callable<Integer> {
                         memory == null ? MemoryConfig.DEFAULT : MemoryConfig.parse(memory),
                         PayloadConfig.of(kernel, initramfs, cmdline),
                         serial == null ? ConsoleConfig.of(ConsoleConfig.Mode.NULL) : ConsoleConfig.parse("--serial", serial),
-                        console == null ? ConsoleConfig.of(ConsoleConfig.Mode.TTY) : ConsoleConfig.parse("--console", console));
+                        console == null ? ConsoleConfig.of(ConsoleConfig.Mode.TTY) : ConsoleConfig.parse("--console", console),
+                        parseAll(disks, DiskConfig::parse), parseAll(nets, NetConfig::parse),
+                        rng == null ? Optional.empty() : Optional.of(RngConfig.parse(rng)),
+                        firmware == null ? Optional.empty() : Optional.of(PayloadConfig.firmware(firmware)));
             }
             Logging.configure(verbose.length, logFile == null ? null : Path.of(logFile));
         } catch (ConfigException e) {
@@ -145,6 +168,18 @@ public final class Main implements Callable<Integer> {
             Thread.currentThread().interrupt();
             return EXIT_VM_ERROR;
         }
+    }
+
+    private interface Parser<T> {
+        T parse(String text) throws ConfigException;
+    }
+
+    private static <T> List<T> parseAll(List<String> values, Parser<T> parser) throws ConfigException {
+        List<T> out = new ArrayList<>();
+        for (String v : values) {
+            out.add(parser.parse(v));
+        }
+        return out;
     }
 
     /** Serves the REST API until vmm.shutdown; boots {@code config} first when the command line gave one. */

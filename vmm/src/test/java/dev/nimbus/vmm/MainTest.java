@@ -70,4 +70,26 @@ class MainTest {
         assertThat(run("--kernel", kernel.toString(), "--console", "off")).isEqualTo(Main.EXIT_VM_ERROR);
         assertThat(err.toString()).contains("no usable hypervisor:", "kvm: /dev/kvm does not exist");
     }
+
+    @Test
+    void helpListsEveryOptionWithItsSyntax() {
+        assertThat(run("--help")).isZero();
+        assertThat(out.toString()).contains("--cpus=boot=N[,max=N]", "--memory=size=SIZE", "--disk=path=PATH", "--net=tap=NAME",
+                "--rng=src=PATH", "--serial=tty|off|null|file=PATH", "--console=tty|off|null|file=PATH", "--kernel=PATH",
+                "--initramfs=PATH", "--cmdline=STRING", "--firmware=PATH", "--api-socket=path=PATH", "--log-file=PATH", "-v",
+                "--version", "--hypervisor");
+    }
+
+    @Test
+    void malformedDiskIsAUsageErrorNamingTheKey(@TempDir Path dir) throws Exception {
+        Path kernel = Files.writeString(dir.resolve("vmlinuz"), "not really");
+        assertThat(run("--kernel", kernel.toString(), "--disk", "path=a.raw", "path=b.raw,readonly=maybe")).isEqualTo(Main.EXIT_USAGE);
+        assertThat(err.toString()).isEqualTo("nimbus: --disk readonly: expected on or off, got 'maybe'\n");
+    }
+
+    @Test
+    void malformedApiSocketIsAUsageError() {
+        assertThat(run("--api-socket", "fd=3")).isEqualTo(Main.EXIT_USAGE);
+        assertThat(err.toString()).isEqualTo("nimbus: --api-socket fd: not supported yet\n");
+    }
 }

@@ -135,6 +135,11 @@ public final class OptionList {
         return Optional.ofNullable(v);
     }
 
+    /** The value as given, empty included ({@code tap=} asks for a generated name); absent when not given. */
+    public Optional<String> raw(String key) {
+        return Optional.ofNullable(values.get(key));
+    }
+
     /** {@code on}/{@code off} (also {@code true}/{@code false}); {@code dflt} when absent. */
     public boolean toggle(String key, boolean dflt) throws ConfigException {
         String v = values.get(key);

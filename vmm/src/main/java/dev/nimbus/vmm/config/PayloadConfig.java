@@ -20,6 +20,11 @@ public record PayloadConfig(Path kernel, Optional<Path> initramfs, String cmdlin
         return new PayloadConfig(k, i, c);
     }
 
+    /** {@code --firmware PATH}: checked like the kernel. */
+    public static Path firmware(String path) throws ConfigException {
+        return readableFile("--firmware", path);
+    }
+
     private static Path readableFile(String option, String name) throws ConfigException {
         Path p = Path.of(name);
         if (!Files.exists(p)) {

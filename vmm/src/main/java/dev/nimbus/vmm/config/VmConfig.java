@@ -1,14 +1,28 @@
 package dev.nimbus.vmm.config;
 
+import java.nio.file.Path;
+import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
- * The whole configuration of one VM, from the command line or (later) the REST API's {@code vm.create}.
- * Shaped after Cloud Hypervisor's {@code VmConfig}.
+ * The whole configuration of one VM, from the command line or the REST API's {@code vm.create}.
+ * Shaped after Cloud Hypervisor's {@code VmConfig}. Disks, network, rng and firmware are parsed in full but
+ * refused by the machine builder until their devices are wired in.
  */
 public record VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig payload, ConsoleConfig serial,
-                       ConsoleConfig console) {
+                       ConsoleConfig console, List<DiskConfig> disks, List<NetConfig> nets, Optional<RngConfig> rng,
+                       Optional<Path> firmware) {
+    /** A configuration without disks, network, rng or firmware. */
+    public VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig payload, ConsoleConfig serial, ConsoleConfig console) {
+        this(cpus, memory, payload, serial, console, List.of(), List.of(), Optional.empty(), Optional.empty());
+    }
+
     public VmConfig {
+        disks = List.copyOf(disks);
+        nets = List.copyOf(nets);
+        Objects.requireNonNull(rng, "rng");
+        Objects.requireNonNull(firmware, "firmware");
         Objects.requireNonNull(cpus, "cpus");
         Objects.requireNonNull(memory, "memory");
         Objects.requireNonNull(payload, "payload");

@@ -147,10 +147,10 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    /** Called by a vCPU thread as its loop begins and ends. */
-    void vcpuRunning(boolean started) {
+    /** Called by a vCPU thread as it ends (set-up failed, halted, or the machine stopped). */
+    void vcpuEnded() {
         synchronized (parkLock) {
-            running += started ? 1 : -1;
+            running--;
             parkLock.notifyAll();
         }
     }
@@ -177,6 +177,9 @@ public final class Machine implements AutoCloseable {
     public synchronized void start() {
         if (!threads.isEmpty()) {
             throw new IllegalStateException("machine already started");
+        }
+        synchronized (parkLock) {
+            running = vcpus.size(); // counted from here, so a pause right after start waits for them too
         }
         CountDownLatch ready = new CountDownLatch(vcpus.size());
         for (int i = 0; i < vcpus.size(); i++) {

@@ -44,6 +44,18 @@ public final class MachineBuilder {
 
     /** Checks what can be checked before anything is created (vCPU count against both limits). */
     public void validate(VmConfig config) throws ConfigException {
+        if (!config.disks().isEmpty()) {
+            throw new ConfigException("--disk: not supported yet (virtio-blk is not wired into the VMM yet)");
+        }
+        if (!config.nets().isEmpty()) {
+            throw new ConfigException("--net: not supported yet (there is no virtio-net device yet)");
+        }
+        if (config.rng().isPresent()) {
+            throw new ConfigException("--rng: not supported yet (virtio-rng is not wired into the VMM yet)");
+        }
+        if (config.firmware().isPresent()) {
+            throw new ConfigException("--firmware: not supported yet (Nimbus boots a kernel directly)");
+        }
         if (config.console().mode() != ConsoleConfig.Mode.OFF) {
             throw new ConfigException("--console: the virtio console is not supported yet (use --console off)");
         }

@@ -6,6 +6,7 @@ import dev.nimbus.devices.platform.CreatedDevice;
 import dev.nimbus.devices.platform.PlatformDeviceFactory;
 import dev.nimbus.devices.platform.UnsupportedDeviceException;
 import dev.nimbus.devices.power.PowerControl;
+import dev.nimbus.devices.serial.Pl011;
 import dev.nimbus.devices.serial.Serial16550;
 import dev.nimbus.hypervisor.IrqChip;
 import dev.nimbus.hypervisor.arch.MachineLayout;
@@ -53,6 +54,9 @@ public final class PlatformDeviceWiring {
                 for (CreatedDevice d : devices) {
                     if (d.is(Serial16550.class)) {
                         Serial16550 uart = d.device(Serial16550.class);
+                        resources.add(HostTerminal.get().attach((data, n) -> uart.receive(data, 0, n)));
+                    } else if (d.is(Pl011.class)) {
+                        Pl011 uart = d.device(Pl011.class);
                         resources.add(HostTerminal.get().attach((data, n) -> uart.receive(data, 0, n)));
                     }
                 }

@@ -47,9 +47,9 @@ final class VcpuLoop implements Runnable {
             ready.countDown();
         }
         if (!setUp) {
+            machine.vcpuEnded();
             return;
         }
-        machine.vcpuRunning(true);
         try {
             ready.await();
             loop();
@@ -62,7 +62,7 @@ final class VcpuLoop implements Runnable {
             LOG.log(Level.ERROR, "vCPU " + index + " stopped by an unexpected error", e);
             fail("vCPU " + index + ": unexpected error: " + e);
         } finally {
-            machine.vcpuRunning(false);
+            machine.vcpuEnded();
         }
     }
 

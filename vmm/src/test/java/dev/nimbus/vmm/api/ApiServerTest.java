@@ -103,6 +103,18 @@ class ApiServerTest {
                 + "\"serial\":{\"mode\":\"File\",\"file\":\"" + dir.resolve("serial.log") + "\"},\"console\":{\"mode\":\"Off\"}}";
     }
 
+    /** Waits (up to 10 s) until the guest's serial output is {@code text}: the scripted writes have run. */
+    private void awaitSerial(String text) throws Exception {
+        Path log = dir.resolve("serial.log");
+        for (int i = 0; i < 1000; i++) {
+            if (Files.exists(log) && Files.readString(log).equals(text)) {
+                return;
+            }
+            Thread.sleep(10);
+        }
+        throw new AssertionError("serial output never became '" + text + "'");
+    }
+
     private void assertStillServing() throws IOException {
         Answer ping = request("GET", "vmm.ping", null);
         assertThat(ping.status()).isEqualTo(200);
@@ -122,12 +134,13 @@ class ApiServerTest {
     }
 
     @Test
-    void theWholeLifecycleRunsThroughTheApi() throws IOException {
+    void theWholeLifecycleRunsThroughTheApi() throws Exception {
         assertThat(request("PUT", "vm.create", vmJson()).status()).isEqualTo(204);
         Answer created = request("GET", "vm.info", null);
         assertThat(created.body()).contains("\"state\":\"Created\"", "\"boot_vcpus\":1", "\"size\":33554432", "\"cmdline\":\"console=ttyS0\"");
         assertThat(request("PUT", "vm.boot", null).status()).isEqualTo(204);
         assertThat(request("GET", "vm.info", null).body()).contains("\"state\":\"Running\"");
+        awaitSerial("x");
         assertThat(request("PUT", "vm.pause", null).status()).isEqualTo(204);
         assertThat(request("GET", "vm.info", null).body()).contains("\"state\":\"Paused\"");
         Answer counters = request("GET", "vm.counters", null);

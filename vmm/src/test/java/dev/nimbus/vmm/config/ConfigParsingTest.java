@@ -134,4 +134,103 @@ class ConfigParsingTest {
         assertThat(p.cmdline()).isEqualTo("console=ttyS0 quiet");
         assertThat(p.initramfs()).isEmpty();
     }
+
+    @Test
+    void diskParsesEveryKey() throws Exception {
+        DiskConfig d = DiskConfig.parse("path=/var/a.raw,readonly=on,direct=off,num_queues=4,queue_size=256,id=disk0,serial=\"S,1\"");
+        assertThat(d).isEqualTo(new DiskConfig(Path.of("/var/a.raw"), true, false, 4, 256, java.util.Optional.of("disk0"),
+                java.util.Optional.of("S,1")));
+        assertThat(DiskConfig.parse("path=b.raw")).isEqualTo(new DiskConfig(Path.of("b.raw"), false, false, 1, 128,
+                java.util.Optional.empty(), java.util.Optional.empty()));
+    }
+
+    @Test
+    void netParsesEveryKey() throws Exception {
+        NetConfig n = NetConfig.parse("tap=tap0,ip=192.168.249.1,mask=255.255.255.0,mac=12:34:56:78:9a:bc,host_mac=02:00:00:00:00:01,mtu=9000,num_queues=4,queue_size=512,id=net0");
+        assertThat(n.tap()).contains("tap0");
+        assertThat(n.ip()).contains("192.168.249.1");
+        assertThat(n.mask()).contains("255.255.255.0");
+        assertThat(n.mac()).contains("12:34:56:78:9a:bc");
+        assertThat(n.hostMac()).contains("02:00:00:00:00:01");
+        assertThat(n.mtu()).contains(9000);
+        assertThat(n.numQueues()).isEqualTo(4);
+        assertThat(n.queueSize()).isEqualTo(512);
+        assertThat(n.id()).contains("net0");
+        assertThat(NetConfig.parse("tap=,mac=12:34:56:78:9a:bc").tap()).isEmpty().as("CH's tap= with no name: pick one");
+    }
+
+    @Test
+    void rngDefaultsToUrandom() throws Exception {
+        assertThat(RngConfig.parse("src=/dev/random").src()).isEqualTo(Path.of("/dev/random"));
+        assertThatThrownBy(() -> RngConfig.parse("")).hasMessage("--rng: empty value (expected src=)");
+    }
+
+    @Test
+    void apiSocketTakesAPath() throws Exception {
+        assertThat(ApiSocketConfig.parse("path=/tmp/n.sock").path()).isEqualTo(Path.of("/tmp/n.sock"));
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource(delimiter = '|', value = {
+        "--disk|readonly=on|--disk: path= is required (for example path=disk.raw)",
+        "--disk|path=|--disk path: empty value",
+        "--disk|path=a.raw,readonly=yes|--disk readonly: expected on or off, got 'yes'",
+        "--disk|path=a.raw,direct=1|--disk direct: expected on or off, got '1'",
+        "--disk|path=a.raw,num_queues=0|--disk num_queues: 0 is out of range (1 to 64)",
+        "--disk|path=a.raw,num_queues=x|--disk num_queues: expected a whole number, got 'x'",
+        "--disk|path=a.raw,queue_size=100|--disk queue_size: 100 is not a power of two",
+        "--disk|path=a.raw,queue_size=65536|--disk queue_size: 65536 is out of range (1 to 32768)",
+        "--disk|path=a.raw,vhost_user=on|--disk vhost_user: not supported yet",
+        "--disk|path=a.raw,iommu=on|--disk iommu: not supported yet",
+        "--disk|path=a.raw,rate_limit_group=g0|--disk rate_limit_group: not supported yet",
+        "--disk|path=a.raw,size=1G|--disk: unknown key 'size' (expected direct=, id=, num_queues=, path=, queue_size=, readonly=, serial=)",
+        "--disk|a.raw|--disk: 'a.raw' is not key=value (expected direct=, id=, num_queues=, path=, queue_size=, readonly=, serial=)",
+        "--disk|path=a.raw,path=b.raw|--disk: key 'path' given twice",
+        "--disk|path=\"a.raw|--disk: unterminated quote in 'path=\"a.raw'",
+        "--net|tap=tap0,ip=300.1.1.1|--net ip: expected an IPv4 address such as 192.168.249.1, got '300.1.1.1'",
+        "--net|tap=tap0,ip=10.0.0|--net ip: expected an IPv4 address such as 192.168.249.1, got '10.0.0'",
+        "--net|tap=tap0,mask=255.255.255.0.0|--net mask: expected an IPv4 address such as 192.168.249.1, got '255.255.255.0.0'",
+        "--net|mac=12:34:56:78:9a|--net mac: expected a MAC address such as 12:34:56:78:9a:bc, got '12:34:56:78:9a'",
+        "--net|mac=zz:34:56:78:9a:bc|--net mac: expected a MAC address such as 12:34:56:78:9a:bc, got 'zz:34:56:78:9a:bc'",
+        "--net|mac=01:00:5e:00:00:01|--net mac: 01:00:5e:00:00:01 is a multicast address",
+        "--net|host_mac=12-34-56-78-9a-bc|--net host_mac: expected a MAC address such as 12:34:56:78:9a:bc, got '12-34-56-78-9a-bc'",
+        "--net|tap=averyveryverylongtapname|--net tap: 'averyveryverylongtapname' is longer than 15 characters",
+        "--net|tap=tap0,mtu=10|--net mtu: 10 is out of range (68 to 65535)",
+        "--net|tap=tap0,num_queues=3|--net num_queues: 3 is odd (queues come in receive/transmit pairs)",
+        "--net|tap=tap0,queue_size=3|--net queue_size: 3 is not a power of two",
+        "--net|fd=3|--net fd: not supported yet",
+        "--net|tap=tap0,vhost_user=on|--net vhost_user: not supported yet",
+        "--net|tap=tap0,offload_tso=off|--net offload_tso: not supported yet",
+        "--net|tap=tap0,bridge=br0|--net: unknown key 'bridge' (expected host_mac=, id=, ip=, mac=, mask=, mtu=, num_queues=, queue_size=, tap=)",
+        "--rng|src=|--rng src: empty value",
+        "--rng|iommu=on|--rng iommu: not supported yet",
+        "--rng|/dev/urandom|--rng: '/dev/urandom' is not key=value (expected src=)",
+        "--rng|source=/dev/random|--rng: unknown key 'source' (expected src=)",
+        "--api-socket|fd=3|--api-socket fd: not supported yet",
+        "--api-socket|path=|--api-socket path: empty value",
+        "--api-socket|/tmp/n.sock|--api-socket: '/tmp/n.sock' is not key=value (expected path=)",
+        "--api-socket|mode=0600|--api-socket: unknown key 'mode' (expected path=)",
+    })
+    void malformedDeviceAndApiValuesNameOptionKeyAndExpectation(String option, String text, String message) {
+        assertThatThrownBy(() -> {
+            switch (option) {
+                case "--disk" -> DiskConfig.parse(text);
+                case "--net" -> NetConfig.parse(text);
+                case "--rng" -> RngConfig.parse(text);
+                default -> ApiSocketConfig.parse(text);
+            }
+        }).isInstanceOf(ConfigException.class).hasMessage(message);
+    }
+
+    @Test
+    void anApiSocketPathLongerThanTheKernelAllowsIsRefused() {
+        assertThatThrownBy(() -> ApiSocketConfig.parse("path=/" + "s".repeat(120)))
+                .hasMessage("--api-socket path: longer than 107 bytes, the limit of a Unix socket path");
+    }
+
+    @Test
+    void missingFirmwareIsNamed(@TempDir Path dir) {
+        assertThatThrownBy(() -> PayloadConfig.firmware(dir.resolve("fw.bin").toString()))
+                .hasMessage("--firmware: " + dir.resolve("fw.bin") + ": no such file");
+    }
 }

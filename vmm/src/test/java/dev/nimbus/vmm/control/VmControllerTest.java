@@ -51,6 +51,18 @@ class VmControllerTest {
         return new Out(port, 1, value);
     }
 
+    /** Waits (up to 10 s) until the guest's serial output is {@code text}: the scripted writes have run. */
+    private void awaitSerial(String text) throws Exception {
+        Path log = dir.resolve("serial.log");
+        for (int i = 0; i < 1000; i++) {
+            if (Files.exists(log) && Files.readString(log).equals(text)) {
+                return;
+            }
+            Thread.sleep(10);
+        }
+        throw new AssertionError("serial output never became '" + text + "'");
+    }
+
     @Test
     void createThenBootRunsTheVmAndInfoSaysSo() throws Exception {
         VmController c = controller();
@@ -82,7 +94,7 @@ class VmControllerTest {
         c.create(config(1));
         assertThat(c.counters()).isEmpty();
         c.boot();
-        c.pause(); // the two writes happen before the vCPU waits; once parked, they are counted
+        awaitSerial("hi");
         assertThat(c.counters()).containsKey("serial 16550A");
         assertThat(c.counters().get("serial 16550A")).containsEntry("writes", 2L).containsEntry("reads", 0L);
     }
@@ -171,5 +183,24 @@ class VmControllerTest {
         c.shutdownVmm();
         c.awaitVmmShutdown();
         assertThat(backend.vms.getFirst().closed).isTrue();
+    }
+
+    @Test
+    void disksNetworkRngAndFirmwareAreRefusedUntilTheirDevicesExist() throws Exception {
+        VmConfig base = config(1);
+        VmController c = controller();
+        VmConfig withDisk = new VmConfig(base.cpus(), base.memory(), base.payload(), base.serial(), base.console(),
+                java.util.List.of(dev.nimbus.vmm.config.DiskConfig.parse("path=a.raw")), java.util.List.of(), Optional.empty(), Optional.empty());
+        assertThatThrownBy(() -> c.create(withDisk)).isInstanceOf(ControlException.class)
+                .hasMessage("--disk: not supported yet (virtio-blk is not wired into the VMM yet)");
+        VmConfig withNet = new VmConfig(base.cpus(), base.memory(), base.payload(), base.serial(), base.console(),
+                java.util.List.of(), java.util.List.of(dev.nimbus.vmm.config.NetConfig.parse("tap=tap0")), Optional.empty(), Optional.empty());
+        assertThatThrownBy(() -> c.create(withNet)).hasMessage("--net: not supported yet (there is no virtio-net device yet)");
+        VmConfig withRng = new VmConfig(base.cpus(), base.memory(), base.payload(), base.serial(), base.console(),
+                java.util.List.of(), java.util.List.of(), Optional.of(dev.nimbus.vmm.config.RngConfig.parse("src=/dev/urandom")), Optional.empty());
+        assertThatThrownBy(() -> c.create(withRng)).hasMessage("--rng: not supported yet (virtio-rng is not wired into the VMM yet)");
+        VmConfig withFirmware = new VmConfig(base.cpus(), base.memory(), base.payload(), base.serial(), base.console(),
+                java.util.List.of(), java.util.List.of(), Optional.empty(), Optional.of(dir.resolve("fw")));
+        assertThatThrownBy(() -> c.create(withFirmware)).hasMessage("--firmware: not supported yet (Nimbus boots a kernel directly)");
     }
 }
