@@ -1,0 +1,96 @@
+package dev.nimbus.conformance.boot;
+
+import dev.nimbus.conformance.RequiresKvm;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Debian's own arm64 kernel booted by Nimbus on KVM, end to end: the same {@code nimbus} command line as
+ * on x86-64, the arm64 Image boot protocol, the device tree, the vGICv3, PSCI (secondary CPUs, power-off,
+ * reset), the PL011 console and the vCPU loop.
+ */
+@RequiresKvm
+@EnabledIfSystemProperty(named = "os.arch", matches = "aarch64|arm64")
+class Aarch64BootTest {
+    private static final long BOOT_LIMIT_MINUTES = 10;
+    /** Kernel log lines that mean something is wrong with what Nimbus gave the guest. */
+    private static final Pattern BAD_LOG_LINE = Pattern.compile(
+            "WARNING:|\\bBUG\\b|Unable to handle|GIC.*([Ee]rror|[Ff]ail|[Ii]nvalid)|([Ee]rror|[Ff]ail).*GIC"
+                    + "|(?i:\\bof:.*(error|fail|bad|invalid|missing|cannot))");
+    private static GuestImages images;
+
+    @BeforeAll
+    static void images() throws Exception {
+        images = GuestImages.forArch("aarch64");
+    }
+
+    private static List<String> args(String test, String... extra) {
+        List<String> a = new ArrayList<>(List.of("--kernel", images.get("kernel.image"), "--initramfs", images.get("initramfs"),
+                "--cmdline", images.cmdline() + " nimbus.test=" + test, "--serial", "tty", "--console", "off"));
+        a.addAll(List.of(extra));
+        return a;
+    }
+
+    private static List<String> kernelLog(List<String> out) {
+        int begin = out.indexOf("DMESG-BEGIN");
+        int end = out.indexOf("DMESG-END");
+        assertThat(begin).as("the guest printed its kernel log").isNotNegative();
+        assertThat(end).isGreaterThan(begin);
+        return out.subList(begin + 1, end);
+    }
+
+    @Test
+    void imageBootsToUserSpaceWithTwoVcpusAndACleanLog() throws Exception {
+        try (NimbusProcess nimbus = NimbusProcess.start(args("facts", "--cpus", "boot=2", "--memory", "size=512M").toArray(String[]::new))) {
+            int exit = nimbus.awaitExit(BOOT_LIMIT_MINUTES, TimeUnit.MINUTES);
+            List<String> out = nimbus.output();
+            String transcript = nimbus.transcript();
+            assertThat(exit).as("nimbus exit code after the guest's poweroff -f; output:%n%s", transcript).isZero();
+            assertThat(out).as(transcript).contains("NIMBUS-E2E-UP", "E2E-TEST=facts", "NPROC=2", "NIMBUS-GUEST-EXIT=0");
+            long memKib = out.stream().filter(l -> l.startsWith("MemTotal:"))
+                    .mapToLong(l -> Long.parseLong(l.replaceAll("[^0-9]", ""))).findFirst().orElseThrow();
+            // 512 MiB less what the kernel keeps for itself (its image, page structures)
+            assertThat(memKib).isBetween(400L * 1024, 512L * 1024);
+            List<String> log = kernelLog(out);
+            assertThat(log).as("kernel log").anyMatch(l -> l.contains("Machine model: Nimbus virtual machine"));
+            assertThat(log).as("kernel log").anyMatch(l -> l.contains("GICv3"));
+            assertThat(log).as("kernel log lines that point at a fault in the machine").noneMatch(l -> BAD_LOG_LINE.matcher(l).find());
+        }
+    }
+
+    @Test
+    void guestRebootBuildsTheMachineAgainOnce() throws Exception {
+        try (NimbusProcess nimbus = NimbusProcess.start(args("reboot").toArray(String[]::new))) {
+            assertThat(nimbus.awaitLines("ASK-REBOOT"::equals, 1, BOOT_LIMIT_MINUTES, TimeUnit.MINUTES)).as(nimbus.transcript()).isTrue();
+            nimbus.type("reboot");
+            assertThat(nimbus.awaitLines("ASK-REBOOT"::equals, 2, BOOT_LIMIT_MINUTES, TimeUnit.MINUTES)).as(nimbus.transcript()).isTrue();
+            nimbus.type("off");
+            int exit = nimbus.awaitExit(BOOT_LIMIT_MINUTES, TimeUnit.MINUTES);
+            String transcript = nimbus.transcript();
+            assertThat(exit).as(transcript).isZero();
+            assertThat(nimbus.output().stream().filter("NIMBUS-E2E-UP"::equals)).as(transcript).hasSize(2);
+            assertThat(nimbus.output()).as(transcript).containsSubsequence("ANSWER=reboot", "NIMBUS-E2E-UP", "ANSWER=off", "NIMBUS-GUEST-EXIT=0");
+        }
+    }
+
+    @Test
+    void aFileThatIsNotAKernelIsBadInput(@TempDir Path dir) throws Exception {
+        Path notKernel = Files.writeString(dir.resolve("notes.txt"), "this is not a kernel\n".repeat(100));
+        try (NimbusProcess nimbus = NimbusProcess.start("--kernel", notKernel.toString(), "--console", "off")) {
+            assertThat(nimbus.awaitExit(2, TimeUnit.MINUTES)).as(nimbus.transcript()).isEqualTo(2);
+            assertThat(nimbus.output()).hasSize(1);
+            assertThat(nimbus.output().getFirst()).startsWith("nimbus: ").contains(notKernel.toString()).contains("not an arm64 Image");
+        }
+    }
+}
