@@ -42,14 +42,6 @@ class Aarch64BootTest {
         return a;
     }
 
-    private static List<String> kernelLog(List<String> out) {
-        int begin = out.indexOf("DMESG-BEGIN");
-        int end = out.indexOf("DMESG-END");
-        assertThat(begin).as("the guest printed its kernel log").isNotNegative();
-        assertThat(end).isGreaterThan(begin);
-        return out.subList(begin + 1, end);
-    }
-
     @Test
     void imageBootsToUserSpaceWithTwoVcpusAndACleanLog() throws Exception {
         try (NimbusProcess nimbus = NimbusProcess.start(args("facts", "--cpus", "boot=2", "--memory", "size=512M").toArray(String[]::new))) {
@@ -58,11 +50,10 @@ class Aarch64BootTest {
             String transcript = nimbus.transcript();
             assertThat(exit).as("nimbus exit code after the guest's poweroff -f; output:%n%s", transcript).isZero();
             assertThat(out).as(transcript).contains("NIMBUS-E2E-UP", "E2E-TEST=facts", "NPROC=2", "NIMBUS-GUEST-EXIT=0");
-            long memKib = out.stream().filter(l -> l.startsWith("MemTotal:"))
-                    .mapToLong(l -> Long.parseLong(l.replaceAll("[^0-9]", ""))).findFirst().orElseThrow();
+            long memKib = E2eGuest.memTotalKib(out);
             // 512 MiB less what the kernel keeps for itself (its image, page structures)
             assertThat(memKib).isBetween(400L * 1024, 512L * 1024);
-            List<String> log = kernelLog(out);
+            List<String> log = E2eGuest.kernelLog(out);
             assertThat(log).as("kernel log").anyMatch(l -> l.contains("Machine model: Nimbus virtual machine"));
             assertThat(log).as("kernel log").anyMatch(l -> l.contains("GICv3"));
             assertThat(log).as("kernel log lines that point at a fault in the machine").noneMatch(l -> BAD_LOG_LINE.matcher(l).find());
@@ -72,15 +63,7 @@ class Aarch64BootTest {
     @Test
     void guestRebootBuildsTheMachineAgainOnce() throws Exception {
         try (NimbusProcess nimbus = NimbusProcess.start(args("reboot").toArray(String[]::new))) {
-            assertThat(nimbus.awaitLines("ASK-REBOOT"::equals, 1, BOOT_LIMIT_MINUTES, TimeUnit.MINUTES)).as(nimbus.transcript()).isTrue();
-            nimbus.type("reboot");
-            assertThat(nimbus.awaitLines("ASK-REBOOT"::equals, 2, BOOT_LIMIT_MINUTES, TimeUnit.MINUTES)).as(nimbus.transcript()).isTrue();
-            nimbus.type("off");
-            int exit = nimbus.awaitExit(BOOT_LIMIT_MINUTES, TimeUnit.MINUTES);
-            String transcript = nimbus.transcript();
-            assertThat(exit).as(transcript).isZero();
-            assertThat(nimbus.output().stream().filter("NIMBUS-E2E-UP"::equals)).as(transcript).hasSize(2);
-            assertThat(nimbus.output()).as(transcript).containsSubsequence("ANSWER=reboot", "NIMBUS-E2E-UP", "ANSWER=off", "NIMBUS-GUEST-EXIT=0");
+            E2eGuest.rebootsOnceThenPowersOff(nimbus, BOOT_LIMIT_MINUTES);
         }
     }
 

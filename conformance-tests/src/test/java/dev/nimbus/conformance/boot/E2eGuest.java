@@ -1,0 +1,46 @@
+package dev.nimbus.conformance.boot;
+
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * What the end-to-end guests of {@code conformance-tests/l1/guest/e2e-script} print, read back the same
+ * way on every architecture: the kernel log of the {@code facts} test, its MemTotal, and the
+ * {@code reboot} test's conversation over the serial console.
+ */
+final class E2eGuest {
+    private E2eGuest() {}
+
+    /** The guest's kernel log, printed between DMESG-BEGIN and DMESG-END by the {@code facts} test. */
+    static List<String> kernelLog(List<String> out) {
+        int begin = out.indexOf("DMESG-BEGIN");
+        int end = out.indexOf("DMESG-END");
+        assertThat(begin).as("the guest printed its kernel log").isNotNegative();
+        assertThat(end).isGreaterThan(begin);
+        return out.subList(begin + 1, end);
+    }
+
+    /** The guest's MemTotal line, in KiB. */
+    static long memTotalKib(List<String> out) {
+        return out.stream().filter(l -> l.startsWith("MemTotal:"))
+                .mapToLong(l -> Long.parseLong(l.replaceAll("[^0-9]", ""))).findFirst().orElseThrow();
+    }
+
+    /**
+     * Drives the {@code reboot} test: answers "reboot" the first time the guest asks, "off" the second
+     * time, and checks that nimbus built the machine again exactly once and exited 0 after the power-off.
+     */
+    static void rebootsOnceThenPowersOff(NimbusProcess nimbus, long limitMinutes) throws Exception {
+        assertThat(nimbus.awaitLines("ASK-REBOOT"::equals, 1, limitMinutes, TimeUnit.MINUTES)).as(nimbus.transcript()).isTrue();
+        nimbus.type("reboot");
+        assertThat(nimbus.awaitLines("ASK-REBOOT"::equals, 2, limitMinutes, TimeUnit.MINUTES)).as(nimbus.transcript()).isTrue();
+        nimbus.type("off");
+        int exit = nimbus.awaitExit(limitMinutes, TimeUnit.MINUTES);
+        String transcript = nimbus.transcript();
+        assertThat(exit).as(transcript).isZero();
+        assertThat(nimbus.output().stream().filter("NIMBUS-E2E-UP"::equals)).as(transcript).hasSize(2);
+        assertThat(nimbus.output()).as(transcript).containsSubsequence("ANSWER=reboot", "NIMBUS-E2E-UP", "ANSWER=off", "NIMBUS-GUEST-EXIT=0");
+    }
+}
