@@ -24,7 +24,7 @@ class ServiceDiscoveryTest {
             String s = u.toString();
             if (s.contains("/" + module + "/")) {
                 String root = s.substring(0, s.length() - HYPERVISOR_SERVICE.length());
-                return new URL(root.startsWith("jar:") ? root.substring(4, root.length() - 2) : root);
+                return java.net.URI.create(root.startsWith("jar:") ? root.substring(4, root.length() - 2) : root).toURL();
             }
         }
         throw new AssertionError("no " + HYPERVISOR_SERVICE + " from module " + module + " on the class path");
