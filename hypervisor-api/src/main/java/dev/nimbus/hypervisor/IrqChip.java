@@ -1,5 +1,7 @@
 package dev.nimbus.hypervisor;
 
+import java.util.List;
+
 /**
  * A VM's in-kernel interrupt controller, created by {@link Vm#createIrqChip}. Devices raise their
  * interrupts through it (or through an irqfd bound to one of its GSIs); they never see the backend.
@@ -20,4 +22,13 @@ public interface IrqChip {
 
     /** Injects one MSI. Needs {@link Capability#SIGNAL_MSI}. */
     void signalMsi(MsiMessage message);
+
+    /**
+     * The routes the chip's own interrupt lines need in the GSI routing table. {@link Vm#setGsiRouting}
+     * replaces the whole table, so a VMM that adds MSI routes installs these first, followed by its own, and
+     * numbers its GSIs above the highest of these. Empty where the lines do not go through the table.
+     */
+    default List<GsiRoute> lineRoutes() {
+        return List.of();
+    }
 }

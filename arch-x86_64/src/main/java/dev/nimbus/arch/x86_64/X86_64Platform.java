@@ -13,6 +13,7 @@ import dev.nimbus.hypervisor.arch.FirmwareTables;
 import dev.nimbus.hypervisor.arch.MachineDescription;
 import dev.nimbus.hypervisor.arch.MachineLayout;
 import dev.nimbus.hypervisor.arch.PlatformDevice;
+import dev.nimbus.hypervisor.memory.AddressRange;
 import dev.nimbus.hypervisor.memory.GuestMemory;
 
 import java.util.List;
@@ -93,7 +94,8 @@ public final class X86_64Platform implements ArchPlatform {
                 new PlatformDevice.RealTimeClock(PlatformDevice.RealTimeClock.Model.CMOS, 0x70, 8),
                 new PlatformDevice.I8042(0x60, 1),
                 new PlatformDevice.DebugPort(0x80),
-                new PlatformDevice.AcpiPowerControl(ACPI_POWER_PORT));
+                new PlatformDevice.AcpiPowerControl(ACPI_POWER_PORT),
+                new PlatformDevice.PciHost(new AddressRange(layout.pciEcam().base(), PlatformDevice.PciHost.ECAM_BUS_SIZE), true));
     }
 
     @Override
@@ -125,11 +127,12 @@ public final class X86_64Platform implements ArchPlatform {
         return RegisterDump.describe(vcpu);
     }
 
-    /**
-     * The machine has no PCI yet: when a PCI host bridge joins {@link PlatformDevice}, pass it here as an
-     * {@link AcpiTables.Pci} (ECAM from the layout) and the DSDT gains PCI0 and the XSDT an MCFG.
-     */
+    /** The tables, with PCI0 in the DSDT and an MCFG when the machine has a PCI host bridge. */
     private static List<AcpiTables.Placed> acpi(MachineDescription machine) {
-        return AcpiTables.build(machine.vcpus(), machine.devices(), Optional.empty(), X86Layout.ACPI_START, X86Layout.ACPI_END);
+        MachineLayout layout = machine.layout();
+        Optional<AcpiTables.Pci> pci = machine.devices().stream()
+                .filter(PlatformDevice.PciHost.class::isInstance).map(PlatformDevice.PciHost.class::cast).findFirst()
+                .map(h -> new AcpiTables.Pci(h.ecam(), h.lastBus(), layout.mmio32(), layout.mmio64()));
+        return AcpiTables.build(machine.vcpus(), machine.devices(), pci, X86Layout.ACPI_START, X86Layout.ACPI_END);
     }
 }

@@ -5,6 +5,8 @@ import dev.nimbus.devices.bus.BusConflictException;
 
 import java.lang.System.Logger.Level;
 import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * Bus 0 of PCI segment 0: up to 32 single-function devices, the {@link PciHostBridge} at device 0. It
@@ -28,14 +30,14 @@ public final class PciRoot {
 
     private final Bus mmio;
     private final PciBarAllocator allocator;
-    private final BarListener listener;
+    private final List<BarListener> listeners = new CopyOnWriteArrayList<>();
     private final PciDevice[] slots = new PciDevice[DEVICES];
     private final long[][] mapped = new long[DEVICES][];
 
     public PciRoot(Bus mmio, PciBarAllocator allocator, BarListener listener) {
         this.mmio = mmio;
         this.allocator = allocator;
-        this.listener = listener;
+        listeners.add(listener);
         add(new PciHostBridge());
     }
 
@@ -62,6 +64,23 @@ public final class PciRoot {
         Arrays.fill(bases, -1);
         mapped[slot] = bases;
         return slot;
+    }
+
+    /** The slot {@link #add} will give the next device (its requester ID is {@link #requesterId} of it). */
+    public synchronized int nextSlot() {
+        int slot = 0;
+        while (slot < DEVICES && slots[slot] != null) {
+            slot++;
+        }
+        if (slot == DEVICES) {
+            throw new IllegalStateException("PCI bus 0 is full (32 devices)");
+        }
+        return slot;
+    }
+
+    /** Tells {@code listener} too about BAR moves from now on (the VMM's ioeventfds follow the BARs). */
+    public void addBarListener(BarListener listener) {
+        listeners.add(listener);
     }
 
     /** The device in {@code slot}, or null. */
@@ -127,7 +146,9 @@ public final class PciRoot {
                             d.name(), bar.index(), e.getMessage());
                 }
             }
-            listener.barMoved(slot, d, bar.index(), old, bases[bar.index()]);
+            for (BarListener l : listeners) {
+                l.barMoved(slot, d, bar.index(), old, bases[bar.index()]);
+            }
         }
     }
 

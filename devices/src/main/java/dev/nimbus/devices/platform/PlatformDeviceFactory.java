@@ -7,6 +7,10 @@ import dev.nimbus.devices.bus.Buses;
 import dev.nimbus.devices.bus.RegisterWindow;
 import dev.nimbus.devices.debug.DebugPort;
 import dev.nimbus.devices.interrupt.IrqLine;
+import dev.nimbus.devices.pci.PciBarAllocator;
+import dev.nimbus.devices.pci.PciConfigIo;
+import dev.nimbus.devices.pci.PciEcam;
+import dev.nimbus.devices.pci.PciRoot;
 import dev.nimbus.devices.power.AcpiPowerRegisters;
 import dev.nimbus.devices.power.PowerControl;
 import dev.nimbus.devices.ps2.I8042Controller;
@@ -89,6 +93,14 @@ public final class PlatformDeviceFactory {
      * @throws UnsupportedDeviceException for a device model Nimbus does not have yet
      */
     public CreatedDevice create(PlatformDevice spec) {
+        return create(spec, null);
+    }
+
+    /**
+     * Makes the device {@code spec} describes; a PCI host also needs {@code buses}, where its functions'
+     * BARs go (null is fine for every other kind).
+     */
+    private CreatedDevice create(PlatformDevice spec, Buses buses) {
         return switch (spec) {
             case PlatformDevice.SerialPort s -> switch (s.model()) {
                 case UART_16550_PIO -> uart16550(s, AddressSpace.PIO);
@@ -126,6 +138,18 @@ public final class PlatformDeviceFactory {
                 AcpiPowerRegisters regs = new AcpiPowerRegisters(env.power());
                 yield created(spec, regs, pio(a.base(), AcpiPowerControl.SIZE, regs));
             }
+            case PlatformDevice.PciHost h -> {
+                if (buses == null) {
+                    throw new IllegalArgumentException("a PCI host is made by createAll, which knows the bus its BARs go on");
+                }
+                PciRoot root = new PciRoot(buses.mmio(), new PciBarAllocator(env.layout().mmio32(), env.layout().mmio64()),
+                        PciRoot.BarListener.NONE);
+                PciEcam ecam = new PciEcam(root, h.lastBus());
+                BusMapping ecamMapping = new BusMapping(AddressSpace.MMIO, h.ecam().base(), ecam.size(), ecam);
+                yield h.configPorts()
+                        ? created(spec, root, ecamMapping, pio(PciConfigIo.BASE, PciConfigIo.PORTS, new PciConfigIo(root)))
+                        : created(spec, root, ecamMapping);
+            }
         };
     }
 
@@ -133,7 +157,7 @@ public final class PlatformDeviceFactory {
     public List<CreatedDevice> createAll(List<PlatformDevice> specs, Buses buses) {
         List<CreatedDevice> out = new ArrayList<>();
         for (PlatformDevice spec : specs) {
-            CreatedDevice d = create(spec);
+            CreatedDevice d = create(spec, buses);
             d.attachTo(buses);
             out.add(d);
         }

@@ -1,5 +1,7 @@
 package dev.nimbus.devices.virtio;
 
+import java.util.Map;
+
 /**
  * A virtio device type (rng, block...) as its transport sees it: what it offers and how it serves its
  * queues. The transport ({@link VirtioPciDevice}) owns feature negotiation, the status state machine, the
@@ -55,6 +57,15 @@ public interface VirtioDevice {
 
     /** The driver reset the device: forget negotiated state. */
     default void reset() {}
+
+    /**
+     * What the device has done so far, by counter name (Cloud Hypervisor's names where it has them:
+     * {@code read_bytes}, {@code write_ops}, {@code rx_bytes}...), for {@code vm.counters}. May be called
+     * from any thread.
+     */
+    default Map<String, Long> counters() {
+        return Map.of();
+    }
 
     /** A short name for messages. */
     default String name() {

@@ -1,5 +1,7 @@
 package dev.nimbus.hypervisor.arch;
 
+import dev.nimbus.hypervisor.memory.AddressRange;
+
 /**
  * A device an architecture's machine model has at a fixed place, described for the VMM (which creates it
  * from the {@code devices} module) and for the firmware tables (which tell the guest where it is). The
@@ -100,6 +102,35 @@ public sealed interface PlatformDevice {
         /** True when a byte written to the sleep control register asks for S5 (power off). */
         public static boolean isPowerOff(int value) {
             return (value & SLP_EN) != 0 && ((value >> SLP_TYP_SHIFT) & 7) == S5_SLEEP_TYPE;
+        }
+    }
+
+    /**
+     * The PCI host bridge of segment 0. Configuration space is reached through ECAM at {@code ecam}
+     * (1 MiB per bus, so the window's size says which buses exist, from 0 to {@link #lastBus()}) and,
+     * when {@code configPorts}, also through the x86 port pair 0xcf8/0xcfc. The functions' memory BARs
+     * come from the layout's {@code mmio32} and {@code mmio64} windows, which the firmware tables give the
+     * guest as the bridge's ranges. The bridge raises no interrupt: its functions use MSI-X.
+     */
+    record PciHost(AddressRange ecam, boolean configPorts) implements PlatformDevice {
+        /** Bytes of ECAM per bus. */
+        public static final long ECAM_BUS_SIZE = 1L << 20;
+
+        public PciHost {
+            if (ecam.size() < ECAM_BUS_SIZE || ecam.size() % ECAM_BUS_SIZE != 0 || ecam.size() > 256 * ECAM_BUS_SIZE
+                    || ecam.base() % ECAM_BUS_SIZE != 0) {
+                throw new IllegalArgumentException("an ECAM window is 1 to 256 MiB-aligned MiBs, not " + ecam);
+            }
+        }
+
+        /** The last bus number the ECAM window covers. */
+        public int lastBus() {
+            return (int) (ecam.size() / ECAM_BUS_SIZE) - 1;
+        }
+
+        @Override
+        public int irq() {
+            return -1;
         }
     }
 }

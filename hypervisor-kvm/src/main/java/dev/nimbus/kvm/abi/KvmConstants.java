@@ -85,6 +85,7 @@ public final class KvmConstants {
     public static final int KVM_CPUID_FLAG_SIGNIFCANT_INDEX = 1;
     public static final int KVM_PIT_SPEAKER_DUMMY = 1;
     public static final int KVM_IRQCHIP_PIC_MASTER = 0;
+    public static final int KVM_IRQCHIP_PIC_SLAVE = 1;
     public static final int KVM_IRQCHIP_IOAPIC = 2;
 
     // AArch64

@@ -228,6 +228,7 @@ public final class AcpiTables {
                                 io((int) k.base() + PlatformDevice.I8042.COMMAND_OFFSET, 1), irq(k.irq())))));
                 case PlatformDevice.DebugPort p -> motherboard.add(io((int) p.port(), 1));
                 case PlatformDevice.AcpiPowerControl p -> motherboard.add(io((int) p.base(), PlatformDevice.AcpiPowerControl.SIZE));
+                case PlatformDevice.PciHost h -> motherboard.add(memory32Fixed(false, h.ecam().base(), h.ecam().size()));
             }
         }
         if (!motherboard.isEmpty()) {

@@ -13,6 +13,8 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The virtio block device (virtio 1.2, 5.2) on a raw image file: one request queue; each request is a
@@ -56,19 +58,33 @@ public final class VirtioBlock implements VirtioDevice {
     private final long capacitySectors;
     private final ByteBuffer config = ByteBuffer.allocate(CONFIG_SIZE).order(ByteOrder.LITTLE_ENDIAN);
     private final ByteBuffer header = ByteBuffer.allocate(HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+    private final int queueSize;
     private boolean malformedLogged;
+    private final LongAdder readBytes = new LongAdder();
+    private final LongAdder writeBytes = new LongAdder();
+    private final LongAdder readOps = new LongAdder();
+    private final LongAdder writeOps = new LongAdder();
 
     /**
      * A disk on {@code file} (opened for reading, and writing unless {@code readOnly}); the caller owns
      * and closes it. {@code serial} is what GET_ID answers (at most 20 bytes are used).
      */
     public VirtioBlock(FileChannel file, boolean readOnly, String serial) throws IOException {
+        this(file, readOnly, serial, QUEUE_SIZE);
+    }
+
+    /** As above, with a request queue of {@code queueSize} entries (a power of two, 2 to 32768). */
+    public VirtioBlock(FileChannel file, boolean readOnly, String serial, int queueSize) throws IOException {
+        if (queueSize < 2 || queueSize > 32768 || Integer.bitCount(queueSize) != 1) {
+            throw new IllegalArgumentException("virtio-blk: a queue size is a power of two from 2 to 32768, not " + queueSize);
+        }
+        this.queueSize = queueSize;
         this.file = file;
         this.readOnly = readOnly;
         this.id = serial.getBytes(StandardCharsets.US_ASCII);
         this.capacitySectors = file.size() / SECTOR_SIZE;
         config.putLong(0, capacitySectors);
-        config.putInt(12, QUEUE_SIZE - 2); // seg_max: the header and status take two descriptors
+        config.putInt(12, queueSize - 2); // seg_max: the header and status take two descriptors
         config.putInt(20, SECTOR_SIZE);
     }
 
@@ -94,7 +110,7 @@ public final class VirtioBlock implements VirtioDevice {
 
     @Override
     public int queueMaxSize(int index) {
-        return QUEUE_SIZE;
+        return queueSize;
     }
 
     @Override
@@ -163,13 +179,16 @@ public final class VirtioBlock implements VirtioDevice {
                     status = inRange(sector, length) ? S_OK : S_IOERR;
                     if (status == S_OK) {
                         written = transfer(in, sector, true);
+                        readBytes.add(written);
+                        readOps.increment();
                     }
                 }
                 case T_OUT -> {
                     long length = total(out);
                     status = !readOnly && inRange(sector, length) ? S_OK : S_IOERR;
                     if (status == S_OK) {
-                        transfer(out, sector, false);
+                        writeBytes.add(transfer(out, sector, false));
+                        writeOps.increment();
                     }
                 }
                 case T_FLUSH -> {
@@ -232,6 +251,13 @@ public final class VirtioBlock implements VirtioDevice {
             n += b.remaining();
         }
         return n;
+    }
+
+    /** Bytes and requests read and written so far (Cloud Hypervisor's names). */
+    @Override
+    public Map<String, Long> counters() {
+        return Map.of("read_bytes", readBytes.sum(), "write_bytes", writeBytes.sum(),
+                "read_ops", readOps.sum(), "write_ops", writeOps.sum());
     }
 
     @Override
