@@ -31,4 +31,12 @@ public interface IrqChip {
     default List<GsiRoute> lineRoutes() {
         return List.of();
     }
+
+    /**
+     * Whether MSIs sent to this chip must name the device that sends them ({@link MsiMessage#deviceId()}, the
+     * PCI requester ID), as an Arm ITS needs to translate them. False where the message alone says where it goes.
+     */
+    default boolean msiNeedsDeviceId() {
+        return false;
+    }
 }
