@@ -77,6 +77,7 @@ public final class KvmConstants {
     public static final int KVM_MSI_VALID_DEVID = 1;
 
     // devices
+    public static final int KVM_CREATE_DEVICE_TEST = 1;
     public static final int KVM_DEV_TYPE_ARM_VGIC_V3 = 7;
     public static final int KVM_DEV_TYPE_ARM_VGIC_ITS = 8;
     public static final int KVM_DEV_TYPE_RISCV_AIA = 11;

@@ -2,7 +2,9 @@ package dev.nimbus.kvm.fd;
 
 import dev.nimbus.hypervisor.GsiRoute;
 import dev.nimbus.hypervisor.MsiMessage;
+import dev.nimbus.hypervisor.sys.Errno;
 import dev.nimbus.hypervisor.sys.LibC;
+import dev.nimbus.hypervisor.sys.SyscallException;
 import dev.nimbus.kvm.abi.KvmConstants;
 import dev.nimbus.kvm.abi.X86KvmStructs;
 
@@ -191,6 +193,29 @@ public final class KvmVmFd extends KvmFd {
         s.set(JAVA_INT, offsetOf(KVM_CREATE_DEVICE, "type"), type);
         ioctl(dev.nimbus.kvm.abi.KvmIoctls.KVM_CREATE_DEVICE, s, "KVM_CREATE_DEVICE(type " + type + ")");
         return new KvmDeviceFd(s.get(JAVA_INT, offsetOf(KVM_CREATE_DEVICE, "fd")), type);
+    }
+
+    /**
+     * {@code KVM_CREATE_DEVICE} with {@code KVM_CREATE_DEVICE_TEST}: whether this VM could have an in-kernel
+     * device of {@code type}, without creating one. The kernel answers ENODEV for a type it does not offer.
+     */
+    public boolean canCreateDevice(int type) {
+        checkOpen("KVM_CREATE_DEVICE");
+        MemorySegment s = scratch(KVM_CREATE_DEVICE.byteSize());
+        s.set(JAVA_INT, offsetOf(KVM_CREATE_DEVICE, "type"), type);
+        s.set(JAVA_INT, offsetOf(KVM_CREATE_DEVICE, "flags"), KvmConstants.KVM_CREATE_DEVICE_TEST);
+        while (true) {
+            int r = LibC.ioctlErrno(fd, dev.nimbus.kvm.abi.KvmIoctls.KVM_CREATE_DEVICE, s);
+            if (r >= 0) {
+                return true;
+            }
+            if (-r == Errno.ENODEV) {
+                return false;
+            }
+            if (-r != Errno.EINTR) {
+                throw new SyscallException("KVM_CREATE_DEVICE(type " + type + ", KVM_CREATE_DEVICE_TEST)", -r);
+            }
+        }
     }
 
     /** {@code KVM_CREATE_IRQCHIP}: the x86 PIC pair and IOAPIC (or a GICv2 on AArch64). */

@@ -1,17 +1,27 @@
 package dev.nimbus.kvm.irq;
 
+import dev.nimbus.hypervisor.GsiRoute;
+import dev.nimbus.hypervisor.HypervisorException;
 import dev.nimbus.hypervisor.IrqChip;
 import dev.nimbus.hypervisor.IrqChipConfig;
 import dev.nimbus.hypervisor.MsiMessage;
 import dev.nimbus.kvm.fd.KvmDeviceFd;
 import dev.nimbus.kvm.fd.KvmVmFd;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import static dev.nimbus.kvm.abi.KvmConstants.*;
 
 /**
  * AArch64: KVM's vGICv3 ({@code KVM_DEV_TYPE_ARM_VGIC_V3}) with its distributor and redistributor
- * addresses and SPI count, plus an ITS ({@code KVM_DEV_TYPE_ARM_VGIC_ITS}) when asked for. GSI n is SPI n
- * (interrupt id 32 + n), as KVM's default routing has it.
+ * addresses and SPI count, plus an ITS ({@code KVM_DEV_TYPE_ARM_VGIC_ITS}) when the config has an ITS base.
+ * GSI n is SPI n (interrupt id 32 + n), as KVM's default routing has it.
+ *
+ * <p>Order: both devices are created and given their addresses here, before any vCPU; {@link #finishSetup}
+ * initializes the GIC once every vCPU exists, then the ITS. An ITS the host's KVM does not offer (probed with
+ * {@code KVM_CREATE_DEVICE_TEST} first) is an error naming it, rather than a machine whose firmware tables
+ * describe an ITS that is not there.
  */
 public final class GicV3IrqChip implements IrqChip, AutoCloseable {
     private static final int PRIVATE_IRQS = 32;
@@ -32,6 +42,14 @@ public final class GicV3IrqChip implements IrqChip, AutoCloseable {
         if (config.spis() <= 0 || config.spis() % 32 != 0 || config.spis() > 988) {
             throw new IllegalArgumentException("GICv3 SPI count must be a positive multiple of 32 up to 960: " + config.spis());
         }
+        if (config.itsBase().isPresent() && config.itsBase().getAsLong() % ITS_ALIGNMENT != 0) {
+            throw new IllegalArgumentException("the GICv3 ITS frame must be 64 KiB-aligned, not 0x"
+                    + Long.toHexString(config.itsBase().getAsLong()));
+        }
+        if (config.itsBase().isPresent() && !vm.canCreateDevice(KVM_DEV_TYPE_ARM_VGIC_ITS)) {
+            throw new HypervisorException("this host's KVM offers no GICv3 ITS (KVM_CREATE_DEVICE test of "
+                    + "KVM_DEV_TYPE_ARM_VGIC_ITS: ENODEV); the AArch64 machine needs it to deliver its PCI devices' MSIs");
+        }
         KvmDeviceFd gic = vm.createDevice(KVM_DEV_TYPE_ARM_VGIC_V3);
         KvmDeviceFd its = null;
         try {
@@ -41,28 +59,33 @@ public final class GicV3IrqChip implements IrqChip, AutoCloseable {
             if (config.itsBase().isPresent()) {
                 its = vm.createDevice(KVM_DEV_TYPE_ARM_VGIC_ITS);
                 its.setAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE, config.itsBase().getAsLong());
-                its.setAttr(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT);
             }
             return new GicV3IrqChip(config, vm, gic, its);
         } catch (RuntimeException e) {
-            gic.close();
             if (its != null) {
                 its.close();
             }
+            gic.close();
             throw e;
         }
     }
+
+    /** The ITS control frame's alignment (arm-vgic-its.rst: 64 KiB; the frame covers 128 KiB). */
+    private static final long ITS_ALIGNMENT = 64 * 1024;
 
     @Override
     public IrqChipConfig config() {
         return config;
     }
 
-    /** {@code KVM_DEV_ARM_VGIC_CTRL_INIT}: after every vCPU exists (and is initialized). */
+    /** {@code KVM_DEV_ARM_VGIC_CTRL_INIT} of the GIC, after every vCPU exists, then of the ITS. */
     @Override
     public synchronized void finishSetup() {
         if (!initialized) {
             gic.setAttr(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT);
+            if (its != null) {
+                its.setAttr(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT);
+            }
             initialized = true;
         }
     }
@@ -78,6 +101,29 @@ public final class GicV3IrqChip implements IrqChip, AutoCloseable {
     @Override
     public void signalMsi(MsiMessage message) {
         vm.signalMsi(message);
+    }
+
+    /**
+     * KVM's default table, which the GIC's initialization installs: GSI n to pin n of irqchip 0 (SPI n),
+     * for each SPI.
+     */
+    @Override
+    public List<GsiRoute> lineRoutes() {
+        return lineRoutes(config);
+    }
+
+    static List<GsiRoute> lineRoutes(IrqChipConfig.GicV3 config) {
+        List<GsiRoute> routes = new ArrayList<>(config.spis());
+        for (int spi = 0; spi < config.spis(); spi++) {
+            routes.add(new GsiRoute.IrqchipPin(spi, 0, spi));
+        }
+        return List.copyOf(routes);
+    }
+
+    /** With an ITS, KVM translates an MSI by its device id (the PCI requester ID, as the FDT's msi-map says). */
+    @Override
+    public boolean msiNeedsDeviceId() {
+        return its != null;
     }
 
     @Override
