@@ -32,12 +32,12 @@ import java.util.stream.IntStream;
  *   <caption>Fixed addresses ({@link Aarch64Layout}), QEMU {@code virt}'s where it has the same thing</caption>
  *   <tr><th>Address</th><th>What</th></tr>
  *   <tr><td>0x0800_0000</td><td>GICv3 distributor (64 KiB)</td></tr>
- *   <tr><td>0x0808_0000</td><td>GICv3 ITS (128 KiB), kept free for when the machine has PCI MSIs</td></tr>
+ *   <tr><td>0x0808_0000</td><td>GICv3 ITS (128 KiB): translates the PCI functions' MSIs</td></tr>
  *   <tr><td>0x080a_0000</td><td>GICv3 redistributors, 128 KiB per vCPU (room for 123)</td></tr>
  *   <tr><td>0x0900_0000</td><td>PL011 UART, SPI 1</td></tr>
  *   <tr><td>0x0901_0000</td><td>PL031 RTC, SPI 2</td></tr>
  *   <tr><td>0x1000_0000</td><td>PCI MMIO32 window, to 0x3eff_ffff</td></tr>
- *   <tr><td>0x3f00_0000</td><td>PCI ECAM, 16 buses (described once the machine has PCI)</td></tr>
+ *   <tr><td>0x3f00_0000</td><td>PCI ECAM, 16 buses (the host bridge is device 0 of bus 0)</td></tr>
  *   <tr><td>0x4000_0000</td><td>RAM: the kernel at its {@code text_offset}; in the last 2 MiB of the first
  *       GiB of RAM the device tree, with the initramfs right below it</td></tr>
  *   <tr><td>after RAM</td><td>the 64 GiB MMIO64 window, GiB-aligned</td></tr>
@@ -63,16 +63,21 @@ public final class Aarch64Platform implements ArchPlatform {
     public List<PlatformDevice> platformDevices(MachineLayout layout) {
         return List.of(
                 new PlatformDevice.SerialPort(PlatformDevice.SerialPort.Model.PL011, Aarch64Layout.UART, Aarch64Layout.UART_SPI),
-                new PlatformDevice.RealTimeClock(PlatformDevice.RealTimeClock.Model.PL031, Aarch64Layout.RTC, Aarch64Layout.RTC_SPI));
+                new PlatformDevice.RealTimeClock(PlatformDevice.RealTimeClock.Model.PL031, Aarch64Layout.RTC, Aarch64Layout.RTC_SPI),
+                new PlatformDevice.PciHost(layout.pciEcam(), false));
     }
 
-    /** A GICv3 without an ITS: nothing sends MSIs until the machine has PCI. */
+    /**
+     * A GICv3 with an ITS, which translates the MSIs of the PCI functions (device id = requester ID). The
+     * machine always has its PCI host, so always an ITS; a host whose KVM has none cannot run it (the
+     * backend says so when it creates the GIC), rather than boot a guest whose virtio devices get no MSIs.
+     */
     @Override
     public IrqChipConfig.GicV3 interruptController(MachineLayout layout, int vcpus) {
         if (vcpus < 1 || vcpus > Aarch64Layout.MAX_VCPUS) {
             throw new IllegalArgumentException("aarch64 machines have 1 to " + Aarch64Layout.MAX_VCPUS + " vCPUs, not " + vcpus);
         }
-        return new IrqChipConfig.GicV3(Aarch64Layout.GIC_DISTRIBUTOR, Aarch64Layout.GIC_REDISTRIBUTOR, OptionalLong.empty(), Aarch64Layout.SPIS);
+        return new IrqChipConfig.GicV3(Aarch64Layout.GIC_DISTRIBUTOR, Aarch64Layout.GIC_REDISTRIBUTOR, OptionalLong.of(Aarch64Layout.GIC_ITS), Aarch64Layout.SPIS);
     }
 
     /** The device tree ({@code fdt}), as {@link #loadKernel} writes it but without an initramfs range. */
@@ -98,7 +103,7 @@ public final class Aarch64Platform implements ArchPlatform {
     private byte[] deviceTree(MachineDescription machine, String cmdline, Optional<AddressRange> initramfs) {
         return MachineDeviceTree.build(new MachineDeviceTree.Contents(
                 IntStream.range(0, machine.vcpus()).mapToObj(Aarch64Layout::mpidr).toList(),
-                machine.layout().ram(), interruptController(machine.layout(), machine.vcpus()), machine.devices(),
-                cmdline, initramfs, Optional.empty()));
+                machine.layout(), interruptController(machine.layout(), machine.vcpus()), machine.devices(),
+                cmdline, initramfs));
     }
 }

@@ -66,9 +66,39 @@ class Aarch64PlatformTest {
         assertThat(layout.reserved()).allMatch(r -> r.end() <= 0x4000_0000L);
         assertThat(layout.mmio64().base()).isGreaterThanOrEqualTo(0x4000_0000L + 512 * MIB);
         for (PlatformDevice d : PLATFORM.platformDevices(layout)) {
-            long base = d instanceof PlatformDevice.SerialPort s ? s.base() : ((PlatformDevice.RealTimeClock) d).base();
+            long base = switch (d) {
+                case PlatformDevice.SerialPort s -> s.base();
+                case PlatformDevice.RealTimeClock c -> c.base();
+                case PlatformDevice.PciHost h -> h.ecam().base();
+                default -> throw new AssertionError("unexpected aarch64 platform device " + d);
+            };
             assertThat(layout.reserved()).anyMatch(r -> r.contains(base));
         }
+    }
+
+    @Test
+    void theDeviceRangesTheItsAndTheWindowsDoNotOverlap() {
+        MachineLayout layout = PLATFORM.layout(512 * MIB);
+        List<AddressRange> all = new ArrayList<>(layout.reserved());
+        all.add(layout.mmio32());
+        all.add(layout.mmio64());
+        all.addAll(layout.ram());
+        assertThat(all).contains(new AddressRange(Aarch64Layout.GIC_ITS, Aarch64Layout.GIC_ITS_SIZE));
+        for (int i = 0; i < all.size(); i++) {
+            for (int j = i + 1; j < all.size(); j++) {
+                AddressRange a = all.get(i);
+                AddressRange b = all.get(j);
+                assertThat(a.base() < b.end() && b.base() < a.end()).as(a + " overlaps " + b).isFalse();
+            }
+        }
+    }
+
+    @Test
+    void theMachineHasAPciHostOnTheLayoutsEcamWithoutConfigPortsAndAnItsForItsMsis() {
+        MachineLayout layout = PLATFORM.layout(512 * MIB);
+        assertThat(PLATFORM.platformDevices(layout)).contains(new PlatformDevice.PciHost(layout.pciEcam(), false));
+        IrqChipConfig.GicV3 gic = PLATFORM.interruptController(layout, 2);
+        assertThat(gic.itsBase()).hasValue(Aarch64Layout.GIC_ITS);
     }
 
     @Test

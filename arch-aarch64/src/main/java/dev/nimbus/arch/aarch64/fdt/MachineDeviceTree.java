@@ -2,6 +2,7 @@ package dev.nimbus.arch.aarch64.fdt;
 
 import dev.nimbus.arch.aarch64.Aarch64Layout;
 import dev.nimbus.hypervisor.IrqChipConfig;
+import dev.nimbus.hypervisor.arch.MachineLayout;
 import dev.nimbus.hypervisor.arch.PlatformDevice;
 import dev.nimbus.hypervisor.memory.AddressRange;
 
@@ -12,8 +13,8 @@ import java.util.Optional;
 /**
  * The device tree that describes a Nimbus AArch64 machine to Linux: RAM, the vCPUs (started through
  * PSCI 0.2 by {@code hvc}), the architected timer, the GICv3 (and its ITS), the PL011 UART and PL031 RTC
- * with their APB clock, the boot arguments and the initramfs, and, once the machine has PCI, the ECAM host
- * bridge. Follows the bindings in Linux's Documentation/devicetree/bindings (arm/cpus, arm/psci,
+ * with their APB clock, the boot arguments and the initramfs, and the PCI ECAM host bridge with its MSIs
+ * mapped to the ITS. Follows the bindings in Linux's Documentation/devicetree/bindings (arm/cpus, arm/psci,
  * timer/arm,arch_timer, interrupt-controller/arm,gic-v3, serial/arm,pl011, rtc/arm,pl031,
  * pci/host-generic-pci).
  */
@@ -34,40 +35,29 @@ public final class MachineDeviceTree {
     static final int GIC_MAINTENANCE_PPI = 9;
     /** The PrimeCells' APB clock: a fixed 24 MHz, as QEMU's virt machine gives it. */
     static final int APB_CLOCK_HZ = 24_000_000;
-
-    /**
-     * A PCI host bridge with a generic ECAM: configuration space {@code ecam} for buses 0 to
-     * {@code ecam.size() / 1 MiB - 1}, BARs in {@code mmio32} and {@code mmio64} (identity-mapped).
-     */
-    public record PciHost(AddressRange ecam, AddressRange mmio32, AddressRange mmio64) {
-        public PciHost {
-            if (ecam.size() < Aarch64Layout.MIB || ecam.size() % Aarch64Layout.MIB != 0 || ecam.size() > 256 * Aarch64Layout.MIB) {
-                throw new IllegalArgumentException("an ECAM window covers 1 to 256 buses of 1 MiB, not " + ecam);
-            }
-        }
-    }
+    /** Every 16-bit PCI requester ID (bus, device, function) of segment 0. */
+    static final int PCI_REQUESTER_IDS = 0x1_0000;
 
     /**
      * What the tree describes.
      *
      * @param mpidrs  each vCPU's MPIDR_EL1 affinity, boot vCPU first
-     * @param ram     the RAM ranges
+     * @param layout  the address space: its RAM ranges, and the PCI BAR windows ({@code mmio32},
+     *                {@code mmio64}) a {@link PlatformDevice.PciHost} gets as its ranges
      * @param gic     the interrupt controller the backend creates
-     * @param devices the platform devices (PL011 and PL031 are described; others are refused)
+     * @param devices the platform devices (PL011, PL031 and the PCI host are described; others are refused)
      * @param cmdline the kernel command line
      * @param initrd  where the initramfs was put, if there is one
-     * @param pci     the PCI host bridge, once the machine has one
      */
-    public record Contents(List<Long> mpidrs, List<AddressRange> ram, IrqChipConfig.GicV3 gic, List<PlatformDevice> devices,
-                           String cmdline, Optional<AddressRange> initrd, Optional<PciHost> pci) {
+    public record Contents(List<Long> mpidrs, MachineLayout layout, IrqChipConfig.GicV3 gic, List<PlatformDevice> devices,
+                           String cmdline, Optional<AddressRange> initrd) {
         public Contents {
             mpidrs = List.copyOf(mpidrs);
-            ram = List.copyOf(ram);
             devices = List.copyOf(devices);
+            Objects.requireNonNull(layout, "layout");
             Objects.requireNonNull(gic, "gic");
             Objects.requireNonNull(cmdline, "cmdline");
             Objects.requireNonNull(initrd, "initrd");
-            Objects.requireNonNull(pci, "pci");
             if (mpidrs.isEmpty()) {
                 throw new IllegalArgumentException("a machine needs at least one vCPU");
             }
@@ -98,7 +88,7 @@ public final class MachineDeviceTree {
         c.initrd().ifPresent(r -> w.cells64("linux,initrd-start", r.base()).cells64("linux,initrd-end", r.end()));
         w.endNode();
 
-        for (AddressRange r : c.ram()) {
+        for (AddressRange r : c.layout().ram()) {
             w.beginNode("memory@" + Long.toHexString(r.base()))
                     .string("device_type", "memory")
                     .cells64("reg", r.base(), r.size())
@@ -181,37 +171,38 @@ public final class MachineDeviceTree {
                                 .cells("clocks", CLOCK_PHANDLE)
                                 .string("clock-names", "apb_pclk")
                                 .endNode();
+                case PlatformDevice.PciHost p when !p.configPorts() -> pciHost(w, p, c.layout(), gic);
                 default -> throw new IllegalArgumentException("the aarch64 device tree has no binding for " + d);
             }
         }
-
-        c.pci().ifPresent(p -> pciHost(w, p, gic));
         w.endNode();
         return w.finish((int) (long) c.mpidrs().getFirst());
     }
 
-    /** A generic ECAM host bridge (pci-host-ecam-generic), its windows identity-mapped, MSIs through the ITS (msi-map). */
-    private static void pciHost(FdtWriter w, PciHost p, IrqChipConfig.GicV3 gic) {
-        int lastBus = (int) (p.ecam().size() / Aarch64Layout.MIB) - 1;
+    /**
+     * A generic ECAM host bridge (pci-host-ecam-generic) with the layout's BAR windows identity-mapped as its
+     * ranges, and MSIs through the ITS: requester ID n is ITS device id n ({@code msi-map}), which is the id
+     * the VMM gives KVM with each MSI. Without an ITS the bridge has no MSI parent, and its functions no MSIs.
+     */
+    private static void pciHost(FdtWriter w, PlatformDevice.PciHost p, MachineLayout layout, IrqChipConfig.GicV3 gic) {
         final int mem32 = 0x0200_0000;
         final int mem64 = 0x0300_0000;
+        AddressRange m32 = layout.mmio32();
+        AddressRange m64 = layout.mmio64();
         w.beginNode("pcie@" + Long.toHexString(p.ecam().base()))
                 .string("compatible", "pci-host-ecam-generic")
                 .string("device_type", "pci")
                 .cells64("reg", p.ecam().base(), p.ecam().size())
-                .cells("bus-range", 0, lastBus)
+                .cells("bus-range", 0, p.lastBus())
                 .cells("#address-cells", 3)
                 .cells("#size-cells", 2)
                 .cells("linux,pci-domain", 0)
                 .property("dma-coherent")
                 .cells("ranges",
-                        mem32, hi(p.mmio32().base()), lo(p.mmio32().base()), hi(p.mmio32().base()), lo(p.mmio32().base()),
-                        hi(p.mmio32().size()), lo(p.mmio32().size()),
-                        mem64, hi(p.mmio64().base()), lo(p.mmio64().base()), hi(p.mmio64().base()), lo(p.mmio64().base()),
-                        hi(p.mmio64().size()), lo(p.mmio64().size()));
+                        mem32, hi(m32.base()), lo(m32.base()), hi(m32.base()), lo(m32.base()), hi(m32.size()), lo(m32.size()),
+                        mem64, hi(m64.base()), lo(m64.base()), hi(m64.base()), lo(m64.base()), hi(m64.size()), lo(m64.size()));
         if (gic.itsBase().isPresent()) {
-            // requester id n is ITS device id n, for all 65536 ids
-            w.cells("msi-map", 0, ITS_PHANDLE, 0, 0x1_0000);
+            w.cells("msi-map", 0, ITS_PHANDLE, 0, PCI_REQUESTER_IDS);
         }
         w.endNode();
     }

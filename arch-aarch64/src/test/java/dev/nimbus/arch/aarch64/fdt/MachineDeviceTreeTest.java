@@ -3,6 +3,7 @@ package dev.nimbus.arch.aarch64.fdt;
 import dev.nimbus.arch.aarch64.Aarch64Layout;
 import dev.nimbus.arch.aarch64.Tools;
 import dev.nimbus.hypervisor.IrqChipConfig;
+import dev.nimbus.hypervisor.arch.MachineLayout;
 import dev.nimbus.hypervisor.arch.PlatformDevice;
 import dev.nimbus.hypervisor.memory.AddressRange;
 import org.junit.jupiter.api.BeforeAll;
@@ -29,7 +30,8 @@ class MachineDeviceTreeTest {
     private static final List<PlatformDevice> DEVICES = List.of(
             new PlatformDevice.SerialPort(PlatformDevice.SerialPort.Model.PL011, Aarch64Layout.UART, Aarch64Layout.UART_SPI),
             new PlatformDevice.RealTimeClock(PlatformDevice.RealTimeClock.Model.PL031, Aarch64Layout.RTC, Aarch64Layout.RTC_SPI));
-    private static final AddressRange RAM = new AddressRange(Aarch64Layout.RAM_BASE, 512 * Aarch64Layout.MIB);
+    private static final MachineLayout LAYOUT = Aarch64Layout.layout(512 * Aarch64Layout.MIB);
+    private static final PlatformDevice.PciHost PCI = new PlatformDevice.PciHost(Aarch64Layout.PCI_ECAM, false);
 
     @BeforeAll
     static void dtc() {
@@ -38,8 +40,7 @@ class MachineDeviceTreeTest {
 
     private static byte[] twoVcpuMachine() {
         return MachineDeviceTree.build(new MachineDeviceTree.Contents(List.of(Aarch64Layout.mpidr(0), Aarch64Layout.mpidr(1)),
-                List.of(RAM), GIC, DEVICES, "console=ttyAMA0 panic=-1",
-                Optional.of(new AddressRange(0x5000_0000L, 0x12345)), Optional.empty()));
+                LAYOUT, GIC, DEVICES, "console=ttyAMA0 panic=-1", Optional.of(new AddressRange(0x5000_0000L, 0x12345))));
     }
 
     private String fdtget(byte[] blob, String... args) throws Exception {
@@ -63,16 +64,62 @@ class MachineDeviceTreeTest {
         decompilesCleanly(twoVcpuMachine());
     }
 
+    private static byte[] pciMachine(IrqChipConfig.GicV3 gic) {
+        List<PlatformDevice> devices = new java.util.ArrayList<>(DEVICES);
+        devices.add(PCI);
+        return MachineDeviceTree.build(new MachineDeviceTree.Contents(List.of(Aarch64Layout.mpidr(0)), LAYOUT,
+                gic, devices, "", Optional.empty()));
+    }
+
     @Test
     void aMachineWithAnItsAndPciDecompilesWithoutErrorsOrWarnings() throws Exception {
-        byte[] blob = MachineDeviceTree.build(new MachineDeviceTree.Contents(List.of(Aarch64Layout.mpidr(0)), List.of(RAM),
-                GIC_WITH_ITS, DEVICES, "", Optional.empty(), Optional.of(new MachineDeviceTree.PciHost(Aarch64Layout.PCI_ECAM,
-                Aarch64Layout.MMIO32, new AddressRange(0x80_0000_0000L, 64 * Aarch64Layout.GIB)))));
-        decompilesCleanly(blob);
+        decompilesCleanly(pciMachine(GIC_WITH_ITS));
+    }
+
+    @Test
+    void aMachineWithPciButNoItsDecompilesWithoutErrorsOrWarnings() throws Exception {
+        decompilesCleanly(pciMachine(GIC));
+    }
+
+    @Test
+    void theItsIsAnMsiControllerUnderTheGic() throws Exception {
+        byte[] blob = pciMachine(GIC_WITH_ITS);
+        String its = "/interrupt-controller@8000000/msi-controller@8080000";
+        assertThat(fdtget(blob, its, "compatible")).isEqualTo("arm,gic-v3-its");
+        assertThat(fdtget(blob, "-t", "u", its, "#msi-cells")).isEqualTo("1");
+        assertThat(fdtget(blob, "-t", "x", its, "reg")).isEqualTo("0 8080000 0 20000");
+        assertThat(fdtget(blob, "-t", "bx", its, "msi-controller")).isEmpty();
+    }
+
+    @Test
+    void thePciHostIsAGenericEcamBridgeWithTheLayoutsWindowsAndItsMsisMappedToTheIts() throws Exception {
+        byte[] blob = pciMachine(GIC_WITH_ITS);
         assertThat(fdtget(blob, "/pcie@3f000000", "compatible")).isEqualTo("pci-host-ecam-generic");
+        assertThat(fdtget(blob, "-t", "x", "/pcie@3f000000", "reg")).isEqualTo("0 3f000000 0 1000000");
         assertThat(fdtget(blob, "-t", "u", "/pcie@3f000000", "bus-range")).isEqualTo("0 15");
-        String its = fdtget(blob, "-t", "u", "/interrupt-controller@8000000/msi-controller@8080000", "phandle");
-        assertThat(fdtget(blob, "-t", "u", "/pcie@3f000000", "msi-map")).isEqualTo("0 " + its + " 0 65536");
+        long m64 = LAYOUT.mmio64().base();
+        assertThat(fdtget(blob, "-t", "x", "/pcie@3f000000", "ranges")).isEqualTo(String.format(
+                "2000000 0 10000000 0 10000000 0 2f000000 3000000 %x %x %x %x 10 0",
+                m64 >>> 32, m64 & 0xffff_ffffL, m64 >>> 32, m64 & 0xffff_ffffL));
+        String itsPhandle = fdtget(blob, "-t", "u", "/interrupt-controller@8000000/msi-controller@8080000", "phandle");
+        assertThat(fdtget(blob, "-t", "u", "/pcie@3f000000", "msi-map")).isEqualTo("0 " + itsPhandle + " 0 65536");
+    }
+
+    @Test
+    void withoutAnItsThePciHostHasNoMsiMap() throws Exception {
+        byte[] blob = pciMachine(GIC);
+        Path dtb = Files.write(dir.resolve("noits.dtb"), blob);
+        Tools.Result r = Tools.run(List.of("fdtget", dtb.toString(), "/pcie@3f000000", "msi-map"));
+        assertThat(r.exit()).isNotZero();
+        assertThat(r.err()).contains("FDT_ERR_NOTFOUND");
+        assertThat(fdtget(blob, "-l", "/interrupt-controller@8000000")).isEmpty();
+    }
+
+    @Test
+    void aPciHostWithX86ConfigPortsIsRefused() {
+        List<PlatformDevice> devices = List.of(new PlatformDevice.PciHost(Aarch64Layout.PCI_ECAM, true));
+        assertThatThrownBy(() -> MachineDeviceTree.build(new MachineDeviceTree.Contents(List.of(0L), LAYOUT, GIC_WITH_ITS, devices, "",
+                Optional.empty()))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no binding");
     }
 
     @Test
@@ -122,7 +169,7 @@ class MachineDeviceTreeTest {
     @Test
     void aDeviceOnAnSpiTheGicLacksIsRefused() {
         List<PlatformDevice> devices = List.of(new PlatformDevice.SerialPort(PlatformDevice.SerialPort.Model.PL011, Aarch64Layout.UART, 64));
-        assertThatThrownBy(() -> MachineDeviceTree.build(new MachineDeviceTree.Contents(List.of(0L), List.of(RAM), GIC, devices, "",
-                Optional.empty(), Optional.empty()))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("SPI 64");
+        assertThatThrownBy(() -> MachineDeviceTree.build(new MachineDeviceTree.Contents(List.of(0L), LAYOUT, GIC, devices, "",
+                Optional.empty()))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("SPI 64");
     }
 }
