@@ -78,7 +78,9 @@ public final class VirtioConsole implements VirtioDevice {
     private final LongAdder delivered = new LongAdder();
     private final LongAdder dropped = new LongAdder();
 
-    private volatile Runnable inputAction = () -> {};
+    /** Guards {@link #inputAction}: replacing it waits for a run in progress. */
+    private final Object actionLock = new Object();
+    private Runnable inputAction = () -> {};
 
     /** An 80x24 console writing to {@code out} with a 64 KiB input buffer. */
     public VirtioConsole(OutputStream out) {
@@ -105,9 +107,17 @@ public final class VirtioConsole implements VirtioDevice {
         this.input = new byte[inputCapacity];
     }
 
-    /** What to run when host input arrives so that the receive queue gets served; replaces the previous action. */
+    /**
+     * What to run (on the input thread, so it must not block) when host input arrives, so that the receive
+     * queue gets served; replaces the previous action. Returns once the previous action is not running, so
+     * the caller may then release what it used (an eventfd): the VMM sets a no-op before closing the queue's
+     * eventfd.
+     */
     public void onInput(Runnable action) {
-        this.inputAction = action;
+        Objects.requireNonNull(action, "action");
+        synchronized (actionLock) {
+            this.inputAction = action;
+        }
     }
 
     /**
@@ -136,7 +146,9 @@ public final class VirtioConsole implements VirtioDevice {
             LOG.log(Level.WARNING, "virtio-console: {0} bytes of input are waiting for the guest; newer input is dropped",
                     input.length);
         }
-        inputAction.run();
+        synchronized (actionLock) {
+            inputAction.run();
+        }
     }
 
     @Override

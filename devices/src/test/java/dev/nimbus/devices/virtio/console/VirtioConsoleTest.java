@@ -12,6 +12,9 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static dev.nimbus.devices.virtio.VirtQueue.DESC_F_NEXT;
@@ -30,7 +33,7 @@ class VirtioConsoleTest {
     static final long RX_DATA = 0x10_0000;
     static final long TX_DATA = 0x20_0000;
 
-    final GuestMemory memory = GuestMemory.allocate(java.util.List.of(new AddressRange(0, 4L << 20)));
+    final GuestMemory memory = GuestMemory.allocate(List.of(new AddressRange(0, 4L << 20)));
     final Ring rx = new Ring(memory, 0x1_0000);
     final Ring tx = new Ring(memory, 0x4_0000);
     final ByteArrayOutputStream output = new ByteArrayOutputStream();
@@ -377,6 +380,37 @@ class VirtioConsoleTest {
         hostTypes("bc");
 
         assertThat(runs).hasValue(2);
+    }
+
+    /** The VMM closes the eventfd the old action signals only after replacing it: no signal may still be under way. */
+    @Test
+    void replacingTheInputActionWaitsForARunInProgress() throws Exception {
+        CountDownLatch running = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        List<String> events = new CopyOnWriteArrayList<>();
+        console.onInput(() -> {
+            running.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            events.add("old action finished");
+        });
+        Thread input = Thread.ofPlatform().start(() -> hostTypes("a"));
+        running.await();
+        Thread replacer = Thread.ofPlatform().start(() -> {
+            console.onInput(() -> {});
+            events.add("replaced");
+        });
+        while (replacer.getState() != Thread.State.BLOCKED) {
+            Thread.onSpinWait();
+        }
+        release.countDown();
+        replacer.join();
+        input.join();
+
+        assertThat(events).containsExactly("old action finished", "replaced");
     }
 
     @Test
