@@ -47,6 +47,15 @@ public final class LibC {
     public static final int EPOLL_CTL_MOD = 3;
     public static final int EPOLLIN = 0x001;
 
+    public static final int AF_INET = 2;
+    public static final int SOCK_DGRAM = 2;
+    public static final int SOCK_CLOEXEC = O_CLOEXEC;
+
+    /** {@code struct iovec}: base pointer and length, 16 bytes on the 64-bit hosts Nimbus runs on. */
+    public static final StructLayout IOVEC = MemoryLayout.structLayout(ADDRESS.withName("iov_base"), JAVA_LONG.withName("iov_len"));
+    /** The most iovecs one readv/writev takes ({@code UIO_MAXIOV}). */
+    public static final int IOV_MAX = 1024;
+
     private static final Linker LINKER = Linker.nativeLinker();
     private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
@@ -69,6 +78,9 @@ public final class LibC {
     private static final MethodHandle EVENTFD = downcall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle READ = downcall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle WRITE = downcall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle READV = downcall("readv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle WRITEV = downcall("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle SOCKET = downcall("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle EPOLL_CREATE1 = downcall("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle EPOLL_CTL = downcall("epoll_ctl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
@@ -228,6 +240,42 @@ public final class LibC {
             MemorySegment capture = CAPTURE.get();
             long n = (long) WRITE.invokeExact(capture, fd, buf, count);
             return n < 0 ? -errno(capture) : n;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** readv(2) into {@code count} iovecs ({@link #IOVEC}); returns bytes read, or minus the errno. */
+    public static long readv(int fd, MemorySegment iov, int count) {
+        try {
+            MemorySegment capture = CAPTURE.get();
+            long n = (long) READV.invokeExact(capture, fd, iov, count);
+            return n < 0 ? -errno(capture) : n;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** writev(2) from {@code count} iovecs ({@link #IOVEC}); returns bytes written, or minus the errno. */
+    public static long writev(int fd, MemorySegment iov, int count) {
+        try {
+            MemorySegment capture = CAPTURE.get();
+            long n = (long) WRITEV.invokeExact(capture, fd, iov, count);
+            return n < 0 ? -errno(capture) : n;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** socket(2). Returns the new descriptor. */
+    public static int socket(int domain, int type, int protocol, String name) {
+        try {
+            MemorySegment capture = CAPTURE.get();
+            int fd = (int) SOCKET.invokeExact(capture, domain, type, protocol);
+            if (fd < 0) {
+                throw new SyscallException(name, errno(capture));
+            }
+            return fd;
         } catch (Throwable t) {
             throw rethrow(t);
         }
