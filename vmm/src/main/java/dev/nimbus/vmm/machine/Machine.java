@@ -43,6 +43,7 @@ public final class Machine implements AutoCloseable {
     private final BootPlan plan;
     private final ArchPlatform arch;
     private final List<CreatedDevice> devices;
+    private final List<VirtioWiring.Attached> virtio;
     private final List<AutoCloseable> resources;
     private final CompletableFuture<MachineExit> exit = new CompletableFuture<>();
     private final List<Thread> threads = new ArrayList<>();
@@ -57,7 +58,7 @@ public final class Machine implements AutoCloseable {
     private boolean clockSaved;
 
     Machine(Vm vm, GuestMemory memory, List<Vcpu> vcpus, Buses buses, BootPlan plan, ArchPlatform arch,
-            List<CreatedDevice> devices, List<AutoCloseable> resources) {
+            List<CreatedDevice> devices, List<VirtioWiring.Attached> virtio, List<AutoCloseable> resources) {
         this.vm = vm;
         this.memory = memory;
         this.vcpus = List.copyOf(vcpus);
@@ -65,6 +66,7 @@ public final class Machine implements AutoCloseable {
         this.plan = plan;
         this.arch = arch;
         this.devices = List.copyOf(devices);
+        this.virtio = List.copyOf(virtio);
         this.resources = List.copyOf(resources);
         countAccesses();
     }
@@ -90,9 +92,16 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    /** Per device (named as the device names itself), its register reads and writes so far. */
+    /**
+     * Per device, its counters so far: the virtio devices by id ({@code _disk0}, {@code _rng}...) with what
+     * they moved ({@code read_bytes}, {@code write_ops}...), the platform devices (named as they name
+     * themselves) with their register reads and writes.
+     */
     public Map<String, Map<String, Long>> counters() {
         Map<String, Map<String, Long>> out = new LinkedHashMap<>();
+        for (VirtioWiring.Attached v : virtio) {
+            out.put(v.id(), v.counters());
+        }
         counters.forEach((name, c) -> out.put(name, Map.of("reads", c[0].sum(), "writes", c[1].sum())));
         return out;
     }

@@ -34,24 +34,24 @@ public final class MachineBuilder {
     private final Hypervisor hypervisor;
     private final ArchPlatform arch;
     private final PlatformDeviceWiring wiring;
+    private final VirtioWiring virtio;
 
     @Inject
-    public MachineBuilder(Hypervisor hypervisor, ArchPlatform arch, PlatformDeviceWiring wiring) {
+    public MachineBuilder(Hypervisor hypervisor, ArchPlatform arch, PlatformDeviceWiring wiring, VirtioWiring virtio) {
         this.hypervisor = hypervisor;
         this.arch = arch;
         this.wiring = wiring;
+        this.virtio = virtio;
+    }
+
+    public MachineBuilder(Hypervisor hypervisor, ArchPlatform arch, PlatformDeviceWiring wiring) {
+        this(hypervisor, arch, wiring, new VirtioWiring());
     }
 
     /** Checks what can be checked before anything is created (vCPU count against both limits). */
     public void validate(VmConfig config) throws ConfigException {
-        if (!config.disks().isEmpty()) {
-            throw new ConfigException("--disk: not supported yet (virtio-blk is not wired into the VMM yet)");
-        }
         if (!config.nets().isEmpty()) {
             throw new ConfigException("--net: not supported yet (there is no virtio-net device yet)");
-        }
-        if (config.rng().isPresent()) {
-            throw new ConfigException("--rng: not supported yet (virtio-rng is not wired into the VMM yet)");
         }
         if (config.firmware().isPresent()) {
             throw new ConfigException("--firmware: not supported yet (Nimbus boots a kernel directly)");
@@ -98,10 +98,12 @@ public final class MachineBuilder {
             Buses buses = new Buses();
             wired = wiring.attach(devices, layout, buses, irqChip, config, power);
             opened.addAll(wired.resources());
+            VirtioWiring.Wired virtioDevices = virtio.attach(config, wired.devices(), memory, vm, irqChip);
+            opened.addAll(virtioDevices.resources());
 
             BootPlan plan = arch.loadKernel(memory, new BootImages(config.payload().kernel(),
                     config.payload().initramfs(), config.payload().cmdline()), description);
-            return new Machine(vm, memory, vcpus, buses, plan, arch, wired.devices(), opened);
+            return new Machine(vm, memory, vcpus, buses, plan, arch, wired.devices(), virtioDevices.devices(), opened);
         } catch (BootException | ConfigException | RuntimeException e) {
             PlatformDeviceWiring.closeAll(opened);
             if (vm != null) {

@@ -186,19 +186,9 @@ class VmControllerTest {
     }
 
     @Test
-    void disksNetworkRngAndFirmwareAreRefusedUntilTheirDevicesExist() throws Exception {
+    void firmwareIsRefusedUntilNimbusHasFirmwareBoot() throws Exception {
         VmConfig base = config(1);
         VmController c = controller();
-        VmConfig withDisk = new VmConfig(base.cpus(), base.memory(), base.payload(), base.serial(), base.console(),
-                java.util.List.of(dev.nimbus.vmm.config.DiskConfig.parse("path=a.raw")), java.util.List.of(), Optional.empty(), Optional.empty());
-        assertThatThrownBy(() -> c.create(withDisk)).isInstanceOf(ControlException.class)
-                .hasMessage("--disk: not supported yet (virtio-blk is not wired into the VMM yet)");
-        VmConfig withNet = new VmConfig(base.cpus(), base.memory(), base.payload(), base.serial(), base.console(),
-                java.util.List.of(), java.util.List.of(dev.nimbus.vmm.config.NetConfig.parse("tap=tap0")), Optional.empty(), Optional.empty());
-        assertThatThrownBy(() -> c.create(withNet)).hasMessage("--net: not supported yet (there is no virtio-net device yet)");
-        VmConfig withRng = new VmConfig(base.cpus(), base.memory(), base.payload(), base.serial(), base.console(),
-                java.util.List.of(), java.util.List.of(), Optional.of(dev.nimbus.vmm.config.RngConfig.parse("src=/dev/urandom")), Optional.empty());
-        assertThatThrownBy(() -> c.create(withRng)).hasMessage("--rng: not supported yet (virtio-rng is not wired into the VMM yet)");
         VmConfig withFirmware = new VmConfig(base.cpus(), base.memory(), base.payload(), base.serial(), base.console(),
                 java.util.List.of(), java.util.List.of(), Optional.empty(), Optional.of(dir.resolve("fw")));
         assertThatThrownBy(() -> c.create(withFirmware)).hasMessage("--firmware: not supported yet (Nimbus boots a kernel directly)");
