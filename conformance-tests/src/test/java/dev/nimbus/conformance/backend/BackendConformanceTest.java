@@ -235,6 +235,39 @@ class BackendConformanceTest {
     }
 
     @Test
+    void gicV3WithAnItsTakesMsiRoutesThatNameTheirDeviceAfterItsLineRoutes() throws Exception {
+        assumeTrue(Arch.host() == Arch.AARCH64, "the ITS is AArch64's MSI controller");
+        try (TestMachine m = new TestMachine(); EventFd msi = EventFd.create()) {
+            IrqChip gic = m.vm.createIrqChip(new IrqChipConfig.GicV3(Aarch64GuestCode.GICD, Aarch64GuestCode.GICR,
+                    OptionalLong.of(Aarch64GuestCode.ITS), 64));
+            m.load(CODE, m.code.stop());
+            m.vcpu(0, CODE);
+            gic.finishSetup();
+
+            assertThat(gic.msiNeedsDeviceId()).as("an ITS translates by device id").isTrue();
+            List<GsiRoute> lines = gic.lineRoutes();
+            assertThat(lines).hasSize(64).contains(new GsiRoute.IrqchipPin(5, 0, 5));
+            // GITS_TRANSLATER is at offset 0x10040 of the ITS frame; requester ID 00:01.0 is 0x08
+            List<GsiRoute> table = new java.util.ArrayList<>(lines);
+            table.add(new GsiRoute.Msi(64, new MsiMessage(Aarch64GuestCode.ITS + 0x1_0040, 0, 0x08)));
+            m.vm.setGsiRouting(table);
+            m.vm.registerIrqfd(msi, 64);
+            m.vm.unregisterIrqfd(msi, 64);
+        }
+    }
+
+    @Test
+    void gicV3WithoutAnItsNeedsNoDeviceId() throws Exception {
+        assumeTrue(Arch.host() == Arch.AARCH64, "GICv3 is AArch64's interrupt controller");
+        try (TestMachine m = new TestMachine()) {
+            IrqChip gic = m.vm.createIrqChip(new IrqChipConfig.GicV3(Aarch64GuestCode.GICD, Aarch64GuestCode.GICR,
+                    OptionalLong.empty(), 64));
+            assertThat(gic.msiNeedsDeviceId()).isFalse();
+            assertThat(gic.lineRoutes()).hasSize(64);
+        }
+    }
+
+    @Test
     void irqfdRaisesAnAiaInterruptTheGuestClaims() throws Exception {
         assumeTrue(Arch.host() == Arch.RISCV64, "the AIA is riscv64's interrupt controller");
         try (TestMachine m = new TestMachine(); EventFd irq = EventFd.create()) {

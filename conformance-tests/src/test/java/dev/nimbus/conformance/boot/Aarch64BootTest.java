@@ -18,7 +18,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Debian's own arm64 kernel booted by Nimbus on KVM, end to end: the same {@code nimbus} command line as
  * on x86-64, the arm64 Image boot protocol, the device tree, the vGICv3, PSCI (secondary CPUs, power-off,
- * reset), the PL011 console and the vCPU loop.
+ * reset), the PL011 console, the PCI host bridge with its MSIs through the ITS, and the vCPU loop.
  */
 @RequiresKvm
 @EnabledIfSystemProperty(named = "os.arch", matches = "aarch64|arm64")
@@ -27,7 +27,9 @@ class Aarch64BootTest {
     /** Kernel log lines that mean something is wrong with what Nimbus gave the guest. */
     private static final Pattern BAD_LOG_LINE = Pattern.compile(
             "WARNING:|\\bBUG\\b|Unable to handle|GIC.*([Ee]rror|[Ff]ail|[Ii]nvalid)|([Ee]rror|[Ff]ail).*GIC"
-                    + "|(?i:\\bof:.*(error|fail|bad|invalid|missing|cannot))");
+                    + "|(?i:\\bof:.*(error|fail|bad|invalid|missing|cannot))"
+                    + "|(?i:\\bITS\\b.*(error|fail|invalid|cannot|unable|no\\s))"
+                    + "|(?i:\\bpci.*(error|fail|invalid|cannot|can't|unable|no msi|conflict|bad))");
     private static GuestImages images;
 
     @BeforeAll
@@ -56,7 +58,11 @@ class Aarch64BootTest {
             List<String> log = E2eGuest.kernelLog(out);
             assertThat(log).as("kernel log").anyMatch(l -> l.contains("Machine model: Nimbus virtual machine"));
             assertThat(log).as("kernel log").anyMatch(l -> l.contains("GICv3"));
+            assertThat(log).as("kernel log: the ITS from the device tree, at its address").anyMatch(l -> l.contains("ITS@0x0000000008080000"));
+            assertThat(log).as("kernel log: the generic ECAM host bridge probed").anyMatch(l -> l.contains("pci-host-generic 3f000000.pcie"));
             assertThat(log).as("kernel log lines that point at a fault in the machine").noneMatch(l -> BAD_LOG_LINE.matcher(l).find());
+            // lspci -n: the host bridge (QEMU's generic PCIe host bridge IDs, class 0x060000) at 00:00.0
+            assertThat(out).as(transcript).contains("PCI-FUNCTION 0000:00:00.0 0x1b36 0x0008 0x060000");
         }
     }
 
