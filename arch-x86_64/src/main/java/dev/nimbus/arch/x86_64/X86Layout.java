@@ -65,6 +65,11 @@ public final class X86Layout {
     public static final AddressRange MMIO32 = new AddressRange(HOLE_START, 512 * MIB);
     /** PCI ECAM: 256 buses of 1 MiB, 3.5 GiB to 3.75 GiB. */
     public static final AddressRange PCI_ECAM = new AddressRange(0xe000_0000L, 256 * MIB);
+    /**
+     * The ACPI generic event device's register (the power button's event), in the free stretch between
+     * ECAM and the IOAPIC; one 4 KiB page is kept for it.
+     */
+    public static final long ACPI_GED_ADDRESS = 0xfeb0_0000L;
     /** The IOAPIC's register window. */
     public static final long IOAPIC_ADDRESS = 0xfec0_0000L;
     /** The local APICs' register window (each vCPU sees its own). */
@@ -102,6 +107,7 @@ public final class X86Layout {
         List<AddressRange> reserved = List.of(
                 new AddressRange(ACPI_START, MPTABLE_END - ACPI_START),
                 PCI_ECAM,
+                new AddressRange(ACPI_GED_ADDRESS, 4 * KIB),
                 new AddressRange(IOAPIC_ADDRESS, 4 * KIB),
                 new AddressRange(LAPIC_ADDRESS, 4 * KIB),
                 new AddressRange(KVM_IDENTITY_MAP, 4 * 4 * KIB));

@@ -64,11 +64,19 @@ import java.util.Optional;
  * COM1 (16550A at 0x3f8, IRQ 4), the CMOS RTC (0x70, IRQ 8), the i8042 (0x60/0x64, IRQ 1; reset by
  * command 0xfe), the debug port 0x80 and the ACPI power control ports at {@value #ACPI_POWER_PORT}
  * (sleep control, sleep status, reset; see {@link PlatformDevice.AcpiPowerControl}). 0x600 is free on a
- * PC without a chipset PM block (QEMU's PIIX4 puts its PM registers there; Nimbus has none).
+ * PC without a chipset PM block (QEMU's PIIX4 puts its PM registers there; Nimbus has none). The power
+ * button is an ACPI generic event device (a hardware-reduced machine has no fixed one): its event
+ * register at {@link X86Layout#ACPI_GED_ADDRESS}, interrupt GSI {@value #ACPI_GED_GSI}, and
+ * {@code \_SB.PWRB} in the DSDT. The PCI host bridge: ECAM for bus 0 and ports 0xcf8-0xcff.
  */
 public final class X86_64Platform implements ArchPlatform {
     /** The first port of the ACPI sleep control / sleep status / reset registers. */
     public static final int ACPI_POWER_PORT = 0x600;
+    /**
+     * The generic event device's interrupt: the IOAPIC's last pin, clear of the ISA lines (0-15) and of
+     * 16-19, where PCI INTA-INTD would go.
+     */
+    public static final int ACPI_GED_GSI = 23;
     /** APIC ids 0..253: 0xff is the broadcast id and the IOAPIC takes the id after the last vCPU. */
     public static final int MAX_VCPUS = 254;
 
@@ -95,7 +103,8 @@ public final class X86_64Platform implements ArchPlatform {
                 new PlatformDevice.I8042(0x60, 1),
                 new PlatformDevice.DebugPort(0x80),
                 new PlatformDevice.AcpiPowerControl(ACPI_POWER_PORT),
-                new PlatformDevice.PciHost(new AddressRange(layout.pciEcam().base(), PlatformDevice.PciHost.ECAM_BUS_SIZE), true));
+                new PlatformDevice.PciHost(new AddressRange(layout.pciEcam().base(), PlatformDevice.PciHost.ECAM_BUS_SIZE), true),
+                new PlatformDevice.AcpiGenericEventDevice(X86Layout.ACPI_GED_ADDRESS, ACPI_GED_GSI));
     }
 
     @Override

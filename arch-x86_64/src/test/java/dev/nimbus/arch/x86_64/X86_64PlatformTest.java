@@ -24,7 +24,9 @@ class X86_64PlatformTest {
                 new PlatformDevice.RealTimeClock(PlatformDevice.RealTimeClock.Model.CMOS, 0x70, 8),
                 new PlatformDevice.I8042(0x60, 1),
                 new PlatformDevice.DebugPort(0x80),
-                new PlatformDevice.AcpiPowerControl(0x600));
+                new PlatformDevice.AcpiPowerControl(0x600),
+                new PlatformDevice.PciHost(new dev.nimbus.hypervisor.memory.AddressRange(0xe000_0000L, 1 << 20), true),
+                new PlatformDevice.AcpiGenericEventDevice(0xfeb0_0000L, 23));
     }
 
     @Test

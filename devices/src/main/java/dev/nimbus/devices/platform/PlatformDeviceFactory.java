@@ -12,6 +12,7 @@ import dev.nimbus.devices.pci.PciConfigIo;
 import dev.nimbus.devices.pci.PciEcam;
 import dev.nimbus.devices.pci.PciRoot;
 import dev.nimbus.devices.power.AcpiPowerRegisters;
+import dev.nimbus.devices.power.GenericEventDevice;
 import dev.nimbus.devices.power.PowerControl;
 import dev.nimbus.devices.ps2.I8042Controller;
 import dev.nimbus.devices.rtc.CmosRtc;
@@ -40,7 +41,8 @@ import java.util.function.LongSupplier;
  * here until it is handled, and nothing here asks which architecture it is.
  *
  * <p>Every model the descriptions name is made: the 16550A UART in port I/O or MMIO space, the PL011 UART,
- * the CMOS, PL031 and Goldfish RTCs, the i8042, the debug port and the ACPI power registers.
+ * the CMOS, PL031 and Goldfish RTCs, the i8042, the debug port, the ACPI power registers, the ACPI generic
+ * event device (power button) and the PCI host.
  * {@link UnsupportedDeviceException} is there for models added to the descriptions before the devices.
  */
 public final class PlatformDeviceFactory {
@@ -137,6 +139,10 @@ public final class PlatformDeviceFactory {
             case AcpiPowerControl a -> {
                 AcpiPowerRegisters regs = new AcpiPowerRegisters(env.power());
                 yield created(spec, regs, pio(a.base(), AcpiPowerControl.SIZE, regs));
+            }
+            case PlatformDevice.AcpiGenericEventDevice g -> {
+                GenericEventDevice ged = new GenericEventDevice(irq(g.irq()));
+                yield created(spec, ged, new BusMapping(AddressSpace.MMIO, g.base(), PlatformDevice.AcpiGenericEventDevice.SIZE, ged));
             }
             case PlatformDevice.PciHost h -> {
                 if (buses == null) {

@@ -5,6 +5,7 @@ import dev.nimbus.devices.bus.BusConflictException;
 import dev.nimbus.devices.bus.BusMapping;
 import dev.nimbus.devices.bus.Buses;
 import dev.nimbus.devices.debug.DebugPort;
+import dev.nimbus.devices.power.GenericEventDevice;
 import dev.nimbus.devices.ps2.I8042Controller;
 import dev.nimbus.devices.rtc.CmosRtc;
 import dev.nimbus.devices.serial.Serial16550;
@@ -124,6 +125,20 @@ class PlatformDeviceFactoryTest {
         buses.pio().write(0x600, 1, 0x34);
 
         assertThat(power.requests()).containsExactly("power off");
+    }
+
+    @Test
+    void genericEventDeviceIsAFourByteMmioRegisterWhoseEventsRaiseItsGsi() {
+        Buses buses = new Buses();
+        CreatedDevice d = factory.create(new PlatformDevice.AcpiGenericEventDevice(0xfeb0_0000L, 23));
+        d.attachTo(buses);
+
+        assertThat(d.mappings()).extracting(BusMapping::space, BusMapping::base, BusMapping::length)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(AddressSpace.MMIO, 0xfeb0_0000L, 4L));
+        d.device(GenericEventDevice.class).pressPowerButton();
+        assertThat(lines.get(23).levels()).containsExactly(true, false);
+        assertThat(buses.mmio().read(0xfeb0_0000L, 4)).isEqualTo(PlatformDevice.AcpiGenericEventDevice.POWER_BUTTON);
+        assertThat(buses.mmio().read(0xfeb0_0000L, 4)).isZero();
     }
 
     @Test

@@ -106,6 +106,32 @@ public sealed interface PlatformDevice {
     }
 
     /**
+     * An ACPI Generic Event Device (ACPI 6.5 section 5.6.9, {@code _HID "ACPI0013"}) and the power button
+     * (PNP0C0C) it signals: how a hardware-reduced ACPI machine, which has no fixed power button and no
+     * SCI, tells the guest that the button was pressed. It is one 32-bit event register in MMIO space at
+     * {@code base} and the interrupt {@code irq} (a GSI, edge-triggered, active high).
+     * <ul>
+     *   <li>The VMM sets an event bit ({@link #POWER_BUTTON}) and pulses the interrupt.</li>
+     *   <li>The guest's GED driver runs the device's {@code _EVT} method, which reads the register; the
+     *       read returns the pending bits and clears them. On {@link #POWER_BUTTON} the method does
+     *       {@code Notify (\_SB.PWRB, 0x80)}, which Linux's {@code button} driver turns into KEY_POWER.</li>
+     *   <li>Writes are ignored. {@value #SIZE} bytes are claimed.</li>
+     * </ul>
+     */
+    record AcpiGenericEventDevice(long base, int irq) implements PlatformDevice {
+        /** Bytes claimed from {@code base}: the event register. */
+        public static final int SIZE = 4;
+        /** The event bit of a power button press (bit 3, where Cloud Hypervisor puts it too). */
+        public static final int POWER_BUTTON = 1 << 3;
+
+        public AcpiGenericEventDevice {
+            if (irq < 0) {
+                throw new IllegalArgumentException("a generic event device needs an interrupt, not " + irq);
+            }
+        }
+    }
+
+    /**
      * The PCI host bridge of segment 0. Configuration space is reached through ECAM at {@code ecam}
      * (1 MiB per bus, so the window's size says which buses exist, from 0 to {@link #lastBus()}) and,
      * when {@code configPorts}, also through the x86 port pair 0xcf8/0xcfc. The functions' memory BARs

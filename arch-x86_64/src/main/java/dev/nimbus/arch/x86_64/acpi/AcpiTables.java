@@ -22,7 +22,8 @@ import static dev.nimbus.arch.x86_64.acpi.Aml.*;
  *       reset registers are the {@link PlatformDevice.AcpiPowerControl} ports, so Linux powers off by
  *       writing {@code _S5}'s sleep type with SLP_EN and reboots by writing the reset value.</li>
  *   <li>DSDT: a processor device ({@code ACPI0007}) per vCPU, the platform devices with their ports and
- *       interrupts, {@code _S5}, and the PCI host bridge when there is one.</li>
+ *       interrupts, {@code _S5}, the PCI host bridge when there is one, and a generic event device
+ *       ({@code ACPI0013}) with the power button ({@code PNP0C0C}) when the machine has one.</li>
  *   <li>MADT: a local APIC per vCPU (APIC id = processor UID = vCPU index), the IOAPIC (id = vCPU count,
  *       GSI base 0), ISA IRQ 0 overridden to GSI 2 (where KVM's in-kernel PIT arrives), and LINT1 as NMI
  *       on all processors.</li>
@@ -49,6 +50,9 @@ public final class AcpiTables {
     static final int BOOT_ARCH_8042 = 1 << 1;
     static final int BOOT_ARCH_VGA_NOT_PRESENT = 1 << 2;
     static final int BOOT_ARCH_CMOS_RTC_NOT_PRESENT = 1 << 5;
+
+    /** The notification value of a button press (ACPI 6.5 section 5.6.6, "Device Object Notification Values"). */
+    static final int POWER_BUTTON_PRESSED = 0x80;
 
     /** A table at its guest address. */
     public record Placed(String signature, long address, byte[] bytes) {
@@ -229,6 +233,10 @@ public final class AcpiTables {
                 case PlatformDevice.DebugPort p -> motherboard.add(io((int) p.port(), 1));
                 case PlatformDevice.AcpiPowerControl p -> motherboard.add(io((int) p.base(), PlatformDevice.AcpiPowerControl.SIZE));
                 case PlatformDevice.PciHost h -> motherboard.add(memory32Fixed(false, h.ecam().base(), h.ecam().size()));
+                case PlatformDevice.AcpiGenericEventDevice g -> {
+                    sb.addAll(genericEventDevice(g));
+                    motherboard.add(memory32Fixed(true, g.base(), PlatformDevice.AcpiGenericEventDevice.SIZE));
+                }
             }
         }
         if (!motherboard.isEmpty()) {
@@ -247,6 +255,40 @@ public final class AcpiTables {
         b.position(HEADER_SIZE);
         b.put(aml);
         return finish(b);
+    }
+
+    /**
+     * The generic event device and the power button it notifies. Its {@code _EVT} (which Linux's GED driver
+     * runs on each edge of the interrupt) reads the event register, which clears it, and passes a power
+     * button press on as {@code Notify (PWRB, 0x80)}:
+     * <pre>
+     * Device (GED0) {
+     *     Name (_HID, "ACPI0013")
+     *     Name (_UID, Zero)
+     *     Name (_CRS, ResourceTemplate () { Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { irq } })
+     *     OperationRegion (EREG, SystemMemory, base, 4)
+     *     Field (EREG, DWordAcc, NoLock, Preserve) { EVTS, 32 }
+     *     Method (_EVT, 1, Serialized) {
+     *         Local0 = EVTS
+     *         If ((Local0 &amp; 0x08)) { Notify (\_SB.PWRB, 0x80) }
+     *     }
+     * }
+     * Device (PWRB) { Name (_HID, EisaId ("PNP0C0C")) Name (_UID, Zero) }
+     * </pre>
+     */
+    private static List<byte[]> genericEventDevice(PlatformDevice.AcpiGenericEventDevice g) {
+        byte[] ged = device("GED0",
+                name("_HID", string("ACPI0013")),
+                name("_UID", integer(0)),
+                name("_CRS", resourceTemplate(interrupt(false, false, g.irq()))),
+                operationRegion("EREG", RegionSpace.SYSTEM_MEMORY, g.base(), PlatformDevice.AcpiGenericEventDevice.SIZE),
+                field("EREG", Access.DWORD, "EVTS", 32),
+                method("_EVT", 1, true,
+                        store(ref("EVTS"), local0()),
+                        ifThen(and(local0(), integer(PlatformDevice.AcpiGenericEventDevice.POWER_BUTTON)),
+                                notifyObject("\\_SB.PWRB", POWER_BUTTON_PRESSED))));
+        byte[] button = device("PWRB", name("_HID", eisaId("PNP0C0C")), name("_UID", integer(0)));
+        return List.of(ged, button);
     }
 
     private static byte[] pciHostBridge(Pci p) {

@@ -35,6 +35,35 @@ public final class Aml {
     static final int ROOT_CHAR = '\\';
     static final int PARENT_PREFIX = '^';
     static final int RETURN_OP = 0xa4;
+    static final int LOCAL0_OP = 0x60;
+    static final int STORE_OP = 0x70;
+    static final int AND_OP = 0x7b;
+    static final int NOTIFY_OP = 0x86;
+    static final int IF_OP = 0xa0;
+    static final int OP_REGION_OP = 0x80; // after EXT_OP_PREFIX
+    static final int FIELD_OP = 0x81; // after EXT_OP_PREFIX
+
+    /** The address space of an {@link #operationRegion} (ACPI 6.5 section 19.6.100). */
+    public enum RegionSpace {
+        SYSTEM_MEMORY(0x00), SYSTEM_IO(0x01);
+
+        final int code;
+
+        RegionSpace(int code) {
+            this.code = code;
+        }
+    }
+
+    /** The access width of a {@link #field}: the AccessType bits of its FieldFlags. */
+    public enum Access {
+        ANY(0), BYTE(1), WORD(2), DWORD(3), QWORD(4);
+
+        final int code;
+
+        Access(int code) {
+            this.code = code;
+        }
+    }
 
     /** {@code Scope (path) { terms }}. */
     public static byte[] scope(String path, byte[]... terms) {
@@ -63,6 +92,78 @@ public final class Aml {
     /** {@code Return (value)}. */
     public static byte[] returnValue(byte[] value) {
         return concat(new byte[] {(byte) RETURN_OP}, value);
+    }
+
+    /** {@code OperationRegion (path, space, offset, length)}. */
+    public static byte[] operationRegion(String path, RegionSpace space, long offset, long length) {
+        return concat(new byte[] {(byte) EXT_OP_PREFIX, (byte) OP_REGION_OP}, nameString(path), new byte[] {(byte) space.code},
+                integer(offset), integer(length));
+    }
+
+    /**
+     * {@code Field (region, access, NoLock, Preserve) { name, bits, ... }}: named fields laid out one after
+     * another from the region's start. {@code fields} alternates names and widths: {@code "EVTS", 32}.
+     */
+    public static byte[] field(String region, Access access, Object... fields) {
+        if (fields.length % 2 != 0) {
+            throw new IllegalArgumentException("fields come as name, width pairs");
+        }
+        byte[] list = new byte[0];
+        for (int i = 0; i < fields.length; i += 2) {
+            String name = (String) fields[i];
+            int bits = (Integer) fields[i + 1];
+            // NamedField := NameSeg PkgLength, where the PkgLength encoding carries the width in bits
+            list = concat(list, nameSeg(name, name), fieldWidth(bits));
+        }
+        return withPkgLength(new byte[] {(byte) EXT_OP_PREFIX, (byte) FIELD_OP},
+                concat(nameString(region), new byte[] {(byte) access.code}, list));
+    }
+
+    /** The width of a named field in bits, in PkgLength's encoding but counting only the bits. */
+    static byte[] fieldWidth(int bits) {
+        if (bits < 1 || bits >= 1 << 28) {
+            throw new IllegalArgumentException("a field is 1 bit to 2^28 - 1 bits wide, not " + bits);
+        }
+        if (bits < 0x40) {
+            return new byte[] {(byte) bits};
+        }
+        int n = bits < 1 << 12 ? 2 : bits < 1 << 20 ? 3 : 4;
+        byte[] out = new byte[n];
+        out[0] = (byte) (((n - 1) << 6) | (bits & 0xf));
+        for (int k = 1; k < n; k++) {
+            out[k] = (byte) (bits >> (4 + 8 * (k - 1)));
+        }
+        return out;
+    }
+
+    /** {@code Local0}. */
+    public static byte[] local0() {
+        return new byte[] {LOCAL0_OP};
+    }
+
+    /** A reference to a named object: its NameString. */
+    public static byte[] ref(String path) {
+        return nameString(path);
+    }
+
+    /** {@code Store (value, target)}, which iasl shows as {@code target = value}. */
+    public static byte[] store(byte[] value, byte[] target) {
+        return concat(new byte[] {STORE_OP}, value, target);
+    }
+
+    /** {@code And (a, b)} with no target: the value of {@code a & b}. */
+    public static byte[] and(byte[] a, byte[] b) {
+        return concat(new byte[] {AND_OP}, a, b, new byte[] {0}); // NullName target
+    }
+
+    /** {@code If (predicate) { terms }}. */
+    public static byte[] ifThen(byte[] predicate, byte[]... terms) {
+        return withPkgLength(new byte[] {(byte) IF_OP}, concat(predicate, concat(terms)));
+    }
+
+    /** {@code Notify (path, value)}. */
+    public static byte[] notifyObject(String path, int value) {
+        return concat(new byte[] {(byte) NOTIFY_OP}, nameString(path), integer(value));
     }
 
     /** An integer constant in its shortest encoding (Zero, One, Byte/Word/DWord/QWord constant). */

@@ -149,7 +149,8 @@ class AcpiTablesTest {
                 .containsPattern("\\[Package\\] Contains 2 Elements:\\s+\\[Integer\\] = 0000000000000005")
                 .contains("47 01 F8 03 F8 03 01 08 22 10 00 79 00") // IO 0x3f8/8, IRQ 4, end tag
                 .containsPattern("Evaluation of \\\\_SB.C003._STA returned[^\\n]*\\n\\s+\\[Integer\\] = 000000000000000F")
-                .contains("PCI0 Device").contains("PS2K Device").contains("RTC_ Device").contains("MBRS Device");
+                .contains("PCI0 Device").contains("PS2K Device").contains("RTC_ Device").contains("MBRS Device")
+                .contains("GED0 Device").contains("PWRB Device").contains("EVTS RegionField").contains("EREG Region");
     }
 
     @Test
@@ -198,7 +199,7 @@ class AcpiTablesTest {
                     fadt = table;
                 }
             }
-            assertThat(found).containsExactly("FACP", "APIC");
+            assertThat(found).containsExactly("FACP", "APIC", "MCFG"); // the platform's devices include the PCI host
             long dsdt = memory.readLong(fadt + 140);
             assertThat(ascii(memory, dsdt, 4)).isEqualTo("DSDT");
             assertThat(memory.readInt(fadt + 40) & 0xffffffffL).isEqualTo(dsdt);
@@ -256,6 +257,41 @@ class AcpiTablesTest {
     }
 
     @Test
+    void dsdtHasAGenericEventDeviceWhoseEvtNotifiesThePowerButton() throws Exception {
+        Path d = dump(tables(1, false), "ged");
+        Tools.run(d, List.of("iasl", "-d", "dsdt.dat"));
+        String dsl = Files.readString(d.resolve("dsdt.dsl"));
+        assertThat(dsl).containsPattern("Device \\(GED0\\)\\s+\\{\\s+Name \\(_HID, \"ACPI0013\"")
+                .containsPattern("Interrupt \\(ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, \\)\\s+\\{\\s+0x00000017,")
+                .contains("OperationRegion (EREG, SystemMemory, 0xFEB00000, 0x04)")
+                .containsPattern("Field \\(EREG, DWordAcc, NoLock, Preserve\\)\\s+\\{\\s+EVTS,\\s+32\\s+\\}")
+                .containsPattern("Method \\(_EVT, 1, Serialized\\)[^{]*\\{\\s+Local0 = EVTS[^\\n]*\\n\\s+If \\(\\(Local0 & 0x08\\)\\)\\s+\\{\\s+Notify \\(\\\\_SB.PWRB, 0x80\\)")
+                .containsPattern("Device \\(PWRB\\)\\s+\\{\\s+Name \\(_HID, EisaId \\(\"PNP0C0C\"\\)")
+                .containsPattern("Device \\(MBRS\\)[\\s\\S]*?Memory32Fixed \\(ReadWrite,\\s+0xFEB00000,[^\\n]*\\n\\s+0x00000004,");
+    }
+
+    @Test
+    void acpiexecRunsEvtToANotifyOfPwrbOnlyWhenThePowerButtonBitIsSet() throws Exception {
+        List<AcpiTables.Placed> tables = tables(1, false);
+        Path d = dump(tables, "evt");
+        Files.writeString(d.resolve("pressed.txt"), "\\_SB.GED0.EVTS 8\n");   // the register as the device shows it after a press
+        Files.writeString(d.resolve("other.txt"), "\\_SB.GED0.EVTS 4\n");     // another event bit only
+        for (String init : List.of("pressed.txt", "other.txt")) {
+            List<String> command = new ArrayList<>(List.of("acpiexec", "-fi", init, "-b", "evaluate \\_SB.GED0._EVT 23"));
+            tables.stream().filter(t -> !t.signature().equals("RSDP")).forEach(t -> command.add(t.signature().toLowerCase() + ".dat"));
+            Tools.Result r = Tools.runAllowingFailure(d, command);
+            assertThat(r.exit()).as(r.output()).isZero();
+            assertClean(r.output());
+            assertThat(r.output()).contains("Evaluating \\_SB.GED0._EVT");
+            if (init.equals("pressed.txt")) {
+                assertThat(r.output()).containsPattern("Received a Device Notify on \\[PWRB\\][^\\n]*Value 0x80");
+            } else {
+                assertThat(r.output()).doesNotContain("Notify");
+            }
+        }
+    }
+
+    @Test
     void mcfgAndThePciHostBridgeComeOnlyWithPci() throws Exception {
         assertThat(bySignature(tables(1, false))).doesNotContainKey("MCFG");
         Map<String, AcpiTables.Placed> t = bySignature(tables(1, true));
@@ -276,10 +312,15 @@ class AcpiTablesTest {
     void firmwareTablesAreTheBytesLoadKernelWrites() throws Exception {
         MachineDescription machine = new MachineDescription(2, Machines.PLATFORM.layout(64 * X86Layout.MIB), DEVICES);
         FirmwareTables tables = Machines.PLATFORM.firmwareTables(machine, "");
-        assertThat(tables.tables()).extracting(FirmwareTables.Table::name).containsExactly("RSDP", "XSDT", "DSDT", "FACP", "APIC");
+        assertThat(tables.tables()).extracting(FirmwareTables.Table::name).containsExactly("RSDP", "XSDT", "DSDT", "FACP", "APIC", "MCFG");
         Path kernel = dir.resolve("kernel-fw");
         Files.write(kernel, dev.nimbus.arch.x86_64.boot.SyntheticBzImage.bytes());
-        List<AcpiTables.Placed> placed = AcpiTables.build(2, DEVICES, Optional.empty(), X86Layout.ACPI_START, X86Layout.ACPI_END);
+        PlatformDevice.PciHost host = DEVICES.stream().filter(PlatformDevice.PciHost.class::isInstance)
+                .map(PlatformDevice.PciHost.class::cast).findFirst().orElseThrow();
+        MachineLayout layout = machine.layout();
+        List<AcpiTables.Placed> placed = AcpiTables.build(2, DEVICES,
+                Optional.of(new AcpiTables.Pci(host.ecam(), host.lastBus(), layout.mmio32(), layout.mmio64())),
+                X86Layout.ACPI_START, X86Layout.ACPI_END);
         try (GuestMemory memory = Machines.memory(machine)) {
             Machines.PLATFORM.loadKernel(memory, new BootImages(kernel, Optional.empty(), ""), machine);
             for (int i = 0; i < placed.size(); i++) {

@@ -75,6 +75,32 @@ class AmlTest {
     }
 
     @Test
+    void operationRegionIsAnExtendedOpWithSpaceOffsetAndLength() {
+        // OperationRegion (EREG, SystemMemory, 0xFEB00000, 4): 5B 80 "EREG" 00 DWordConst ByteConst
+        assertThat(hex(Aml.operationRegion("EREG", Aml.RegionSpace.SYSTEM_MEMORY, 0xfeb0_0000L, 4)))
+                .isEqualTo("5b 80 45 52 45 47 00 0c 00 00 b0 fe 0a 04");
+    }
+
+    @Test
+    void fieldWidthsAreInBitsInPkgLengthsEncodingWithoutCountingThemselves() {
+        // Field (EREG, DWordAcc, NoLock, Preserve) { EVTS, 32 }: 5B 81 PkgLength "EREG" 03 "EVTS" 20
+        assertThat(hex(Aml.field("EREG", Aml.Access.DWORD, "EVTS", 32))).isEqualTo("5b 81 0b 45 52 45 47 03 45 56 54 53 20");
+        assertThat(hex(Aml.fieldWidth(63))).isEqualTo("3f");
+        assertThat(hex(Aml.fieldWidth(64))).isEqualTo("40 04");
+        assertThat(hex(Aml.fieldWidth(0x1000))).isEqualTo("80 00 01");
+        assertThatThrownBy(() -> Aml.field("EREG", Aml.Access.BYTE, "E.F", 8)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void storeAndIfAndNotifyEncodeAsTheSpecSays() {
+        // Store (EVTS, Local0): 70 "EVTS" 60
+        assertThat(hex(Aml.store(Aml.ref("EVTS"), Aml.local0()))).isEqualTo("70 45 56 54 53 60");
+        // If (And (Local0, 8)) { Notify (\_SB.PWRB, 0x80) }: A0 PkgLength 7B 60 0A 08 00 86 5C 2E "_SB_" "PWRB" 0A 80
+        assertThat(hex(Aml.ifThen(Aml.and(Aml.local0(), Aml.integer(8)), Aml.notifyObject("\\_SB.PWRB", 0x80))))
+                .isEqualTo("a0 13 7b 60 0a 08 00 86 5c 2e 5f 53 42 5f 50 57 52 42 0a 80");
+    }
+
+    @Test
     void deviceIsAnExtendedOpWithItsOwnPkgLength() {
         // Device (COM1) { Name (_UID, One) }: 5B 82 PkgLength "COM1" 08 "_UID" 01
         assertThat(hex(Aml.device("COM1", Aml.name("_UID", Aml.integer(1))))).isEqualTo("5b 82 0b 43 4f 4d 31 08 5f 55 49 44 01");
