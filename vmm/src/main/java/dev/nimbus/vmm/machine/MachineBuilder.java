@@ -56,8 +56,9 @@ public final class MachineBuilder {
         if (config.firmware().isPresent()) {
             throw new ConfigException("--firmware: not supported yet (Nimbus boots a kernel directly)");
         }
-        if (config.console().mode() != ConsoleConfig.Mode.OFF) {
-            throw new ConfigException("--console: the virtio console is not supported yet (use --console off)");
+        if (config.console().mode() == ConsoleConfig.Mode.TTY && config.serial().mode() == ConsoleConfig.Mode.TTY) {
+            throw new ConfigException("--serial tty and --console tty: only one of them can have the terminal "
+                    + "(set the other to off, null or file=PATH; --console is tty unless given)");
         }
         int max = Math.min(hypervisor.maxVcpus(), arch.maxVcpus());
         if (config.cpus().boot() > max) {

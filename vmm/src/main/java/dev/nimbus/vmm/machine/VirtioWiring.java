@@ -7,6 +7,7 @@ import dev.nimbus.devices.virtio.VirtioDevice;
 import dev.nimbus.devices.virtio.VirtioPciDevice;
 import dev.nimbus.devices.virtio.VirtioWorker;
 import dev.nimbus.devices.virtio.block.VirtioBlock;
+import dev.nimbus.devices.virtio.console.VirtioConsole;
 import dev.nimbus.devices.virtio.rng.VirtioRng;
 import dev.nimbus.hypervisor.IoEventAddress;
 import dev.nimbus.hypervisor.IrqChip;
@@ -14,11 +15,15 @@ import dev.nimbus.hypervisor.Vm;
 import dev.nimbus.hypervisor.memory.GuestMemory;
 import dev.nimbus.hypervisor.sys.EventFd;
 import dev.nimbus.vmm.config.ConfigException;
+import dev.nimbus.vmm.config.ConsoleConfig;
 import dev.nimbus.vmm.config.DiskConfig;
 import dev.nimbus.vmm.config.VmConfig;
+import dev.nimbus.vmm.console.ConsoleOutput;
+import dev.nimbus.vmm.console.HostTerminal;
 
 import javax.inject.Inject;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -58,7 +63,7 @@ public final class VirtioWiring {
 
     /** Whether {@code config} asks for any virtio device. */
     public static boolean wanted(VmConfig config) {
-        return !config.disks().isEmpty() || config.rng().isPresent();
+        return !config.disks().isEmpty() || config.rng().isPresent() || config.console().mode() != ConsoleConfig.Mode.OFF;
     }
 
     /**
@@ -77,7 +82,7 @@ public final class VirtioWiring {
         try {
             PciRoot root = platform.stream().filter(d -> d.is(PciRoot.class)).map(d -> d.device(PciRoot.class))
                     .findFirst().orElseThrow(() -> new ConfigException(
-                            "this machine has no PCI host bridge, so it cannot have virtio devices (--disk, --rng)"));
+                            "this machine has no PCI host bridge, so it cannot have virtio devices (--disk, --rng, --console)"));
             MsiRoutes routes = new MsiRoutes(vm, irqChip);
             for (Made made : make(config, resources)) {
                 attached.add(plug(made, root, memory, vm, irqChip, routes, resources));
@@ -103,7 +108,35 @@ public final class VirtioWiring {
             resources.add(channel);
             out.add(new Made("_rng", new VirtioRng(channel)));
         }
+        if (config.console().mode() != ConsoleConfig.Mode.OFF) {
+            out.add(new Made("_console", console(config.console(), resources)));
+        }
         return out;
+    }
+
+    /**
+     * The virtio console: output to stdout ({@code tty}), a file or nowhere ({@code null}); with {@code tty}
+     * also the terminal's input (only one console may have it: {@link MachineBuilder#validate}).
+     */
+    private static VirtioConsole console(ConsoleConfig option, List<AutoCloseable> resources) throws ConfigException {
+        OutputStream out = OutputStream.nullOutputStream();
+        if (option.mode() == ConsoleConfig.Mode.TTY) {
+            out = ConsoleOutput.stdout();
+            resources.add(out);
+        } else if (option.mode() == ConsoleConfig.Mode.FILE) {
+            Path file = option.file().orElseThrow();
+            try {
+                out = ConsoleOutput.file(file);
+                resources.add(out);
+            } catch (IOException e) {
+                throw new ConfigException("--console file: cannot write " + file + ": " + e.getMessage());
+            }
+        }
+        VirtioConsole console = new VirtioConsole(out);
+        if (option.mode() == ConsoleConfig.Mode.TTY) {
+            resources.add(HostTerminal.get().attach((data, n) -> console.receive(data, 0, n)));
+        }
+        return console;
     }
 
     private static Made disk(String id, DiskConfig disk, List<AutoCloseable> resources) throws ConfigException {
@@ -168,6 +201,11 @@ public final class VirtioWiring {
             EventFd fd = EventFd.createNonBlocking();
             resources.add(fd);
             queueEvents.add(fd);
+        }
+        if (device instanceof VirtioConsole console) {
+            // host input wakes the worker as a guest notification would; silenced before the eventfd closes
+            console.onInput(queueEvents.get(VirtioConsole.RECEIVEQ)::signal);
+            resources.add(() -> console.onInput(() -> {}));
         }
         QueueNotifiers notifiers = new QueueNotifiers(vm, pci, queueEvents);
         root.addBarListener(notifiers);
