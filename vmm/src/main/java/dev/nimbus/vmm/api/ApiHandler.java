@@ -121,7 +121,7 @@ public final class ApiHandler extends Handler.Abstract {
         } catch (BadRequest b) {
             return Reply.error(b.status, b.getMessage());
         } catch (ConfigException c) {
-            return Reply.error(HttpStatus.BAD_REQUEST_400, named(endpoint, c.getMessage()));
+            return Reply.error(HttpStatus.BAD_REQUEST_400, named(endpoint, c.apiMessage()));
         } catch (ControlException c) {
             int status = switch (c.kind()) {
                 case BAD_REQUEST -> HttpStatus.BAD_REQUEST_400;
@@ -129,7 +129,9 @@ public final class ApiHandler extends Handler.Abstract {
                 case WRONG_STATE -> HttpStatus.METHOD_NOT_ALLOWED_405;
                 case INTERNAL -> HttpStatus.INTERNAL_SERVER_ERROR_500;
             };
-            return Reply.error(status, named(endpoint, c.getMessage()));
+            // a configuration check shared with the command line: name the setting as the JSON does
+            String message = c.getCause() instanceof ConfigException config ? config.apiMessage() : c.getMessage();
+            return Reply.error(status, named(endpoint, message));
         }
     }
 

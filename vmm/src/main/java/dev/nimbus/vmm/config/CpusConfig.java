@@ -19,13 +19,13 @@ public record CpusConfig(int boot, int max) {
     /** The checks every source of a CPU configuration goes through (the command line, {@code vm.create}). */
     public static CpusConfig of(int boot, int max) throws ConfigException {
         if (boot < 1 || boot > 255) {
-            throw new ConfigException("--cpus boot: " + boot + " is out of range (1 to 255)");
+            throw new ConfigException(Setting.CPUS_BOOT, boot + " is out of range (1 to 255)");
         }
         if (max < boot) {
-            throw new ConfigException("--cpus max: " + max + " is less than boot=" + boot);
+            throw new ConfigException(Setting.CPUS_MAX, max + " is less than the " + boot + " boot vCPUs");
         }
         if (max > boot) {
-            throw new ConfigException("--cpus max: CPU hot-plug (max greater than boot) is not supported yet");
+            throw new ConfigException(Setting.CPUS_MAX, "CPU hot-plug (more vCPUs than the boot ones) is not supported yet");
         }
         return new CpusConfig(boot, max);
     }

@@ -23,10 +23,10 @@ public record MemoryConfig(long size) {
     /** The checks every source of a memory configuration goes through (the command line, {@code vm.create}). */
     public static MemoryConfig of(long size) throws ConfigException {
         if (size < MIN_SIZE) {
-            throw new ConfigException("--memory size: " + size + " bytes is too small (at least 32M)");
+            throw new ConfigException(Setting.MEMORY_SIZE, size + " bytes is too small (at least 32M)");
         }
         if (size % 4096 != 0) {
-            throw new ConfigException("--memory size: " + size + " bytes is not a multiple of 4K");
+            throw new ConfigException(Setting.MEMORY_SIZE, size + " bytes is not a multiple of 4K");
         }
         return new MemoryConfig(size);
     }

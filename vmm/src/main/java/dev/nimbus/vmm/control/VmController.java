@@ -152,11 +152,19 @@ public final class VmController implements AutoCloseable {
         });
     }
 
-    /** {@code vm.power-button}: presses the guest's ACPI power button. */
+    /**
+     * {@code vm.power-button}: presses the guest's ACPI power button. The guest decides what to do (a clean
+     * shutdown, usually); when it powers off, the VM goes to Shutdown as for any guest power-off.
+     */
     public void powerButton() throws ControlException {
         call(() -> {
             requireState(VmState.RUNNING, "power-button");
-            throw new ControlException(Kind.INTERNAL, "vm.power-button: this machine has no ACPI power button device yet");
+            if (!machine.pressPowerButton()) {
+                throw new ControlException(Kind.WRONG_STATE, "vm.power-button: this machine has no power button ("
+                        + "Nimbus has an ACPI one on x86_64 only)");
+            }
+            LOG.log(Level.INFO, "vm.power-button: pressed");
+            return null;
         });
     }
 

@@ -4,6 +4,7 @@ import dev.nimbus.devices.bus.BusMapping;
 import dev.nimbus.devices.bus.Buses;
 import dev.nimbus.devices.debug.DebugPort;
 import dev.nimbus.devices.platform.CreatedDevice;
+import dev.nimbus.devices.power.GenericEventDevice;
 import dev.nimbus.hypervisor.GuestClock;
 import dev.nimbus.hypervisor.Vcpu;
 import dev.nimbus.hypervisor.Vm;
@@ -227,6 +228,22 @@ public final class Machine implements AutoCloseable {
         } catch (java.util.concurrent.ExecutionException e) {
             return new MachineExit.Failed(String.valueOf(e.getCause()));
         }
+    }
+
+    /**
+     * Presses the guest's ACPI power button: the generic event device records the event and raises its
+     * interrupt; what follows is the guest's business (Linux: KEY_POWER, then acpid or systemd-logind).
+     *
+     * @return false when this machine has no power button (no {@link GenericEventDevice} among its devices)
+     */
+    public boolean pressPowerButton() {
+        for (CreatedDevice d : devices) {
+            if (d.is(GenericEventDevice.class)) {
+                d.device(GenericEventDevice.class).pressPowerButton();
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The guest's boot progress codes (port 0x80), oldest first; empty when the machine has no debug port. */

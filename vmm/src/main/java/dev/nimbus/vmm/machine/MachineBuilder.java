@@ -62,7 +62,7 @@ public final class MachineBuilder {
         }
         int max = Math.min(hypervisor.maxVcpus(), arch.maxVcpus());
         if (config.cpus().boot() > max) {
-            throw new ConfigException("--cpus boot: " + config.cpus().boot() + " is more than this host supports ("
+            throw new ConfigException(dev.nimbus.vmm.config.Setting.CPUS_BOOT, config.cpus().boot() + " is more than this host supports ("
                     + max + " with " + hypervisor.name() + " on " + arch.arch().id() + ")");
         }
     }

@@ -178,12 +178,33 @@ class ApiServerTest {
     }
 
     @Test
-    void powerButtonWithoutTheDeviceIs500AndSaysSo() throws IOException {
+    void powerButtonOnARunningVmIs204AndRaisesTheButtonsInterrupt() throws IOException {
         assertThat(request("PUT", "vm.create", vmJson()).status()).isEqualTo(204);
+        assertThat(request("PUT", "vm.power-button", null).status()).isEqualTo(405);
         assertThat(request("PUT", "vm.boot", null).status()).isEqualTo(204);
         Answer a = request("PUT", "vm.power-button", null);
-        assertThat(a.status()).isEqualTo(500);
-        assertThat(a.body()).contains("no ACPI power button device yet");
+        assertThat(a.status()).as(a.body()).isEqualTo(204);
+        assertThat(backend.vms.getFirst().irqEvents).containsSubsequence(ScriptedPlatform.GED_GSI + "+", ScriptedPlatform.GED_GSI + "-");
+    }
+
+    @Test
+    void cpuAndMemoryErrorsNameTheJsonFieldsNotTheOptions() throws IOException {
+        Answer tooMany = request("PUT", "vm.create", vmJson().replace("\"boot_vcpus\":1,\"max_vcpus\":1", "\"boot_vcpus\":5,\"max_vcpus\":5"));
+        assertThat(tooMany.body()).startsWith("vm.create: cpus.boot_vcpus: 5 is more than this host supports (4 with scripted on");
+        assertThat(request("PUT", "vm.create", vmJson().replace("\"boot_vcpus\":1,\"max_vcpus\":1", "\"boot_vcpus\":0")).body())
+                .isEqualTo("vm.create: cpus.boot_vcpus: 0 is out of range (1 to 255)\n");
+        assertThat(request("PUT", "vm.create", vmJson().replace("\"boot_vcpus\":1,\"max_vcpus\":1", "\"boot_vcpus\":2,\"max_vcpus\":1")).body())
+                .isEqualTo("vm.create: cpus.max_vcpus: 1 is less than the 2 boot vCPUs\n");
+        assertThat(request("PUT", "vm.create", vmJson().replace("\"boot_vcpus\":1,\"max_vcpus\":1", "\"boot_vcpus\":1,\"max_vcpus\":2")).body())
+                .isEqualTo("vm.create: cpus.max_vcpus: CPU hot-plug (more vCPUs than the boot ones) is not supported yet\n");
+        assertThat(request("PUT", "vm.create", vmJson().replace("33554432", "1048576")).body())
+                .isEqualTo("vm.create: memory.size: 1048576 bytes is too small (at least 32M)\n");
+        assertThat(request("PUT", "vm.create", vmJson().replace("33554432", "33554433")).body())
+                .isEqualTo("vm.create: memory.size: 33554433 bytes is not a multiple of 4K\n");
+        Answer noKernel = request("PUT", "vm.create", vmJson().replace("vmlinuz", "no-such-kernel"));
+        assertThat(noKernel.status()).isEqualTo(400);
+        assertThat(noKernel.body()).isEqualTo("vm.create: payload.kernel: " + dir.resolve("no-such-kernel") + ": no such file\n");
+        assertStillServing();
     }
 
     @Test

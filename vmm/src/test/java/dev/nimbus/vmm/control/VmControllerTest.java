@@ -168,6 +168,38 @@ class VmControllerTest {
     }
 
     @Test
+    void powerButtonPulsesTheGenericEventDevicesInterruptWithThePowerButtonEventPending() throws Exception {
+        VmController c = controller();
+        c.create(config(1));
+        c.boot();
+        c.powerButton();
+        assertThat(backend.vms.getFirst().irqEvents).containsSubsequence(ScriptedPlatform.GED_GSI + "+", ScriptedPlatform.GED_GSI + "-");
+        assertThat(c.info().state()).isEqualTo(VmState.RUNNING); // the guest decides what the press means
+    }
+
+    @Test
+    void powerButtonNeedsARunningVm() throws Exception {
+        VmController c = controller();
+        c.create(config(1));
+        assertThatThrownBy(c::powerButton).hasMessage("vm.power-button: the VM is Created, not Running")
+                .extracting(e -> ((ControlException) e).kind()).isEqualTo(ControlException.Kind.WRONG_STATE);
+        c.boot();
+        c.pause();
+        assertThatThrownBy(c::powerButton).hasMessage("vm.power-button: the VM is Paused, not Running");
+    }
+
+    @Test
+    void aMachineWithoutAPowerButtonSaysSo() throws Exception {
+        platform.powerButton = false;
+        VmController c = controller();
+        c.create(config(1));
+        c.boot();
+        assertThatThrownBy(c::powerButton).isInstanceOf(ControlException.class)
+                .hasMessage("vm.power-button: this machine has no power button (Nimbus has an ACPI one on x86_64 only)")
+                .extracting(e -> ((ControlException) e).kind()).isEqualTo(ControlException.Kind.WRONG_STATE);
+    }
+
+    @Test
     void aConfigTheHostCannotRunIsABadRequestAtCreate() throws Exception {
         VmController c = controller();
         assertThatThrownBy(() -> c.create(config(5))).isInstanceOf(ControlException.class)

@@ -94,7 +94,7 @@ public final class ScriptedBackend implements Hypervisor {
         final List<Supplier<VcpuExit>> script;
         final List<MemoryRegion> regions = new ArrayList<>();
         final List<ScriptedVcpu> vcpus = new ArrayList<>();
-        final List<String> irqEvents = new CopyOnWriteArrayList<>();
+        public final List<String> irqEvents = new CopyOnWriteArrayList<>();
         public volatile boolean closed;
         /** The guest clock; every value set on it, in order. */
         public volatile long clock = 1_000_000;

@@ -22,6 +22,12 @@ public final class ScriptedPlatform implements ArchPlatform {
     public static final int COM1 = 0x3f8;
     public static final int I8042 = 0x60;
     public static final int ACPI = 0x600;
+    /** The power button's event register and interrupt. */
+    public static final long GED = 0xfeb0_0000L;
+    public static final int GED_GSI = 23;
+
+    /** Whether the machine has an ACPI power button (a generic event device); x86-64's has. */
+    public volatile boolean powerButton = true;
 
     public final AtomicInteger kernelsLoaded = new AtomicInteger();
     public volatile BootException loadFailure;
@@ -44,8 +50,13 @@ public final class ScriptedPlatform implements ArchPlatform {
 
     @Override
     public List<PlatformDevice> platformDevices(MachineLayout layout) {
-        return List.of(new PlatformDevice.SerialPort(PlatformDevice.SerialPort.Model.UART_16550_PIO, COM1, 4),
-                new PlatformDevice.I8042(I8042, 1), new PlatformDevice.AcpiPowerControl(ACPI));
+        List<PlatformDevice> devices = new java.util.ArrayList<>(List.of(
+                new PlatformDevice.SerialPort(PlatformDevice.SerialPort.Model.UART_16550_PIO, COM1, 4),
+                new PlatformDevice.I8042(I8042, 1), new PlatformDevice.AcpiPowerControl(ACPI)));
+        if (powerButton) {
+            devices.add(new PlatformDevice.AcpiGenericEventDevice(GED, GED_GSI));
+        }
+        return List.copyOf(devices);
     }
 
     @Override
