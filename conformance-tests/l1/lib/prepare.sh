@@ -234,7 +234,7 @@ build_qemu_tree() {
 
 # prepare_sysroot ARCH -> SYSROOT, GUEST_JAVA_HOME (aarch64/riscv64): a root filesystem of ARCH with
 # Debian trixie's Java 25 runtime and a shell, unpacked with dpkg -x (no maintainer scripts needed).
-SYSROOT_PACKAGES="openjdk-25-jre-headless dash bash coreutils"
+SYSROOT_PACKAGES="openjdk-25-jre-headless dash bash coreutils e2fsprogs"  # e2fsprogs: debugfs reads the virtio tests' disks
 SYSROOT_LAYOUT=2   # bump when build_sysroot changes: a new tree is built next to the old one
 prepare_sysroot() {
   local arch=$1 debarch dir debs suite
