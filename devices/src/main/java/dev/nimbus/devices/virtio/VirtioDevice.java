@@ -1,5 +1,6 @@
 package dev.nimbus.devices.virtio;
 
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -54,6 +55,37 @@ public interface VirtioDevice {
      * DEVICE_NEEDS_RESET.
      */
     void process(int index, VirtQueue queue) throws VirtQueueException;
+
+    /**
+     * Host descriptors the device's worker waits on besides the queues' notifications (a tap's frames),
+     * watched for readability; none for most devices.
+     */
+    default int[] hostFds() {
+        return new int[0];
+    }
+
+    /**
+     * Host descriptor {@code index} of {@link #hostFds()} is readable and the device is live (DRIVER_OK,
+     * not DEVICE_NEEDS_RESET): serve it with {@code queues}. The transport calls it under its lock and
+     * then decides on each queue's interrupt, as after {@link #process}.
+     */
+    default void hostFdReady(int index, List<VirtQueue> queues) throws VirtQueueException {}
+
+    /**
+     * Host descriptor {@code index} is readable while the device is not live (before DRIVER_OK, or broken):
+     * the device must take what is waiting (a network card with no driver drops frames) so that a
+     * level-triggered wait does not spin.
+     */
+    default void hostFdIdle(int index) {}
+
+    /**
+     * Whether the worker should wait on host descriptor {@code index} now: false while the device cannot
+     * make progress with it (no receive buffers), until a queue notification changes that. The worker asks
+     * after everything it dispatches.
+     */
+    default boolean hostFdWanted(int index) {
+        return true;
+    }
 
     /** The driver reset the device: forget negotiated state. */
     default void reset() {}

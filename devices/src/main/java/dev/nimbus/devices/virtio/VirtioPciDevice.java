@@ -68,6 +68,7 @@ public final class VirtioPciDevice implements PciDevice {
     private final PciConfigSpace config;
     private final MsixCapability msix;
     private final VirtQueue[] queues;
+    private final List<VirtQueue> queueList;
     private final long offeredFeatures;
 
     private int deviceFeatureSelect;
@@ -99,6 +100,7 @@ public final class VirtioPciDevice implements PciDevice {
         for (int i = 0; i < n; i++) {
             queues[i] = new VirtQueue(memory, device.queueMaxSize(i));
         }
+        this.queueList = List.of(queues);
         this.offeredFeatures = device.deviceFeatures() | VirtioFeatures.bit(VirtioFeatures.VERSION_1)
                 | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC) | VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX);
         this.config = new PciConfigSpace(VENDOR_ID, DEVICE_ID_BASE + device.deviceType(), device.pciClass(), 1,
@@ -244,6 +246,35 @@ public final class VirtioPciDevice implements PciDevice {
         } catch (VirtQueueException e) {
             needsReset("queue " + index + ": " + e.getMessage());
         }
+    }
+
+    /**
+     * Serves host descriptor {@code index} of the device ({@link VirtioDevice#hostFds()}) when it is
+     * readable: while the device is live, {@link VirtioDevice#hostFdReady} with the queues, then each
+     * queue's vector is signalled if the driver wants it (the same decision as {@link #processQueue});
+     * otherwise {@link VirtioDevice#hostFdIdle}.
+     */
+    public synchronized void serveHostFd(int index) {
+        if ((status & STATUS_DRIVER_OK) == 0 || (status & STATUS_DEVICE_NEEDS_RESET) != 0) {
+            device.hostFdIdle(index);
+            return;
+        }
+        try {
+            device.hostFdReady(index, queueList);
+            for (VirtQueue q : queues) {
+                if (q.needsInterrupt()) {
+                    isr |= 1;
+                    signal(q.msixVector());
+                }
+            }
+        } catch (VirtQueueException e) {
+            needsReset("host descriptor " + index + ": " + e.getMessage());
+        }
+    }
+
+    /** Whether the worker should wait on host descriptor {@code index} now ({@link VirtioDevice#hostFdWanted}). */
+    public synchronized boolean hostFdWanted(int index) {
+        return device.hostFdWanted(index);
     }
 
     /** The device changed its configuration: a new generation, and a configuration interrupt (4.1.4.5). */

@@ -252,7 +252,7 @@ public final class Tap implements AutoCloseable {
         int r = LibC.ioctlErrno(sock, request, ifr);
         if (r < 0) {
             String detail = r == -Errno.EPERM ? what + " needs CAP_NET_ADMIN: run as root or grant the capability"
-                    : r == -Errno.ENODEV ? name + " no longer exists" : what;
+                    : r == -Errno.ENODEV ? "there is no interface " + name + " in the calling thread's network namespace" : what;
             throw new SyscallException(call + "(" + name + ")", -r, detail);
         }
     }
@@ -266,9 +266,9 @@ public final class Tap implements AutoCloseable {
 
     /**
      * Reads one frame, its 12-byte header first, into {@code buffers} (direct buffers, from their positions
-     * to their limits; the positions are not moved). Returns the frame's full length, header included, or
-     * -1 when no frame is waiting. A frame longer than the buffers is cut short, and the length returned is
-     * still the full one, so a caller sees the truncation.
+     * to their limits; the positions are not moved). Returns the bytes read, header included, or -1 when
+     * no frame is waiting. A frame longer than the buffers is cut short and the rest of it lost; the count
+     * is then the buffers' size, so a caller that must know leaves one spare byte at the end.
      */
     public long readv(List<ByteBuffer> buffers) {
         synchronized (readLock) {
