@@ -66,7 +66,12 @@ kernel_package() {
 # kernel_file KROOT KVER -> the kernel image as packaged (boot/vmlinu[xz]-KVER, or
 # usr/lib/modules/KVER/vmlinu[xz] in releases after trixie)
 kernel_file() {
-  ls "$1"/boot/vmlinu[xz]-"$2" "$1"/usr/lib/modules/"$2"/vmlinu[xz] 2>/dev/null | head -n 1
+  # the package's own file: vmlinuz (bzImage on x86) before vmlinux, which prepare_kernel may have
+  # extracted next to it
+  local f
+  for f in "$1"/boot/vmlinuz-"$2" "$1"/usr/lib/modules/"$2"/vmlinuz "$1"/boot/vmlinux-"$2" "$1"/usr/lib/modules/"$2"/vmlinux; do
+    [ -f "$f" ] && { echo "$f"; return 0; }
+  done
 }
 
 # prepare_kernel ARCH -> KROOT (unpacked package), KVER, KIMAGE (what L1 boots),
@@ -155,10 +160,11 @@ modules_in_order() {
 }
 
 # prepare_initramfs ARCH -> INITRD. Needs prepare_kernel and prepare_busybox first.
-# Contents: busybox, the modules for virtio, 9p, overlayfs and KVM (uncompressed), and l1/guest/init.
+# Contents: busybox, the modules for virtio, 9p, overlayfs, tun (the end-to-end tests' taps) and KVM
+# (uncompressed), and l1/guest/init.
 prepare_initramfs() {
   local arch=$1 mods key
-  mods="virtio_pci virtio_console 9pnet_virtio 9p overlay"
+  mods="virtio_pci virtio_console 9pnet_virtio 9p overlay tun"
   case $arch in
     x86_64) mods="$mods kvm_amd" ;;
     riscv64) mods="$mods kvm" ;;
