@@ -66,7 +66,12 @@ kernel_package() {
 # kernel_file KROOT KVER -> the kernel image as packaged (boot/vmlinu[xz]-KVER, or
 # usr/lib/modules/KVER/vmlinu[xz] in releases after trixie)
 kernel_file() {
-  ls "$1"/boot/vmlinu[xz]-"$2" "$1"/usr/lib/modules/"$2"/vmlinu[xz] 2>/dev/null | head -n 1
+  # the package's own file: vmlinuz (bzImage on x86) before vmlinux, which prepare_kernel may have
+  # extracted next to it
+  local f
+  for f in "$1"/boot/vmlinuz-"$2" "$1"/usr/lib/modules/"$2"/vmlinuz "$1"/boot/vmlinux-"$2" "$1"/usr/lib/modules/"$2"/vmlinux; do
+    [ -f "$f" ] && { echo "$f"; return 0; }
+  done
 }
 
 # prepare_kernel ARCH -> KROOT (unpacked package), KVER, KIMAGE (what L1 boots),
