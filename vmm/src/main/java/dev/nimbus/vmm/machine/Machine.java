@@ -30,9 +30,9 @@ import java.util.function.Consumer;
  * reverse order of creation (devices, vCPUs and VM, then guest memory, which the VM's slots point into).
  *
  * <p>{@link #pause()} makes every vCPU leave the guest ({@link Vcpu#kick()}) and park in its loop until
- * {@link #resume()}; when the VM has a {@link GuestClock} its value is kept across the pause, so the guest's
- * clock does not jump by the paused time. Every device's register accesses are counted for
- * {@link #counters()}.
+ * {@link #resume()}, and parks the virtio devices' workers too; when the VM has a {@link GuestClock} its
+ * value is kept across the pause, so the guest's clock does not jump by the paused time. Every device's
+ * register accesses are counted for {@link #counters()}.
  */
 public final class Machine implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Machine.class.getName());
@@ -138,6 +138,10 @@ public final class Machine implements AutoCloseable {
                 parkLock.wait(Math.max(1, Math.min(50, TimeUnit.NANOSECONDS.toMillis(left))));
             }
         }
+        // then the devices' own threads: no queue is served and no interrupt sent while paused
+        for (VirtioWiring.Attached v : virtio) {
+            v.worker().pause();
+        }
         if (vm instanceof GuestClock clock) {
             pausedClock = clock.getClock();
             clockSaved = true;
@@ -145,11 +149,14 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    /** Lets the parked vCPUs run again, with the guest clock where the pause left it. */
+    /** Lets the devices' threads and the parked vCPUs run again, with the guest clock where the pause left it. */
     public void resume() {
         if (clockSaved && vm instanceof GuestClock clock) {
             clock.setClock(pausedClock);
             clockSaved = false;
+        }
+        for (VirtioWiring.Attached v : virtio) {
+            v.worker().resume();
         }
         synchronized (parkLock) {
             pauseRequested = false;
