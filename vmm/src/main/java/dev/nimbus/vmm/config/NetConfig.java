@@ -5,7 +5,8 @@ import java.util.Set;
 
 /**
  * One {@code --net} value: {@code tap=NAME,ip=A.B.C.D,mask=A.B.C.D,mac=MAC[,host_mac=MAC][,mtu=N][,num_queues=N][,queue_size=N][,id=ID]}.
- * Parsed in full; the machine builder refuses it ("not supported yet") until virtio-net exists.
+ * Parsed in full; {@code VirtioWiring} makes a virtio-net on a tap from it (host_mac, mtu and more than one
+ * queue pair are refused there, "not supported yet").
  */
 public record NetConfig(Optional<String> tap, Optional<String> ip, Optional<String> mask, Optional<String> mac,
                         Optional<String> hostMac, Optional<Integer> mtu, int numQueues, int queueSize, Optional<String> id) {

@@ -50,9 +50,6 @@ public final class MachineBuilder {
 
     /** Checks what can be checked before anything is created (vCPU count against both limits). */
     public void validate(VmConfig config) throws ConfigException {
-        if (!config.nets().isEmpty()) {
-            throw new ConfigException("--net: not supported yet (there is no virtio-net device yet)");
-        }
         if (config.firmware().isPresent()) {
             throw new ConfigException("--firmware: not supported yet (Nimbus boots a kernel directly)");
         }

@@ -8,15 +8,19 @@ import dev.nimbus.devices.virtio.VirtioPciDevice;
 import dev.nimbus.devices.virtio.VirtioWorker;
 import dev.nimbus.devices.virtio.block.VirtioBlock;
 import dev.nimbus.devices.virtio.console.VirtioConsole;
+import dev.nimbus.devices.virtio.net.VirtioNet;
 import dev.nimbus.devices.virtio.rng.VirtioRng;
 import dev.nimbus.hypervisor.IoEventAddress;
 import dev.nimbus.hypervisor.IrqChip;
 import dev.nimbus.hypervisor.Vm;
 import dev.nimbus.hypervisor.memory.GuestMemory;
 import dev.nimbus.hypervisor.sys.EventFd;
+import dev.nimbus.hypervisor.sys.SyscallException;
+import dev.nimbus.hypervisor.sys.Tap;
 import dev.nimbus.vmm.config.ConfigException;
 import dev.nimbus.vmm.config.ConsoleConfig;
 import dev.nimbus.vmm.config.DiskConfig;
+import dev.nimbus.vmm.config.NetConfig;
 import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.console.ConsoleOutput;
 import dev.nimbus.vmm.console.HostTerminal;
@@ -24,6 +28,9 @@ import dev.nimbus.vmm.console.HostTerminal;
 import javax.inject.Inject;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -32,13 +39,14 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 
 /**
- * Puts the configured virtio devices ({@code --disk}, {@code --rng}...) on the machine's PCI root and
+ * Puts the configured virtio devices ({@code --disk}, {@code --net}, {@code --rng}...) on the machine's PCI root and
  * connects them to the hypervisor so that their I/O never passes through a vCPU thread: each queue's
  * notification register is an ioeventfd that wakes the device's {@link VirtioWorker}, and each MSI-X
  * vector a GSI route with an irqfd ({@link IrqfdMsiRouting}). The ioeventfds follow BAR 0 wherever the
@@ -63,7 +71,7 @@ public final class VirtioWiring {
 
     /** Whether {@code config} asks for any virtio device. */
     public static boolean wanted(VmConfig config) {
-        return !config.disks().isEmpty() || config.rng().isPresent() || config.console().mode() != ConsoleConfig.Mode.OFF;
+        return !config.disks().isEmpty() || !config.nets().isEmpty() || config.rng().isPresent() || config.console().mode() != ConsoleConfig.Mode.OFF;
     }
 
     /**
@@ -82,7 +90,7 @@ public final class VirtioWiring {
         try {
             PciRoot root = platform.stream().filter(d -> d.is(PciRoot.class)).map(d -> d.device(PciRoot.class))
                     .findFirst().orElseThrow(() -> new ConfigException(
-                            "this machine has no PCI host bridge, so it cannot have virtio devices (--disk, --rng, --console)"));
+                            "this machine has no PCI host bridge, so it cannot have virtio devices (--disk, --net, --rng, --console)"));
             MsiRoutes routes = new MsiRoutes(vm, irqChip);
             for (Made made : make(config, resources)) {
                 attached.add(plug(made, root, memory, vm, irqChip, routes, resources));
@@ -101,6 +109,10 @@ public final class VirtioWiring {
             DiskConfig disk = config.disks().get(i);
             String id = disk.id().orElse("_disk" + i);
             out.add(disk(id, disk, resources));
+        }
+        for (int i = 0; i < config.nets().size(); i++) {
+            NetConfig net = config.nets().get(i);
+            out.add(new Made(net.id().orElse("_net" + i), net(net, resources)));
         }
         if (config.rng().isPresent()) {
             Path src = config.rng().get().src();
@@ -175,6 +187,62 @@ public final class VirtioWiring {
             closeQuietly(file);
             throw e;
         }
+    }
+
+    /**
+     * virtio-net on a tap: the named one (created, or attached if it exists) or a new {@code tap%d}, given
+     * {@code ip}/{@code mask} when set (mask 255.255.255.0 by default) and brought up, in the VMM's network
+     * namespace. The guest's MAC is {@code mac} or a random locally administered one.
+     */
+    private static VirtioNet net(NetConfig net, List<AutoCloseable> resources) throws ConfigException {
+        if (net.numQueues() != VirtioNet.QUEUES) {
+            throw new ConfigException("--net num_queues: " + net.numQueues() + " needs multiqueue, which is not supported yet "
+                    + "(one receive/transmit pair: num_queues=2)");
+        }
+        if (net.hostMac().isPresent()) {
+            throw new ConfigException("--net host_mac: not supported yet (the tap keeps the MAC address the kernel gave it)");
+        }
+        if (net.mtu().isPresent()) {
+            throw new ConfigException("--net mtu: not supported yet (the tap keeps its MTU)");
+        }
+        if (net.mask().isPresent() && net.ip().isEmpty()) {
+            throw new ConfigException("--net mask: needs ip= too (the mask is the host address's)");
+        }
+        byte[] mac = net.mac().map(VirtioWiring::mac).orElseGet(() -> VirtioNet.randomMac(new SecureRandom()));
+        Tap tap;
+        try {
+            tap = Tap.open(net.tap().orElse(""));
+        } catch (SyscallException | IllegalArgumentException e) {
+            throw new ConfigException("--net tap=" + net.tap().orElse("") + ": " + e.getMessage());
+        }
+        resources.add(tap);
+        try {
+            if (net.ip().isPresent()) {
+                tap.setAddress(ipv4(net.ip().get()), ipv4(net.mask().orElse("255.255.255.0")));
+            }
+            tap.up();
+            return new VirtioNet(tap, mac, net.numQueues(), net.queueSize());
+        } catch (SyscallException | IllegalArgumentException e) {
+            throw new ConfigException("--net tap=" + tap.name() + ": " + e.getMessage());
+        }
+    }
+
+    /** A dotted quad NetConfig has checked already (a literal: no name lookup). */
+    private static Inet4Address ipv4(String dotted) {
+        try {
+            return (Inet4Address) InetAddress.getByName(dotted);
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException("not an IPv4 address: " + dotted);
+        }
+    }
+
+    /** {@code 12:34:56:78:9a:bc}, as NetConfig checked it. */
+    private static byte[] mac(String text) {
+        byte[] mac = new byte[6];
+        for (int i = 0; i < 6; i++) {
+            mac[i] = (byte) Integer.parseInt(text.substring(3 * i, 3 * i + 2), 16);
+        }
+        return mac;
     }
 
     private static FileChannel open(String what, Path path, StandardOpenOption... options) throws ConfigException {

@@ -6,6 +6,7 @@ import dev.nimbus.devices.pci.PciConfigSpace;
 import dev.nimbus.devices.pci.PciRoot;
 import dev.nimbus.devices.platform.CreatedDevice;
 import dev.nimbus.devices.virtio.VirtioPciDevice;
+import dev.nimbus.devices.virtio.net.VirtioNet;
 import dev.nimbus.hypervisor.Arch;
 import dev.nimbus.hypervisor.GsiRoute;
 import dev.nimbus.hypervisor.IoEventAddress;
@@ -24,6 +25,7 @@ import dev.nimbus.vmm.config.ConsoleConfig;
 import dev.nimbus.vmm.config.CpusConfig;
 import dev.nimbus.vmm.config.DiskConfig;
 import dev.nimbus.vmm.config.MemoryConfig;
+import dev.nimbus.vmm.config.NetConfig;
 import dev.nimbus.vmm.config.PayloadConfig;
 import dev.nimbus.vmm.config.RngConfig;
 import dev.nimbus.vmm.config.VmConfig;
@@ -32,6 +34,16 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.net.InetSocketAddress;
+import java.nio.channels.DatagramChannel;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,6 +53,8 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -165,6 +179,76 @@ class VirtioWiringTest {
                 .hasMessageStartingWith("--disk num_queues: 2 queues are not supported yet");
         assertThatThrownBy(() -> attach(config(List.of(), Optional.of(RngConfig.parse("src=" + dir.resolve("nope"))))))
                 .hasMessage("--rng src=" + dir.resolve("nope") + ": no such file");
+    }
+
+    private VmConfig netConfig(String net) throws Exception {
+        Path kernel = Files.writeString(dir.resolve("vmlinuz"), "kernel");
+        return new VmConfig(new CpusConfig(1, 1), MemoryConfig.parse("size=32M"), PayloadConfig.of(kernel.toString(), null, ""),
+                ConsoleConfig.of(ConsoleConfig.Mode.OFF), ConsoleConfig.of(ConsoleConfig.Mode.OFF), List.of(),
+                List.of(NetConfig.parse(net)), Optional.empty(), Optional.empty());
+    }
+
+    @Test
+    void netOptionsTheDeviceCannotHonourAreRefusedBeforeATapIsMade() throws Exception {
+        assertThatThrownBy(() -> attach(netConfig("tap=t0,num_queues=4")))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("--net num_queues: 4 needs multiqueue");
+        assertThatThrownBy(() -> attach(netConfig("tap=t0,host_mac=12:34:56:78:9a:bc"))).hasMessageStartingWith("--net host_mac: not supported yet");
+        assertThatThrownBy(() -> attach(netConfig("tap=t0,mtu=9000"))).hasMessageStartingWith("--net mtu: not supported yet");
+        assertThatThrownBy(() -> attach(netConfig("tap=t0,mask=255.255.0.0"))).hasMessageStartingWith("--net mask: needs ip=");
+    }
+
+    /**
+     * A real tap, made in a network namespace private to one thread of this test ({@code unshare}), which
+     * is where the wiring runs; under CI=true a host that cannot give one fails the test.
+     */
+    @Test
+    void netBecomesAVirtioNetFunctionOnATapWithTheGivenMac() throws Exception {
+        ExecutorService netns = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform().daemon().unstarted(r));
+        try {
+            String unavailable = netns.submit(VirtioWiringTest::enterPrivateNetworkNamespace).get();
+            if (unavailable != null) {
+                if ("true".equals(System.getenv("CI"))) {
+                    org.junit.jupiter.api.Assertions.fail("--net wiring needs a tap in a private network namespace: " + unavailable);
+                }
+                org.junit.jupiter.api.Assumptions.abort(unavailable);
+            }
+            VmConfig config = netConfig("tap=nimbus%d,ip=10.79.0.1,mask=255.255.255.0,mac=12:34:56:78:9a:bc,id=lan");
+            VirtioWiring.Wired wired = netns.submit(() -> attach(config)).get();
+
+            assertThat(wired.devices()).extracting(VirtioWiring.Attached::id).containsExactly("lan");
+            assertThat(root.configRead(0, 1, 0, PciConfigSpace.DEVICE_ID, 2)).isEqualTo(0x1041L);
+            VirtioNet net = (VirtioNet) wired.devices().getFirst().device().device();
+            assertThat(net.mac()).containsExactly(0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc);
+            assertThat(wired.devices().getFirst().counters()).containsEntry("rx_frames", 0L).containsEntry("tx_bytes", 0L);
+            // the host address is on the tap: a socket of that namespace can bind to it
+            netns.submit(() -> {
+                try (DatagramChannel udp = DatagramChannel.open()) {
+                    udp.bind(new InetSocketAddress("10.79.0.1", 0));
+                }
+                return null;
+            }).get();
+        } finally {
+            netns.shutdownNow();
+        }
+    }
+
+    /** unshare(CLONE_NEWNET) for the calling thread; null, or why it cannot be done. */
+    private static String enterPrivateNetworkNamespace() {
+        if (!Files.exists(Path.of("/dev/net/tun"))) {
+            return "/dev/net/tun is missing";
+        }
+        Linker linker = Linker.nativeLinker();
+        StructLayout capture = Linker.Option.captureStateLayout();
+        MethodHandle unshare = linker.downcallHandle(linker.defaultLookup().find("unshare").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT), Linker.Option.captureCallState("errno"));
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(capture);
+            int r = (int) unshare.invokeExact(state, 0x4000_0000 /* CLONE_NEWNET */);
+            return r == 0 ? null : "unshare(CLONE_NEWNET) failed with errno "
+                    + state.get(ValueLayout.JAVA_INT, capture.byteOffset(MemoryLayout.PathElement.groupElement("errno")));
+        } catch (Throwable t) {
+            return "unshare: " + t;
+        }
     }
 
     @Test
