@@ -15,18 +15,32 @@ public final class ConfigException extends Exception {
     private static final long serialVersionUID = 1L;
 
     private final transient Setting setting;
+    private final String field;
     private final String problem;
 
     public ConfigException(String message) {
         super(message);
         this.setting = null;
+        this.field = null;
         this.problem = message;
+    }
+
+    /**
+     * A value both front ends check, named per front end: {@code option} as the command line names it
+     * ({@code --disk queue_size}), {@code field} as the REST API's VmConfig does ({@code disks[0].queue_size}).
+     */
+    public ConfigException(String option, String field, String problem) {
+        super(option + ": " + problem);
+        this.setting = null;
+        this.field = field;
+        this.problem = problem;
     }
 
     /** {@code setting}'s value is wrong; {@code problem} says how, without naming the setting. */
     public ConfigException(Setting setting, String problem) {
         super(setting.option() + ": " + problem);
         this.setting = setting;
+        this.field = setting.field();
         this.problem = problem;
     }
 
@@ -37,6 +51,6 @@ public final class ConfigException extends Exception {
 
     /** The message with the setting named as in the REST API's JSON. */
     public String apiMessage() {
-        return setting == null ? getMessage() : setting.field() + ": " + problem;
+        return field == null ? getMessage() : field + ": " + problem;
     }
 }

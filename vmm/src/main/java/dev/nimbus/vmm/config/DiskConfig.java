@@ -6,7 +6,7 @@ import java.util.Set;
 
 /**
  * One {@code --disk} value: {@code path=PATH[,readonly=on][,direct=on][,num_queues=N][,queue_size=N][,id=ID][,serial=S]}.
- * Parsed in full; the machine builder refuses disks ("not supported yet") until virtio-blk is wired in.
+ * {@code VirtioWiring} makes a virtio-blk of it; the REST API reads the same record from {@code disks[i]}.
  */
 public record DiskConfig(Path path, boolean readonly, boolean direct, int numQueues, int queueSize, Optional<String> id,
                          Optional<String> serial) {
@@ -24,10 +24,17 @@ public record DiskConfig(Path path, boolean readonly, boolean direct, int numQue
 
     /** A virtqueue size: a power of two up to 32768 (virtio 1.x, split queues). */
     static int queueSize(OptionList o) throws ConfigException {
-        int size = (int) o.integer("queue_size", 128, 1, 32768);
-        if (Integer.bitCount(size) != 1) {
-            throw new ConfigException(o.option() + " queue_size: " + size + " is not a power of two");
+        return checkQueueSize(o.integer("queue_size", 128, 1, 32768), o.option() + " queue_size", null);
+    }
+
+    /** The queue-size check of both front ends; {@code field} names it in the REST API (null: the same as option). */
+    public static int checkQueueSize(long size, String option, String field) throws ConfigException {
+        if (size < 1 || size > 32768) {
+            throw new ConfigException(option, field == null ? option : field, size + " is out of range (1 to 32768)");
         }
-        return size;
+        if (Long.bitCount(size) != 1) {
+            throw new ConfigException(option, field == null ? option : field, size + " is not a power of two");
+        }
+        return (int) size;
     }
 }

@@ -7,8 +7,8 @@ import java.util.Optional;
 
 /**
  * The whole configuration of one VM, from the command line or the REST API's {@code vm.create}.
- * Shaped after Cloud Hypervisor's {@code VmConfig}. Disks, network, rng and firmware are parsed in full but
- * refused by the machine builder until their devices are wired in.
+ * Shaped after Cloud Hypervisor's {@code VmConfig}; both front ends build the same records (the REST API
+ * through {@code VmConfigJson}). Firmware is parsed but refused by the machine builder (not supported yet).
  */
 public record VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig payload, ConsoleConfig serial,
                        ConsoleConfig console, List<DiskConfig> disks, List<NetConfig> nets, Optional<RngConfig> rng,

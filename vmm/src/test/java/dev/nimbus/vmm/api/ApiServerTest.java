@@ -253,9 +253,26 @@ class ApiServerTest {
 
     @Test
     void aCloudHypervisorFieldNimbusLacksIsNotSupportedYet() throws IOException {
-        Answer a = request("PUT", "vm.create", vmJson().replace("{\"cpus\"", "{\"disks\":[{\"path\":\"/a.raw\"}],\"cpus\""));
+        Answer a = request("PUT", "vm.create", vmJson().replace("{\"cpus\"", "{\"balloon\":{\"size\":0},\"cpus\""));
         assertThat(a.status()).isEqualTo(400);
-        assertThat(a.body()).isEqualTo("vm.create: disks: not supported yet\n");
+        assertThat(a.body()).isEqualTo("vm.create: balloon: not supported yet\n");
+    }
+
+    @Test
+    void aDeviceKeyNimbusLacksIsNamedWithItsIndex() throws IOException {
+        Answer a = request("PUT", "vm.create", vmJson().replace("{\"cpus\"",
+                "{\"net\":[{\"tap\":\"t0\",\"host_mac\":\"12:34:56:78:9a:bc\"}],\"cpus\""));
+        assertThat(a.status()).isEqualTo(400);
+        assertThat(a.body()).isEqualTo("vm.create: net[0].host_mac: not supported yet\n");
+    }
+
+    @Test
+    void aCreateWithDevicesIsReportedByVmInfo() throws IOException {
+        assertThat(request("PUT", "vm.create", vmJson().replace("{\"cpus\"",
+                "{\"disks\":[{\"path\":\"/a.raw\",\"readonly\":true}],\"rng\":{\"src\":\"/dev/urandom\"},\"cpus\"")).status())
+                .isEqualTo(204);
+        assertThat(request("GET", "vm.info", null).body())
+                .contains("\"disks\":[{\"path\":\"/a.raw\",\"readonly\":true,", "\"rng\":{\"src\":\"/dev/urandom\"}");
     }
 
     @Test

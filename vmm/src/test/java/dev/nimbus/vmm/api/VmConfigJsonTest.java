@@ -1,0 +1,141 @@
+package dev.nimbus.vmm.api;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.nimbus.vmm.config.ConfigException;
+import dev.nimbus.vmm.config.ConsoleConfig;
+import dev.nimbus.vmm.config.DiskConfig;
+import dev.nimbus.vmm.config.NetConfig;
+import dev.nimbus.vmm.config.RngConfig;
+import dev.nimbus.vmm.config.VmConfig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** vm.create's VmConfig with virtio devices: read onto the command line's records, with the same checks. */
+class VmConfigJsonTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    @TempDir
+    Path dir;
+
+    /** A VmConfig with a kernel that exists and {@code extra} (",\"disks\":[...]" and so on) added. */
+    private String config(String extra) throws IOException {
+        Path kernel = Files.writeString(dir.resolve("vmlinuz"), "kernel");
+        return "{\"payload\":{\"kernel\":\"" + kernel + "\"},\"console\":{\"mode\":\"Off\"}" + extra + "}";
+    }
+
+    private VmConfig read(String extra) throws Exception {
+        return VmConfigJson.read(JSON.readTree(config(extra)));
+    }
+
+    private void assertRefused(String extra, String apiMessage) {
+        assertThatThrownBy(() -> read(extra)).isInstanceOf(ConfigException.class)
+                .extracting(e -> ((ConfigException) e).apiMessage()).isEqualTo(apiMessage);
+    }
+
+    @Test
+    void disksNetRngAndAFileConsoleBecomeTheCommandLinesRecords() throws Exception {
+        Path log = dir.resolve("console.log");
+        VmConfig c = VmConfigJson.read(JSON.readTree(config(",\"disks\":[{\"path\":\"/img/root.raw\",\"readonly\":true,\"queue_size\":256,\"id\":\"root\","
+                + "\"serial\":\"SN1\"},{\"path\":\"/img/data.raw\",\"direct\":false,\"iommu\":null}],"
+                + "\"net\":[{\"tap\":\"nimbus0\",\"ip\":\"192.168.249.1\",\"mask\":\"255.255.255.0\",\"mac\":\"12:34:56:78:9a:bc\","
+                + "\"num_queues\":2,\"queue_size\":512,\"id\":\"eth0\"}],\"rng\":{\"src\":\"/dev/random\"}")
+                .replace("\"console\":{\"mode\":\"Off\"}", "\"console\":{\"mode\":\"File\",\"file\":\"" + log + "\"}")));
+        assertThat(c.disks()).containsExactly(
+                new DiskConfig(Path.of("/img/root.raw"), true, false, 1, 256, Optional.of("root"), Optional.of("SN1")),
+                new DiskConfig(Path.of("/img/data.raw"), false, false, 1, 128, Optional.empty(), Optional.empty()));
+        assertThat(c.nets()).containsExactly(new NetConfig(Optional.of("nimbus0"), Optional.of("192.168.249.1"),
+                Optional.of("255.255.255.0"), Optional.of("12:34:56:78:9a:bc"), Optional.empty(), Optional.empty(), 2, 512,
+                Optional.of("eth0")));
+        assertThat(c.rng()).contains(new RngConfig(Path.of("/dev/random")));
+        assertThat(c.console()).isEqualTo(new ConsoleConfig(ConsoleConfig.Mode.FILE, Optional.of(log)));
+        // and the command line reads the same devices to the same records
+        assertThat(c.disks().get(0)).isEqualTo(DiskConfig.parse("path=/img/root.raw,readonly=on,queue_size=256,id=root,serial=SN1"));
+        assertThat(c.nets().get(0)).isEqualTo(NetConfig.parse(
+                "tap=nimbus0,ip=192.168.249.1,mask=255.255.255.0,mac=12:34:56:78:9a:bc,num_queues=2,queue_size=512,id=eth0"));
+        assertThat(c.rng().get()).isEqualTo(RngConfig.parse("src=/dev/random"));
+    }
+
+    @Test
+    void vmInfoWritesTheDevicesBackSoTheyReadTheSame() throws Exception {
+        VmConfig c = read(",\"disks\":[{\"path\":\"/a.raw\",\"id\":\"a\"}],\"net\":[{\"tap\":\"\",\"mac\":\"02:00:00:00:00:01\"}],"
+                + "\"rng\":{}");
+        assertThat(c.nets().get(0).tap()).isEmpty(); // an empty tap: the host picks a name, as tap= does
+        assertThat(c.rng()).contains(new RngConfig(Path.of("/dev/urandom")));
+        assertThat(VmConfigJson.read(VmConfigJson.write(c))).isEqualTo(c);
+    }
+
+    @Test
+    void noDevicesIsNoDevices() throws Exception {
+        VmConfig c = read(",\"disks\":null,\"net\":[],\"rng\":null");
+        assertThat(c.disks()).isEmpty();
+        assertThat(c.nets()).isEmpty();
+        assertThat(c.rng()).isEmpty();
+    }
+
+    @Test
+    void keysTheCommandLineRefusesAreRefusedByFieldName() {
+        assertRefused(",\"disks\":[{\"path\":\"/a.raw\",\"direct\":true}]",
+                "disks[0].direct: not supported yet (Nimbus uses the host page cache; flush still reaches the disk)");
+        assertRefused(",\"net\":[{\"tap\":\"t0\"},{\"host_mac\":\"12:34:56:78:9a:bc\"}]", "net[1].host_mac: not supported yet");
+        assertRefused(",\"net\":[{\"mtu\":9000}]", "net[0].mtu: not supported yet");
+        assertRefused(",\"disks\":[{\"path\":\"/a.raw\",\"vhost_user\":true}]", "disks[0].vhost_user: not supported yet");
+        assertRefused(",\"disks\":[{\"path\":\"/a.raw\",\"num_queues\":4}]",
+                "disks[0].num_queues: 4 queues are not supported yet (one request queue per disk)");
+        assertRefused(",\"net\":[{\"num_queues\":4}]",
+                "net[0].num_queues: 4 needs multiqueue, which is not supported yet (one receive/transmit pair: 2)");
+        assertRefused(",\"rng\":{\"iommu\":true}", "rng.iommu: not supported yet");
+        assertRefused("", "console.mode: Pty is not supported yet", "Pty");
+    }
+
+    private void assertRefused(String extra, String apiMessage, String consoleMode) {
+        assertThatThrownBy(() -> VmConfigJson.read(JSON.readTree(config(extra)
+                .replace("\"console\":{\"mode\":\"Off\"}", "\"console\":{\"mode\":\"" + consoleMode + "\"}"))))
+                .isInstanceOf(ConfigException.class)
+                .extracting(e -> ((ConfigException) e).apiMessage()).isEqualTo(apiMessage);
+    }
+
+    @Test
+    void wrongTypesNameTheFieldAndTheTypeExpected() {
+        assertRefused(",\"disks\":{\"path\":\"/a.raw\"}", "disks: expected a JSON array, got an object");
+        assertRefused(",\"disks\":[\"/a.raw\"]", "disks[0]: expected a JSON object, got a string");
+        assertRefused(",\"disks\":[{\"path\":\"/a.raw\",\"readonly\":\"yes\"}]", "disks[0].readonly: expected a boolean, got a string");
+        assertRefused(",\"disks\":[{\"path\":7}]", "disks[0].path: expected a string, got a number");
+        assertRefused(",\"net\":[{\"queue_size\":\"big\"}]", "net[0].queue_size: expected an integer, got a string");
+        assertRefused(",\"rng\":{\"src\":true}", "rng.src: expected a string, got a boolean");
+    }
+
+    @Test
+    void badValuesGetTheCommandLinesChecksUnderTheFieldsName() throws Exception {
+        assertRefused(",\"disks\":[{\"readonly\":true}]", "disks[0].path: required (the disk image)");
+        assertRefused(",\"disks\":[{\"path\":\"/a.raw\",\"queue_size\":100}]", "disks[0].queue_size: 100 is not a power of two");
+        assertRefused(",\"net\":[{\"queue_size\":65536}]", "net[0].queue_size: 65536 is out of range (1 to 32768)");
+        assertRefused(",\"net\":[{\"num_queues\":3}]", "net[0].num_queues: 3 is odd (queues come in receive/transmit pairs)");
+        assertRefused(",\"net\":[{\"tap\":\"a-very-long-tap-name\"}]", "net[0].tap: 'a-very-long-tap-name' is longer than 15 characters");
+        assertRefused(",\"net\":[{\"ip\":\"192.168.1\"}]", "net[0].ip: expected an IPv4 address such as 192.168.249.1, got '192.168.1'");
+        assertRefused(",\"net\":[{\"mac\":\"01:00:5e:00:00:01\"}]", "net[0].mac: 01:00:5e:00:00:01 is a multicast address");
+        // the command line says the same of the same values, naming its option
+        assertThatThrownBy(() -> NetConfig.parse("mac=01:00:5e:00:00:01")).hasMessage("--net mac: 01:00:5e:00:00:01 is a multicast address");
+        assertThatThrownBy(() -> DiskConfig.parse("path=/a.raw,queue_size=100")).hasMessage("--disk queue_size: 100 is not a power of two");
+    }
+
+    @Test
+    void unknownFieldsInADeviceAreUnknown() {
+        assertRefused(",\"disks\":[{\"path\":\"/a.raw\",\"turbo\":true}]", "disks[0].turbo: unknown field");
+        assertRefused(",\"net\":[{\"bridge\":\"br0\"}]", "net[0].bridge: unknown field");
+        assertRefused(",\"rng\":{\"path\":\"/dev/random\"}", "rng.path: unknown field");
+    }
+
+    @Test
+    void theDevicesListsAreKeptInOrder() throws Exception {
+        VmConfig c = read(",\"disks\":[{\"path\":\"/b.raw\"},{\"path\":\"/a.raw\"}]");
+        assertThat(c.disks().stream().map(d -> d.path().toString()).toList()).isEqualTo(List.of("/b.raw", "/a.raw"));
+    }
+}
