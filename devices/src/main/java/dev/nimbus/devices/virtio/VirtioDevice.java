@@ -1,5 +1,6 @@
 package dev.nimbus.devices.virtio;
 
+import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Map;
 
@@ -102,5 +103,17 @@ public interface VirtioDevice {
     /** A short name for messages. */
     default String name() {
         return getClass().getSimpleName();
+    }
+
+    /**
+     * A driver read of {@code size} bytes at {@code offset} of a device configuration kept as bytes in
+     * {@code config} (from index 0, little-endian as virtio 1.x has it); bytes past its end read as zero.
+     */
+    static long readLittleEndian(ByteBuffer config, int offset, int size) {
+        long v = 0;
+        for (int i = 0; i < size && offset + i < config.capacity(); i++) {
+            v |= (config.get(offset + i) & 0xffL) << (8 * i);
+        }
+        return v;
     }
 }

@@ -183,11 +183,7 @@ public final class VirtioNet implements VirtioDevice {
 
     @Override
     public long readConfig(int offset, int size) {
-        long v = 0;
-        for (int i = 0; i < size && offset + i < CONFIG_SIZE; i++) {
-            v |= (config.get(offset + i) & 0xffL) << (8 * i);
-        }
-        return v;
+        return VirtioDevice.readLittleEndian(config, offset, size);
     }
 
     @Override
