@@ -7,20 +7,13 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.security.MessageDigest;
-import java.util.HexFormat;
-import java.util.Random;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -32,7 +25,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Debian's x86-64 kernel on Nimbus's virtio devices over PCI, end to end on KVM: its root file system on
  * a virtio-blk disk (an ext4 image made with {@code mke2fs -d}), a second disk read-only, virtio-rng; what
  * the guest writes and syncs is read back out of the image on the host with {@code debugfs}. virtio-net on
- * a tap that Nimbus creates inside the L1 guest (which has no network card, so the traffic stays there):
+ * a tap that Nimbus creates inside the L1 guest ({@link E2eNetwork}; L1 has no network card, so the traffic stays there):
  * ping both ways and 64 MiB over TCP each way, checksummed on both ends. The guest's shell on hvc0.
  */
 @RequiresKvm
@@ -43,9 +36,6 @@ class X86VirtioTest {
     private static final Pattern BAD_LOG_LINE = Pattern.compile(
             "(?i:(virtio|pci|msi|vd[a-z]).*(error|fail|invalid|timed? ?out|bad\\b))|\\bBUG\\b|WARNING:|ACPI Error|ACPI BIOS Error");
     private static final byte[] DATA_DISK_HEAD = "NIMBUS-DATA-DISK-0123456789abcde".getBytes(StandardCharsets.US_ASCII);
-    private static final String HOST_IP = "192.168.249.1";
-    private static final String GUEST_IP = "192.168.249.2";
-    private static final int TRANSFER_BYTES = 64 << 20;
     private static GuestImages images;
 
     @BeforeAll
@@ -95,21 +85,15 @@ class X86VirtioTest {
                 "--cmdline", images.cmdline() + " nimbus.root=/dev/vda nimbus.test=net",
                 "--cpus", "boot=2", "--memory", "size=512M", "--serial", "tty", "--console", "off",
                 "--disk", "path=" + root,
-                "--net", "tap=nimbus-e2e0,ip=" + HOST_IP + ",mask=255.255.255.0,mac=" + mac);
+                "--net", "tap=nimbus-e2e0,ip=" + E2eNetwork.HOST_IP + ",mask=255.255.255.0,mac=" + mac);
         try (NimbusProcess nimbus = NimbusProcess.start(args.toArray(String[]::new))) {
             assertThat(nimbus.awaitLines("NET-LISTENING"::equals, 1, BOOT_LIMIT_MINUTES, TimeUnit.MINUTES))
                     .as("the guest's network came up; output:%n%s", nimbus.transcript()).isTrue();
-            assertThat(InetAddress.getByName(GUEST_IP).isReachable(5000)).as("the guest answers the host's ping (ICMP echo, as root)").isTrue();
+            assertThat(InetAddress.getByName(E2eNetwork.GUEST_IP).isReachable(5000)).as("the guest answers the host's ping (ICMP echo, as root)").isTrue();
 
-            byte[] sent = sendToGuest(TRANSFER_BYTES);
+            byte[] sent = E2eNetwork.sendToGuest(64 << 20);
             assertThat(nimbus.awaitLines(l -> l.startsWith("TX-SHA256="), 1, BOOT_LIMIT_MINUTES, TimeUnit.MINUTES)).as(nimbus.transcript()).isTrue();
-            byte[] received;
-            try (ServerSocket server = new ServerSocket()) {
-                server.bind(new InetSocketAddress(HOST_IP, 5001));
-                server.setSoTimeout((int) TimeUnit.MINUTES.toMillis(2));
-                nimbus.type("go");
-                received = receiveFromGuest(server, TRANSFER_BYTES);
-            }
+            byte[] received = E2eNetwork.receiveFromGuest(E2eNetwork.GUEST_SENDS, () -> nimbus.type("go"));
             int exit = nimbus.awaitExit(BOOT_LIMIT_MINUTES, TimeUnit.MINUTES);
             List<String> out = nimbus.output();
             String transcript = nimbus.transcript();
@@ -139,53 +123,6 @@ class X86VirtioTest {
             assertThat(exit).as("nimbus exit code; output:%n%s", transcript).isZero();
             assertThat(nimbus.output()).as(transcript).contains("CONSOLE-ACTIVE=hvc0", "HVC-42 from hvc0", "NIMBUS-GUEST-EXIT=0");
         }
-    }
-
-    /** Connects to the guest's listener (retrying while it starts) and sends {@code bytes} random bytes; their SHA-256. */
-    private static byte[] sendToGuest(int bytes) throws Exception {
-        MessageDigest sha = MessageDigest.getInstance("SHA-256");
-        Random random = new Random(42);
-        byte[] chunk = new byte[1 << 16];
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (true) {
-            try (Socket s = new Socket()) {
-                s.connect(new InetSocketAddress(GUEST_IP, 5000), 5000);
-                OutputStream out = s.getOutputStream();
-                for (int left = bytes; left > 0; left -= chunk.length) {
-                    random.nextBytes(chunk);
-                    int n = Math.min(left, chunk.length);
-                    sha.update(chunk, 0, n);
-                    out.write(chunk, 0, n);
-                }
-                return sha.digest();
-            } catch (java.net.ConnectException e) {
-                if (System.nanoTime() > deadline) {
-                    throw e;
-                }
-                Thread.sleep(500);
-            }
-        }
-    }
-
-    /** Accepts the guest's connection and reads {@code bytes} bytes from it; their SHA-256. */
-    private static byte[] receiveFromGuest(ServerSocket server, int bytes) throws Exception {
-        MessageDigest sha = MessageDigest.getInstance("SHA-256");
-        try (Socket s = server.accept()) {
-            s.setSoTimeout((int) TimeUnit.MINUTES.toMillis(2));
-            InputStream in = s.getInputStream();
-            byte[] buffer = new byte[1 << 16];
-            int total = 0;
-            while (total < bytes) {
-                int n = in.read(buffer, 0, Math.min(buffer.length, bytes - total));
-                if (n < 0) {
-                    break;
-                }
-                sha.update(buffer, 0, n);
-                total += n;
-            }
-            assertThat(total).as("bytes the guest sent").isEqualTo(bytes);
-        }
-        return sha.digest();
     }
 
     /** {@code debugfs -R "cat PATH" IMAGE}: a file of an ext4 image, read without mounting it. */
