@@ -5,6 +5,7 @@ import dev.nimbus.hypervisor.Availability;
 import dev.nimbus.hypervisor.Capability;
 import dev.nimbus.hypervisor.Hypervisor;
 import dev.nimbus.hypervisor.HypervisorException;
+import dev.nimbus.hypervisor.KernelSpeed;
 import dev.nimbus.hypervisor.Vm;
 import dev.nimbus.hypervisor.VmOptions;
 import dev.nimbus.hypervisor.sys.Errno;
@@ -16,16 +17,21 @@ import dev.nimbus.kvm.fd.KvmVmFd;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 import static dev.nimbus.kvm.abi.KvmConstants.*;
 
 /**
  * The KVM backend's entry point, found through {@link java.util.ServiceLoader}. Usable when /dev/kvm can
- * be opened and speaks API version 12. Capabilities come from {@code KVM_CHECK_EXTENSION}.
+ * be opened and speaks API version 12 (on x86-64, {@link #availability()} also measures whether guest kernel
+ * code runs at hardware speed). Capabilities come from {@code KVM_CHECK_EXTENSION}.
  */
 public final class KvmHypervisor implements Hypervisor {
     static final Path DEFAULT_DEVICE = Path.of("/dev/kvm");
+    private static final Path SYS_MODULE = Path.of("/sys/module");
+    private static final System.Logger LOG = System.getLogger(KvmHypervisor.class.getName());
     private final Path device;
     private final Arch hostArch;
 
@@ -49,8 +55,40 @@ public final class KvmHypervisor implements Hypervisor {
         return EnumSet.allOf(Arch.class);
     }
 
+    /**
+     * Usable when the device opens and speaks API version 12. On x86-64 the answer also says whether guest
+     * kernel code runs at hardware speed ({@link KernelSpeedProbe}, measured once per process and device):
+     * {@link Availability.Kind#KERNEL_EMULATED} when it does not. A probe that cannot run leaves the
+     * device usable, with the probe's failure in the reason.
+     */
     @Override
     public Availability availability() {
+        Availability basic = deviceAvailability();
+        if (!basic.usable() || hostArch != Arch.X86_64) {
+            return basic;
+        }
+        return SPEED.computeIfAbsent(device, d -> measureSpeed(basic));
+    }
+
+    private static final Map<Path, Availability> SPEED = new ConcurrentHashMap<>();
+
+    private Availability measureSpeed(Availability basic) {
+        long start = System.nanoTime();
+        try {
+            KernelSpeed speed = KernelSpeedProbe.measure(this::createVmUnchecked, KernelSpeedProbe.knownCause(SYS_MODULE));
+            Availability a = Availability.measured(device.toString(), speed);
+            LOG.log(System.Logger.Level.DEBUG, "{0}: {1} (probe took {2} ms)", device, speed.describe(),
+                    (System.nanoTime() - start) / 1_000_000);
+            return a.kernelEmulated() ? a : Availability.usable(basic.reason() + "; " + speed.describe(), speed);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Availability.usable(basic.reason() + "; kernel-speed probe interrupted");
+        } catch (RuntimeException e) {
+            return Availability.usable(basic.reason() + "; kernel-speed probe failed: " + e.getMessage());
+        }
+    }
+
+    private Availability deviceAvailability() {
         if (!Files.exists(device)) {
             return Availability.unusable(device + " does not exist (the kvm module is not loaded, or this host has no hardware virtualization)");
         }
@@ -73,7 +111,7 @@ public final class KvmHypervisor implements Hypervisor {
     }
 
     private KvmSystemFd openUsable() {
-        Availability a = availability();
+        Availability a = deviceAvailability();
         if (!a.usable()) {
             throw new HypervisorException("kvm: " + a.reason());
         }
@@ -82,7 +120,7 @@ public final class KvmHypervisor implements Hypervisor {
 
     @Override
     public Set<Capability> capabilities() {
-        if (!availability().usable()) {
+        if (!deviceAvailability().usable()) {
             return EnumSet.noneOf(Capability.class);
         }
         try (KvmSystemFd kvm = openUsable()) {
@@ -112,7 +150,7 @@ public final class KvmHypervisor implements Hypervisor {
 
     @Override
     public int maxVcpus() {
-        if (!availability().usable()) {
+        if (!deviceAvailability().usable()) {
             return 0;
         }
         try (KvmSystemFd kvm = openUsable()) {
@@ -130,7 +168,23 @@ public final class KvmHypervisor implements Hypervisor {
 
     @Override
     public Vm createVm(VmOptions options) {
-        KvmSystemFd kvm = openUsable();
+        Availability a = availability();
+        if (!a.usable()) {
+            throw new HypervisorException("kvm: " + a.reason());
+        }
+        KvmVm vm = createVm(options, openUsable());
+        if (a.kernelEmulated()) {
+            vm.noteOnInternalError("this host's " + a.summary());
+        }
+        return vm;
+    }
+
+    /** A VM without the speed probe: the probe's own. */
+    private Vm createVmUnchecked() {
+        return createVm(VmOptions.defaults(), openUsable());
+    }
+
+    private KvmVm createVm(VmOptions options, KvmSystemFd kvm) {
         try {
             long type = 0;
             if (hostArch == Arch.AARCH64 && options.ipaBits() != 0) {

@@ -39,6 +39,7 @@ public abstract sealed class KvmVcpu implements Vcpu permits KvmX86Vcpu, KvmAarc
     private volatile int threadId;
     private volatile boolean closed;
     private Thread owner;
+    private String internalErrorNote = "";
 
     KvmVcpu(KvmVcpuFd fd) {
         this.fd = fd;
@@ -70,7 +71,11 @@ public abstract sealed class KvmVcpu implements Vcpu permits KvmX86Vcpu, KvmAarc
                 }
                 int r = fd.run();
                 if (r == 0) {
-                    return exits.decode();
+                    VcpuExit exit = exits.decode();
+                    if (exit instanceof VcpuExit.InternalError e && !internalErrorNote.isEmpty()) {
+                        return new VcpuExit.InternalError(e.detail() + "\n" + internalErrorNote);
+                    }
+                    return exit;
                 }
                 // EINTR (kick, stray signal) or EAGAIN
                 fd.requestImmediateExit(false);
@@ -93,6 +98,11 @@ public abstract sealed class KvmVcpu implements Vcpu permits KvmX86Vcpu, KvmAarc
         fd.setSignalMask(Signals.currentMaskWithout(KICK_SIGNAL));
         threadId = Signals.currentThreadId();
         owner = thread;
+    }
+
+    /** See {@link KvmVm#noteOnInternalError}. */
+    void noteOnInternalError(String note) {
+        internalErrorNote = note;
     }
 
     @Override

@@ -6,6 +6,7 @@ import dev.nimbus.hypervisor.IoEventAddress;
 import dev.nimbus.hypervisor.IrqChip;
 import dev.nimbus.hypervisor.IrqChipConfig;
 import dev.nimbus.hypervisor.Vcpu;
+import dev.nimbus.hypervisor.VcpuExit;
 import dev.nimbus.hypervisor.Vm;
 import dev.nimbus.hypervisor.memory.MemoryRegion;
 import dev.nimbus.hypervisor.sys.EventFd;
@@ -45,12 +46,21 @@ public sealed class KvmVm implements Vm permits KvmX86Vm {
     private volatile IrqChip irqChip;
     private volatile List<CpuidEntry> supportedCpuid;
     private boolean closed;
+    private volatile String internalErrorNote = "";
 
     KvmVm(Arch arch, KvmSystemFd system, KvmVmFd vm, int maxVcpus) {
         this.arch = arch;
         this.system = system;
         this.vm = vm;
         this.maxVcpus = maxVcpus;
+    }
+
+    /**
+     * A line every {@link VcpuExit.InternalError} of this VM's vCPUs carries after its detail: what the host
+     * is known to do wrong (an emulating /dev/kvm). Set before vCPUs are created.
+     */
+    void noteOnInternalError(String note) {
+        internalErrorNote = note;
     }
 
     /** The VM's file descriptor, for the backend's own use. */
@@ -162,6 +172,7 @@ public sealed class KvmVm implements Vm permits KvmX86Vm {
             case AARCH64 -> new KvmAarch64Vcpu(fd, vm);
             case RISCV64 -> new KvmRiscv64Vcpu(fd);
         };
+        vcpu.noteOnInternalError(internalErrorNote);
         vcpus.add(vcpu);
         return vcpu;
     }

@@ -50,4 +50,23 @@ class KvmHypervisorTest {
         assertThat(kvm.availability().usable()).isFalse();
         assertThat(kvm.availability().reason()).isEqualTo("KVM_GET_API_VERSION failed: ENOTTY (Inappropriate ioctl for device)");
     }
+
+    @Test
+    void theKvmPvmModuleIsNamedAsTheCauseWithItsMode(@TempDir Path sys) throws Exception {
+        assertThat(KernelSpeedProbe.knownCause(sys)).isEmpty();
+
+        Path params = Files.createDirectories(sys.resolve("kvm_pvm/parameters"));
+        assertThat(KernelSpeedProbe.knownCause(sys)).contains("kernel module kvm_pvm");
+
+        Files.writeString(params.resolve("pvm_native"), "Y\n");
+        assertThat(KernelSpeedProbe.knownCause(sys)).contains("kernel module kvm_pvm (pvm_native=Y)");
+    }
+
+    @Test
+    void otherArchitecturesAreNotProbed(@TempDir Path dir) throws Exception {
+        // the speed probe is x86-64 only: elsewhere the answer is the device's alone
+        Path notKvm = Files.writeString(dir.resolve("kvm"), "");
+        Hypervisor kvm = new KvmHypervisor(notKvm, Arch.AARCH64);
+        assertThat(kvm.availability().speed()).isEmpty();
+    }
 }
