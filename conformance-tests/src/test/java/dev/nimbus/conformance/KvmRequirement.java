@@ -1,5 +1,7 @@
 package dev.nimbus.conformance;
 
+import dev.nimbus.hypervisor.Availability;
+import dev.nimbus.kvm.KvmHypervisor;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
@@ -10,7 +12,8 @@ import org.opentest4j.TestAbortedException;
 
 /**
  * The extension behind {@link RequiresKvm}: lets the test run when {@code /dev/kvm} can be opened for reading and
- * writing; otherwise fails it when {@code CI=true} and aborts it (with the reason) everywhere else.
+ * writing and runs guest kernel code at hardware speed; otherwise fails it when {@code CI=true} and aborts it
+ * (with the reason) everywhere else.
  */
 public final class KvmRequirement implements BeforeAllCallback, BeforeEachCallback {
     static final Path DEV_KVM = Path.of("/dev/kvm");
@@ -18,11 +21,29 @@ public final class KvmRequirement implements BeforeAllCallback, BeforeEachCallba
     @Override
     public void beforeAll(ExtensionContext context) {
         check(DEV_KVM, System.getenv("CI"));
+        checkSpeed(new KvmHypervisor().availability(), System.getenv("CI"));
     }
 
     @Override
     public void beforeEach(ExtensionContext context) {
         check(DEV_KVM, System.getenv("CI"));
+    }
+
+    /**
+     * Refuses a {@code /dev/kvm} that emulates guest kernel code (measured by the KVM backend once per
+     * process): a boot there takes many minutes or stops on an instruction the emulator lacks, so the test
+     * would hang rather than fail. Fails when {@code ci} is {@code "true"}, aborts otherwise.
+     */
+    static void checkSpeed(Availability kvm, String ci) {
+        if (!kvm.kernelEmulated()) {
+            return;
+        }
+        String problem = kvm.summary();
+        String how = "run the KVM tests in the L1 rig (./mvnw verify does so on such a host; -Dnimbus.kvm=l1), see docs/testing.md";
+        if ("true".equalsIgnoreCase(ci)) {
+            throw new AssertionFailedError("KVM test cannot run: " + problem + ", and CI=true forbids skipping it. " + how);
+        }
+        throw new TestAbortedException("KVM test not run: " + problem + ". " + how);
     }
 
     /**

@@ -1,6 +1,9 @@
 package dev.nimbus.vmm;
 
+import dev.nimbus.hypervisor.Availability;
+import dev.nimbus.hypervisor.Hypervisor;
 import dev.nimbus.hypervisor.HypervisorException;
+import dev.nimbus.hypervisor.HypervisorRegistry;
 import dev.nimbus.vmm.api.ApiHandler;
 import dev.nimbus.vmm.api.ApiServer;
 import dev.nimbus.vmm.config.ApiSocketConfig;
@@ -41,6 +44,8 @@ public final class Main implements Callable<Integer> {
     public static final int EXIT_OK = 0;
     public static final int EXIT_VM_ERROR = 1;
     public static final int EXIT_USAGE = 2;
+    /** {@code --check-hypervisor}: usable, but this host emulates guest kernel code. */
+    public static final int EXIT_KERNEL_EMULATED = 3;
 
     @Option(names = "--hypervisor", paramLabel = "auto|kvm|mshv", defaultValue = "auto",
             description = "Hypervisor backend (default: ${DEFAULT-VALUE}: KVM if usable, else MSHV).")
@@ -85,6 +90,11 @@ public final class Main implements Callable<Integer> {
             description = "Serve the REST API (Cloud Hypervisor's /api/v1) on a Unix socket, mode 0600. Without --kernel the VMM waits for vm.create and vm.boot; it runs until vmm.shutdown.")
     String apiSocket;
 
+    @Option(names = "--check-hypervisor",
+            description = "Say whether the chosen hypervisor can run VMs here and at what speed, then exit: 0 usable, "
+                    + "3 usable but guest kernel code is emulated (measured), 1 not usable.")
+    boolean checkHypervisor;
+
     @Option(names = "-v", description = "More log output: -v info (boot progress), -vv debug, -vvv everything.")
     boolean[] verbose = new boolean[0];
 
@@ -126,6 +136,9 @@ public final class Main implements Callable<Integer> {
             err.println("nimbus: " + e.getMessage());
             return EXIT_USAGE;
         }
+        if (checkHypervisor) {
+            return checkHypervisor(choice);
+        }
         VmConfig config = null;
         ApiSocketConfig api = null;
         try {
@@ -154,7 +167,11 @@ public final class Main implements Callable<Integer> {
         // the backend is chosen once the input is known to be good: a typo is exit 2 on any host
         NimbusComponent component = NimbusComponent.create(choice);
         try {
-            component.hypervisor();
+            Availability a = component.hypervisor().availability();
+            if (a.kernelEmulated()) {
+                // before any vCPU runs: the user should know why the guest will crawl or stop
+                err.println("nimbus: warning: " + a.summary());
+            }
         } catch (HypervisorException e) {
             err.println("nimbus: " + e.getMessage());
             return EXIT_VM_ERROR;
@@ -168,6 +185,29 @@ public final class Main implements Callable<Integer> {
             Thread.currentThread().interrupt();
             return EXIT_VM_ERROR;
         }
+    }
+
+    /** {@code --check-hypervisor}: one line on standard output, and the exit code says the kind. */
+    private int checkHypervisor(HypervisorChoice choice) {
+        HypervisorRegistry registry = NimbusComponent.create(choice).hypervisors();
+        Hypervisor h;
+        try {
+            h = registry.select(choice.name());
+        } catch (HypervisorException e) {
+            out.println("nimbus: " + e.getMessage());
+            return EXIT_VM_ERROR;
+        }
+        Availability a = h.availability();
+        out.println(h.name() + ": " + switch (a.kind()) {
+            case USABLE -> "usable: " + a.reason();
+            case KERNEL_EMULATED -> "usable, but " + a.summary();
+            case UNUSABLE -> "not usable: " + a.reason();
+        });
+        return switch (a.kind()) {
+            case USABLE -> EXIT_OK;
+            case KERNEL_EMULATED -> EXIT_KERNEL_EMULATED;
+            case UNUSABLE -> EXIT_VM_ERROR;
+        };
     }
 
     private interface Parser<T> {

@@ -92,4 +92,24 @@ class MainTest {
         assertThat(run("--api-socket", "fd=3")).isEqualTo(Main.EXIT_USAGE);
         assertThat(err.toString()).isEqualTo("nimbus: --api-socket fd: not supported yet\n");
     }
+
+    @Test
+    void checkHypervisorSaysWhyABackendIsNotUsable() {
+        assumeFalse(Files.exists(Path.of("/dev/mshv")), "this host has /dev/mshv");
+        assertThat(run("--check-hypervisor", "--hypervisor", "mshv")).isEqualTo(Main.EXIT_VM_ERROR);
+        assertThat(out.toString()).startsWith("nimbus: hypervisor 'mshv' is not usable: /dev/mshv does not exist");
+    }
+
+    @Test
+    void checkHypervisorOnThisHostsKvmAnswersWithOneLineAndTheKindAsExitCode() {
+        int code = run("--check-hypervisor", "--hypervisor", "kvm");
+        String line = out.toString().strip();
+        assertThat(line).doesNotContain("\n");
+        switch (code) {
+            case Main.EXIT_OK -> assertThat(line).startsWith("kvm: usable: /dev/kvm, API version 12; guest kernel code ran ");
+            case Main.EXIT_KERNEL_EMULATED -> assertThat(line).startsWith("kvm: usable, but /dev/kvm emulates guest kernel code");
+            case Main.EXIT_VM_ERROR -> assertThat(line).startsWith("nimbus: hypervisor 'kvm' is not usable: ");
+            default -> throw new AssertionError("exit code " + code + ": " + line);
+        }
+    }
 }

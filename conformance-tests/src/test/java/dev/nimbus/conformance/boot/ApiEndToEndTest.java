@@ -33,8 +33,6 @@ class ApiEndToEndTest {
     private static final long BOOT_LIMIT_MINUTES = 8;
     private static final Pattern STATE = Pattern.compile("\"state\"\\s*:\\s*\"([A-Za-z]+)\"");
     private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
-    /** What HotSpot prints when the JVM itself crashes. */
-    private static final String JVM_CRASH = "A fatal error has been detected by the Java Runtime Environment";
     private static GuestImages images;
 
     @TempDir
@@ -67,21 +65,11 @@ class ApiEndToEndTest {
         return r;
     }
 
-    /**
-     * {@code ./nimbus-remote --api-socket SOCKET args...}, which must succeed. The test starts a JVM per
-     * command, and under the L1 guest's emulated CPU a fresh JVM now and then dies in freshly compiled code
-     * (SIGILL/SIGSEGV, a HotSpot error report; kvm-tests retries a whole run for the same reason). Such a
-     * crash, which happens while the client starts, before it sends anything, gets one more try, said in
-     * the transcript; any other failure fails the test.
-     */
+    /** {@code ./nimbus-remote --api-socket SOCKET args...}, which must succeed. */
     private String remote(String... args) throws Exception {
         List<String> command = new ArrayList<>(List.of(ROOT.resolve("nimbus-remote").toString(), "--api-socket", socket.toString()));
         command.addAll(List.of(args));
         Result r = run(command);
-        if (r.exit() != 0 && r.output().contains(JVM_CRASH) && !r.output().contains("nimbus-remote:")) {
-            log.add("(the nimbus-remote JVM crashed under the emulator; one more try)");
-            r = run(command);
-        }
         assertThat(r.exit()).as(transcript()).isZero();
         return r.output();
     }

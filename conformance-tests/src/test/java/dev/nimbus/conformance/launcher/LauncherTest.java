@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The ./nimbus launcher at the root of the checkout, run as a user runs it. */
 class LauncherTest {
@@ -71,5 +72,20 @@ class LauncherTest {
         Result r = nimbus("--no-such-option");
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.err()).contains("Unknown option: '--no-such-option'");
+    }
+
+    @Test
+    void onAHostWhoseKvmEmulatesKernelCodeTheWarningComesBeforeAnythingRuns() throws Exception {
+        Result probe = nimbus("--check-hypervisor", "--hypervisor", "kvm");
+        assumeTrue(probe.exit() == 3, "this host's /dev/kvm runs guest kernel code at hardware speed, or has none: " + probe.out());
+        assertThat(probe.out()).startsWith("kvm: usable, but /dev/kvm emulates guest kernel code instruction by instruction")
+                .contains("guest kernel code ran ", " loop iterations/s, user code ");
+
+        // not a kernel: the warning comes first, then the boot stops on the image (exit 2) before a vCPU runs
+        Result r = nimbus("--hypervisor", "kvm", "--kernel", ROOT.resolve("pom.xml").toString(), "--console", "off");
+        assertThat(r.err().lines().findFirst()).get(org.assertj.core.api.InstanceOfAssertFactories.STRING)
+                .startsWith("nimbus: warning: /dev/kvm emulates guest kernel code instruction by instruction")
+                .contains("a Linux guest boots very slowly here");
+        assertThat(r.exit()).isEqualTo(2);
     }
 }

@@ -3,6 +3,7 @@ package dev.nimbus.vmm.api;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.unixdomain.server.UnixDomainServerConnector;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
@@ -25,6 +26,8 @@ public final class ApiServer implements AutoCloseable {
     private static final int MAX_THREADS = 16;
     /** A connection that sends nothing for this long is closed. */
     private static final long IDLE_TIMEOUT_MILLIS = 30_000;
+    /** How long {@link #close()} waits for requests in flight to be answered. */
+    static final long STOP_TIMEOUT_MILLIS = 5_000;
 
     private final Server server;
     private final Path socket;
@@ -56,7 +59,10 @@ public final class ApiServer implements AutoCloseable {
         connector.setUnixDomainPath(socket);
         connector.setIdleTimeout(IDLE_TIMEOUT_MILLIS);
         server.addConnector(connector);
-        server.setHandler(handler);
+        // close() lets requests in flight finish (vmm.shutdown's own 204 among them: the process closes
+        // the server as soon as that request has signalled) and refuses new ones with 503
+        server.setHandler(new GracefulHandler(handler));
+        server.setStopTimeout(STOP_TIMEOUT_MILLIS);
         server.setStopAtShutdown(false);
         try {
             server.start();

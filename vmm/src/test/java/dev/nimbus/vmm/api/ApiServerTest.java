@@ -163,6 +163,36 @@ class ApiServerTest {
     }
 
     @Test
+    void vmmShutdownIsAnsweredEvenWhenTheProcessClosesTheServerAtOnce() throws Exception {
+        // the process's main thread (Main.serve) closes the server as soon as vmm.shutdown is signalled; the
+        // client must still get its 204, however the two threads are scheduled (ch-remote reports an error
+        // otherwise). Twenty rounds, each a fresh server, as a client's retries would see them.
+        server.close();
+        controller.close();
+        for (int round = 0; round < 20; round++) {
+            VmController c = new VmController(new MachineBuilder(backend, new ScriptedPlatform(), new PlatformDeviceWiring()));
+            ApiServer s = ApiServer.start(socket, new ApiHandler(c));
+            Thread main = Thread.ofPlatform().start(() -> {
+                try {
+                    c.awaitVmmShutdown();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                s.close();
+            });
+            try {
+                assertThat(request("PUT", "vmm.shutdown", null).status()).as("round %d", round).isEqualTo(204);
+            } finally {
+                main.join(10_000);
+                c.close();
+            }
+            assertThat(main.isAlive()).isFalse();
+        }
+        controller = new VmController(new MachineBuilder(backend, new ScriptedPlatform(), new PlatformDeviceWiring()));
+        server = ApiServer.start(socket, new ApiHandler(controller));
+    }
+
+    @Test
     void infoWithoutAVmIs404() throws IOException {
         Answer a = request("GET", "vm.info", null);
         assertThat(a.status()).isEqualTo(404);
