@@ -10,7 +10,7 @@ import java.util.function.IntUnaryOperator;
 
 /**
  * Stresses HotSpot's patching of compiled-method entries while other threads call those methods, the
- * pattern behind the JVM crashes seen inside the x86-64 L1 guest (docs/testing.md, "JVMs inside L1").
+ * pattern behind the JVM crashes seen inside the x86-64 L1 guest (docs/testing.md, "JVMs inside the x86-64 L1").
  *
  * It defines N small classes (ClassFile API), each an IntUnaryOperator, and has T threads call all of them
  * in the same order through one megamorphic interface call site. Each method is compiled by C1 with
