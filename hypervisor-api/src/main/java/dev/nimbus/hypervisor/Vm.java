@@ -1,7 +1,7 @@
 package dev.nimbus.hypervisor;
 
 import dev.nimbus.hypervisor.memory.MemoryRegion;
-import dev.nimbus.hypervisor.sys.EventFd;
+import dev.nimbus.host.EventFd;
 
 import java.util.BitSet;
 import java.util.List;

@@ -3,7 +3,7 @@ package dev.nimbus.kvm;
 import dev.nimbus.hypervisor.MpState;
 import dev.nimbus.hypervisor.Vcpu;
 import dev.nimbus.hypervisor.VcpuExit;
-import dev.nimbus.hypervisor.sys.Signals;
+import dev.nimbus.host.Signals;
 import dev.nimbus.kvm.exit.KvmExitDecoder;
 import dev.nimbus.kvm.fd.KvmVcpuFd;
 

@@ -7,9 +7,9 @@ import dev.nimbus.hypervisor.Hypervisor;
 import dev.nimbus.hypervisor.HypervisorException;
 import dev.nimbus.hypervisor.Vm;
 import dev.nimbus.hypervisor.VmOptions;
-import dev.nimbus.hypervisor.sys.Errno;
-import dev.nimbus.hypervisor.sys.LibC;
-import dev.nimbus.hypervisor.sys.SyscallException;
+import dev.nimbus.host.Errno;
+import dev.nimbus.host.LibC;
+import dev.nimbus.host.SyscallException;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

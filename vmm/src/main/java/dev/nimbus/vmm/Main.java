@@ -2,6 +2,7 @@ package dev.nimbus.vmm;
 
 import dev.nimbus.hypervisor.Availability;
 import dev.nimbus.hypervisor.Hypervisor;
+import dev.nimbus.host.SyscallException;
 import dev.nimbus.hypervisor.HypervisorException;
 import dev.nimbus.hypervisor.HypervisorRegistry;
 import dev.nimbus.vmm.api.ApiHandler;
@@ -172,7 +173,7 @@ public final class Main implements Callable<Integer> {
                 // before any vCPU runs: the user should know why the guest will crawl or stop
                 err.println("nimbus: warning: " + a.summary());
             }
-        } catch (HypervisorException e) {
+        } catch (HypervisorException | SyscallException e) {
             err.println("nimbus: " + e.getMessage());
             return EXIT_VM_ERROR;
         }
@@ -193,7 +194,7 @@ public final class Main implements Callable<Integer> {
         Hypervisor h;
         try {
             h = registry.select(choice.name());
-        } catch (HypervisorException e) {
+        } catch (HypervisorException | SyscallException e) {
             out.println("nimbus: " + e.getMessage());
             return EXIT_VM_ERROR;
         }

@@ -10,7 +10,7 @@ import dev.nimbus.hypervisor.IrqChipConfig;
 import dev.nimbus.hypervisor.MsiMessage;
 import dev.nimbus.hypervisor.Vcpu;
 import dev.nimbus.hypervisor.VcpuExit;
-import dev.nimbus.hypervisor.sys.EventFd;
+import dev.nimbus.host.EventFd;
 import dev.nimbus.hypervisor.x86.X86Vcpu;
 import org.junit.jupiter.api.Test;
 

@@ -34,7 +34,8 @@ class ServiceDiscoveryTest {
     @SuppressWarnings("unchecked")
     void withOnlyTheKvmJarOnTheClassPathTheKvmProviderIsFound() throws Exception {
         URL api = Hypervisor.class.getProtectionDomain().getCodeSource().getLocation();
-        try (URLClassLoader isolated = new URLClassLoader(new URL[] {api, entryOf("hypervisor-kvm")},
+        URL host = dev.nimbus.host.LibC.class.getProtectionDomain().getCodeSource().getLocation();
+        try (URLClassLoader isolated = new URLClassLoader(new URL[] {host, api, entryOf("hypervisor-kvm")},
                 ClassLoader.getPlatformClassLoader())) {
             // the registry must come from the isolated loader too, or its Hypervisor type would differ
             Class<?> registry = Class.forName(HypervisorRegistry.class.getName(), true, isolated);

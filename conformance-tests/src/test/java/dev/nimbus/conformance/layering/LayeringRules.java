@@ -9,15 +9,17 @@ import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 /**
  * The module layering of Nimbus as ArchUnit rules, by package:
  * <pre>
- *   hypervisor-api   dev.nimbus.hypervisor..        JDK only
- *   hypervisor-kvm   dev.nimbus.kvm..               api
- *   hypervisor-mshv  dev.nimbus.mshv..              api
- *   arch-*           dev.nimbus.arch.{x86_64,aarch64,riscv64}..   api
- *   devices          dev.nimbus.devices..           api
- *   vmm              dev.nimbus.vmm..               api, devices (backends and arch only at run time)
+ *   host-sys         dev.nimbus.host..              JDK only
+ *   hypervisor-api   dev.nimbus.hypervisor..        host (the types its contract names: EventFd, SyscallException; mmap for guest memory)
+ *   hypervisor-kvm   dev.nimbus.kvm..               api, host
+ *   hypervisor-mshv  dev.nimbus.mshv..              api, host
+ *   arch-*           dev.nimbus.arch.{x86_64,aarch64,riscv64}..   api (never the host layer)
+ *   devices          dev.nimbus.devices..           api, host
+ *   vmm              dev.nimbus.vmm..               api, host, devices (backends and arch only at run time)
  * </pre>
  */
 final class LayeringRules {
+    static final String HOST = "dev.nimbus.host..";
     static final String API = "dev.nimbus.hypervisor..";
     static final String KVM = "dev.nimbus.kvm..";
     static final String MSHV = "dev.nimbus.mshv..";
@@ -26,14 +28,22 @@ final class LayeringRules {
     static final String VMM = "dev.nimbus.vmm..";
     static final String CONFORMANCE = "dev.nimbus.conformance..";
 
-    /** The packages allowed to use java.lang.foreign: the backends and the SPI's native and memory layer. */
-    static final String[] FOREIGN_ALLOWED = {KVM, MSHV, "dev.nimbus.hypervisor.sys..", "dev.nimbus.hypervisor.memory.."};
+    /** The packages allowed to use java.lang.foreign: the host layer, the backends and guest memory. */
+    static final String[] FOREIGN_ALLOWED = {HOST, KVM, MSHV, "dev.nimbus.hypervisor.memory.."};
 
     private LayeringRules() {}
 
-    static final ArchRule API_IS_JDK_ONLY = classes().that().resideInAPackage(API)
-            .should().onlyDependOnClassesThat().resideInAnyPackage(API, "java..")
-            .because("hypervisor-api is the contract everyone shares and depends on nothing but the JDK");
+    static final ArchRule HOST_IS_JDK_ONLY = classes().that().resideInAPackage(HOST)
+            .should().onlyDependOnClassesThat().resideInAnyPackage(HOST, "java..")
+            .because("the host layer is the bottom: system calls through the JDK, nothing of the VMM's");
+
+    static final ArchRule API_IS_THE_CONTRACT_ONLY = classes().that().resideInAPackage(API)
+            .should().onlyDependOnClassesThat().resideInAnyPackage(API, HOST, "java..")
+            .because("hypervisor-api is the contract everyone shares: the JDK and the host layer's fd and error types only");
+
+    static final ArchRule ARCH_USES_NO_HOST_LAYER = noClasses().that().resideInAPackage(ARCH)
+            .should().dependOnClassesThat().resideInAPackage(HOST)
+            .because("arch platforms describe machines; they reach the host only through the SPI");
 
     static final ArchRule BACKENDS_ARE_INDEPENDENT = noClasses().that().resideInAPackage(KVM)
             .should().dependOnClassesThat().resideInAnyPackage(MSHV, ARCH, DEVICES, VMM)
@@ -62,7 +72,7 @@ final class LayeringRules {
 
     static final ArchRule FOREIGN_ONLY_AT_THE_NATIVE_EDGE = noClasses().that().resideOutsideOfPackages(FOREIGN_ALLOWED)
             .should().dependOnClassesThat().resideInAPackage("java.lang.foreign..")
-            .because("MemorySegment and downcalls stay in the backends and the SPI's sys/memory layer");
+            .because("MemorySegment and downcalls stay in the host layer, the backends and guest memory");
 
     /**
      * The SPI, the devices and the VMM never ask which architecture they run on ({@code if (arch == Arch.X86_64)}):
@@ -77,7 +87,7 @@ final class LayeringRules {
             .because("the arch module supplies what differs between architectures (issue #8)");
 
     static final ArchRule[] ALL = {
-        API_IS_JDK_ONLY, BACKENDS_ARE_INDEPENDENT, MSHV_IS_INDEPENDENT, ARCH_USES_NO_BACKEND,
+        HOST_IS_JDK_ONLY, API_IS_THE_CONTRACT_ONLY, ARCH_USES_NO_HOST_LAYER, BACKENDS_ARE_INDEPENDENT, MSHV_IS_INDEPENDENT, ARCH_USES_NO_BACKEND,
         ARCH_MODULES_ARE_INDEPENDENT, DEVICES_USE_NO_BACKEND, NOTHING_DEPENDS_ON_VMM, FOREIGN_ONLY_AT_THE_NATIVE_EDGE,
         NO_ARCH_BRANCHES_OUTSIDE_ARCH_AND_BACKENDS,
     };

@@ -10,6 +10,8 @@ import dev.nimbus.arch.x86_64.layeringfixture.ArchUsingForeignMemory;
 import dev.nimbus.devices.layeringfixture.DeviceBranchingOnArch;
 import dev.nimbus.devices.layeringfixture.DeviceUsingKvm;
 import dev.nimbus.hypervisor.layeringfixture.ApiUsingVmm;
+import dev.nimbus.host.layeringfixture.HostUsingSpi;
+import dev.nimbus.arch.riscv64.layeringfixture.ArchUsingHost;
 import dev.nimbus.kvm.layeringfixture.KvmUsingMshv;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -32,7 +34,7 @@ class LayeringTest {
     }
 
     @ParameterizedTest(name = "classes of {0} were imported")
-    @ValueSource(strings = {"dev.nimbus.hypervisor", "dev.nimbus.hypervisor.sys", "dev.nimbus.hypervisor.memory",
+    @ValueSource(strings = {"dev.nimbus.hypervisor", "dev.nimbus.host", "dev.nimbus.hypervisor.memory",
         "dev.nimbus.kvm", "dev.nimbus.mshv", "dev.nimbus.arch.x86_64", "dev.nimbus.arch.aarch64",
         "dev.nimbus.arch.riscv64", "dev.nimbus.devices", "dev.nimbus.vmm"})
     void everyModuleIsImported(String pkg) {
@@ -47,8 +49,18 @@ class LayeringTest {
     }
 
     @Test
-    void apiIsJdkOnly() {
-        LayeringRules.API_IS_JDK_ONLY.check(production);
+    void hostLayerIsJdkOnly() {
+        LayeringRules.HOST_IS_JDK_ONLY.check(production);
+    }
+
+    @Test
+    void apiIsTheContractOnly() {
+        LayeringRules.API_IS_THE_CONTRACT_ONLY.check(production);
+    }
+
+    @Test
+    void archPlatformsDoNotUseTheHostLayer() {
+        LayeringRules.ARCH_USES_NO_HOST_LAYER.check(production);
     }
 
     @Test
@@ -99,7 +111,17 @@ class LayeringTest {
 
     @Test
     void apiRuleCatchesTheApiUsingTheVmm() {
-        assertThat(violated(LayeringRules.API_IS_JDK_ONLY, ApiUsingVmm.class)).isTrue();
+        assertThat(violated(LayeringRules.API_IS_THE_CONTRACT_ONLY, ApiUsingVmm.class)).isTrue();
+    }
+
+    @Test
+    void hostRuleCatchesTheHostLayerUsingTheSpi() {
+        assertThat(violated(LayeringRules.HOST_IS_JDK_ONLY, HostUsingSpi.class)).isTrue();
+    }
+
+    @Test
+    void archHostRuleCatchesAnArchPlatformMakingSystemCalls() {
+        assertThat(violated(LayeringRules.ARCH_USES_NO_HOST_LAYER, ArchUsingHost.class)).isTrue();
     }
 
     @Test

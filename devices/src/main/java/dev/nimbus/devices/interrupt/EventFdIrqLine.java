@@ -1,6 +1,6 @@
 package dev.nimbus.devices.interrupt;
 
-import dev.nimbus.hypervisor.sys.EventFd;
+import dev.nimbus.host.EventFd;
 
 /**
  * An {@link IrqLine} on an eventfd that the VMM has registered as an irqfd ({@code Vm.registerIrqfd}). The

@@ -1,7 +1,7 @@
 package dev.nimbus.devices.virtio;
 
-import dev.nimbus.hypervisor.sys.Epoll;
-import dev.nimbus.hypervisor.sys.EventFd;
+import dev.nimbus.host.Epoll;
+import dev.nimbus.host.EventFd;
 
 import java.lang.System.Logger.Level;
 import java.util.List;

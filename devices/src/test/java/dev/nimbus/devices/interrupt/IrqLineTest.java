@@ -3,7 +3,7 @@ package dev.nimbus.devices.interrupt;
 import dev.nimbus.hypervisor.IrqChip;
 import dev.nimbus.hypervisor.IrqChipConfig;
 import dev.nimbus.hypervisor.MsiMessage;
-import dev.nimbus.hypervisor.sys.EventFd;
+import dev.nimbus.host.EventFd;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;

@@ -4,7 +4,7 @@ import dev.nimbus.devices.testing.RecordingMsiRouting;
 import dev.nimbus.devices.virtio.rng.VirtioRng;
 import dev.nimbus.hypervisor.memory.AddressRange;
 import dev.nimbus.hypervisor.memory.GuestMemory;
-import dev.nimbus.hypervisor.sys.EventFd;
+import dev.nimbus.host.EventFd;
 import org.junit.jupiter.api.Test;
 
 import java.nio.channels.FileChannel;

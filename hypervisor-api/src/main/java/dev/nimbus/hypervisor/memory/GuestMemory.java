@@ -1,6 +1,6 @@
 package dev.nimbus.hypervisor.memory;
 
-import dev.nimbus.hypervisor.sys.LibC;
+import dev.nimbus.host.LibC;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

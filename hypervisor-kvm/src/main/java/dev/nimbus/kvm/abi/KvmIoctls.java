@@ -1,6 +1,6 @@
 package dev.nimbus.kvm.abi;
 
-import dev.nimbus.hypervisor.sys.Ioctl;
+import dev.nimbus.host.Ioctl;
 
 import java.lang.foreign.MemoryLayout;
 import java.util.Collections;

@@ -1,8 +1,8 @@
 package dev.nimbus.kvm.fd;
 
-import dev.nimbus.hypervisor.sys.Errno;
-import dev.nimbus.hypervisor.sys.LibC;
-import dev.nimbus.hypervisor.sys.SyscallException;
+import dev.nimbus.host.Errno;
+import dev.nimbus.host.LibC;
+import dev.nimbus.host.SyscallException;
 
 import java.lang.foreign.MemorySegment;
 

@@ -1,9 +1,9 @@
 package dev.nimbus.kvm.fd;
 
 import dev.nimbus.hypervisor.HypervisorException;
-import dev.nimbus.hypervisor.sys.Errno;
-import dev.nimbus.hypervisor.sys.LibC;
-import dev.nimbus.hypervisor.sys.SyscallException;
+import dev.nimbus.host.Errno;
+import dev.nimbus.host.LibC;
+import dev.nimbus.host.SyscallException;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

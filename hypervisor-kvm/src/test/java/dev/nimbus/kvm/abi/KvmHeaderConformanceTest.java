@@ -1,6 +1,6 @@
 package dev.nimbus.kvm.abi;
 
-import dev.nimbus.hypervisor.sys.Signals;
+import dev.nimbus.host.Signals;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Test;

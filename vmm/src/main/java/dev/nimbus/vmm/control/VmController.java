@@ -2,6 +2,7 @@ package dev.nimbus.vmm.control;
 
 import dev.nimbus.devices.debug.DebugPort;
 import dev.nimbus.devices.power.PowerControl;
+import dev.nimbus.host.SyscallException;
 import dev.nimbus.hypervisor.HypervisorException;
 import dev.nimbus.hypervisor.arch.BootException;
 import dev.nimbus.vmm.config.ConfigException;
@@ -96,7 +97,7 @@ public final class VmController implements AutoCloseable {
             requireState(VmState.RUNNING, "pause");
             try {
                 machine.pause(PAUSE_TIMEOUT_MILLIS);
-            } catch (IllegalStateException | HypervisorException e) {
+            } catch (IllegalStateException | HypervisorException | SyscallException e) {
                 throw new ControlException(Kind.INTERNAL, "vm.pause: " + e.getMessage(), e);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -114,7 +115,7 @@ public final class VmController implements AutoCloseable {
             requireState(VmState.PAUSED, "resume");
             try {
                 machine.resume();
-            } catch (HypervisorException e) {
+            } catch (HypervisorException | SyscallException e) {
                 throw new ControlException(Kind.INTERNAL, "vm.resume: " + e.getMessage(), e);
             }
             state = VmState.RUNNING;
@@ -271,7 +272,7 @@ public final class VmController implements AutoCloseable {
             m = builder.build(config, power);
         } catch (BootException | ConfigException e) {
             throw new ControlException(Kind.BAD_REQUEST, e.getMessage(), e);
-        } catch (HypervisorException e) {
+        } catch (HypervisorException | SyscallException e) {
             throw new ControlException(Kind.INTERNAL, e.getMessage(), e);
         } catch (RuntimeException e) {
             throw new ControlException(Kind.INTERNAL, "building the VM failed: " + e, e);

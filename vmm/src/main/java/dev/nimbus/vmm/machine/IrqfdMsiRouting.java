@@ -3,7 +3,7 @@ package dev.nimbus.vmm.machine;
 import dev.nimbus.devices.pci.MsiRouting;
 import dev.nimbus.hypervisor.MsiMessage;
 import dev.nimbus.hypervisor.Vm;
-import dev.nimbus.hypervisor.sys.EventFd;
+import dev.nimbus.host.EventFd;
 
 /**
  * One PCI function's MSI-X vectors, each delivered through an irqfd: the first time the guest programs a

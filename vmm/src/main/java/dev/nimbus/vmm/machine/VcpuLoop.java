@@ -1,6 +1,7 @@
 package dev.nimbus.vmm.machine;
 
 import dev.nimbus.devices.bus.Buses;
+import dev.nimbus.host.SyscallException;
 import dev.nimbus.hypervisor.HypervisorException;
 import dev.nimbus.hypervisor.Vcpu;
 import dev.nimbus.hypervisor.VcpuExit;
@@ -55,7 +56,7 @@ final class VcpuLoop implements Runnable {
             loop();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (HypervisorException e) {
+        } catch (HypervisorException | SyscallException e) {
             fail("vCPU " + index + ": " + e.getMessage());
         } catch (RuntimeException e) {
             // a bug in a device or in Nimbus itself: the VM stops, the process does not die with it

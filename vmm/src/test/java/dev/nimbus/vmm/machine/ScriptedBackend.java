@@ -15,7 +15,7 @@ import dev.nimbus.hypervisor.VcpuExit;
 import dev.nimbus.hypervisor.Vm;
 import dev.nimbus.hypervisor.VmOptions;
 import dev.nimbus.hypervisor.memory.MemoryRegion;
-import dev.nimbus.hypervisor.sys.EventFd;
+import dev.nimbus.host.EventFd;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;

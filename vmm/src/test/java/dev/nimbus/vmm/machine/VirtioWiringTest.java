@@ -19,7 +19,7 @@ import dev.nimbus.hypervisor.arch.PlatformDevice;
 import dev.nimbus.hypervisor.memory.AddressRange;
 import dev.nimbus.hypervisor.memory.GuestMemory;
 import dev.nimbus.hypervisor.memory.MemoryRegion;
-import dev.nimbus.hypervisor.sys.EventFd;
+import dev.nimbus.host.EventFd;
 import dev.nimbus.vmm.config.ConfigException;
 import dev.nimbus.vmm.config.ConsoleConfig;
 import dev.nimbus.vmm.config.CpusConfig;

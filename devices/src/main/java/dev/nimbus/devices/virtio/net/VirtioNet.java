@@ -4,8 +4,8 @@ import dev.nimbus.devices.virtio.DescriptorChain;
 import dev.nimbus.devices.virtio.VirtQueue;
 import dev.nimbus.devices.virtio.VirtQueueException;
 import dev.nimbus.devices.virtio.VirtioDevice;
-import dev.nimbus.hypervisor.sys.SyscallException;
-import dev.nimbus.hypervisor.sys.Tap;
+import dev.nimbus.host.SyscallException;
+import dev.nimbus.host.net.Tap;
 
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;

@@ -1,7 +1,7 @@
 package dev.nimbus.devices.virtio.net;
 
-import dev.nimbus.hypervisor.sys.SyscallException;
-import dev.nimbus.hypervisor.sys.Tap;
+import dev.nimbus.host.SyscallException;
+import dev.nimbus.host.net.Tap;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

@@ -4,7 +4,7 @@ import dev.nimbus.devices.virtio.VirtQueue;
 import dev.nimbus.devices.virtio.VirtQueueException;
 import dev.nimbus.hypervisor.memory.AddressRange;
 import dev.nimbus.hypervisor.memory.GuestMemory;
-import dev.nimbus.hypervisor.sys.Tap;
+import dev.nimbus.host.net.Tap;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

@@ -1,14 +1,12 @@
-package dev.nimbus.hypervisor.sys;
+package dev.nimbus.host;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.util.Locale;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
@@ -53,11 +51,6 @@ public final class Signals {
     private static final long SA_MASK = SIGACTION.byteOffset(MemoryLayout.PathElement.groupElement("sa_mask"));
     private static final long SA_FLAGS = SIGACTION.byteOffset(MemoryLayout.PathElement.groupElement("sa_flags"));
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final ThreadLocal<MemorySegment> CAPTURE =
-            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
     /** Per-thread scratch for a signal set and a zero timespec: the calls on the vCPU path allocate nothing. */
     private static final ThreadLocal<MemorySegment> SCRATCH =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(SIGSET_SIZE * 2 + 16, 16));
@@ -85,32 +78,20 @@ public final class Signals {
     private Signals() {}
 
     private static MethodHandle downcall(String name, FunctionDescriptor fd) {
-        MemorySegment symbol = LINKER.defaultLookup().find(name)
-                .orElseThrow(() -> new UnsatisfiedLinkError("C library has no " + name));
-        return LINKER.downcallHandle(symbol, fd, Linker.Option.captureCallState("errno"));
+        return Native.downcall(name, fd);
     }
 
     private static int errno(MemorySegment capture) {
-        return (int) ERRNO.get(capture, 0L);
+        return Native.errno(capture);
     }
 
     private static RuntimeException rethrow(Throwable t) {
-        if (t instanceof RuntimeException r) {
-            return r;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
-        return new IllegalStateException(t);
+        return Native.rethrow(t);
     }
 
     /** The real-time signal that interrupts a vCPU thread in the run ioctl: {@code SIGRTMIN + 2}. */
     public static int vcpuKickSignal() {
-        try {
-            return (int) SIGRTMIN.invokeExact(CAPTURE.get()) + 2;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) Native.plain(c -> (int) SIGRTMIN.invokeExact(c)) + 2;
     }
 
     /**
@@ -126,7 +107,7 @@ public final class Signals {
                 return;
             }
             try {
-                MemorySegment capture = CAPTURE.get();
+                MemorySegment capture = Native.capture();
                 Arena arena = Arena.ofAuto();
                 MemorySegment old = arena.allocate(SIGACTION);
                 if ((int) SIGACTION_CALL.invokeExact(capture, signal, MemorySegment.NULL, old) < 0) {
@@ -168,7 +149,7 @@ public final class Signals {
         MemorySegment p = LibC.mmap(page, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS,
                 -1, 0, "mmap(signal handler page)").reinterpret(page);
         MemorySegment.copy(ret, 0, p, ValueLayout.JAVA_BYTE, 0, ret.length);
-        MemorySegment capture = CAPTURE.get();
+        MemorySegment capture = Native.capture();
         if ((int) MPROTECT.invokeExact(capture, p, page, LibC.PROT_READ | PROT_EXEC) < 0) {
             throw new SyscallException("mprotect(signal handler page)", errno(capture));
         }
@@ -178,7 +159,7 @@ public final class Signals {
     /** Blocks {@code signal} in the calling thread ({@code pthread_sigmask(SIG_BLOCK)}). */
     public static void blockInCurrentThread(int signal) {
         try {
-            MemorySegment capture = CAPTURE.get();
+            MemorySegment capture = Native.capture();
             MemorySegment set = SCRATCH.get().asSlice(0, SIGSET_SIZE);
             int r = (int) SIGEMPTYSET.invokeExact(capture, set);
             r |= (int) SIGADDSET.invokeExact(capture, set, signal);
@@ -197,7 +178,7 @@ public final class Signals {
      */
     public static long currentMaskWithout(int signal) {
         try {
-            MemorySegment capture = CAPTURE.get();
+            MemorySegment capture = Native.capture();
             MemorySegment set = SCRATCH.get().asSlice(0, SIGSET_SIZE);
             int e = (int) PTHREAD_SIGMASK.invokeExact(capture, SIG_BLOCK, MemorySegment.NULL, set);
             if (e != 0) {
@@ -218,7 +199,7 @@ public final class Signals {
      */
     public static boolean consumePending(int signal) {
         try {
-            MemorySegment capture = CAPTURE.get();
+            MemorySegment capture = Native.capture();
             MemorySegment scratch = SCRATCH.get();
             MemorySegment set = scratch.asSlice(0, SIGSET_SIZE);
             MemorySegment zero = scratch.asSlice(SIGSET_SIZE * 2, 16);
@@ -248,11 +229,7 @@ public final class Signals {
 
     /** The kernel thread id of the calling thread ({@code gettid}). */
     public static int currentThreadId() {
-        try {
-            return (int) GETTID.invokeExact(CAPTURE.get());
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) Native.plain(c -> (int) GETTID.invokeExact(c));
     }
 
     /**
@@ -261,7 +238,7 @@ public final class Signals {
      */
     public static int signalThread(int tid, int signal) {
         try {
-            MemorySegment capture = CAPTURE.get();
+            MemorySegment capture = Native.capture();
             int pid = (int) GETPID.invokeExact(capture);
             int r = (int) TGKILL.invokeExact(capture, pid, tid, signal);
             return r < 0 ? errno(capture) : 0;

@@ -1,4 +1,4 @@
-package dev.nimbus.hypervisor.sys;
+package dev.nimbus.host;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -7,19 +7,18 @@ import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
+import java.lang.invoke.MethodHandles;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * The C library calls Nimbus makes, as thin downcalls. Each call that can fail takes the name to report
- * and throws {@link SyscallException} with the errno the call set (captured by the linker, so no JVM
- * activity between the call and the read can clobber it). Nothing here allocates on success except
- * where a string must be passed.
+ * The C library calls Nimbus makes, as thin downcalls through {@link Native}. Each call that can fail
+ * takes the name to report and throws {@link SyscallException} with the errno the call set, or returns
+ * minus the errno where that is an expected outcome. The hot calls allocate nothing.
  *
- * <p>This class and {@code dev.nimbus.hypervisor.memory} are the only places outside the backends that
+ * <p>The host layer ({@code dev.nimbus.host..}), the backends and guest memory are the only places that
  * touch {@code java.lang.foreign}; an ArchUnit rule holds that.
  */
 public final class LibC {
@@ -56,15 +55,6 @@ public final class LibC {
     /** The most iovecs one readv/writev takes ({@code UIO_MAXIOV}). */
     public static final int IOV_MAX = 1024;
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
-
-    /** One errno capture buffer per thread: calls on a vCPU thread's hot path allocate nothing. */
-    private static final ThreadLocal<MemorySegment> CAPTURE =
-            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
-
     private static final MethodHandle OPEN = downcall("open",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
     private static final MethodHandle CLOSE = downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
@@ -78,8 +68,9 @@ public final class LibC {
     private static final MethodHandle EVENTFD = downcall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle READ = downcall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle WRITE = downcall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle READV = downcall("readv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle WRITEV = downcall("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    // readv/writev take an int count; seen with a long one (narrowed), they share read/write's call shape
+    private static final MethodHandle READV = longCount(downcall("readv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT)));
+    private static final MethodHandle WRITEV = longCount(downcall("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT)));
     private static final MethodHandle SOCKET = downcall("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle EPOLL_CREATE1 = downcall("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle EPOLL_CTL = downcall("epoll_ctl",
@@ -94,49 +85,24 @@ public final class LibC {
     private LibC() {}
 
     private static MethodHandle downcall(String name, FunctionDescriptor fd, Linker.Option... extra) {
-        Linker.Option[] options = new Linker.Option[extra.length + 1];
-        options[0] = CAPTURE_ERRNO;
-        System.arraycopy(extra, 0, options, 1, extra.length);
-        MemorySegment symbol = LINKER.defaultLookup().find(name)
-                .orElseThrow(() -> new UnsatisfiedLinkError("C library has no " + name));
-        return LINKER.downcallHandle(symbol, fd, options);
+        return Native.downcall(name, fd, extra);
     }
 
-    private static int errno(MemorySegment capture) {
-        return (int) ERRNO.get(capture, 0L);
-    }
-
-    private static RuntimeException rethrow(Throwable t) {
-        if (t instanceof RuntimeException r) {
-            return r;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
-        return new IllegalStateException(t);
+    private static MethodHandle longCount(MethodHandle h) {
+        return MethodHandles.explicitCastArguments(h, h.type().changeParameterType(3, long.class));
     }
 
     /** open(2). Returns the new file descriptor. */
     public static int open(String path, int flags, int mode) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment capture = CAPTURE.get();
-            int fd = (int) OPEN.invokeExact(capture, arena.allocateFrom(path), flags, mode);
-            if (fd < 0) {
-                throw new SyscallException("open(" + path + ")", errno(capture));
-            }
-            return fd;
-        } catch (Throwable t) {
-            throw rethrow(t);
+            MemorySegment cPath = arena.allocateFrom(path);
+            return Native.checked("open(" + path + ")", c -> (int) OPEN.invokeExact(c, cPath, flags, mode));
         }
     }
 
     /** close(2). Errors are reported, not thrown: there is nothing a caller can do about them. */
     public static int close(int fd) {
-        try {
-            return (int) CLOSE.invokeExact(CAPTURE.get(), fd);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return Native.orErrno(c -> (int) CLOSE.invokeExact(c, fd));
     }
 
     /** ioctl(2) with a pointer argument. Returns the (non-negative) result. */
@@ -159,175 +125,120 @@ public final class LibC {
     /**
      * ioctl(2) with a pointer argument that returns the errno instead of throwing: {@code >= 0} is the
      * result, {@code < 0} is minus the errno. For calls where an errno is an expected outcome
-     * ({@code KVM_RUN} returning EINTR) and the hot path must not build an exception.
+     * ({@code KVM_RUN} returning EINTR) and the hot path must not build an exception. (Hot: written out,
+     * see {@link Native}.)
      */
     public static int ioctlErrno(int fd, long request, MemorySegment arg) {
+        MemorySegment capture = Native.capture();
         try {
-            MemorySegment capture = CAPTURE.get();
             int r = (int) IOCTL_PTR.invokeExact(capture, fd, request, arg);
-            return r < 0 ? -errno(capture) : r;
+            return r < 0 ? -Native.errno(capture) : r;
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw Native.rethrow(t);
         }
     }
 
     /** Same as {@link #ioctlErrno(int, long, MemorySegment)} with an integer argument. */
     public static int ioctlErrno(int fd, long request, long arg) {
+        MemorySegment capture = Native.capture();
         try {
-            MemorySegment capture = CAPTURE.get();
             int r = (int) IOCTL_LONG.invokeExact(capture, fd, request, arg);
-            return r < 0 ? -errno(capture) : r;
+            return r < 0 ? -Native.errno(capture) : r;
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw Native.rethrow(t);
         }
     }
 
     /** mmap(2) of {@code length} bytes. The result is a zero-length segment holding the address. */
     public static MemorySegment mmap(long length, int prot, int flags, int fd, long offset, String name) {
+        MemorySegment capture = Native.capture();
+        MemorySegment p;
         try {
-            MemorySegment capture = CAPTURE.get();
-            MemorySegment p = (MemorySegment) MMAP.invokeExact(capture, MemorySegment.NULL, length, prot, flags, fd, offset);
-            if (p.address() == MAP_FAILED.address()) {
-                throw new SyscallException(name, errno(capture));
-            }
-            return p;
+            p = (MemorySegment) MMAP.invokeExact(capture, MemorySegment.NULL, length, prot, flags, fd, offset);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw Native.rethrow(t);
         }
+        if (p.address() == MAP_FAILED.address()) {
+            throw new SyscallException(name, Native.errno(capture));
+        }
+        return p;
     }
 
     /** munmap(2). */
     public static void munmap(long address, long length) {
-        try {
-            MemorySegment capture = CAPTURE.get();
-            int r = (int) MUNMAP.invokeExact(capture, MemorySegment.ofAddress(address), length);
-            if (r < 0) {
-                throw new SyscallException("munmap", errno(capture));
-            }
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        Native.checked("munmap", c -> (int) MUNMAP.invokeExact(c, MemorySegment.ofAddress(address), length));
     }
 
     /** eventfd(2). */
     public static int eventfd(int initial, int flags) {
-        try {
-            MemorySegment capture = CAPTURE.get();
-            int fd = (int) EVENTFD.invokeExact(capture, initial, flags);
-            if (fd < 0) {
-                throw new SyscallException("eventfd", errno(capture));
-            }
-            return fd;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return Native.checked("eventfd", c -> (int) EVENTFD.invokeExact(c, initial, flags));
     }
 
     /** read(2) into {@code buf}; returns bytes read, or minus the errno. */
     public static long read(int fd, MemorySegment buf, long count) {
-        try {
-            MemorySegment capture = CAPTURE.get();
-            long n = (long) READ.invokeExact(capture, fd, buf, count);
-            return n < 0 ? -errno(capture) : n;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return transfer(READ, fd, buf, count);
     }
 
     /** write(2) from {@code buf}; returns bytes written, or minus the errno. */
     public static long write(int fd, MemorySegment buf, long count) {
-        try {
-            MemorySegment capture = CAPTURE.get();
-            long n = (long) WRITE.invokeExact(capture, fd, buf, count);
-            return n < 0 ? -errno(capture) : n;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return transfer(WRITE, fd, buf, count);
     }
 
     /** readv(2) into {@code count} iovecs ({@link #IOVEC}); returns bytes read, or minus the errno. */
     public static long readv(int fd, MemorySegment iov, int count) {
-        try {
-            MemorySegment capture = CAPTURE.get();
-            long n = (long) READV.invokeExact(capture, fd, iov, count);
-            return n < 0 ? -errno(capture) : n;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return transfer(READV, fd, iov, count);
     }
 
     /** writev(2) from {@code count} iovecs ({@link #IOVEC}); returns bytes written, or minus the errno. */
     public static long writev(int fd, MemorySegment iov, int count) {
+        return transfer(WRITEV, fd, iov, count);
+    }
+
+    /**
+     * read, write, readv or writev (all {@code ssize_t f(int, void*, size_t-or-int)}; the count travels as a
+     * {@code long} and the iovec calls take its low 32 bits, as their descriptors say). Hot: written out.
+     */
+    private static long transfer(MethodHandle call, int fd, MemorySegment buf, long count) {
+        MemorySegment capture = Native.capture();
         try {
-            MemorySegment capture = CAPTURE.get();
-            long n = (long) WRITEV.invokeExact(capture, fd, iov, count);
-            return n < 0 ? -errno(capture) : n;
+            long n = (long) call.invokeExact(capture, fd, buf, count);
+            return n < 0 ? -Native.errno(capture) : n;
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw Native.rethrow(t);
         }
     }
 
     /** socket(2). Returns the new descriptor. */
     public static int socket(int domain, int type, int protocol, String name) {
-        try {
-            MemorySegment capture = CAPTURE.get();
-            int fd = (int) SOCKET.invokeExact(capture, domain, type, protocol);
-            if (fd < 0) {
-                throw new SyscallException(name, errno(capture));
-            }
-            return fd;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return Native.checked(name, c -> (int) SOCKET.invokeExact(c, domain, type, protocol));
     }
 
     /** epoll_create1(2). Returns the new epoll descriptor. */
     public static int epollCreate1(int flags) {
-        try {
-            MemorySegment capture = CAPTURE.get();
-            int fd = (int) EPOLL_CREATE1.invokeExact(capture, flags);
-            if (fd < 0) {
-                throw new SyscallException("epoll_create1", errno(capture));
-            }
-            return fd;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return Native.checked("epoll_create1", c -> (int) EPOLL_CREATE1.invokeExact(c, flags));
     }
 
     /** epoll_ctl(2); {@code event} is a {@code struct epoll_event} ({@link Epoll#EVENT}), NULL for EPOLL_CTL_DEL. */
     public static void epollCtl(int epfd, int op, int fd, MemorySegment event, String name) {
-        try {
-            MemorySegment capture = CAPTURE.get();
-            int r = (int) EPOLL_CTL.invokeExact(capture, epfd, op, fd, event);
-            if (r < 0) {
-                throw new SyscallException(name, errno(capture));
-            }
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        Native.checked(name, c -> (int) EPOLL_CTL.invokeExact(c, epfd, op, fd, event));
     }
 
     /**
      * epoll_wait(2) into {@code events} (an array of {@code struct epoll_event}); returns how many are ready,
-     * or minus the errno (EINTR is an expected outcome for a loop that is being woken).
+     * or minus the errno (EINTR is an expected outcome for a loop that is being woken). Hot: written out.
      */
     public static int epollWait(int epfd, MemorySegment events, int maxEvents, int timeoutMillis) {
+        MemorySegment capture = Native.capture();
         try {
-            MemorySegment capture = CAPTURE.get();
             int n = (int) EPOLL_WAIT.invokeExact(capture, epfd, events, maxEvents, timeoutMillis);
-            return n < 0 ? -errno(capture) : n;
+            return n < 0 ? -Native.errno(capture) : n;
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw Native.rethrow(t);
         }
     }
 
     /** The host page size. */
     public static long pageSize() {
-        try {
-            return (long) SYSCONF.invokeExact(CAPTURE.get(), SC_PAGESIZE);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return Native.plain(c -> (long) SYSCONF.invokeExact(c, SC_PAGESIZE));
     }
 }

@@ -1,4 +1,4 @@
-package dev.nimbus.hypervisor.sys;
+package dev.nimbus.host;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

@@ -1,4 +1,4 @@
-package dev.nimbus.hypervisor.sys;
+package dev.nimbus.host;
 
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package dev.nimbus.hypervisor.sys;
+package dev.nimbus.host;
 
 /**
  * Linux errno values by name. The numbers are the asm-generic ones, which x86-64, AArch64 and riscv64

@@ -1,4 +1,4 @@
-package dev.nimbus.hypervisor.sys;
+package dev.nimbus.host;
 
 /**
  * ioctl request numbers computed from the kernel's {@code _IOC} encoding (include/uapi/asm-generic/ioctl.h):

@@ -1,4 +1,9 @@
-package dev.nimbus.hypervisor.sys;
+package dev.nimbus.host.net;
+
+import dev.nimbus.host.Errno;
+import dev.nimbus.host.Ioctl;
+import dev.nimbus.host.LibC;
+import dev.nimbus.host.SyscallException;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemoryLayout;

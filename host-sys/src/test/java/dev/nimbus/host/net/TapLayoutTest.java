@@ -1,5 +1,6 @@
-package dev.nimbus.hypervisor.sys;
+package dev.nimbus.host.net;
 
+import dev.nimbus.host.LibC;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,9 +1,11 @@
-package dev.nimbus.hypervisor.sys;
+package dev.nimbus.host;
 
-import dev.nimbus.hypervisor.HypervisorException;
-
-/** A system call or ioctl returned -1. Carries the call's name and the errno it set. */
-public final class SyscallException extends HypervisorException {
+/**
+ * A system call or ioctl returned -1. Carries the call's name and the errno it set. The VMM treats it as a
+ * hypervisor or host failure wherever it catches {@code HypervisorException} (the SPI's, which the host
+ * layer below it cannot extend).
+ */
+public final class SyscallException extends RuntimeException {
     private static final long serialVersionUID = 1L;
     private final String call;
     private final int errno;
