@@ -42,11 +42,11 @@ import java.util.concurrent.Callable;
         sortOptions = false,
         description = "A virtual machine monitor for KVM and MSHV hosts, with Cloud Hypervisor's command line.")
 public final class Main implements Callable<Integer> {
-    public static final int EXIT_OK = 0;
-    public static final int EXIT_VM_ERROR = 1;
-    public static final int EXIT_USAGE = 2;
+    public static final int EXIT_OK = ExitCodes.OK;
+    public static final int EXIT_VM_ERROR = ExitCodes.VM_ERROR;
+    public static final int EXIT_USAGE = ExitCodes.USAGE;
     /** {@code --check-hypervisor}: usable, but this host emulates guest kernel code. */
-    public static final int EXIT_KERNEL_EMULATED = 3;
+    public static final int EXIT_KERNEL_EMULATED = ExitCodes.KERNEL_EMULATED;
 
     @Option(names = "--hypervisor", paramLabel = "auto|kvm|mshv", defaultValue = "auto",
             description = "Hypervisor backend (default: ${DEFAULT-VALUE}: KVM if usable, else MSHV).")
@@ -77,14 +77,14 @@ public final class Main implements Callable<Integer> {
     String console;
 
     @Option(names = "--disk", arity = "1..*", paramLabel = "path=PATH[,readonly=on][,direct=on][,num_queues=N][,queue_size=N][,id=ID][,serial=S]",
-            description = "Disks, one value each (parsed; refused until virtio-blk is wired in).")
+            description = "virtio-blk disks on raw images, one value each (direct=on and num_queues above 1 are refused: not supported yet).")
     List<String> disks = new ArrayList<>();
 
     @Option(names = "--net", arity = "1..*", paramLabel = "tap=NAME,ip=IP,mask=MASK,mac=MAC[,host_mac=MAC][,mtu=N][,num_queues=N][,queue_size=N][,id=ID]",
-            description = "Network interfaces, one value each (parsed; refused until virtio-net exists).")
+            description = "virtio-net interfaces on taps, one value each (a tap Nimbus creates, or tap%d; host_mac and mtu are refused: not supported yet).")
     List<String> nets = new ArrayList<>();
 
-    @Option(names = "--rng", paramLabel = "src=PATH", description = "virtio-rng entropy source (parsed; refused until virtio-rng is wired in).")
+    @Option(names = "--rng", paramLabel = "src=PATH", description = "virtio-rng with this entropy source (default /dev/urandom).")
     String rng;
 
     @Option(names = "--api-socket", paramLabel = "path=PATH",
@@ -239,7 +239,7 @@ public final class Main implements Callable<Integer> {
                     controller.boot();
                 } catch (dev.nimbus.vmm.control.ControlException e) {
                     err.println("nimbus: " + e.getMessage());
-                    return e.kind() == dev.nimbus.vmm.control.ControlException.Kind.BAD_REQUEST ? EXIT_USAGE : EXIT_VM_ERROR;
+                    return ExitCodes.of(e);
                 }
             }
             controller.awaitVmmShutdown();

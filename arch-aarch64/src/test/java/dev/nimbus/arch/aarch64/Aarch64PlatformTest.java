@@ -1,5 +1,6 @@
 package dev.nimbus.arch.aarch64;
 
+import dev.nimbus.testsupport.HostTools;
 import dev.nimbus.hypervisor.IrqChipConfig;
 import dev.nimbus.hypervisor.arch.BootException;
 import dev.nimbus.hypervisor.arch.BootImages;
@@ -35,7 +36,7 @@ class Aarch64PlatformTest {
 
     @BeforeAll
     static void tools() {
-        Tools.ensurePackages("device-tree-compiler");
+        HostTools.ensurePackages("device-tree-compiler");
     }
 
     private static MachineDescription machine(long ram, int vcpus) {
@@ -47,7 +48,7 @@ class Aarch64PlatformTest {
         Path dtb = Files.write(dir.resolve("get.dtb"), blob);
         List<String> command = new ArrayList<>(List.of("fdtget", dtb.toString()));
         command.addAll(List.of(args));
-        Tools.Result r = Tools.run(command);
+        HostTools.Result r = HostTools.runSeparately(command);
         assertThat(r.exit()).as(String.join(" ", command) + ": " + r.err()).isZero();
         return r.out().strip();
     }
@@ -121,7 +122,7 @@ class Aarch64PlatformTest {
         FirmwareTables tables = PLATFORM.firmwareTables(machine(512 * MIB, 2), "console=ttyAMA0");
         assertThat(tables.tables()).extracting(FirmwareTables.Table::name).containsExactly("fdt");
         Path dtb = Files.write(dir.resolve("fw.dtb"), tables.tables().getFirst().bytes());
-        Tools.Result r = Tools.run(List.of("dtc", "-I", "dtb", "-O", "dts", dtb.toString()));
+        HostTools.Result r = HostTools.runSeparately(List.of("dtc", "-I", "dtb", "-O", "dts", dtb.toString()));
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.err()).as("dtc's warnings").isEmpty();
     }

@@ -1,5 +1,6 @@
 package dev.nimbus.arch.aarch64;
 
+import dev.nimbus.testsupport.HostTools;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -17,7 +18,7 @@ public final class DebianArm64Kernel {
     /** {@code boot/Image-<version>}. */
     public static synchronized Path image() {
         if (image == null) {
-            Tools.Result r = Tools.run(List.of("bash", Tools.repositoryRoot().resolve("conformance-tests/l1/guest-image").toString(),
+            HostTools.Result r = HostTools.runSeparately(List.of("bash", HostTools.repositoryRoot().resolve("conformance-tests/l1/guest-image").toString(),
                     "kernel", "--arch", "aarch64"));
             if (r.exit() != 0) {
                 throw new IllegalStateException("guest-image kernel --arch aarch64 failed:\n" + r.err());

@@ -1,5 +1,6 @@
 package dev.nimbus.arch.x86_64;
 
+import dev.nimbus.testsupport.HostTools;
 import dev.nimbus.arch.x86_64.boot.BzImage;
 import org.tukaani.xz.SingleXZInputStream;
 
@@ -54,14 +55,14 @@ public final class DebianKernel {
                         .findFirst().orElse(null);
             }
             if (deb == null) {
-                Tools.run(dir, List.of("apt-get", "download", pkg[0]));
+                HostTools.run(dir, List.of("apt-get", "download", pkg[0]));
                 try (Stream<Path> s = Files.list(dir)) {
                     deb = s.filter(p -> p.getFileName().toString().startsWith(pkg[0] + "_") && p.toString().endsWith(".deb"))
                             .findFirst().orElseThrow(() -> new IOException("apt-get download " + pkg[0] + " left no .deb in " + dir));
                 }
             }
             Path tmp = Files.createTempDirectory(dir, "unpack");
-            Tools.run(dir, List.of("sh", "-c", "dpkg-deb --fsys-tarfile \"$1\" | tar -x -C \"$2\" ./boot", "unpack",
+            HostTools.run(dir, List.of("sh", "-c", "dpkg-deb --fsys-tarfile \"$1\" | tar -x -C \"$2\" ./boot", "unpack",
                     deb.toString(), tmp.toString()));
             Files.move(tmp, unpacked, StandardCopyOption.ATOMIC_MOVE);
             Files.delete(deb); // the modules are not needed: keep only boot/
@@ -92,12 +93,12 @@ public final class DebianKernel {
     /** {package, version} of the kernel linux-image-amd64 depends on, asking apt (updating its lists if needed). */
     private static String[] packageName(Path dir) throws IOException {
         for (int attempt = 0; attempt < 2; attempt++) {
-            Tools.Result r = Tools.runAllowingFailure(dir, List.of("apt-cache", "depends", "linux-image-amd64"));
+            HostTools.Result r = HostTools.runAllowingFailure(dir, List.of("apt-cache", "depends", "linux-image-amd64"));
             Matcher m = DEPENDS.matcher(r.output());
             if (r.exit() == 0 && m.find()) {
                 return new String[] {m.group(1), m.group(2)};
             }
-            Tools.runAllowingFailure(dir, List.of("apt-get", "update"));
+            HostTools.runAllowingFailure(dir, List.of("apt-get", "update"));
         }
         // no package lists and no network: use a kernel unpacked earlier, if there is one
         try (Stream<Path> s = Files.list(dir)) {

@@ -1,5 +1,6 @@
 package dev.nimbus.vmm.control;
 
+import dev.nimbus.vmm.ExitCodes;
 import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.machine.MachineBuilder;
 
@@ -10,8 +11,9 @@ import java.io.PrintWriter;
  * Runs one VM from the command line until it powers off, through the same {@link VmController} the REST
  * API uses: create, boot, wait for the run to end.
  *
- * <p>Exit codes: 0 the guest powered off; 1 the VM failed (the message, with the vCPU's registers when a
- * vCPU failed, is printed); 2 bad input (a kernel that cannot be loaded, a config that does not fit).
+ * <p>Exit codes ({@link ExitCodes}): 0 the guest powered off; 1 the VM failed (the message, with the vCPU's
+ * registers when a vCPU failed, is printed); 2 bad input (a kernel that cannot be loaded, a config that does
+ * not fit).
  */
 public final class VmRunner {
     private final MachineBuilder builder;
@@ -34,18 +36,14 @@ public final class VmRunner {
             controller.boot();
         } catch (ControlException e) {
             err.println("nimbus: " + e.getMessage());
-            return e.kind() == ControlException.Kind.BAD_REQUEST ? 2 : 1;
+            return ExitCodes.of(e);
         }
-        return switch (controller.awaitRunEnd()) {
-            case RunOutcome.PoweredOff p -> 0;
-            case RunOutcome.Failed f -> {
-                err.println("nimbus: the VM stopped: " + f.message());
-                yield 1;
-            }
-            case RunOutcome.RebootLoop r -> {
-                err.println("nimbus: the guest rebooted " + r.reboots() + " times in a row; stopping it");
-                yield 1;
-            }
-        };
+        RunOutcome outcome = controller.awaitRunEnd();
+        switch (outcome) {
+            case RunOutcome.PoweredOff p -> { }
+            case RunOutcome.Failed f -> err.println("nimbus: the VM stopped: " + f.message());
+            case RunOutcome.RebootLoop r -> err.println("nimbus: the guest rebooted " + r.reboots() + " times in a row; stopping it");
+        }
+        return ExitCodes.of(outcome);
     }
 }

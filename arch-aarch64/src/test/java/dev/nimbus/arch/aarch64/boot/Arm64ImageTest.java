@@ -1,7 +1,7 @@
 package dev.nimbus.arch.aarch64.boot;
 
+import dev.nimbus.testsupport.HostTools;
 import dev.nimbus.arch.aarch64.DebianArm64Kernel;
-import dev.nimbus.arch.aarch64.Tools;
 import dev.nimbus.hypervisor.arch.BootException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -53,7 +53,7 @@ class Arm64ImageTest {
     void aGzipCompressedImageIsDecompressed() throws Exception {
         Path image = DebianArm64Kernel.image();
         Path gz = dir.resolve("vmlinuz.gz");
-        Tools.Result r = Tools.run(List.of("sh", "-c", "gzip -c -1 \"$1\" > \"$2\"", "gzip", image.toString(), gz.toString()));
+        HostTools.Result r = HostTools.runSeparately(List.of("sh", "-c", "gzip -c -1 \"$1\" > \"$2\"", "gzip", image.toString(), gz.toString()));
         assertThat(r.exit()).as(r.err()).isZero();
 
         Arm64Image k = Arm64Image.read(gz, LIMIT);
@@ -66,7 +66,7 @@ class Arm64ImageTest {
     void aCutShortGzipFileIsBadInputNamingTheFile() throws Exception {
         Path image = DebianArm64Kernel.image();
         Path gz = dir.resolve("cut.gz");
-        Tools.Result r = Tools.run(List.of("sh", "-c", "head -c 1000000 \"$1\" | gzip -c -1 | head -c 50000 > \"$2\"", "gzip", image.toString(), gz.toString()));
+        HostTools.Result r = HostTools.runSeparately(List.of("sh", "-c", "head -c 1000000 \"$1\" | gzip -c -1 | head -c 50000 > \"$2\"", "gzip", image.toString(), gz.toString()));
         assertThat(r.exit()).as(r.err()).isZero();
 
         assertThatThrownBy(() -> Arm64Image.read(gz, LIMIT)).isInstanceOf(BootException.class)

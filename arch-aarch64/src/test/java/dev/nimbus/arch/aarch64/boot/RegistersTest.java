@@ -1,6 +1,6 @@
 package dev.nimbus.arch.aarch64.boot;
 
-import dev.nimbus.arch.aarch64.Tools;
+import dev.nimbus.testsupport.HostTools;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -19,7 +19,7 @@ class RegistersTest {
 
     @BeforeAll
     static void compile(@TempDir Path dir) throws Exception {
-        Tools.ensurePackages("gcc", "linux-libc-dev-arm64-cross");
+        HostTools.ensurePackages("gcc", "linux-libc-dev-arm64-cross");
         Path src = Files.writeString(dir.resolve("ids.c"), """
                 #include <stdio.h>
                 #include <stddef.h>
@@ -37,9 +37,9 @@ class RegistersTest {
                 }
                 """);
         Path exe = dir.resolve("ids");
-        Tools.Result cc = Tools.run(List.of("gcc", "-I/usr/aarch64-linux-gnu/include", "-o", exe.toString(), src.toString()));
+        HostTools.Result cc = HostTools.runSeparately(List.of("gcc", "-I/usr/aarch64-linux-gnu/include", "-o", exe.toString(), src.toString()));
         assertThat(cc.exit()).as(cc.err()).isZero();
-        Tools.Result out = Tools.run(List.of(exe.toString()));
+        HostTools.Result out = HostTools.runSeparately(List.of(exe.toString()));
         out.out().lines().map(l -> l.split(" ")).forEach(f -> C.put(f[0], Long.parseUnsignedLong(f[1], 16)));
     }
 

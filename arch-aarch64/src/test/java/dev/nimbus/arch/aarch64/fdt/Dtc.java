@@ -1,6 +1,6 @@
 package dev.nimbus.arch.aarch64.fdt;
 
-import dev.nimbus.arch.aarch64.Tools;
+import dev.nimbus.testsupport.HostTools;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -12,20 +12,20 @@ final class Dtc {
     private Dtc() {}
 
     static void ensure() {
-        Tools.ensurePackages("device-tree-compiler");
+        HostTools.ensurePackages("device-tree-compiler");
     }
 
     /** {@code dtc -I dtb -O dts}: exit status, the source and dtc's warnings. */
-    static Tools.Result decompile(Path dir, byte[] blob) throws IOException {
+    static HostTools.Result decompile(Path dir, byte[] blob) throws IOException {
         Path dtb = Files.write(dir.resolve("in.dtb"), blob);
-        return Tools.run(List.of("dtc", "-I", "dtb", "-O", "dts", dtb.toString()));
+        return HostTools.runSeparately(List.of("dtc", "-I", "dtb", "-O", "dts", dtb.toString()));
     }
 
     /** {@code dtc -I dts -O dtb} of {@code source}: the blob dtc writes (dtc's messages fail the call). */
     static byte[] compile(Path dir, String source) throws IOException {
         Path dts = Files.writeString(dir.resolve("in.dts"), source);
         Path dtb = dir.resolve("out.dtb");
-        Tools.Result r = Tools.run(List.of("dtc", "-I", "dts", "-O", "dtb", "-o", dtb.toString(), dts.toString()));
+        HostTools.Result r = HostTools.runSeparately(List.of("dtc", "-I", "dts", "-O", "dtb", "-o", dtb.toString(), dts.toString()));
         if (r.exit() != 0 || !r.err().isBlank()) {
             throw new IllegalStateException("dtc did not compile cleanly (exit " + r.exit() + "):\n" + r.err() + "\n" + source);
         }
@@ -39,7 +39,7 @@ final class Dtc {
     static byte[] recompile(Path dir, String source) throws IOException {
         Path dts = Files.writeString(dir.resolve("again.dts"), source);
         Path dtb = dir.resolve("again.dtb");
-        Tools.Result r = Tools.run(List.of("dtc", "-q", "-I", "dts", "-O", "dtb", "-o", dtb.toString(), dts.toString()));
+        HostTools.Result r = HostTools.runSeparately(List.of("dtc", "-q", "-I", "dts", "-O", "dtb", "-o", dtb.toString(), dts.toString()));
         if (r.exit() != 0) {
             throw new IllegalStateException("dtc did not compile (exit " + r.exit() + "):\n" + r.err() + "\n" + source);
         }

@@ -1,7 +1,7 @@
 package dev.nimbus.arch.aarch64.fdt;
 
+import dev.nimbus.testsupport.HostTools;
 import dev.nimbus.arch.aarch64.Aarch64Layout;
-import dev.nimbus.arch.aarch64.Tools;
 import dev.nimbus.hypervisor.IrqChipConfig;
 import dev.nimbus.hypervisor.arch.MachineLayout;
 import dev.nimbus.hypervisor.arch.PlatformDevice;
@@ -47,13 +47,13 @@ class MachineDeviceTreeTest {
         Path dtb = Files.write(dir.resolve("get.dtb"), blob);
         List<String> command = new java.util.ArrayList<>(List.of("fdtget", dtb.toString()));
         command.addAll(List.of(args));
-        Tools.Result r = Tools.run(command);
+        HostTools.Result r = HostTools.runSeparately(command);
         assertThat(r.exit()).as(String.join(" ", command) + ": " + r.err()).isZero();
         return r.out().strip();
     }
 
     private void decompilesCleanly(byte[] blob) throws Exception {
-        Tools.Result r = Dtc.decompile(dir, blob);
+        HostTools.Result r = Dtc.decompile(dir, blob);
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.err()).as("dtc's warnings").isEmpty();
         assertThat(Dtc.recompile(dir, r.out())).as("dtc's compilation of the decompiled source").isEqualTo(blob);
@@ -109,7 +109,7 @@ class MachineDeviceTreeTest {
     void withoutAnItsThePciHostHasNoMsiMap() throws Exception {
         byte[] blob = pciMachine(GIC);
         Path dtb = Files.write(dir.resolve("noits.dtb"), blob);
-        Tools.Result r = Tools.run(List.of("fdtget", dtb.toString(), "/pcie@3f000000", "msi-map"));
+        HostTools.Result r = HostTools.runSeparately(List.of("fdtget", dtb.toString(), "/pcie@3f000000", "msi-map"));
         assertThat(r.exit()).isNotZero();
         assertThat(r.err()).contains("FDT_ERR_NOTFOUND");
         assertThat(fdtget(blob, "-l", "/interrupt-controller@8000000")).isEmpty();

@@ -1,7 +1,7 @@
 package dev.nimbus.arch.x86_64.acpi;
 
+import dev.nimbus.testsupport.HostTools;
 import dev.nimbus.arch.x86_64.Machines;
-import dev.nimbus.arch.x86_64.Tools;
 import dev.nimbus.arch.x86_64.X86Layout;
 import dev.nimbus.hypervisor.arch.BootImages;
 import dev.nimbus.hypervisor.arch.FirmwareTables;
@@ -43,7 +43,7 @@ class AcpiTablesTest {
 
     @BeforeAll
     static void tools() {
-        Tools.ensurePackages("acpica-tools");
+        HostTools.ensurePackages("acpica-tools");
     }
 
     private static List<AcpiTables.Placed> tables(int vcpus, boolean pci) {
@@ -80,7 +80,7 @@ class AcpiTablesTest {
                     continue; // iasl 20200925 reads no bare RSDP; see rsdpIsWhatIaslCompilesFromTheSameFields
                 }
                 String file = t.signature().toLowerCase();
-                Tools.Result r = Tools.runAllowingFailure(d, List.of("iasl", "-d", file + ".dat"));
+                HostTools.Result r = HostTools.runAllowingFailure(d, List.of("iasl", "-d", file + ".dat"));
                 assertThat(r.exit()).as(r.output()).isZero();
                 assertClean(r.output());
                 String dsl = Files.readString(d.resolve(file + ".dsl"));
@@ -99,8 +99,8 @@ class AcpiTablesTest {
                 continue;
             }
             String file = t.signature().toLowerCase();
-            Tools.run(d, List.of("iasl", "-d", file + ".dat"));
-            Tools.Result r = Tools.runAllowingFailure(d, List.of("iasl", "-oa", "-p", "re-" + file, file + ".dsl"));
+            HostTools.run(d, List.of("iasl", "-d", file + ".dat"));
+            HostTools.Result r = HostTools.runAllowingFailure(d, List.of("iasl", "-oa", "-p", "re-" + file, file + ".dsl"));
             assertThat(r.exit()).as(r.output()).isZero();
             byte[] recompiled = Files.readAllBytes(d.resolve("re-" + file + ".aml"));
             // iasl writes its own checksum (over its own compiler id and version, bytes 28-35)
@@ -130,7 +130,7 @@ class AcpiTablesTest {
                 [0001]                  Extended Checksum : 00
                 [0003]                           Reserved : 000000
                 """, t.get("XSDT").address()));
-        Tools.Result r = Tools.runAllowingFailure(d, List.of("iasl", "rsdp.asl"));
+        HostTools.Result r = HostTools.runAllowingFailure(d, List.of("iasl", "rsdp.asl"));
         assertThat(r.exit()).as(r.output()).isZero();
         assertThat(t.get("RSDP").bytes()).isEqualTo(Files.readAllBytes(d.resolve("rsdp.aml")));
     }
@@ -142,7 +142,7 @@ class AcpiTablesTest {
         List<String> command = new ArrayList<>(List.of("acpiexec", "-b",
                 "evaluate \\_S5_; evaluate \\_SB.COM1._CRS; evaluate \\_SB.C003._STA; namespace"));
         tables.stream().filter(t -> !t.signature().equals("RSDP")).forEach(t -> command.add(t.signature().toLowerCase() + ".dat"));
-        Tools.Result r = Tools.runAllowingFailure(d, command);
+        HostTools.Result r = HostTools.runAllowingFailure(d, command);
         assertThat(r.exit()).as(r.output()).isZero();
         assertClean(r.output());
         assertThat(r.output()).contains("1 ACPI AML tables successfully acquired and loaded")
@@ -215,7 +215,7 @@ class AcpiTablesTest {
     @Test
     void madtListsALocalApicPerVcpuTheIoapicAndTheTimerOverride() throws Exception {
         Path d = dump(tables(3, false), "madt");
-        Tools.run(d, List.of("iasl", "-d", "apic.dat"));
+        HostTools.run(d, List.of("iasl", "-d", "apic.dat"));
         String dsl = Files.readString(d.resolve("apic.dsl"));
         assertThat(dsl).containsPattern("Local Apic Address : FEE00000");
         for (int i = 0; i < 3; i++) {
@@ -230,7 +230,7 @@ class AcpiTablesTest {
     @Test
     void fadtIsHardwareReducedWithSleepAndResetOnThePowerPorts() throws Exception {
         Path d = dump(tables(1, false), "fadt");
-        Tools.run(d, List.of("iasl", "-d", "facp.dat"));
+        HostTools.run(d, List.of("iasl", "-d", "facp.dat"));
         String dsl = Files.readString(d.resolve("facp.dsl"));
         assertThat(dsl).containsPattern("Hardware Reduced \\(V5\\) : 1")
                 .containsPattern("Reset Register Supported \\(V2\\) : 1")
@@ -244,7 +244,7 @@ class AcpiTablesTest {
     @Test
     void dsdtDescribesThePlatformDevicesWithTheirPortsAndIrqs() throws Exception {
         Path d = dump(tables(2, false), "dsdt");
-        Tools.run(d, List.of("iasl", "-d", "dsdt.dat"));
+        HostTools.run(d, List.of("iasl", "-d", "dsdt.dat"));
         String dsl = Files.readString(d.resolve("dsdt.dsl"));
         assertThat(dsl).containsPattern("Device \\(COM1\\)\\s+\\{\\s+Name \\(_HID, EisaId \\(\"PNP0501\"\\)")
                 .containsPattern("0x03F8,\\s+// Range Minimum[\\s\\S]*?0x08,\\s+// Length[\\s\\S]*?IRQNoFlags \\(\\)\\s+\\{4\\}")
@@ -259,7 +259,7 @@ class AcpiTablesTest {
     @Test
     void dsdtHasAGenericEventDeviceWhoseEvtNotifiesThePowerButton() throws Exception {
         Path d = dump(tables(1, false), "ged");
-        Tools.run(d, List.of("iasl", "-d", "dsdt.dat"));
+        HostTools.run(d, List.of("iasl", "-d", "dsdt.dat"));
         String dsl = Files.readString(d.resolve("dsdt.dsl"));
         assertThat(dsl).containsPattern("Device \\(GED0\\)\\s+\\{\\s+Name \\(_HID, \"ACPI0013\"")
                 .containsPattern("Interrupt \\(ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, \\)\\s+\\{\\s+0x00000017,")
@@ -279,7 +279,7 @@ class AcpiTablesTest {
         for (String init : List.of("pressed.txt", "other.txt")) {
             List<String> command = new ArrayList<>(List.of("acpiexec", "-fi", init, "-b", "evaluate \\_SB.GED0._EVT 23"));
             tables.stream().filter(t -> !t.signature().equals("RSDP")).forEach(t -> command.add(t.signature().toLowerCase() + ".dat"));
-            Tools.Result r = Tools.runAllowingFailure(d, command);
+            HostTools.Result r = HostTools.runAllowingFailure(d, command);
             assertThat(r.exit()).as(r.output()).isZero();
             assertClean(r.output());
             assertThat(r.output()).contains("Evaluating \\_SB.GED0._EVT");
@@ -296,7 +296,7 @@ class AcpiTablesTest {
         assertThat(bySignature(tables(1, false))).doesNotContainKey("MCFG");
         Map<String, AcpiTables.Placed> t = bySignature(tables(1, true));
         Path d = dump(List.of(t.get("MCFG")), "mcfg");
-        Tools.run(d, List.of("iasl", "-d", "mcfg.dat"));
+        HostTools.run(d, List.of("iasl", "-d", "mcfg.dat"));
         assertThat(Files.readString(d.resolve("mcfg.dsl"))).containsPattern("Base Address : 00000000E0000000")
                 .containsPattern("Start Bus Number : 00").containsPattern("End Bus Number : FF");
     }

@@ -1,8 +1,8 @@
 package dev.nimbus.arch.x86_64.boot;
 
+import dev.nimbus.testsupport.HostTools;
 import dev.nimbus.arch.x86_64.DebianKernel;
 import dev.nimbus.arch.x86_64.Machines;
-import dev.nimbus.arch.x86_64.Tools;
 import dev.nimbus.arch.x86_64.X86Layout;
 import dev.nimbus.hypervisor.arch.BootImages;
 import dev.nimbus.hypervisor.arch.BootPlan;
@@ -43,7 +43,7 @@ class DebianKernelTest {
 
     @BeforeAll
     static void fetch() throws Exception {
-        Tools.ensurePackages("file", "binutils");
+        HostTools.ensurePackages("file", "binutils");
         vmlinuz = DebianKernel.bzImage();
         vmlinux = DebianKernel.vmlinux();
         byte[] file = Files.readAllBytes(vmlinuz);
@@ -59,7 +59,7 @@ class DebianKernelTest {
 
     @Test
     void kernelVersionStringIsTheOneFileReports() {
-        String file = Tools.run("file", "-b", vmlinuz.toString());
+        String file = HostTools.run("file", "-b", vmlinuz.toString());
         assertThat(file).startsWith("Linux kernel x86 boot executable bzImage, version " + image.kernelVersion() + ",");
         assertThat(image.kernelVersion()).startsWith(vmlinuz.getFileName().toString().substring("vmlinuz-".length()) + " ");
     }
@@ -82,12 +82,12 @@ class DebianKernelTest {
             ch.read(ByteBuffer.wrap(magic), image.setupBytes() + image.payloadOffset());
         }
         assertThat(HexFormat.of().formatHex(magic)).isEqualTo("fd377a585a00");
-        assertThat(Tools.run("file", "-b", vmlinux.toString())).startsWith("ELF 64-bit LSB executable, x86-64");
+        assertThat(HostTools.run("file", "-b", vmlinux.toString())).startsWith("ELF 64-bit LSB executable, x86-64");
     }
 
     @Test
     void pvhEntryIsTheXenPhys32EntryNoteReadelfShows() throws Exception {
-        String notes = Tools.run("readelf", "-nW", vmlinux.toString());
+        String notes = HostTools.run("readelf", "-nW", vmlinux.toString());
         Matcher m = Pattern.compile("Xen\\s+0x0000000[48]\\s+(?:Unknown note type: \\(0x00000012\\)|\\S*PHYS32_ENTRY\\S*)\\s+description data: ([0-9a-f ]+)")
                 .matcher(notes);
         assertThat(m.find()).as("readelf shows the PVH note").isTrue();
@@ -98,7 +98,7 @@ class DebianKernelTest {
 
     @Test
     void loadSegmentsAreTheOnesReadelfShows() throws Exception {
-        String headers = Tools.run("readelf", "-lW", vmlinux.toString());
+        String headers = HostTools.run("readelf", "-lW", vmlinux.toString());
         Matcher m = Pattern.compile("(?m)^\\s+LOAD\\s+(0x\\S+)\\s+0x\\S+\\s+(0x\\S+)\\s+(0x\\S+)\\s+(0x\\S+)").matcher(headers);
         List<ElfKernel.Segment> expected = new ArrayList<>();
         while (m.find()) {

@@ -1,6 +1,6 @@
 package dev.nimbus.arch.x86_64.boot;
 
-import dev.nimbus.arch.x86_64.Tools;
+import dev.nimbus.testsupport.HostTools;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,7 +25,7 @@ class StructLayoutTest {
 
     @BeforeAll
     static void compile() throws Exception {
-        Tools.ensurePackages("gcc", "libc6-dev", "linux-libc-dev", "libxen-dev");
+        HostTools.ensurePackages("gcc", "libc6-dev", "linux-libc-dev", "libxen-dev");
         bootParams = offsets("""
                 #include <stddef.h>
                 #include <stdio.h>
@@ -75,9 +75,9 @@ class StructLayoutTest {
     private static Map<String, Long> offsets(String program, String name) throws Exception {
         Path c = dir.resolve(name + ".c");
         Files.writeString(c, program);
-        Tools.run(dir, List.of("gcc", "-o", name, c.toString()));
+        HostTools.run(dir, List.of("gcc", "-o", name, c.toString()));
         Map<String, Long> out = new HashMap<>();
-        for (String line : Tools.run(dir, List.of(dir.resolve(name).toString())).split("\n")) {
+        for (String line : HostTools.run(dir, List.of(dir.resolve(name).toString())).split("\n")) {
             String[] kv = line.trim().split(" ");
             out.put(kv[0], Long.parseLong(kv[1]));
         }
