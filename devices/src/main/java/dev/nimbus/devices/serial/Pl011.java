@@ -1,5 +1,6 @@
 package dev.nimbus.devices.serial;
 
+import dev.nimbus.devices.console.ConsoleInput;
 import dev.nimbus.devices.bus.BusDevice;
 import dev.nimbus.devices.interrupt.IrqLine;
 
@@ -31,7 +32,7 @@ import java.util.Objects;
  *
  * <p>Thread-safe: the vCPU threads and the host input side may call it at once.
  */
-public final class Pl011 implements BusDevice {
+public final class Pl011 implements ConsoleInput, BusDevice {
     private static final System.Logger LOG = System.getLogger(Pl011.class.getName());
 
     /** Bytes of MMIO the device answers. */
@@ -135,6 +136,7 @@ public final class Pl011 implements BusDevice {
     }
 
     /** Host input: puts all of {@code data[offset, offset+length)} into the receive FIFO, waiting for room. */
+    @Override
     public synchronized void receive(byte[] data, int offset, int length) throws InterruptedException {
         Objects.checkFromIndexSize(offset, length, data.length);
         int done = 0;

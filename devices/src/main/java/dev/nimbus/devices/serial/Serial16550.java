@@ -1,5 +1,6 @@
 package dev.nimbus.devices.serial;
 
+import dev.nimbus.devices.console.ConsoleInput;
 import dev.nimbus.devices.bus.ByteRegisterDevice;
 import dev.nimbus.devices.interrupt.IrqLine;
 
@@ -42,7 +43,7 @@ import java.util.Objects;
  *
  * <p>Thread-safe: the vCPU threads and the host input side may call it at once.
  */
-public final class Serial16550 extends ByteRegisterDevice {
+public final class Serial16550 extends ByteRegisterDevice implements ConsoleInput {
     private static final System.Logger LOG = System.getLogger(Serial16550.class.getName());
 
     /** Depth of the receive FIFO. */
@@ -168,6 +169,7 @@ public final class Serial16550 extends ByteRegisterDevice {
     }
 
     /** Host input: puts all of {@code data[offset, offset+length)} into the receive FIFO, waiting for room as the guest reads. */
+    @Override
     public synchronized void receive(byte[] data, int offset, int length) throws InterruptedException {
         Objects.checkFromIndexSize(offset, length, data.length);
         int done = 0;

@@ -1,5 +1,9 @@
 package dev.nimbus.vmm.console;
 
+import dev.nimbus.devices.console.ConsoleInput;
+
+import javax.inject.Inject;
+import javax.inject.Singleton;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.System.Logger.Level;
@@ -11,30 +15,21 @@ import java.nio.charset.StandardCharsets;
  * UART; the reader stays). When standard input is a terminal it is put into raw mode (keys reach the guest
  * unchanged, Ctrl-C included) while a console is attached, and restored when it detaches or at exit.
  */
+@Singleton
 public final class HostTerminal {
     private static final System.Logger LOG = System.getLogger(HostTerminal.class.getName());
-    private static final HostTerminal INSTANCE = new HostTerminal();
 
-    /** Receives typed bytes; may block until the guest has room for them. */
-    @FunctionalInterface
-    public interface Sink {
-        void accept(byte[] data, int length) throws InterruptedException;
-    }
-
-    private volatile Sink sink;
+    private volatile ConsoleInput sink;
     private Thread reader;
     private String savedMode;
     private Thread restoreAtExit;
 
-    private HostTerminal() {}
+    /** The process's terminal: one per VMM process, made by the Dagger component (tests make their own). */
+    @Inject
+    public HostTerminal() {}
 
-    /** The process's terminal. */
-    public static HostTerminal get() {
-        return INSTANCE;
-    }
-
-    /** Sends what is typed to {@code target} until the returned handle is closed. */
-    public synchronized AutoCloseable attach(Sink target) {
+    /** Sends what is typed to {@code target} (it may block until the guest has room) until the returned handle is closed. */
+    public synchronized AutoCloseable attach(ConsoleInput target) {
         if (sink != null) {
             throw new IllegalStateException("a console is already attached to the terminal");
         }
@@ -56,9 +51,9 @@ public final class HostTerminal {
         try {
             int n;
             while ((n = in.read(buf)) > 0) {
-                Sink s = sink;
+                ConsoleInput s = sink;
                 if (s != null) {
-                    s.accept(buf, n);
+                    s.receive(buf, 0, n);
                 }
             }
         } catch (IOException e) {

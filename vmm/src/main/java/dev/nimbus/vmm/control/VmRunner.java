@@ -2,9 +2,7 @@ package dev.nimbus.vmm.control;
 
 import dev.nimbus.vmm.ExitCodes;
 import dev.nimbus.vmm.config.VmConfig;
-import dev.nimbus.vmm.machine.MachineBuilder;
 
-import javax.inject.Inject;
 import java.io.PrintWriter;
 
 /**
@@ -16,18 +14,7 @@ import java.io.PrintWriter;
  * not fit).
  */
 public final class VmRunner {
-    private final MachineBuilder builder;
-
-    @Inject
-    public VmRunner(MachineBuilder builder) {
-        this.builder = builder;
-    }
-
-    public int run(VmConfig config, PrintWriter err) throws InterruptedException {
-        try (VmController controller = new VmController(builder)) {
-            return run(controller, config, err);
-        }
-    }
+    private VmRunner() {}
 
     /** Creates and boots {@code config} on {@code controller} and waits for the run to end. */
     public static int run(VmController controller, VmConfig config, PrintWriter err) throws InterruptedException {

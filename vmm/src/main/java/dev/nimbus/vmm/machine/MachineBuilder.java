@@ -44,10 +44,6 @@ public final class MachineBuilder {
         this.virtio = virtio;
     }
 
-    public MachineBuilder(Hypervisor hypervisor, ArchPlatform arch, PlatformDeviceWiring wiring) {
-        this(hypervisor, arch, wiring, new VirtioWiring());
-    }
-
     /** Checks what can be checked before anything is created (vCPU count against both limits). */
     public void validate(VmConfig config) throws ConfigException {
         if (config.firmware().isPresent()) {

@@ -1,13 +1,12 @@
 package dev.nimbus.vmm.machine;
 
 import dev.nimbus.devices.bus.Buses;
+import dev.nimbus.devices.console.ConsoleInput;
 import dev.nimbus.devices.interrupt.IrqChipLine;
 import dev.nimbus.devices.platform.CreatedDevice;
 import dev.nimbus.devices.platform.PlatformDeviceFactory;
 import dev.nimbus.devices.platform.UnsupportedDeviceException;
 import dev.nimbus.devices.power.PowerControl;
-import dev.nimbus.devices.serial.Pl011;
-import dev.nimbus.devices.serial.Serial16550;
 import dev.nimbus.hypervisor.IrqChip;
 import dev.nimbus.hypervisor.arch.MachineLayout;
 import dev.nimbus.hypervisor.arch.PlatformDevice;
@@ -32,8 +31,12 @@ public final class PlatformDeviceWiring {
     /** The devices made for one machine, and the host-side resources to release with it. */
     public record Wired(List<CreatedDevice> devices, List<AutoCloseable> resources) {}
 
+    private final HostTerminal terminal;
+
     @Inject
-    public PlatformDeviceWiring() {}
+    public PlatformDeviceWiring(HostTerminal terminal) {
+        this.terminal = terminal;
+    }
 
     /** The platform devices this configuration keeps. */
     public List<PlatformDevice> select(List<PlatformDevice> all, VmConfig config) {
@@ -51,13 +54,10 @@ public final class PlatformDeviceWiring {
                     gsi -> new IrqChipLine(irqChip, gsi), serialOut, power, layout));
             List<CreatedDevice> devices = factory.createAll(specs, buses);
             if (config.serial().mode() == ConsoleConfig.Mode.TTY) {
+                // the serial port (whichever UART the arch has) takes the terminal's input
                 for (CreatedDevice d : devices) {
-                    if (d.is(Serial16550.class)) {
-                        Serial16550 uart = d.device(Serial16550.class);
-                        resources.add(HostTerminal.get().attach((data, n) -> uart.receive(data, 0, n)));
-                    } else if (d.is(Pl011.class)) {
-                        Pl011 uart = d.device(Pl011.class);
-                        resources.add(HostTerminal.get().attach((data, n) -> uart.receive(data, 0, n)));
+                    if (d.spec() instanceof PlatformDevice.SerialPort && d.is(ConsoleInput.class)) {
+                        resources.add(terminal.attach(d.device(ConsoleInput.class)));
                     }
                 }
             }

@@ -66,8 +66,12 @@ public final class VirtioWiring {
     /** A device made from the configuration, not yet on the bus, and its {@code vm.counters} id. */
     private record Made(String id, VirtioDevice device) {}
 
+    private final HostTerminal terminal;
+
     @Inject
-    public VirtioWiring() {}
+    public VirtioWiring(HostTerminal terminal) {
+        this.terminal = terminal;
+    }
 
     /** Whether {@code config} asks for any virtio device. */
     public static boolean wanted(VmConfig config) {
@@ -103,7 +107,7 @@ public final class VirtioWiring {
     }
 
     /** Makes the devices; what each holds open on the host goes into {@code resources} as soon as it is opened. */
-    private static List<Made> make(VmConfig config, List<AutoCloseable> resources) throws ConfigException {
+    private List<Made> make(VmConfig config, List<AutoCloseable> resources) throws ConfigException {
         List<Made> out = new ArrayList<>();
         for (int i = 0; i < config.disks().size(); i++) {
             DiskConfig disk = config.disks().get(i);
@@ -130,7 +134,7 @@ public final class VirtioWiring {
      * The virtio console: output to stdout ({@code tty}), a file or nowhere ({@code null}); with {@code tty}
      * also the terminal's input (only one console may have it: {@link MachineBuilder#validate}).
      */
-    private static VirtioConsole console(ConsoleConfig option, List<AutoCloseable> resources) throws ConfigException {
+    private VirtioConsole console(ConsoleConfig option, List<AutoCloseable> resources) throws ConfigException {
         OutputStream out = OutputStream.nullOutputStream();
         if (option.mode() == ConsoleConfig.Mode.TTY) {
             out = ConsoleOutput.stdout();
@@ -146,7 +150,7 @@ public final class VirtioWiring {
         }
         VirtioConsole console = new VirtioConsole(out);
         if (option.mode() == ConsoleConfig.Mode.TTY) {
-            resources.add(HostTerminal.get().attach((data, n) -> console.receive(data, 0, n)));
+            resources.add(terminal.attach(console));
         }
         return console;
     }

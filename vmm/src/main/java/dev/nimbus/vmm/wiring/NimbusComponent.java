@@ -6,7 +6,6 @@ import dev.nimbus.hypervisor.Hypervisor;
 import dev.nimbus.hypervisor.HypervisorRegistry;
 import dev.nimbus.hypervisor.arch.ArchPlatform;
 import dev.nimbus.vmm.control.VmController;
-import dev.nimbus.vmm.control.VmRunner;
 
 import javax.inject.Singleton;
 
@@ -28,9 +27,6 @@ public interface NimbusComponent {
 
     /** The VM-control thread every front end goes through (selects the backend when first used). */
     VmController vmController();
-
-    /** Runs a VM from a configuration until it powers off (selects the backend first). */
-    VmRunner vmRunner();
 
     static NimbusComponent create(HypervisorChoice choice) {
         return DaggerNimbusComponent.factory().create(choice);

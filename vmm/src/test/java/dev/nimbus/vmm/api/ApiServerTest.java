@@ -1,5 +1,6 @@
 package dev.nimbus.vmm.api;
 
+import dev.nimbus.vmm.machine.TestMachines;
 import dev.nimbus.vmm.control.VmController;
 import dev.nimbus.vmm.machine.MachineBuilder;
 import dev.nimbus.vmm.machine.PlatformDeviceWiring;
@@ -39,7 +40,7 @@ class ApiServerTest {
 
     @BeforeEach
     void start() throws IOException {
-        controller = new VmController(new MachineBuilder(backend, new ScriptedPlatform(), new PlatformDeviceWiring()));
+        controller = new VmController(TestMachines.builder(backend, new ScriptedPlatform()));
         socket = dir.resolve("api.sock");
         server = ApiServer.start(socket, new ApiHandler(controller));
     }
@@ -170,7 +171,7 @@ class ApiServerTest {
         server.close();
         controller.close();
         for (int round = 0; round < 20; round++) {
-            VmController c = new VmController(new MachineBuilder(backend, new ScriptedPlatform(), new PlatformDeviceWiring()));
+            VmController c = new VmController(TestMachines.builder(backend, new ScriptedPlatform()));
             ApiServer s = ApiServer.start(socket, new ApiHandler(c));
             Thread main = Thread.ofPlatform().start(() -> {
                 try {
@@ -188,7 +189,7 @@ class ApiServerTest {
             }
             assertThat(main.isAlive()).isFalse();
         }
-        controller = new VmController(new MachineBuilder(backend, new ScriptedPlatform(), new PlatformDeviceWiring()));
+        controller = new VmController(TestMachines.builder(backend, new ScriptedPlatform()));
         server = ApiServer.start(socket, new ApiHandler(controller));
     }
 

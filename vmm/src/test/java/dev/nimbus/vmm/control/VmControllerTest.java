@@ -1,5 +1,6 @@
 package dev.nimbus.vmm.control;
 
+import dev.nimbus.vmm.machine.TestMachines;
 import dev.nimbus.vmm.config.ConsoleConfig;
 import dev.nimbus.vmm.config.CpusConfig;
 import dev.nimbus.vmm.config.MemoryConfig;
@@ -30,7 +31,7 @@ class VmControllerTest {
     private VmController controller;
 
     private VmController controller() {
-        controller = new VmController(new MachineBuilder(backend, platform, new PlatformDeviceWiring()));
+        controller = new VmController(TestMachines.builder(backend, platform));
         return controller;
     }
 

@@ -1,5 +1,6 @@
 package dev.nimbus.vmm.machine;
 
+import dev.nimbus.vmm.console.HostTerminal;
 import dev.nimbus.devices.bus.Buses;
 import dev.nimbus.devices.bus.BusDevice;
 import dev.nimbus.devices.pci.PciBarAllocator;
@@ -74,7 +75,7 @@ class ConsoleWiringTest {
     }
 
     private VirtioWiring.Wired attach(ConsoleConfig console) throws Exception {
-        VirtioWiring.Wired wired = new VirtioWiring().attach(config(ConsoleConfig.of(ConsoleConfig.Mode.NULL), console),
+        VirtioWiring.Wired wired = new VirtioWiring(new HostTerminal()).attach(config(ConsoleConfig.of(ConsoleConfig.Mode.NULL), console),
                 platform, memory, vm, chip);
         toClose.addAll(wired.resources());
         return wired;
@@ -124,7 +125,7 @@ class ConsoleWiringTest {
 
     @Test
     void serialAndConsoleCannotBothHaveTheTerminal() throws Exception {
-        MachineBuilder builder = new MachineBuilder(new ScriptedBackend(), new ScriptedPlatform(), new PlatformDeviceWiring());
+        MachineBuilder builder = TestMachines.builder(new ScriptedBackend(), new ScriptedPlatform());
         ConsoleConfig tty = ConsoleConfig.of(ConsoleConfig.Mode.TTY);
 
         assertThatThrownBy(() -> builder.validate(config(tty, tty))).isInstanceOf(ConfigException.class)

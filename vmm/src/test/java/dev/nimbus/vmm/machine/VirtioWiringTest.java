@@ -1,5 +1,6 @@
 package dev.nimbus.vmm.machine;
 
+import dev.nimbus.vmm.console.HostTerminal;
 import dev.nimbus.devices.bus.Buses;
 import dev.nimbus.devices.pci.PciBarAllocator;
 import dev.nimbus.devices.pci.PciConfigSpace;
@@ -102,7 +103,7 @@ class VirtioWiringTest {
     }
 
     private VirtioWiring.Wired attach(VmConfig config) throws ConfigException {
-        VirtioWiring.Wired wired = new VirtioWiring().attach(config, platform, memory, vm, vm.chip);
+        VirtioWiring.Wired wired = new VirtioWiring(new HostTerminal()).attach(config, platform, memory, vm, vm.chip);
         toClose.addAll(wired.resources());
         return wired;
     }
@@ -254,7 +255,7 @@ class VirtioWiringTest {
     @Test
     void aMachineWithoutAPciHostCannotHaveVirtioDevices() throws Exception {
         VmConfig config = config(List.of(), Optional.of(RngConfig.parse("src=/dev/urandom")));
-        assertThatThrownBy(() -> new VirtioWiring().attach(config, List.of(), memory, vm, vm.chip))
+        assertThatThrownBy(() -> new VirtioWiring(new HostTerminal()).attach(config, List.of(), memory, vm, vm.chip))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("no PCI host bridge");
     }
 

@@ -7,6 +7,7 @@ import dev.nimbus.vmm.config.CpusConfig;
 import dev.nimbus.vmm.config.MemoryConfig;
 import dev.nimbus.vmm.config.PayloadConfig;
 import dev.nimbus.vmm.config.VmConfig;
+import dev.nimbus.vmm.control.VmController;
 import dev.nimbus.vmm.control.VmRunner;
 import dev.nimbus.vmm.machine.ScriptedBackend.Out;
 import org.junit.jupiter.api.Test;
@@ -38,8 +39,9 @@ class VmRunnerTest {
     }
 
     private int run(ScriptedBackend backend, VmConfig config) throws Exception {
-        VmRunner runner = new VmRunner(new MachineBuilder(backend, platform, new PlatformDeviceWiring()));
-        return runner.run(config, new PrintWriter(err, true));
+        try (VmController controller = new VmController(TestMachines.builder(backend, platform))) {
+            return VmRunner.run(controller, config, new PrintWriter(err, true));
+        }
     }
 
     private static Out out(int port, long value) {

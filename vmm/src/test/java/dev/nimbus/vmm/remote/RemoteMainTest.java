@@ -1,5 +1,6 @@
 package dev.nimbus.vmm.remote;
 
+import dev.nimbus.vmm.machine.TestMachines;
 import dev.nimbus.vmm.api.ApiHandler;
 import dev.nimbus.vmm.api.ApiServer;
 import dev.nimbus.vmm.control.VmController;
@@ -32,7 +33,7 @@ class RemoteMainTest {
 
     @BeforeEach
     void start() throws IOException {
-        controller = new VmController(new MachineBuilder(new ScriptedBackend(), new ScriptedPlatform(), new PlatformDeviceWiring()));
+        controller = new VmController(TestMachines.builder(new ScriptedBackend(), new ScriptedPlatform()));
         socket = dir.resolve("api.sock");
         server = ApiServer.start(socket, new ApiHandler(controller));
     }

@@ -1,5 +1,6 @@
 package dev.nimbus.devices.virtio.console;
 
+import dev.nimbus.devices.console.ConsoleInput;
 import dev.nimbus.devices.virtio.DescriptorChain;
 import dev.nimbus.devices.virtio.VirtQueue;
 import dev.nimbus.devices.virtio.VirtQueueException;
@@ -31,7 +32,7 @@ import java.util.concurrent.atomic.LongAdder;
  * {@link #MAX_TRANSMIT} bytes) is returned unused and logged once; a receive chain with nothing writable is
  * returned empty. An output that fails drops the guest's output while it fails, with one warning.
  */
-public final class VirtioConsole implements VirtioDevice {
+public final class VirtioConsole implements ConsoleInput, VirtioDevice {
     private static final System.Logger LOG = System.getLogger(VirtioConsole.class.getName());
 
     public static final int DEVICE_TYPE = 3;
@@ -124,6 +125,7 @@ public final class VirtioConsole implements VirtioDevice {
      * Host input (from any thread): buffered for the driver, then the input action runs. Bytes that do not
      * fit into the buffer are dropped; never blocks on the guest.
      */
+    @Override
     public void receive(byte[] data, int off, int len) {
         Objects.checkFromIndexSize(off, len, data.length);
         if (len == 0) {
