@@ -1,6 +1,5 @@
 package dev.nimbus.devices.serial;
 
-import dev.nimbus.devices.console.ConsoleInput;
 import dev.nimbus.devices.bus.BusDevice;
 import dev.nimbus.devices.interrupt.IrqLine;
 
@@ -32,7 +31,7 @@ import java.util.Objects;
  *
  * <p>Thread-safe: the vCPU threads and the host input side may call it at once.
  */
-public final class Pl011 implements ConsoleInput, BusDevice {
+public final class Pl011 implements FifoInput, BusDevice {
     private static final System.Logger LOG = System.getLogger(Pl011.class.getName());
 
     /** Bytes of MMIO the device answers. */
@@ -125,6 +124,7 @@ public final class Pl011 implements ConsoleInput, BusDevice {
     }
 
     /** Host input: takes as much as fits the receive FIFO without overrun; returns how much. None in loopback. */
+    @Override
     public synchronized int offer(byte[] data, int offset, int length) {
         Objects.checkFromIndexSize(offset, length, data.length);
         int n = Math.min(length, rxRoom());
@@ -133,20 +133,6 @@ public final class Pl011 implements ConsoleInput, BusDevice {
         }
         updateIrq();
         return n;
-    }
-
-    /** Host input: puts all of {@code data[offset, offset+length)} into the receive FIFO, waiting for room. */
-    @Override
-    public synchronized void receive(byte[] data, int offset, int length) throws InterruptedException {
-        Objects.checkFromIndexSize(offset, length, data.length);
-        int done = 0;
-        while (done < length) {
-            int n = offer(data, offset + done, length - done);
-            done += n;
-            if (n == 0) {
-                wait();
-            }
-        }
     }
 
     /** Room in the receive FIFO for host input. */

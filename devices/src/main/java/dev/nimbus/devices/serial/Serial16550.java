@@ -1,6 +1,5 @@
 package dev.nimbus.devices.serial;
 
-import dev.nimbus.devices.console.ConsoleInput;
 import dev.nimbus.devices.bus.ByteRegisterDevice;
 import dev.nimbus.devices.interrupt.IrqLine;
 
@@ -43,7 +42,7 @@ import java.util.Objects;
  *
  * <p>Thread-safe: the vCPU threads and the host input side may call it at once.
  */
-public final class Serial16550 extends ByteRegisterDevice implements ConsoleInput {
+public final class Serial16550 extends ByteRegisterDevice implements FifoInput {
     private static final System.Logger LOG = System.getLogger(Serial16550.class.getName());
 
     /** Depth of the receive FIFO. */
@@ -158,6 +157,7 @@ public final class Serial16550 extends ByteRegisterDevice implements ConsoleInpu
      * overrunning it, and returns how many did. While the guest holds the UART in loopback the line from the
      * host is disconnected and nothing is taken.
      */
+    @Override
     public synchronized int offer(byte[] data, int offset, int length) {
         Objects.checkFromIndexSize(offset, length, data.length);
         int n = Math.min(length, rxRoom());
@@ -166,20 +166,6 @@ public final class Serial16550 extends ByteRegisterDevice implements ConsoleInpu
         }
         updateIrq();
         return n;
-    }
-
-    /** Host input: puts all of {@code data[offset, offset+length)} into the receive FIFO, waiting for room as the guest reads. */
-    @Override
-    public synchronized void receive(byte[] data, int offset, int length) throws InterruptedException {
-        Objects.checkFromIndexSize(offset, length, data.length);
-        int done = 0;
-        while (done < length) {
-            int n = offer(data, offset + done, length - done);
-            done += n;
-            if (n == 0) {
-                wait();
-            }
-        }
     }
 
     /** Room in the receive FIFO for host input (1 byte when the FIFO is off, 0 in loopback). */
