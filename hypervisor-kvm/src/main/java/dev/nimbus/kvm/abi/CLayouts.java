@@ -15,8 +15,9 @@ import java.util.List;
  * struct definitions then list only the members, in header order, with the header's names.
  *
  * <p>Naming conventions the layout test relies on: a member's name is its C name; an anonymous C union
- * or struct is named with a leading {@code $} (it is left out of the C member path); padding the
- * compiler inserts has no name. Flexible array members ({@code entries[]}) are not part of a layout.
+ * or struct is named with a leading {@code $} (it is left out of the C member path, but {@link #offset}
+ * names it); padding the compiler inserts has no name. Flexible array members ({@code entries[]}) are not
+ * part of a layout.
  */
 public final class CLayouts {
     public static final ValueLayout.OfByte U8 = ValueLayout.JAVA_BYTE;
@@ -78,6 +79,20 @@ public final class CLayouts {
     /** A nested struct or union member named {@code name}. */
     public static MemoryLayout member(String name, GroupLayout type) {
         return type.withName(name);
+    }
+
+    /**
+     * The byte offset of the member at {@code path}, one name per level, an anonymous union or struct by its
+     * {@code $} name: {@link MemoryLayout#byteOffset} with a {@code groupElement} per name. For the offset
+     * constants next to the layouts, which are computed once; a name the layout lacks fails their class's
+     * initialization.
+     */
+    public static long offset(GroupLayout layout, String... path) {
+        MemoryLayout.PathElement[] elements = new MemoryLayout.PathElement[path.length];
+        for (int i = 0; i < path.length; i++) {
+            elements[i] = MemoryLayout.PathElement.groupElement(path[i]);
+        }
+        return layout.byteOffset(elements);
     }
 
     /** The byte offset of a member by its dotted C path ({@code io.port}; {@code $} groups are found through). */
