@@ -94,35 +94,4 @@ public final class CLayouts {
         }
         return layout.byteOffset(elements);
     }
-
-    /** The byte offset of a member by its dotted C path ({@code io.port}; {@code $} groups are found through). */
-    public static long offsetOf(GroupLayout layout, String path) {
-        long[] result = new long[1];
-        if (!find(layout, path.split("\\."), 0, 0, result)) {
-            throw new IllegalArgumentException(layout.name().orElse("?") + " has no member " + path);
-        }
-        return result[0];
-    }
-
-    private static boolean find(GroupLayout g, String[] path, int i, long base, long[] result) {
-        long offset = 0;
-        for (MemoryLayout m : g.memberLayouts()) {
-            long at = g instanceof StructLayout ? offset : 0;
-            String n = m.name().orElse(null);
-            if (n != null && n.equals(path[i])) {
-                if (i == path.length - 1) {
-                    result[0] = base + at;
-                    return true;
-                }
-                if (m instanceof GroupLayout sub && find(sub, path, i + 1, base + at, result)) {
-                    return true;
-                }
-            } else if (n != null && n.startsWith("$") && m instanceof GroupLayout sub
-                    && find(sub, path, i, base + at, result)) {
-                return true;
-            }
-            offset += m.byteSize();
-        }
-        return false;
-    }
 }

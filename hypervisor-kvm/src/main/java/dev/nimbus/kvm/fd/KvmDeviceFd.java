@@ -6,10 +6,12 @@ import dev.nimbus.hypervisor.sys.SyscallException;
 
 import java.lang.foreign.MemorySegment;
 
-import static dev.nimbus.kvm.abi.CLayouts.offsetOf;
 import static dev.nimbus.kvm.abi.KvmIoctls.KVM_GET_DEVICE_ATTR;
 import static dev.nimbus.kvm.abi.KvmIoctls.KVM_HAS_DEVICE_ATTR;
 import static dev.nimbus.kvm.abi.KvmIoctls.KVM_SET_DEVICE_ATTR;
+import static dev.nimbus.kvm.abi.KvmStructs.DEVICE_ATTR_ADDR;
+import static dev.nimbus.kvm.abi.KvmStructs.DEVICE_ATTR_ATTR;
+import static dev.nimbus.kvm.abi.KvmStructs.DEVICE_ATTR_GROUP;
 import static dev.nimbus.kvm.abi.KvmStructs.KVM_DEVICE_ATTR;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -37,9 +39,9 @@ public final class KvmDeviceFd extends KvmFd {
     /** A zeroed kvm_device_attr at offset 0 of the scratch, with room for its value right behind it. */
     private static MemorySegment attr(int group, long attribute, boolean withValue) {
         MemorySegment s = scratch(ATTR_SIZE + 8);
-        s.set(JAVA_INT, offsetOf(KVM_DEVICE_ATTR, "group"), group);
-        s.set(JAVA_LONG, offsetOf(KVM_DEVICE_ATTR, "attr"), attribute);
-        s.set(JAVA_LONG, offsetOf(KVM_DEVICE_ATTR, "addr"), withValue ? s.address() + ATTR_SIZE : 0);
+        s.set(JAVA_INT, DEVICE_ATTR_GROUP, group);
+        s.set(JAVA_LONG, DEVICE_ATTR_ATTR, attribute);
+        s.set(JAVA_LONG, DEVICE_ATTR_ADDR, withValue ? s.address() + ATTR_SIZE : 0);
         return s;
     }
 
