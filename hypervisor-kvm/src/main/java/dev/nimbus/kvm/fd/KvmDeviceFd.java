@@ -1,7 +1,6 @@
 package dev.nimbus.kvm.fd;
 
 import dev.nimbus.hypervisor.sys.Errno;
-import dev.nimbus.hypervisor.sys.LibC;
 import dev.nimbus.hypervisor.sys.SyscallException;
 
 import java.lang.foreign.MemorySegment;
@@ -24,8 +23,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class KvmDeviceFd extends KvmFd {
     private final int type;
 
-    KvmDeviceFd(int fd, int type) {
-        super(fd);
+    KvmDeviceFd(int fd, int type, NativeIoctl nativeIoctl) {
+        super(fd, nativeIoctl);
         this.type = type;
     }
 
@@ -77,15 +76,15 @@ public final class KvmDeviceFd extends KvmFd {
 
     /** {@code KVM_HAS_DEVICE_ATTR}: whether the device knows the attribute (ENXIO means it does not). */
     public boolean hasAttr(int group, long attribute) {
-        checkOpen("KVM_HAS_DEVICE_ATTR");
-        int r = LibC.ioctlErrno(fd, KVM_HAS_DEVICE_ATTR, attr(group, attribute, false));
+        String name = name("KVM_HAS_DEVICE_ATTR", group, attribute);
+        int r = ioctlErrno(KVM_HAS_DEVICE_ATTR, attr(group, attribute, false), name);
         if (r >= 0) {
             return true;
         }
         if (-r == Errno.ENXIO) {
             return false;
         }
-        throw new SyscallException(name("KVM_HAS_DEVICE_ATTR", group, attribute), -r);
+        throw new SyscallException(name, -r);
     }
 
 }

@@ -11,8 +11,9 @@ import java.lang.foreign.MemorySegment;
 /**
  * What the four kinds of KVM file descriptor share: owning the descriptor, closing it once, and making an
  * ioctl that turns -1/errno into a {@link SyscallException} naming the ioctl ({@code KVM_CREATE_VCPU
- * failed: EEXIST (File exists)}). An ioctl interrupted by a signal before it did anything (EINTR) is
- * repeated; {@code KVM_RUN}, where EINTR is an answer, does not come through here.
+ * failed: EEXIST (File exists)}). Every ioctl of these classes goes through here, and an ioctl interrupted
+ * by a signal before it did anything (EINTR) is repeated, in one place ({@link #ioctlErrno}). The one
+ * exception is {@code KVM_RUN} ({@link #ioctlOnce}), where EINTR is an answer: it is how a kick arrives.
  */
 abstract sealed class KvmFd implements AutoCloseable permits KvmSystemFd, KvmVmFd, KvmVcpuFd, KvmDeviceFd {
     /** Per-thread scratch for the small argument structs of frequent calls (IRQ lines, MSIs, one-regs). */
@@ -20,10 +21,12 @@ abstract sealed class KvmFd implements AutoCloseable permits KvmSystemFd, KvmVmF
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(512, 16));
 
     protected final int fd;
+    final NativeIoctl nativeIoctl;
     private volatile boolean closed;
 
-    KvmFd(int fd) {
+    KvmFd(int fd, NativeIoctl nativeIoctl) {
         this.fd = fd;
+        this.nativeIoctl = nativeIoctl;
     }
 
     /** The raw descriptor. */
@@ -38,30 +41,54 @@ abstract sealed class KvmFd implements AutoCloseable permits KvmSystemFd, KvmVmF
         return s;
     }
 
+    /** The ioctl with a pointer argument; throws naming {@code name} on an error. */
     final int ioctl(long request, MemorySegment arg, String name) {
+        return checked(ioctlErrno(request, arg, name), name);
+    }
+
+    /** The ioctl with an integer argument (or none: 0); throws naming {@code name} on an error. */
+    final int ioctl(long request, long arg, String name) {
         checkOpen(name);
+        return checked(untilNotInterrupted(request, null, arg), name);
+    }
+
+    /**
+     * The ioctl with a pointer argument for callers to whom an errno is an answer ({@code ENODEV} to a device
+     * test, {@code E2BIG} to a size probe): the result, or minus the errno (never EINTR, which is repeated).
+     */
+    final int ioctlErrno(long request, MemorySegment arg, String name) {
+        checkOpen(name);
+        return untilNotInterrupted(request, arg, 0);
+    }
+
+    /**
+     * The ioctl exactly once, EINTR included: the result or minus the errno. Only for {@code KVM_RUN}, where
+     * EINTR after a kick's signal or {@code immediate_exit} is the expected outcome and must reach the run
+     * loop (see {@code KvmVcpu}); repeating it would lose the kick.
+     */
+    final int ioctlOnce(long request, long arg) {
+        return nativeIoctl.ioctl(fd, request, arg);
+    }
+
+    /**
+     * The one EINTR loop. A signal whose handler has no {@code SA_RESTART}, arriving while the kernel waits
+     * inside an ioctl ({@code KVM_CREATE_VM} may wait for memory), fails it with EINTR before it did
+     * anything; the call is then made again.
+     */
+    private int untilNotInterrupted(long request, MemorySegment pointer, long value) {
         while (true) {
-            int r = LibC.ioctlErrno(fd, request, arg);
-            if (r >= 0) {
+            int r = pointer != null ? nativeIoctl.ioctl(fd, request, pointer) : nativeIoctl.ioctl(fd, request, value);
+            if (r != -Errno.EINTR) {
                 return r;
-            }
-            if (-r != Errno.EINTR) {
-                throw new SyscallException(name, -r);
             }
         }
     }
 
-    final int ioctl(long request, long arg, String name) {
-        checkOpen(name);
-        while (true) {
-            int r = LibC.ioctlErrno(fd, request, arg);
-            if (r >= 0) {
-                return r;
-            }
-            if (-r != Errno.EINTR) {
-                throw new SyscallException(name, -r);
-            }
+    private static int checked(int resultOrMinusErrno, String name) {
+        if (resultOrMinusErrno < 0) {
+            throw new SyscallException(name, -resultOrMinusErrno);
         }
+        return resultOrMinusErrno;
     }
 
     final void checkOpen(String what) {

@@ -31,13 +31,13 @@ public final class KvmSystemFd extends KvmFd {
     private static final long MSR_LIST_HEADER = KVM_MSR_LIST.byteSize();
     private static final long MSR_INDEX_SIZE = JAVA_INT.byteSize();
 
-    private KvmSystemFd(int fd) {
-        super(fd);
+    private KvmSystemFd(int fd, NativeIoctl nativeIoctl) {
+        super(fd, nativeIoctl);
     }
 
     /** Opens the KVM device read-write, close-on-exec. */
     public static KvmSystemFd open(String device) {
-        return new KvmSystemFd(LibC.open(device, LibC.O_RDWR | LibC.O_CLOEXEC, 0));
+        return new KvmSystemFd(LibC.open(device, LibC.O_RDWR | LibC.O_CLOEXEC, 0), NativeIoctl.LIBC);
     }
 
     /** {@code KVM_GET_API_VERSION}: 12 on every kernel since 2.6.22. */
@@ -62,7 +62,7 @@ public final class KvmSystemFd extends KvmFd {
      */
     public KvmVmFd createVm(long type) {
         int vmFd = ioctl(KVM_CREATE_VM, type, "KVM_CREATE_VM");
-        return new KvmVmFd(vmFd, getVcpuMmapSize());
+        return new KvmVmFd(vmFd, getVcpuMmapSize(), nativeIoctl);
     }
 
     /** {@code KVM_GET_SUPPORTED_CPUID} (x86-64): every leaf KVM can offer on this host. */

@@ -57,8 +57,8 @@ public final class KvmVcpuFd extends KvmFd {
     private final long runSize;
     private final MemorySegment run;
 
-    KvmVcpuFd(int fd, int id, long runAddress, long runSize) {
-        super(fd);
+    KvmVcpuFd(int fd, int id, long runAddress, long runSize, NativeIoctl nativeIoctl) {
+        super(fd, nativeIoctl);
         this.id = id;
         this.runAddress = runAddress;
         this.runSize = runSize;
@@ -77,10 +77,10 @@ public final class KvmVcpuFd extends KvmFd {
     /**
      * {@code KVM_RUN}. Returns 0 when the vCPU exited (the reason is in the kvm_run page), or minus the errno
      * for the expected interruptions: {@code -EINTR} (a signal or {@code immediate_exit}) and {@code -EAGAIN}.
-     * Other errors throw. Allocates nothing.
+     * Other errors throw. Allocates nothing. The one ioctl that is not repeated on EINTR.
      */
     public int run() {
-        int r = LibC.ioctlErrno(fd, KVM_RUN, 0L);
+        int r = ioctlOnce(KVM_RUN, 0L);
         if (r >= 0) {
             return 0;
         }
@@ -220,14 +220,16 @@ public final class KvmVcpuFd extends KvmFd {
 
     /** {@code KVM_GET_VCPU_EVENTS}: the raw {@code struct kvm_vcpu_events} (pending exceptions, NMIs, SMIs). */
     public byte[] getVcpuEvents() {
-        MemorySegment s = scratch(X86KvmStructs.KVM_VCPU_EVENTS.byteSize());
+        long size = X86KvmStructs.KVM_VCPU_EVENTS.byteSize();
+        MemorySegment s = scratch(size);
         ioctl(KVM_GET_VCPU_EVENTS, s, "KVM_GET_VCPU_EVENTS");
-        return s.toArray(JAVA_BYTE);
+        return s.asSlice(0, size).toArray(JAVA_BYTE);
     }
 
     public void setVcpuEvents(byte[] events) {
-        MemorySegment s = scratch(X86KvmStructs.KVM_VCPU_EVENTS.byteSize());
-        MemorySegment.copy(events, 0, s, JAVA_BYTE, 0, (int) Math.min(events.length, s.byteSize()));
+        long size = X86KvmStructs.KVM_VCPU_EVENTS.byteSize();
+        MemorySegment s = scratch(size);
+        MemorySegment.copy(events, 0, s, JAVA_BYTE, 0, (int) Math.min(events.length, size));
         ioctl(KVM_SET_VCPU_EVENTS, s, "KVM_SET_VCPU_EVENTS");
     }
 
@@ -277,20 +279,11 @@ public final class KvmVcpuFd extends KvmFd {
         return 1 << (int) ((regId & KvmConstants.KVM_REG_SIZE_MASK) >>> KvmConstants.KVM_REG_SIZE_SHIFT);
     }
 
-    private static String regName(String ioctl, long regId) {
-        return String.format("%s(0x%x)", ioctl, regId);
-    }
-
     /** {@code KVM_GET_ONE_REG} of a register of up to 64 bits. */
     public long getOneReg(long regId) {
-        int size = regSize(regId);
-        if (size > 8) {
-            throw new IllegalArgumentException(String.format("register 0x%x is %d bytes; use the byte[] form", regId, size));
-        }
-        MemorySegment s = scratch(ONE_REG_VALUE + 8);
-        s.set(JAVA_LONG, ONE_REG_ID, regId);
-        s.set(JAVA_LONG, ONE_REG_ADDR, s.address() + ONE_REG_VALUE);
-        ioctl(KVM_GET_ONE_REG, s, regName("KVM_GET_ONE_REG", regId));
+        int size = scalarRegSize(regId);
+        MemorySegment s = oneReg(regId);
+        oneRegIoctl(KVM_GET_ONE_REG, "KVM_GET_ONE_REG", regId, s);
         return switch (size) {
             case 1 -> Byte.toUnsignedLong(s.get(JAVA_BYTE, ONE_REG_VALUE));
             case 2 -> Short.toUnsignedLong(s.get(ValueLayout.JAVA_SHORT, ONE_REG_VALUE));
@@ -301,15 +294,34 @@ public final class KvmVcpuFd extends KvmFd {
 
     /** {@code KVM_SET_ONE_REG} of a register of up to 64 bits. */
     public void setOneReg(long regId, long value) {
+        scalarRegSize(regId);
+        MemorySegment s = oneReg(regId);
+        s.set(JAVA_LONG, ONE_REG_VALUE, value);  // little-endian: the low `size` bytes are the value
+        oneRegIoctl(KVM_SET_ONE_REG, "KVM_SET_ONE_REG", regId, s);
+    }
+
+    private static int scalarRegSize(long regId) {
         int size = regSize(regId);
         if (size > 8) {
             throw new IllegalArgumentException(String.format("register 0x%x is %d bytes; use the byte[] form", regId, size));
         }
+        return size;
+    }
+
+    /** A {@code kvm_one_reg} for {@code regId} in the scratch, pointing at the 8 bytes right behind it. */
+    private static MemorySegment oneReg(long regId) {
         MemorySegment s = scratch(ONE_REG_VALUE + 8);
         s.set(JAVA_LONG, ONE_REG_ID, regId);
         s.set(JAVA_LONG, ONE_REG_ADDR, s.address() + ONE_REG_VALUE);
-        s.set(JAVA_LONG, ONE_REG_VALUE, value);  // little-endian: the low `size` bytes are the value
-        ioctl(KVM_SET_ONE_REG, s, regName("KVM_SET_ONE_REG", regId));
+        return s;
+    }
+
+    /** The one-reg ioctl; the register id goes into the name only when it failed (formatting is not free). */
+    private void oneRegIoctl(long request, String ioctl, long regId, MemorySegment oneReg) {
+        int r = ioctlErrno(request, oneReg, ioctl);
+        if (r < 0) {
+            throw new SyscallException(String.format("%s(0x%x)", ioctl, regId), -r);
+        }
     }
 
     /** {@code KVM_GET_ONE_REG} of a register of any size into {@code value} (its length must be the size). */
@@ -320,11 +332,12 @@ public final class KvmVcpuFd extends KvmFd {
             MemorySegment s = arena.allocate(KVM_ONE_REG);
             s.set(JAVA_LONG, ONE_REG_ID, regId);
             s.set(JAVA_LONG, ONE_REG_ADDR, v.address());
-            ioctl(KVM_GET_ONE_REG, s, regName("KVM_GET_ONE_REG", regId));
+            oneRegIoctl(KVM_GET_ONE_REG, "KVM_GET_ONE_REG", regId, s);
             MemorySegment.copy(v, JAVA_BYTE, 0, value, 0, value.length);
         }
     }
 
+    /** {@code KVM_SET_ONE_REG} of a register of any size from {@code value} (its length must be the size). */
     public void setOneReg(long regId, byte[] value) {
         checkRegBuffer(regId, value);
         try (Arena arena = Arena.ofConfined()) {
@@ -333,7 +346,7 @@ public final class KvmVcpuFd extends KvmFd {
             MemorySegment s = arena.allocate(KVM_ONE_REG);
             s.set(JAVA_LONG, ONE_REG_ID, regId);
             s.set(JAVA_LONG, ONE_REG_ADDR, v.address());
-            ioctl(KVM_SET_ONE_REG, s, regName("KVM_SET_ONE_REG", regId));
+            oneRegIoctl(KVM_SET_ONE_REG, "KVM_SET_ONE_REG", regId, s);
         }
     }
 
@@ -349,7 +362,7 @@ public final class KvmVcpuFd extends KvmFd {
         try (Arena arena = Arena.ofConfined()) {
             long header = KVM_REG_LIST.byteSize();
             MemorySegment probe = arena.allocate(KVM_REG_LIST);  // n = 0: the kernel answers E2BIG and the count
-            int r = LibC.ioctlErrno(fd, KVM_GET_REG_LIST, probe);
+            int r = ioctlErrno(KVM_GET_REG_LIST, probe, "KVM_GET_REG_LIST");
             if (r < 0 && -r != Errno.E2BIG) {
                 throw new SyscallException("KVM_GET_REG_LIST", -r);
             }

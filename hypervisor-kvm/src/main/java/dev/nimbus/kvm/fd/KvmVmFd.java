@@ -32,8 +32,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class KvmVmFd extends KvmFd {
     private final int vcpuMmapSize;
 
-    KvmVmFd(int fd, int vcpuMmapSize) {
-        super(fd);
+    KvmVmFd(int fd, int vcpuMmapSize, NativeIoctl nativeIoctl) {
+        super(fd, nativeIoctl);
         this.vcpuMmapSize = vcpuMmapSize;
     }
 
@@ -74,7 +74,7 @@ public final class KvmVmFd extends KvmFd {
         try {
             MemorySegment run = LibC.mmap(vcpuMmapSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, vcpuFd, 0,
                     "mmap(kvm_run of vCPU " + id + ")");
-            return new KvmVcpuFd(vcpuFd, id, run.address(), vcpuMmapSize);
+            return new KvmVcpuFd(vcpuFd, id, run.address(), vcpuMmapSize, nativeIoctl);
         } catch (RuntimeException e) {
             LibC.close(vcpuFd);
             throw e;
@@ -192,7 +192,7 @@ public final class KvmVmFd extends KvmFd {
         MemorySegment s = scratch(KVM_CREATE_DEVICE.byteSize());
         s.set(JAVA_INT, CREATE_DEVICE_TYPE, type);
         ioctl(KvmIoctls.KVM_CREATE_DEVICE, s, "KVM_CREATE_DEVICE(type " + type + ")");
-        return new KvmDeviceFd(s.get(JAVA_INT, CREATE_DEVICE_FD), type);
+        return new KvmDeviceFd(s.get(JAVA_INT, CREATE_DEVICE_FD), type, nativeIoctl);
     }
 
     /**
@@ -200,22 +200,18 @@ public final class KvmVmFd extends KvmFd {
      * device of {@code type}, without creating one. The kernel answers ENODEV for a type it does not offer.
      */
     public boolean canCreateDevice(int type) {
-        checkOpen("KVM_CREATE_DEVICE");
         MemorySegment s = scratch(KVM_CREATE_DEVICE.byteSize());
         s.set(JAVA_INT, CREATE_DEVICE_TYPE, type);
         s.set(JAVA_INT, CREATE_DEVICE_FLAGS, KvmConstants.KVM_CREATE_DEVICE_TEST);
-        while (true) {
-            int r = LibC.ioctlErrno(fd, KvmIoctls.KVM_CREATE_DEVICE, s);
-            if (r >= 0) {
-                return true;
-            }
-            if (-r == Errno.ENODEV) {
-                return false;
-            }
-            if (-r != Errno.EINTR) {
-                throw new SyscallException("KVM_CREATE_DEVICE(type " + type + ", KVM_CREATE_DEVICE_TEST)", -r);
-            }
+        String name = "KVM_CREATE_DEVICE(type " + type + ", KVM_CREATE_DEVICE_TEST)";
+        int r = ioctlErrno(KvmIoctls.KVM_CREATE_DEVICE, s, name);
+        if (r >= 0) {
+            return true;
         }
+        if (-r == Errno.ENODEV) {
+            return false;
+        }
+        throw new SyscallException(name, -r);
     }
 
     /** {@code KVM_CREATE_IRQCHIP}: the x86 PIC pair and IOAPIC (or a GICv2 on AArch64). */
