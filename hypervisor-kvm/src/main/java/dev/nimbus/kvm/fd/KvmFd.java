@@ -16,9 +16,21 @@ import java.lang.foreign.MemorySegment;
  * exception is {@code KVM_RUN} ({@link #ioctlOnce}), where EINTR is an answer: it is how a kick arrives.
  */
 abstract sealed class KvmFd implements AutoCloseable permits KvmSystemFd, KvmVmFd, KvmVcpuFd, KvmDeviceFd {
-    /** Per-thread scratch for the small argument structs of frequent calls (IRQ lines, MSIs, one-regs). */
+    private static final long SCRATCH_SIZE = 512;
+    private static final MemorySegment ZEROS = Arena.global().allocate(SCRATCH_SIZE);
+
+    /**
+     * Per-thread scratch for the small argument structs (IRQ lines, MSIs, one-regs, attributes). The kernel
+     * copies an argument in (and its answer out) within the ioctl, so a struct is needed only from filling it
+     * until the call returns, by the thread that makes the call: one segment per thread serves every fd that
+     * thread uses, and concurrent callers (several device threads raising interrupt lines at once) never
+     * share one, without a lock around a system call or a pool to return to. {@code Arena.ofAuto()}: the
+     * segment lives as long as its thread's {@code ThreadLocal} entry and the GC frees it after the thread
+     * ends (a confined arena would have to be closed by its thread, and nothing runs when a thread ends).
+     * The threads that make KVM calls are few and long-lived (vCPUs, device workers), 512 bytes each.
+     */
     private static final ThreadLocal<MemorySegment> SCRATCH =
-            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(512, 16));
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(SCRATCH_SIZE, 16));
 
     protected final int fd;
     final NativeIoctl nativeIoctl;
@@ -34,10 +46,15 @@ abstract sealed class KvmFd implements AutoCloseable permits KvmSystemFd, KvmVmF
         return fd;
     }
 
-    /** Zeroed per-thread scratch of {@code size} (at most 512) bytes; valid until the thread's next use. */
+    /**
+     * This thread's scratch segment (512 bytes) with its first {@code size} bytes zeroed; valid until the
+     * thread's next call of this. It is the whole segment, not a {@code size}-byte slice, because a slice is a
+     * new object per call and this is on the path of every interrupt line: read and write it at the struct's
+     * offsets and pass sizes explicitly ({@code asSlice} where a sized segment is wanted on a cold path).
+     */
     static MemorySegment scratch(long size) {
-        MemorySegment s = SCRATCH.get().asSlice(0, size);
-        s.fill((byte) 0);
+        MemorySegment s = SCRATCH.get();
+        MemorySegment.copy(ZEROS, 0, s, 0, size);
         return s;
     }
 

@@ -153,7 +153,11 @@ public final class KvmVmFd extends KvmFd {
         }
     }
 
-    /** {@code KVM_IRQ_LINE}: sets the level of interrupt line {@code irq} (its encoding is per architecture). */
+    /**
+     * {@code KVM_IRQ_LINE}: sets the level of interrupt line {@code irq} (its encoding is per architecture).
+     * Every legacy device interrupt comes here, from several threads at once; it allocates nothing: the
+     * struct is filled in the calling thread's {@link #scratch} (checked by {@code IrqLineAllocationTest}).
+     */
     public void irqLine(int irq, boolean level) {
         MemorySegment s = scratch(KVM_IRQ_LEVEL.byteSize());
         s.set(JAVA_INT, IRQ_LEVEL_IRQ, irq);

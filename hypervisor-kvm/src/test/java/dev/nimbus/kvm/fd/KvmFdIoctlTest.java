@@ -8,6 +8,9 @@ import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static dev.nimbus.kvm.abi.KvmStructs.IRQ_LEVEL_IRQ;
 import static dev.nimbus.kvm.abi.KvmStructs.IRQ_LEVEL_LEVEL;
@@ -96,5 +99,52 @@ class KvmFdIoctlTest {
 
         assertThat(s.get(JAVA_INT, IRQ_LEVEL_IRQ)).isEqualTo(0x0100_0020);
         assertThat(s.get(JAVA_INT, IRQ_LEVEL_LEVEL)).isZero();
+    }
+
+    /**
+     * Device threads raise lines at once: each call's struct must be its own from filling to the ioctl.
+     * The kernel stand-in reads the struct, yields so another caller can run, and reads it again.
+     */
+    @Test
+    void concurrentCallersEachPassTheirOwnStruct() throws Exception {
+        int threads = 4;
+        int calls = 20_000;
+        ThreadLocal<Integer> ownIrq = new ThreadLocal<>();
+        AtomicInteger mixups = new AtomicInteger();
+        AtomicInteger made = new AtomicInteger();
+        NativeIoctl kernel = new NativeIoctl() {
+            @Override
+            public int ioctl(int fd, long request, MemorySegment arg) {
+                int irq = arg.get(JAVA_INT, IRQ_LEVEL_IRQ);
+                Thread.yield();
+                if (irq != ownIrq.get() || arg.get(JAVA_INT, IRQ_LEVEL_IRQ) != irq) {
+                    mixups.incrementAndGet();
+                }
+                made.incrementAndGet();
+                return 0;
+            }
+
+            @Override
+            public int ioctl(int fd, long request, long arg) {
+                throw new AssertionError("KVM_IRQ_LINE takes a pointer");
+            }
+        };
+        KvmVmFd vm = new KvmVmFd(-1, 0, kernel);
+        List<Thread> started = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int irq = t + 1;
+            started.add(Thread.ofPlatform().start(() -> {
+                ownIrq.set(irq);
+                for (int i = 0; i < calls; i++) {
+                    vm.irqLine(irq, (i & 1) == 0);
+                }
+            }));
+        }
+        for (Thread t : started) {
+            t.join();
+        }
+
+        assertThat(made.get()).isEqualTo(threads * calls);
+        assertThat(mixups.get()).as("calls that saw another thread's struct").isZero();
     }
 }
