@@ -12,11 +12,12 @@ import java.lang.foreign.MemorySegment;
  * What the four kinds of KVM file descriptor share: owning the descriptor, closing it once, and making an
  * ioctl that turns -1/errno into a {@link SyscallException} naming the ioctl ({@code KVM_CREATE_VCPU
  * failed: EEXIST (File exists)}). Every ioctl of these classes goes through here, and an ioctl interrupted
- * by a signal before it did anything (EINTR) is repeated, in one place ({@link #ioctlErrno}). The one
+ * by a signal before it did anything (EINTR) is repeated, in one loop ({@code untilNotInterrupted}). The one
  * exception is {@code KVM_RUN} ({@link #ioctlOnce}), where EINTR is an answer: it is how a kick arrives.
  */
 abstract sealed class KvmFd implements AutoCloseable permits KvmSystemFd, KvmVmFd, KvmVcpuFd, KvmDeviceFd {
     private static final long SCRATCH_SIZE = 512;
+    /** Copied over a prefix of the scratch to zero it without making a slice (lives as long as the class). */
     private static final MemorySegment ZEROS = Arena.global().allocate(SCRATCH_SIZE);
 
     /**
