@@ -5,8 +5,10 @@ import dev.nimbus.kvm.abi.KvmConstants;
 import dev.nimbus.kvm.fd.KvmVcpuFd;
 import dev.nimbus.kvm.fd.KvmVmFd;
 
+import static dev.nimbus.kvm.abi.Arm64KvmStructs.VCPU_INIT_FEATURE_WORDS;
+
 /** An AArch64 KVM vCPU: {@code KVM_ARM_VCPU_INIT} as the host's preferred target, then one-reg access. */
-public final class KvmAarch64Vcpu extends KvmVcpu implements Aarch64Vcpu {
+public final class KvmAarch64Vcpu extends KvmOneRegVcpu implements Aarch64Vcpu {
     private final KvmVmFd vm;
     private boolean initialized;
 
@@ -21,38 +23,13 @@ public final class KvmAarch64Vcpu extends KvmVcpu implements Aarch64Vcpu {
             throw new IllegalStateException("vCPU " + id() + " is initialized already");
         }
         int[] preferred = vm.armPreferredTarget();
-        int[] features = new int[7];
-        System.arraycopy(preferred, 1, features, 0, 7);
+        int[] features = new int[VCPU_INIT_FEATURE_WORDS];
+        System.arraycopy(preferred, 1, features, 0, VCPU_INIT_FEATURE_WORDS);
         features[0] |= 1 << KvmConstants.KVM_ARM_VCPU_PSCI_0_2;
         if (poweredOff) {
             features[0] |= 1 << KvmConstants.KVM_ARM_VCPU_POWER_OFF;
         }
         fd.armVcpuInit(preferred[0], features);
         initialized = true;
-    }
-
-    @Override
-    public long getOneReg(long id) {
-        return fd.getOneReg(id);
-    }
-
-    @Override
-    public void setOneReg(long id, long value) {
-        fd.setOneReg(id, value);
-    }
-
-    @Override
-    public void getOneReg(long id, byte[] value) {
-        fd.getOneReg(id, value);
-    }
-
-    @Override
-    public void setOneReg(long id, byte[] value) {
-        fd.setOneReg(id, value);
-    }
-
-    @Override
-    public long[] registerList() {
-        return fd.getRegList();
     }
 }

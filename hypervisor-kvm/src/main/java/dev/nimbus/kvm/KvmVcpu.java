@@ -28,7 +28,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *       was already answered) re-enters the guest.</li>
  * </ol>
  */
-public abstract sealed class KvmVcpu implements Vcpu permits KvmX86Vcpu, KvmAarch64Vcpu, KvmRiscv64Vcpu {
+public abstract sealed class KvmVcpu implements Vcpu permits KvmX86Vcpu, KvmOneRegVcpu {
     private static final int KICK_SIGNAL = Signals.vcpuKickSignal();
 
     final KvmVcpuFd fd;

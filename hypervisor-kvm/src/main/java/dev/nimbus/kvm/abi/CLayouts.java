@@ -15,8 +15,9 @@ import java.util.List;
  * struct definitions then list only the members, in header order, with the header's names.
  *
  * <p>Naming conventions the layout test relies on: a member's name is its C name; an anonymous C union
- * or struct is named with a leading {@code $} (it is left out of the C member path); padding the
- * compiler inserts has no name. Flexible array members ({@code entries[]}) are not part of a layout.
+ * or struct is named with a leading {@code $} (it is left out of the C member path, but {@link #offset}
+ * names it); padding the compiler inserts has no name. Flexible array members ({@code entries[]}) are not
+ * part of a layout.
  */
 public final class CLayouts {
     public static final ValueLayout.OfByte U8 = ValueLayout.JAVA_BYTE;
@@ -80,34 +81,17 @@ public final class CLayouts {
         return type.withName(name);
     }
 
-    /** The byte offset of a member by its dotted C path ({@code io.port}; {@code $} groups are found through). */
-    public static long offsetOf(GroupLayout layout, String path) {
-        long[] result = new long[1];
-        if (!find(layout, path.split("\\."), 0, 0, result)) {
-            throw new IllegalArgumentException(layout.name().orElse("?") + " has no member " + path);
+    /**
+     * The byte offset of the member at {@code path}, one name per level, an anonymous union or struct by its
+     * {@code $} name: {@link MemoryLayout#byteOffset} with a {@code groupElement} per name. For the offset
+     * constants next to the layouts, which are computed once; a name the layout lacks fails their class's
+     * initialization.
+     */
+    public static long offset(GroupLayout layout, String... path) {
+        MemoryLayout.PathElement[] elements = new MemoryLayout.PathElement[path.length];
+        for (int i = 0; i < path.length; i++) {
+            elements[i] = MemoryLayout.PathElement.groupElement(path[i]);
         }
-        return result[0];
-    }
-
-    private static boolean find(GroupLayout g, String[] path, int i, long base, long[] result) {
-        long offset = 0;
-        for (MemoryLayout m : g.memberLayouts()) {
-            long at = g instanceof StructLayout ? offset : 0;
-            String n = m.name().orElse(null);
-            if (n != null && n.equals(path[i])) {
-                if (i == path.length - 1) {
-                    result[0] = base + at;
-                    return true;
-                }
-                if (m instanceof GroupLayout sub && find(sub, path, i + 1, base + at, result)) {
-                    return true;
-                }
-            } else if (n != null && n.startsWith("$") && m instanceof GroupLayout sub
-                    && find(sub, path, i, base + at, result)) {
-                return true;
-            }
-            offset += m.byteSize();
-        }
-        return false;
+        return layout.byteOffset(elements);
     }
 }

@@ -11,14 +11,21 @@ import static dev.nimbus.kvm.abi.CLayouts.U8;
 import static dev.nimbus.kvm.abi.CLayouts.array;
 import static dev.nimbus.kvm.abi.CLayouts.field;
 import static dev.nimbus.kvm.abi.CLayouts.member;
-import static dev.nimbus.kvm.abi.CLayouts.offsetOf;
+import static dev.nimbus.kvm.abi.CLayouts.offset;
 import static dev.nimbus.kvm.abi.CLayouts.struct;
 import static dev.nimbus.kvm.abi.CLayouts.union;
 
 /**
  * The architecture-neutral structs of {@code <linux/kvm.h>} that Nimbus passes to the kernel, with the
  * offsets the code reads and writes. Checked member by member against the kernel's header by
- * {@code KvmLayoutConformanceTest}.
+ * {@code KvmHeaderConformanceTest}.
+ *
+ * <p>Offsets, here and in the per-architecture classes: every member the code touches has a {@code long}
+ * constant right below its struct, named {@code STRUCT_MEMBER} (the struct without {@code kvm_}, shortened
+ * where that is long) and computed once from the layout with {@link CLayouts#offset} (that is,
+ * {@link java.lang.foreign.MemoryLayout#byteOffset}), so a change to a layout moves its offsets with it.
+ * Code reads and writes a member only through its constant ({@code s.get(JAVA_INT, IRQ_LEVEL_IRQ)}), never by
+ * a path string or a literal number.
  */
 public final class KvmStructs {
     private KvmStructs() {}
@@ -26,18 +33,33 @@ public final class KvmStructs {
     public static final StructLayout KVM_USERSPACE_MEMORY_REGION = struct("kvm_userspace_memory_region",
             field("slot", U32), field("flags", U32), field("guest_phys_addr", U64),
             field("memory_size", U64), field("userspace_addr", U64));
+    public static final long MEMORY_REGION_SLOT = offset(KVM_USERSPACE_MEMORY_REGION, "slot");
+    public static final long MEMORY_REGION_FLAGS = offset(KVM_USERSPACE_MEMORY_REGION, "flags");
+    public static final long MEMORY_REGION_GUEST_PHYS_ADDR = offset(KVM_USERSPACE_MEMORY_REGION, "guest_phys_addr");
+    public static final long MEMORY_REGION_MEMORY_SIZE = offset(KVM_USERSPACE_MEMORY_REGION, "memory_size");
+    public static final long MEMORY_REGION_USERSPACE_ADDR = offset(KVM_USERSPACE_MEMORY_REGION, "userspace_addr");
 
     public static final StructLayout KVM_DIRTY_LOG = struct("kvm_dirty_log",
             field("slot", U32), field("padding1", U32),
             union("$bitmap", field("dirty_bitmap", U64), field("padding2", U64)));
+    public static final long DIRTY_LOG_SLOT = offset(KVM_DIRTY_LOG, "slot");
+    public static final long DIRTY_LOG_DIRTY_BITMAP = offset(KVM_DIRTY_LOG, "$bitmap", "dirty_bitmap");
 
     public static final StructLayout KVM_IRQFD = struct("kvm_irqfd",
             field("fd", U32), field("gsi", U32), field("flags", U32), field("resamplefd", U32),
             array("pad", U8, 16));
+    public static final long IRQFD_FD = offset(KVM_IRQFD, "fd");
+    public static final long IRQFD_GSI = offset(KVM_IRQFD, "gsi");
+    public static final long IRQFD_FLAGS = offset(KVM_IRQFD, "flags");
 
     public static final StructLayout KVM_IOEVENTFD = struct("kvm_ioeventfd",
             field("datamatch", U64), field("addr", U64), field("len", U32), field("fd", U32),
             field("flags", U32), array("pad", U8, 36));
+    public static final long IOEVENTFD_DATAMATCH = offset(KVM_IOEVENTFD, "datamatch");
+    public static final long IOEVENTFD_ADDR = offset(KVM_IOEVENTFD, "addr");
+    public static final long IOEVENTFD_LEN = offset(KVM_IOEVENTFD, "len");
+    public static final long IOEVENTFD_FD = offset(KVM_IOEVENTFD, "fd");
+    public static final long IOEVENTFD_FLAGS = offset(KVM_IOEVENTFD, "flags");
 
     public static final StructLayout KVM_IRQ_ROUTING_IRQCHIP = struct("kvm_irq_routing_irqchip",
             field("irqchip", U32), field("pin", U32));
@@ -50,40 +72,71 @@ public final class KvmStructs {
             field("gsi", U32), field("type", U32), field("flags", U32), field("pad", U32),
             member("u", union("u", member("irqchip", KVM_IRQ_ROUTING_IRQCHIP), member("msi", KVM_IRQ_ROUTING_MSI),
                     array("pad", U32, 8))));
+    public static final long ROUTING_ENTRY_GSI = offset(KVM_IRQ_ROUTING_ENTRY, "gsi");
+    public static final long ROUTING_ENTRY_TYPE = offset(KVM_IRQ_ROUTING_ENTRY, "type");
+    public static final long ROUTING_ENTRY_FLAGS = offset(KVM_IRQ_ROUTING_ENTRY, "flags");
+    public static final long ROUTING_ENTRY_IRQCHIP_IRQCHIP = offset(KVM_IRQ_ROUTING_ENTRY, "u", "irqchip", "irqchip");
+    public static final long ROUTING_ENTRY_IRQCHIP_PIN = offset(KVM_IRQ_ROUTING_ENTRY, "u", "irqchip", "pin");
+    public static final long ROUTING_ENTRY_MSI_ADDRESS_LO = offset(KVM_IRQ_ROUTING_ENTRY, "u", "msi", "address_lo");
+    public static final long ROUTING_ENTRY_MSI_ADDRESS_HI = offset(KVM_IRQ_ROUTING_ENTRY, "u", "msi", "address_hi");
+    public static final long ROUTING_ENTRY_MSI_DATA = offset(KVM_IRQ_ROUTING_ENTRY, "u", "msi", "data");
+    public static final long ROUTING_ENTRY_MSI_DEVID = offset(KVM_IRQ_ROUTING_ENTRY, "u", "msi", "$devid", "devid");
 
     /** The header of {@code struct kvm_irq_routing}; {@code entries[nr]} follow. */
     public static final StructLayout KVM_IRQ_ROUTING = struct("kvm_irq_routing",
             field("nr", U32), field("flags", U32));
+    public static final long IRQ_ROUTING_NR = offset(KVM_IRQ_ROUTING, "nr");
 
     public static final StructLayout KVM_IRQ_LEVEL = struct("kvm_irq_level",
             union("$irq", field("irq", U32), field("status", U32)), field("level", U32));
+    public static final long IRQ_LEVEL_IRQ = offset(KVM_IRQ_LEVEL, "$irq", "irq");
+    public static final long IRQ_LEVEL_LEVEL = offset(KVM_IRQ_LEVEL, "level");
 
     public static final StructLayout KVM_MSI = struct("kvm_msi",
             field("address_lo", U32), field("address_hi", U32), field("data", U32), field("flags", U32),
             field("devid", U32), array("pad", U8, 12));
+    public static final long MSI_ADDRESS_LO = offset(KVM_MSI, "address_lo");
+    public static final long MSI_ADDRESS_HI = offset(KVM_MSI, "address_hi");
+    public static final long MSI_DATA = offset(KVM_MSI, "data");
+    public static final long MSI_FLAGS = offset(KVM_MSI, "flags");
+    public static final long MSI_DEVID = offset(KVM_MSI, "devid");
 
     public static final StructLayout KVM_ENABLE_CAP = struct("kvm_enable_cap",
             field("cap", U32), field("flags", U32), array("args", U64, 4), array("pad", U8, 64));
+    public static final long ENABLE_CAP_CAP = offset(KVM_ENABLE_CAP, "cap");
+    public static final long ENABLE_CAP_ARGS = offset(KVM_ENABLE_CAP, "args");
 
     public static final StructLayout KVM_CREATE_DEVICE = struct("kvm_create_device",
             field("type", U32), field("fd", U32), field("flags", U32));
+    public static final long CREATE_DEVICE_TYPE = offset(KVM_CREATE_DEVICE, "type");
+    public static final long CREATE_DEVICE_FD = offset(KVM_CREATE_DEVICE, "fd");
+    public static final long CREATE_DEVICE_FLAGS = offset(KVM_CREATE_DEVICE, "flags");
 
     public static final StructLayout KVM_DEVICE_ATTR = struct("kvm_device_attr",
             field("flags", U32), field("group", U32), field("attr", U64), field("addr", U64));
+    public static final long DEVICE_ATTR_GROUP = offset(KVM_DEVICE_ATTR, "group");
+    public static final long DEVICE_ATTR_ATTR = offset(KVM_DEVICE_ATTR, "attr");
+    public static final long DEVICE_ATTR_ADDR = offset(KVM_DEVICE_ATTR, "addr");
 
     public static final StructLayout KVM_ONE_REG = struct("kvm_one_reg", field("id", U64), field("addr", U64));
+    public static final long ONE_REG_ID = offset(KVM_ONE_REG, "id");
+    public static final long ONE_REG_ADDR = offset(KVM_ONE_REG, "addr");
 
     /** The header of {@code struct kvm_reg_list}; {@code reg[n]} follow. */
     public static final StructLayout KVM_REG_LIST = struct("kvm_reg_list", field("n", U64));
+    public static final long REG_LIST_N = offset(KVM_REG_LIST, "n");
 
     /** The header of {@code struct kvm_signal_mask}; {@code sigset[len]} follows. */
     public static final StructLayout KVM_SIGNAL_MASK = struct("kvm_signal_mask", field("len", U32));
+    public static final long SIGNAL_MASK_LEN = offset(KVM_SIGNAL_MASK, "len");
 
     public static final StructLayout KVM_MP_STATE = struct("kvm_mp_state", field("mp_state", U32));
+    public static final long MP_STATE_MP_STATE = offset(KVM_MP_STATE, "mp_state");
 
     public static final StructLayout KVM_CLOCK_DATA = struct("kvm_clock_data",
             field("clock", U64), field("flags", U32), field("pad0", U32), field("realtime", U64),
             field("host_tsc", U64), array("pad", U32, 4));
+    public static final long CLOCK_DATA_CLOCK = offset(KVM_CLOCK_DATA, "clock");
 
     /** The shared page a vCPU's exits are reported in ({@code mmap} of the vCPU fd). The union is 256 bytes. */
     public static final StructLayout KVM_RUN = struct("kvm_run",
@@ -110,33 +163,33 @@ public final class KvmStructs {
             field("kvm_valid_regs", U64), field("kvm_dirty_regs", U64),
             member("s", union("s", array("padding", U8, 2048))));
 
-    // kvm_run offsets used on the exit path (computed once from the layout).
-    public static final long RUN_IMMEDIATE_EXIT = offsetOf(KVM_RUN, "immediate_exit");
-    public static final long RUN_EXIT_REASON = offsetOf(KVM_RUN, "exit_reason");
-    public static final long RUN_IO_DIRECTION = offsetOf(KVM_RUN, "io.direction");
-    public static final long RUN_IO_SIZE = offsetOf(KVM_RUN, "io.size");
-    public static final long RUN_IO_PORT = offsetOf(KVM_RUN, "io.port");
-    public static final long RUN_IO_COUNT = offsetOf(KVM_RUN, "io.count");
-    public static final long RUN_IO_DATA_OFFSET = offsetOf(KVM_RUN, "io.data_offset");
-    public static final long RUN_MMIO_PHYS_ADDR = offsetOf(KVM_RUN, "mmio.phys_addr");
-    public static final long RUN_MMIO_DATA = offsetOf(KVM_RUN, "mmio.data");
-    public static final long RUN_MMIO_LEN = offsetOf(KVM_RUN, "mmio.len");
-    public static final long RUN_MMIO_IS_WRITE = offsetOf(KVM_RUN, "mmio.is_write");
-    public static final long RUN_HW_REASON = offsetOf(KVM_RUN, "hw.hardware_exit_reason");
-    public static final long RUN_FAIL_ENTRY_REASON = offsetOf(KVM_RUN, "fail_entry.hardware_entry_failure_reason");
-    public static final long RUN_FAIL_ENTRY_CPU = offsetOf(KVM_RUN, "fail_entry.cpu");
-    public static final long RUN_SYSTEM_EVENT_TYPE = offsetOf(KVM_RUN, "system_event.type");
-    public static final long RUN_SYSTEM_EVENT_NDATA = offsetOf(KVM_RUN, "system_event.ndata");
-    public static final long RUN_SYSTEM_EVENT_DATA = offsetOf(KVM_RUN, "system_event.data");
-    public static final long RUN_INTERNAL_SUBERROR = offsetOf(KVM_RUN, "internal.suberror");
-    public static final long RUN_INTERNAL_NDATA = offsetOf(KVM_RUN, "internal.ndata");
-    public static final long RUN_INTERNAL_DATA = offsetOf(KVM_RUN, "internal.data");
-    public static final long RUN_EX_EXCEPTION = offsetOf(KVM_RUN, "ex.exception");
-    public static final long RUN_EX_ERROR_CODE = offsetOf(KVM_RUN, "ex.error_code");
-    public static final long RUN_SBI_EXTENSION = offsetOf(KVM_RUN, "riscv_sbi.extension_id");
-    public static final long RUN_SBI_FUNCTION = offsetOf(KVM_RUN, "riscv_sbi.function_id");
-    public static final long RUN_SBI_RET = offsetOf(KVM_RUN, "riscv_sbi.ret");
-    public static final long RUN_CSR_NUM = offsetOf(KVM_RUN, "riscv_csr.csr_num");
+    // kvm_run offsets used on the exit path; the exit members are in the anonymous union $exit.
+    public static final long RUN_IMMEDIATE_EXIT = offset(KVM_RUN, "immediate_exit");
+    public static final long RUN_EXIT_REASON = offset(KVM_RUN, "exit_reason");
+    public static final long RUN_IO_DIRECTION = offset(KVM_RUN, "$exit", "io", "direction");
+    public static final long RUN_IO_SIZE = offset(KVM_RUN, "$exit", "io", "size");
+    public static final long RUN_IO_PORT = offset(KVM_RUN, "$exit", "io", "port");
+    public static final long RUN_IO_COUNT = offset(KVM_RUN, "$exit", "io", "count");
+    public static final long RUN_IO_DATA_OFFSET = offset(KVM_RUN, "$exit", "io", "data_offset");
+    public static final long RUN_MMIO_PHYS_ADDR = offset(KVM_RUN, "$exit", "mmio", "phys_addr");
+    public static final long RUN_MMIO_DATA = offset(KVM_RUN, "$exit", "mmio", "data");
+    public static final long RUN_MMIO_LEN = offset(KVM_RUN, "$exit", "mmio", "len");
+    public static final long RUN_MMIO_IS_WRITE = offset(KVM_RUN, "$exit", "mmio", "is_write");
+    public static final long RUN_HW_REASON = offset(KVM_RUN, "$exit", "hw", "hardware_exit_reason");
+    public static final long RUN_FAIL_ENTRY_REASON = offset(KVM_RUN, "$exit", "fail_entry", "hardware_entry_failure_reason");
+    public static final long RUN_FAIL_ENTRY_CPU = offset(KVM_RUN, "$exit", "fail_entry", "cpu");
+    public static final long RUN_SYSTEM_EVENT_TYPE = offset(KVM_RUN, "$exit", "system_event", "type");
+    public static final long RUN_SYSTEM_EVENT_NDATA = offset(KVM_RUN, "$exit", "system_event", "ndata");
+    public static final long RUN_SYSTEM_EVENT_DATA = offset(KVM_RUN, "$exit", "system_event", "$data", "data");
+    public static final long RUN_INTERNAL_SUBERROR = offset(KVM_RUN, "$exit", "internal", "suberror");
+    public static final long RUN_INTERNAL_NDATA = offset(KVM_RUN, "$exit", "internal", "ndata");
+    public static final long RUN_INTERNAL_DATA = offset(KVM_RUN, "$exit", "internal", "data");
+    public static final long RUN_EX_EXCEPTION = offset(KVM_RUN, "$exit", "ex", "exception");
+    public static final long RUN_EX_ERROR_CODE = offset(KVM_RUN, "$exit", "ex", "error_code");
+    public static final long RUN_SBI_EXTENSION = offset(KVM_RUN, "$exit", "riscv_sbi", "extension_id");
+    public static final long RUN_SBI_FUNCTION = offset(KVM_RUN, "$exit", "riscv_sbi", "function_id");
+    public static final long RUN_SBI_RET = offset(KVM_RUN, "$exit", "riscv_sbi", "ret");
+    public static final long RUN_CSR_NUM = offset(KVM_RUN, "$exit", "riscv_csr", "csr_num");
 
     /** Every struct of this header, for the layout test. */
     public static final List<StructLayout> ALL = List.of(

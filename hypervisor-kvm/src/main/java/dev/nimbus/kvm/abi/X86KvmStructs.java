@@ -10,10 +10,13 @@ import static dev.nimbus.kvm.abi.CLayouts.U8;
 import static dev.nimbus.kvm.abi.CLayouts.array;
 import static dev.nimbus.kvm.abi.CLayouts.field;
 import static dev.nimbus.kvm.abi.CLayouts.member;
-import static dev.nimbus.kvm.abi.CLayouts.offsetOf;
+import static dev.nimbus.kvm.abi.CLayouts.offset;
 import static dev.nimbus.kvm.abi.CLayouts.struct;
 
-/** The x86-64 structs of {@code <asm/kvm.h>} (arch/x86/include/uapi/asm/kvm.h). */
+/**
+ * The x86-64 structs of {@code <asm/kvm.h>} (arch/x86/include/uapi/asm/kvm.h), each with the offsets of the
+ * members the code touches right below it (see {@link KvmStructs} for the convention).
+ */
 public final class X86KvmStructs {
     private X86KvmStructs() {}
 
@@ -23,14 +26,46 @@ public final class X86KvmStructs {
             field("r8", U64), field("r9", U64), field("r10", U64), field("r11", U64),
             field("r12", U64), field("r13", U64), field("r14", U64), field("r15", U64),
             field("rip", U64), field("rflags", U64));
+    public static final long REGS_RAX = offset(KVM_REGS, "rax");
+    public static final long REGS_RBX = offset(KVM_REGS, "rbx");
+    public static final long REGS_RCX = offset(KVM_REGS, "rcx");
+    public static final long REGS_RDX = offset(KVM_REGS, "rdx");
+    public static final long REGS_RSI = offset(KVM_REGS, "rsi");
+    public static final long REGS_RDI = offset(KVM_REGS, "rdi");
+    public static final long REGS_RSP = offset(KVM_REGS, "rsp");
+    public static final long REGS_RBP = offset(KVM_REGS, "rbp");
+    public static final long REGS_R8 = offset(KVM_REGS, "r8");
+    public static final long REGS_R9 = offset(KVM_REGS, "r9");
+    public static final long REGS_R10 = offset(KVM_REGS, "r10");
+    public static final long REGS_R11 = offset(KVM_REGS, "r11");
+    public static final long REGS_R12 = offset(KVM_REGS, "r12");
+    public static final long REGS_R13 = offset(KVM_REGS, "r13");
+    public static final long REGS_R14 = offset(KVM_REGS, "r14");
+    public static final long REGS_R15 = offset(KVM_REGS, "r15");
+    public static final long REGS_RIP = offset(KVM_REGS, "rip");
+    public static final long REGS_RFLAGS = offset(KVM_REGS, "rflags");
 
     public static final StructLayout KVM_SEGMENT = struct("kvm_segment",
             field("base", U64), field("limit", U32), field("selector", U16), field("type", U8),
             field("present", U8), field("dpl", U8), field("db", U8), field("s", U8), field("l", U8),
             field("g", U8), field("avl", U8), field("unusable", U8), field("padding", U8));
+    public static final long SEGMENT_BASE = offset(KVM_SEGMENT, "base");
+    public static final long SEGMENT_LIMIT = offset(KVM_SEGMENT, "limit");
+    public static final long SEGMENT_SELECTOR = offset(KVM_SEGMENT, "selector");
+    public static final long SEGMENT_TYPE = offset(KVM_SEGMENT, "type");
+    public static final long SEGMENT_PRESENT = offset(KVM_SEGMENT, "present");
+    public static final long SEGMENT_DPL = offset(KVM_SEGMENT, "dpl");
+    public static final long SEGMENT_DB = offset(KVM_SEGMENT, "db");
+    public static final long SEGMENT_S = offset(KVM_SEGMENT, "s");
+    public static final long SEGMENT_L = offset(KVM_SEGMENT, "l");
+    public static final long SEGMENT_G = offset(KVM_SEGMENT, "g");
+    public static final long SEGMENT_AVL = offset(KVM_SEGMENT, "avl");
+    public static final long SEGMENT_UNUSABLE = offset(KVM_SEGMENT, "unusable");
 
     public static final StructLayout KVM_DTABLE = struct("kvm_dtable",
             field("base", U64), field("limit", U16), array("padding", U16, 3));
+    public static final long DTABLE_BASE = offset(KVM_DTABLE, "base");
+    public static final long DTABLE_LIMIT = offset(KVM_DTABLE, "limit");
 
     public static final StructLayout KVM_SREGS = struct("kvm_sregs",
             member("cs", KVM_SEGMENT), member("ds", KVM_SEGMENT), member("es", KVM_SEGMENT),
@@ -39,31 +74,71 @@ public final class X86KvmStructs {
             member("gdt", KVM_DTABLE), member("idt", KVM_DTABLE),
             field("cr0", U64), field("cr2", U64), field("cr3", U64), field("cr4", U64), field("cr8", U64),
             field("efer", U64), field("apic_base", U64), array("interrupt_bitmap", U64, 4));
+    public static final long SREGS_CS = offset(KVM_SREGS, "cs");
+    public static final long SREGS_DS = offset(KVM_SREGS, "ds");
+    public static final long SREGS_ES = offset(KVM_SREGS, "es");
+    public static final long SREGS_FS = offset(KVM_SREGS, "fs");
+    public static final long SREGS_GS = offset(KVM_SREGS, "gs");
+    public static final long SREGS_SS = offset(KVM_SREGS, "ss");
+    public static final long SREGS_TR = offset(KVM_SREGS, "tr");
+    public static final long SREGS_LDT = offset(KVM_SREGS, "ldt");
+    public static final long SREGS_GDT = offset(KVM_SREGS, "gdt");
+    public static final long SREGS_IDT = offset(KVM_SREGS, "idt");
+    public static final long SREGS_CR0 = offset(KVM_SREGS, "cr0");
+    public static final long SREGS_CR2 = offset(KVM_SREGS, "cr2");
+    public static final long SREGS_CR3 = offset(KVM_SREGS, "cr3");
+    public static final long SREGS_CR4 = offset(KVM_SREGS, "cr4");
+    public static final long SREGS_CR8 = offset(KVM_SREGS, "cr8");
+    public static final long SREGS_EFER = offset(KVM_SREGS, "efer");
+    public static final long SREGS_APIC_BASE = offset(KVM_SREGS, "apic_base");
+    public static final long SREGS_INTERRUPT_BITMAP = offset(KVM_SREGS, "interrupt_bitmap");
 
     public static final StructLayout KVM_FPU = struct("kvm_fpu",
             array("fpr", U8, 128), field("fcw", U16), field("fsw", U16), field("ftwx", U8), field("pad1", U8),
             field("last_opcode", U16), field("last_ip", U64), field("last_dp", U64), array("xmm", U8, 256),
             field("mxcsr", U32), field("pad2", U32));
+    public static final long FPU_FPR = offset(KVM_FPU, "fpr");
+    public static final long FPU_FCW = offset(KVM_FPU, "fcw");
+    public static final long FPU_FSW = offset(KVM_FPU, "fsw");
+    public static final long FPU_FTWX = offset(KVM_FPU, "ftwx");
+    public static final long FPU_LAST_OPCODE = offset(KVM_FPU, "last_opcode");
+    public static final long FPU_LAST_IP = offset(KVM_FPU, "last_ip");
+    public static final long FPU_LAST_DP = offset(KVM_FPU, "last_dp");
+    public static final long FPU_XMM = offset(KVM_FPU, "xmm");
+    public static final long FPU_MXCSR = offset(KVM_FPU, "mxcsr");
 
     public static final StructLayout KVM_MSR_ENTRY = struct("kvm_msr_entry",
             field("index", U32), field("reserved", U32), field("data", U64));
+    public static final long MSR_ENTRY_INDEX = offset(KVM_MSR_ENTRY, "index");
+    public static final long MSR_ENTRY_DATA = offset(KVM_MSR_ENTRY, "data");
 
     /** The header of {@code struct kvm_msrs}; {@code entries[nmsrs]} follow. */
     public static final StructLayout KVM_MSRS = struct("kvm_msrs", field("nmsrs", U32), field("pad", U32));
+    public static final long MSRS_NMSRS = offset(KVM_MSRS, "nmsrs");
 
     /** The header of {@code struct kvm_msr_list}; {@code indices[nmsrs]} follow. */
     public static final StructLayout KVM_MSR_LIST = struct("kvm_msr_list", field("nmsrs", U32));
+    public static final long MSR_LIST_NMSRS = offset(KVM_MSR_LIST, "nmsrs");
 
     public static final StructLayout KVM_CPUID_ENTRY2 = struct("kvm_cpuid_entry2",
             field("function", U32), field("index", U32), field("flags", U32), field("eax", U32),
             field("ebx", U32), field("ecx", U32), field("edx", U32), array("padding", U32, 3));
+    public static final long CPUID_ENTRY2_FUNCTION = offset(KVM_CPUID_ENTRY2, "function");
+    public static final long CPUID_ENTRY2_INDEX = offset(KVM_CPUID_ENTRY2, "index");
+    public static final long CPUID_ENTRY2_FLAGS = offset(KVM_CPUID_ENTRY2, "flags");
+    public static final long CPUID_ENTRY2_EAX = offset(KVM_CPUID_ENTRY2, "eax");
+    public static final long CPUID_ENTRY2_EBX = offset(KVM_CPUID_ENTRY2, "ebx");
+    public static final long CPUID_ENTRY2_ECX = offset(KVM_CPUID_ENTRY2, "ecx");
+    public static final long CPUID_ENTRY2_EDX = offset(KVM_CPUID_ENTRY2, "edx");
 
     /** The header of {@code struct kvm_cpuid2}; {@code entries[nent]} follow. */
     public static final StructLayout KVM_CPUID2 = struct("kvm_cpuid2", field("nent", U32), field("padding", U32));
+    public static final long CPUID2_NENT = offset(KVM_CPUID2, "nent");
 
     public static final StructLayout KVM_LAPIC_STATE = struct("kvm_lapic_state", array("regs", U8, 1024));
 
     public static final StructLayout KVM_PIT_CONFIG = struct("kvm_pit_config", field("flags", U32), array("pad", U32, 15));
+    public static final long PIT_CONFIG_FLAGS = offset(KVM_PIT_CONFIG, "flags");
 
     public static final StructLayout KVM_VCPU_EVENTS = struct("kvm_vcpu_events",
             member("exception", struct("exception", field("injected", U8), field("nr", U8),
@@ -81,12 +156,6 @@ public final class X86KvmStructs {
     /** The legacy 4 KiB XSAVE area ({@code KVM_GET_XSAVE}); {@code extra[]} beyond it is not used. */
     public static final StructLayout KVM_XSAVE = struct("kvm_xsave", array("region", U32, 1024));
 
-    public static final long SEGMENT_BASE = offsetOf(KVM_SEGMENT, "base");
-    public static final long SEGMENT_LIMIT = offsetOf(KVM_SEGMENT, "limit");
-    public static final long SEGMENT_SELECTOR = offsetOf(KVM_SEGMENT, "selector");
-    public static final long SEGMENT_TYPE = offsetOf(KVM_SEGMENT, "type");
-    public static final long DTABLE_BASE = offsetOf(KVM_DTABLE, "base");
-    public static final long DTABLE_LIMIT = offsetOf(KVM_DTABLE, "limit");
 
     /** Every struct of this header, for the layout test. */
     public static final List<StructLayout> ALL = List.of(KVM_REGS, KVM_SEGMENT, KVM_DTABLE, KVM_SREGS, KVM_FPU,

@@ -1,15 +1,16 @@
 package dev.nimbus.kvm.fd;
 
 import dev.nimbus.host.Errno;
-import dev.nimbus.host.LibC;
 import dev.nimbus.host.SyscallException;
 
 import java.lang.foreign.MemorySegment;
 
-import static dev.nimbus.kvm.abi.CLayouts.offsetOf;
 import static dev.nimbus.kvm.abi.KvmIoctls.KVM_GET_DEVICE_ATTR;
 import static dev.nimbus.kvm.abi.KvmIoctls.KVM_HAS_DEVICE_ATTR;
 import static dev.nimbus.kvm.abi.KvmIoctls.KVM_SET_DEVICE_ATTR;
+import static dev.nimbus.kvm.abi.KvmStructs.DEVICE_ATTR_ADDR;
+import static dev.nimbus.kvm.abi.KvmStructs.DEVICE_ATTR_ATTR;
+import static dev.nimbus.kvm.abi.KvmStructs.DEVICE_ATTR_GROUP;
 import static dev.nimbus.kvm.abi.KvmStructs.KVM_DEVICE_ATTR;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -22,8 +23,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class KvmDeviceFd extends KvmFd {
     private final int type;
 
-    KvmDeviceFd(int fd, int type) {
-        super(fd);
+    KvmDeviceFd(int fd, int type, NativeIoctl nativeIoctl) {
+        super(fd, nativeIoctl);
         this.type = type;
     }
 
@@ -37,9 +38,9 @@ public final class KvmDeviceFd extends KvmFd {
     /** A zeroed kvm_device_attr at offset 0 of the scratch, with room for its value right behind it. */
     private static MemorySegment attr(int group, long attribute, boolean withValue) {
         MemorySegment s = scratch(ATTR_SIZE + 8);
-        s.set(JAVA_INT, offsetOf(KVM_DEVICE_ATTR, "group"), group);
-        s.set(JAVA_LONG, offsetOf(KVM_DEVICE_ATTR, "attr"), attribute);
-        s.set(JAVA_LONG, offsetOf(KVM_DEVICE_ATTR, "addr"), withValue ? s.address() + ATTR_SIZE : 0);
+        s.set(JAVA_INT, DEVICE_ATTR_GROUP, group);
+        s.set(JAVA_LONG, DEVICE_ATTR_ATTR, attribute);
+        s.set(JAVA_LONG, DEVICE_ATTR_ADDR, withValue ? s.address() + ATTR_SIZE : 0);
         return s;
     }
 
@@ -75,15 +76,15 @@ public final class KvmDeviceFd extends KvmFd {
 
     /** {@code KVM_HAS_DEVICE_ATTR}: whether the device knows the attribute (ENXIO means it does not). */
     public boolean hasAttr(int group, long attribute) {
-        checkOpen("KVM_HAS_DEVICE_ATTR");
-        int r = LibC.ioctlErrno(fd, KVM_HAS_DEVICE_ATTR, attr(group, attribute, false));
+        String name = name("KVM_HAS_DEVICE_ATTR", group, attribute);
+        int r = ioctlErrno(KVM_HAS_DEVICE_ATTR, attr(group, attribute, false), name);
         if (r >= 0) {
             return true;
         }
         if (-r == Errno.ENXIO) {
             return false;
         }
-        throw new SyscallException(name("KVM_HAS_DEVICE_ATTR", group, attribute), -r);
+        throw new SyscallException(name, -r);
     }
 
 }

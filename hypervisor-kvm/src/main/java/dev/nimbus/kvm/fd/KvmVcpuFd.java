@@ -19,8 +19,23 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 
-import static dev.nimbus.kvm.abi.CLayouts.offsetOf;
+import static dev.nimbus.kvm.abi.Arm64KvmStructs.KVM_VCPU_INIT;
+import static dev.nimbus.kvm.abi.Arm64KvmStructs.VCPU_INIT_FEATURES;
+import static dev.nimbus.kvm.abi.Arm64KvmStructs.VCPU_INIT_FEATURE_WORDS;
+import static dev.nimbus.kvm.abi.Arm64KvmStructs.VCPU_INIT_TARGET;
 import static dev.nimbus.kvm.abi.KvmIoctls.*;
+import static dev.nimbus.kvm.abi.KvmStructs.KVM_ONE_REG;
+import static dev.nimbus.kvm.abi.KvmStructs.KVM_REG_LIST;
+import static dev.nimbus.kvm.abi.KvmStructs.KVM_SIGNAL_MASK;
+import static dev.nimbus.kvm.abi.KvmStructs.MP_STATE_MP_STATE;
+import static dev.nimbus.kvm.abi.KvmStructs.ONE_REG_ADDR;
+import static dev.nimbus.kvm.abi.KvmStructs.ONE_REG_ID;
+import static dev.nimbus.kvm.abi.KvmStructs.REG_LIST_N;
+import static dev.nimbus.kvm.abi.KvmStructs.SIGNAL_MASK_LEN;
+import static dev.nimbus.kvm.abi.X86KvmStructs.CPUID2_NENT;
+import static dev.nimbus.kvm.abi.X86KvmStructs.MSRS_NMSRS;
+import static dev.nimbus.kvm.abi.X86KvmStructs.MSR_ENTRY_DATA;
+import static dev.nimbus.kvm.abi.X86KvmStructs.MSR_ENTRY_INDEX;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -32,14 +47,18 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class KvmVcpuFd extends KvmFd {
     private static final long MSR_ENTRY = X86KvmStructs.KVM_MSR_ENTRY.byteSize();
     private static final long MSRS_HEADER = X86KvmStructs.KVM_MSRS.byteSize();
+    /** The kernel's sigset (64 signals), which follows {@code kvm_signal_mask.len}. */
+    private static final int KERNEL_SIGSET_SIZE = 8;
+    /** Where a one-reg call's value goes: right behind the {@code kvm_one_reg} in the scratch. */
+    private static final long ONE_REG_VALUE = KVM_ONE_REG.byteSize();
 
     private final int id;
     private final long runAddress;
     private final long runSize;
     private final MemorySegment run;
 
-    KvmVcpuFd(int fd, int id, long runAddress, long runSize) {
-        super(fd);
+    KvmVcpuFd(int fd, int id, long runAddress, long runSize, NativeIoctl nativeIoctl) {
+        super(fd, nativeIoctl);
         this.id = id;
         this.runAddress = runAddress;
         this.runSize = runSize;
@@ -58,10 +77,10 @@ public final class KvmVcpuFd extends KvmFd {
     /**
      * {@code KVM_RUN}. Returns 0 when the vCPU exited (the reason is in the kvm_run page), or minus the errno
      * for the expected interruptions: {@code -EINTR} (a signal or {@code immediate_exit}) and {@code -EAGAIN}.
-     * Other errors throw. Allocates nothing.
+     * Other errors throw. Allocates nothing. The one ioctl that is not repeated on EINTR.
      */
     public int run() {
-        int r = LibC.ioctlErrno(fd, KVM_RUN, 0L);
+        int r = ioctlOnce(KVM_RUN, 0L);
         if (r >= 0) {
             return 0;
         }
@@ -81,9 +100,9 @@ public final class KvmVcpuFd extends KvmFd {
      * the thread's own mask is restored on the way out.
      */
     public void setSignalMask(long kernelSigset) {
-        MemorySegment s = scratch(16);
-        s.set(JAVA_INT, 0, 8);
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 4, kernelSigset);
+        MemorySegment s = scratch(KVM_SIGNAL_MASK.byteSize() + KERNEL_SIGSET_SIZE);
+        s.set(JAVA_INT, SIGNAL_MASK_LEN, KERNEL_SIGSET_SIZE);
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, KVM_SIGNAL_MASK.byteSize(), kernelSigset);
         ioctl(KVM_SET_SIGNAL_MASK, s, "KVM_SET_SIGNAL_MASK");
     }
 
@@ -137,13 +156,13 @@ public final class KvmVcpuFd extends KvmFd {
             while (from < indices.length) {
                 int n = indices.length - from;
                 s.fill((byte) 0);
-                s.set(JAVA_INT, 0, n);
+                s.set(JAVA_INT, MSRS_NMSRS, n);
                 for (int i = 0; i < n; i++) {
-                    s.set(JAVA_INT, MSRS_HEADER + i * MSR_ENTRY, indices[from + i]);
+                    s.set(JAVA_INT, MSRS_HEADER + i * MSR_ENTRY + MSR_ENTRY_INDEX, indices[from + i]);
                 }
                 int read = ioctl(KVM_GET_MSRS, s, "KVM_GET_MSRS");
                 for (int i = 0; i < read; i++) {
-                    out.add(new Msr(indices[from + i], s.get(JAVA_LONG, MSRS_HEADER + i * MSR_ENTRY + 8)));
+                    out.add(new Msr(indices[from + i], s.get(JAVA_LONG, MSRS_HEADER + i * MSR_ENTRY + MSR_ENTRY_DATA)));
                 }
                 from += read + 1;  // skip the one the kernel refused (if any)
             }
@@ -155,10 +174,10 @@ public final class KvmVcpuFd extends KvmFd {
     public void setMsrs(List<Msr> msrs) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = arena.allocate(MSRS_HEADER + MSR_ENTRY * Math.max(1, msrs.size()), 8);
-            s.set(JAVA_INT, 0, msrs.size());
+            s.set(JAVA_INT, MSRS_NMSRS, msrs.size());
             for (int i = 0; i < msrs.size(); i++) {
-                s.set(JAVA_INT, MSRS_HEADER + i * MSR_ENTRY, msrs.get(i).index());
-                s.set(JAVA_LONG, MSRS_HEADER + i * MSR_ENTRY + 8, msrs.get(i).value());
+                s.set(JAVA_INT, MSRS_HEADER + i * MSR_ENTRY + MSR_ENTRY_INDEX, msrs.get(i).index());
+                s.set(JAVA_LONG, MSRS_HEADER + i * MSR_ENTRY + MSR_ENTRY_DATA, msrs.get(i).value());
             }
             int written = ioctl(KVM_SET_MSRS, s, "KVM_SET_MSRS");
             if (written < msrs.size()) {
@@ -175,7 +194,7 @@ public final class KvmVcpuFd extends KvmFd {
         long size = X86KvmStructs.KVM_CPUID_ENTRY2.byteSize();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = arena.allocate(header + size * entries.size(), 8);
-            s.set(JAVA_INT, 0, entries.size());
+            s.set(JAVA_INT, CPUID2_NENT, entries.size());
             for (int i = 0; i < entries.size(); i++) {
                 X86Codec.writeCpuid(entries.get(i), s.asSlice(header + i * size, size));
             }
@@ -201,14 +220,16 @@ public final class KvmVcpuFd extends KvmFd {
 
     /** {@code KVM_GET_VCPU_EVENTS}: the raw {@code struct kvm_vcpu_events} (pending exceptions, NMIs, SMIs). */
     public byte[] getVcpuEvents() {
-        MemorySegment s = scratch(X86KvmStructs.KVM_VCPU_EVENTS.byteSize());
+        long size = X86KvmStructs.KVM_VCPU_EVENTS.byteSize();
+        MemorySegment s = scratch(size);
         ioctl(KVM_GET_VCPU_EVENTS, s, "KVM_GET_VCPU_EVENTS");
-        return s.toArray(JAVA_BYTE);
+        return s.asSlice(0, size).toArray(JAVA_BYTE);
     }
 
     public void setVcpuEvents(byte[] events) {
-        MemorySegment s = scratch(X86KvmStructs.KVM_VCPU_EVENTS.byteSize());
-        MemorySegment.copy(events, 0, s, JAVA_BYTE, 0, (int) Math.min(events.length, s.byteSize()));
+        long size = X86KvmStructs.KVM_VCPU_EVENTS.byteSize();
+        MemorySegment s = scratch(size);
+        MemorySegment.copy(events, 0, s, JAVA_BYTE, 0, (int) Math.min(events.length, size));
         ioctl(KVM_SET_VCPU_EVENTS, s, "KVM_SET_VCPU_EVENTS");
     }
 
@@ -243,14 +264,14 @@ public final class KvmVcpuFd extends KvmFd {
 
     /** {@code KVM_GET_MP_STATE}: the raw KVM_MP_STATE_* value. */
     public int getMpState() {
-        MemorySegment s = scratch(4);
+        MemorySegment s = scratch(KvmStructs.KVM_MP_STATE.byteSize());
         ioctl(KVM_GET_MP_STATE, s, "KVM_GET_MP_STATE");
-        return s.get(JAVA_INT, 0);
+        return s.get(JAVA_INT, MP_STATE_MP_STATE);
     }
 
     public void setMpState(int state) {
-        MemorySegment s = scratch(4);
-        s.set(JAVA_INT, 0, state);
+        MemorySegment s = scratch(KvmStructs.KVM_MP_STATE.byteSize());
+        s.set(JAVA_INT, MP_STATE_MP_STATE, state);
         ioctl(KVM_SET_MP_STATE, s, "KVM_SET_MP_STATE");
     }
 
@@ -258,39 +279,49 @@ public final class KvmVcpuFd extends KvmFd {
         return 1 << (int) ((regId & KvmConstants.KVM_REG_SIZE_MASK) >>> KvmConstants.KVM_REG_SIZE_SHIFT);
     }
 
-    private static String regName(String ioctl, long regId) {
-        return String.format("%s(0x%x)", ioctl, regId);
-    }
-
     /** {@code KVM_GET_ONE_REG} of a register of up to 64 bits. */
     public long getOneReg(long regId) {
-        int size = regSize(regId);
-        if (size > 8) {
-            throw new IllegalArgumentException(String.format("register 0x%x is %d bytes; use the byte[] form", regId, size));
-        }
-        MemorySegment s = scratch(KvmStructs.KVM_ONE_REG.byteSize() + 8);
-        s.set(JAVA_LONG, offsetOf(KvmStructs.KVM_ONE_REG, "id"), regId);
-        s.set(JAVA_LONG, offsetOf(KvmStructs.KVM_ONE_REG, "addr"), s.address() + 16);
-        ioctl(KVM_GET_ONE_REG, s, regName("KVM_GET_ONE_REG", regId));
+        int size = scalarRegSize(regId);
+        MemorySegment s = oneReg(regId);
+        oneRegIoctl(KVM_GET_ONE_REG, "KVM_GET_ONE_REG", regId, s);
         return switch (size) {
-            case 1 -> Byte.toUnsignedLong(s.get(JAVA_BYTE, 16));
-            case 2 -> Short.toUnsignedLong(s.get(ValueLayout.JAVA_SHORT, 16));
-            case 4 -> Integer.toUnsignedLong(s.get(JAVA_INT, 16));
-            default -> s.get(JAVA_LONG, 16);
+            case 1 -> Byte.toUnsignedLong(s.get(JAVA_BYTE, ONE_REG_VALUE));
+            case 2 -> Short.toUnsignedLong(s.get(ValueLayout.JAVA_SHORT, ONE_REG_VALUE));
+            case 4 -> Integer.toUnsignedLong(s.get(JAVA_INT, ONE_REG_VALUE));
+            default -> s.get(JAVA_LONG, ONE_REG_VALUE);
         };
     }
 
     /** {@code KVM_SET_ONE_REG} of a register of up to 64 bits. */
     public void setOneReg(long regId, long value) {
+        scalarRegSize(regId);
+        MemorySegment s = oneReg(regId);
+        s.set(JAVA_LONG, ONE_REG_VALUE, value);  // little-endian: the low `size` bytes are the value
+        oneRegIoctl(KVM_SET_ONE_REG, "KVM_SET_ONE_REG", regId, s);
+    }
+
+    private static int scalarRegSize(long regId) {
         int size = regSize(regId);
         if (size > 8) {
             throw new IllegalArgumentException(String.format("register 0x%x is %d bytes; use the byte[] form", regId, size));
         }
-        MemorySegment s = scratch(KvmStructs.KVM_ONE_REG.byteSize() + 8);
-        s.set(JAVA_LONG, offsetOf(KvmStructs.KVM_ONE_REG, "id"), regId);
-        s.set(JAVA_LONG, offsetOf(KvmStructs.KVM_ONE_REG, "addr"), s.address() + 16);
-        s.set(JAVA_LONG, 16, value);  // little-endian: the low `size` bytes are the value
-        ioctl(KVM_SET_ONE_REG, s, regName("KVM_SET_ONE_REG", regId));
+        return size;
+    }
+
+    /** A {@code kvm_one_reg} for {@code regId} in the scratch, pointing at the 8 bytes right behind it. */
+    private static MemorySegment oneReg(long regId) {
+        MemorySegment s = scratch(ONE_REG_VALUE + 8);
+        s.set(JAVA_LONG, ONE_REG_ID, regId);
+        s.set(JAVA_LONG, ONE_REG_ADDR, s.address() + ONE_REG_VALUE);
+        return s;
+    }
+
+    /** The one-reg ioctl; the register id goes into the name only when it failed (formatting is not free). */
+    private void oneRegIoctl(long request, String ioctl, long regId, MemorySegment oneReg) {
+        int r = ioctlErrno(request, oneReg, ioctl);
+        if (r < 0) {
+            throw new SyscallException(String.format("%s(0x%x)", ioctl, regId), -r);
+        }
     }
 
     /** {@code KVM_GET_ONE_REG} of a register of any size into {@code value} (its length must be the size). */
@@ -298,23 +329,24 @@ public final class KvmVcpuFd extends KvmFd {
         checkRegBuffer(regId, value);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment v = arena.allocate(value.length, 16);
-            MemorySegment s = arena.allocate(KvmStructs.KVM_ONE_REG);
-            s.set(JAVA_LONG, 0, regId);
-            s.set(JAVA_LONG, 8, v.address());
-            ioctl(KVM_GET_ONE_REG, s, regName("KVM_GET_ONE_REG", regId));
+            MemorySegment s = arena.allocate(KVM_ONE_REG);
+            s.set(JAVA_LONG, ONE_REG_ID, regId);
+            s.set(JAVA_LONG, ONE_REG_ADDR, v.address());
+            oneRegIoctl(KVM_GET_ONE_REG, "KVM_GET_ONE_REG", regId, s);
             MemorySegment.copy(v, JAVA_BYTE, 0, value, 0, value.length);
         }
     }
 
+    /** {@code KVM_SET_ONE_REG} of a register of any size from {@code value} (its length must be the size). */
     public void setOneReg(long regId, byte[] value) {
         checkRegBuffer(regId, value);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment v = arena.allocate(value.length, 16);
             MemorySegment.copy(value, 0, v, JAVA_BYTE, 0, value.length);
-            MemorySegment s = arena.allocate(KvmStructs.KVM_ONE_REG);
-            s.set(JAVA_LONG, 0, regId);
-            s.set(JAVA_LONG, 8, v.address());
-            ioctl(KVM_SET_ONE_REG, s, regName("KVM_SET_ONE_REG", regId));
+            MemorySegment s = arena.allocate(KVM_ONE_REG);
+            s.set(JAVA_LONG, ONE_REG_ID, regId);
+            s.set(JAVA_LONG, ONE_REG_ADDR, v.address());
+            oneRegIoctl(KVM_SET_ONE_REG, "KVM_SET_ONE_REG", regId, s);
         }
     }
 
@@ -328,18 +360,19 @@ public final class KvmVcpuFd extends KvmFd {
     /** {@code KVM_GET_REG_LIST}: asks for the count first (E2BIG), then the ids. */
     public long[] getRegList() {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment probe = arena.allocate(8);
-            int r = LibC.ioctlErrno(fd, KVM_GET_REG_LIST, probe);
+            long header = KVM_REG_LIST.byteSize();
+            MemorySegment probe = arena.allocate(KVM_REG_LIST);  // n = 0: the kernel answers E2BIG and the count
+            int r = ioctlErrno(KVM_GET_REG_LIST, probe, "KVM_GET_REG_LIST");
             if (r < 0 && -r != Errno.E2BIG) {
                 throw new SyscallException("KVM_GET_REG_LIST", -r);
             }
-            long n = probe.get(JAVA_LONG, 0);
-            MemorySegment s = arena.allocate(8 + 8 * n, 8);
-            s.set(JAVA_LONG, 0, n);
+            long n = probe.get(JAVA_LONG, REG_LIST_N);
+            MemorySegment s = arena.allocate(header + JAVA_LONG.byteSize() * n, 8);
+            s.set(JAVA_LONG, REG_LIST_N, n);
             ioctl(KVM_GET_REG_LIST, s, "KVM_GET_REG_LIST");
-            long got = s.get(JAVA_LONG, 0);
+            long got = s.get(JAVA_LONG, REG_LIST_N);
             long[] out = new long[(int) got];
-            MemorySegment.copy(s, JAVA_LONG, 8, out, 0, out.length);
+            MemorySegment.copy(s, JAVA_LONG, header, out, 0, out.length);
             return out;
         }
     }
@@ -348,11 +381,9 @@ public final class KvmVcpuFd extends KvmFd {
 
     /** {@code KVM_ARM_VCPU_INIT} with {@code target} and a features bitmap (KVM_ARM_VCPU_* bit numbers). */
     public void armVcpuInit(int target, int[] features) {
-        MemorySegment s = scratch(32);
-        s.set(JAVA_INT, 0, target);
-        for (int i = 0; i < Math.min(7, features.length); i++) {
-            s.set(JAVA_INT, 4L + 4L * i, features[i]);
-        }
+        MemorySegment s = scratch(KVM_VCPU_INIT.byteSize());
+        s.set(JAVA_INT, VCPU_INIT_TARGET, target);
+        MemorySegment.copy(features, 0, s, JAVA_INT, VCPU_INIT_FEATURES, Math.min(VCPU_INIT_FEATURE_WORDS, features.length));
         ioctl(KVM_ARM_VCPU_INIT, s, "KVM_ARM_VCPU_INIT(vCPU " + id + ")");
     }
 

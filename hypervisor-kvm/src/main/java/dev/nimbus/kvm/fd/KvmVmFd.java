@@ -6,25 +6,25 @@ import dev.nimbus.host.Errno;
 import dev.nimbus.host.LibC;
 import dev.nimbus.host.SyscallException;
 import dev.nimbus.kvm.abi.KvmConstants;
-import dev.nimbus.kvm.abi.X86KvmStructs;
+import dev.nimbus.kvm.abi.KvmIoctls;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 
-import static dev.nimbus.kvm.abi.CLayouts.offsetOf;
+import static dev.nimbus.kvm.abi.Arm64KvmStructs.KVM_VCPU_INIT;
+import static dev.nimbus.kvm.abi.Arm64KvmStructs.VCPU_INIT_FEATURES;
+import static dev.nimbus.kvm.abi.Arm64KvmStructs.VCPU_INIT_FEATURE_WORDS;
+import static dev.nimbus.kvm.abi.Arm64KvmStructs.VCPU_INIT_TARGET;
 import static dev.nimbus.kvm.abi.KvmIoctls.*;
-import static dev.nimbus.kvm.abi.KvmStructs.KVM_CLOCK_DATA;
+import static dev.nimbus.kvm.abi.KvmStructs.*;
+// the struct layouts, not the ioctl numbers of the same names (those are written KvmIoctls.KVM_...)
 import static dev.nimbus.kvm.abi.KvmStructs.KVM_CREATE_DEVICE;
-import static dev.nimbus.kvm.abi.KvmStructs.KVM_DIRTY_LOG;
 import static dev.nimbus.kvm.abi.KvmStructs.KVM_ENABLE_CAP;
 import static dev.nimbus.kvm.abi.KvmStructs.KVM_IOEVENTFD;
 import static dev.nimbus.kvm.abi.KvmStructs.KVM_IRQFD;
-import static dev.nimbus.kvm.abi.KvmStructs.KVM_IRQ_LEVEL;
-import static dev.nimbus.kvm.abi.KvmStructs.KVM_IRQ_ROUTING;
-import static dev.nimbus.kvm.abi.KvmStructs.KVM_IRQ_ROUTING_ENTRY;
-import static dev.nimbus.kvm.abi.KvmStructs.KVM_MSI;
-import static dev.nimbus.kvm.abi.KvmStructs.KVM_USERSPACE_MEMORY_REGION;
+import static dev.nimbus.kvm.abi.X86KvmStructs.KVM_PIT_CONFIG;
+import static dev.nimbus.kvm.abi.X86KvmStructs.PIT_CONFIG_FLAGS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -32,8 +32,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class KvmVmFd extends KvmFd {
     private final int vcpuMmapSize;
 
-    KvmVmFd(int fd, int vcpuMmapSize) {
-        super(fd);
+    KvmVmFd(int fd, int vcpuMmapSize, NativeIoctl nativeIoctl) {
+        super(fd, nativeIoctl);
         this.vcpuMmapSize = vcpuMmapSize;
     }
 
@@ -49,11 +49,11 @@ public final class KvmVmFd extends KvmFd {
      */
     public void setUserMemoryRegion(int slot, int flags, long gpa, long size, long hostAddress) {
         MemorySegment s = scratch(KVM_USERSPACE_MEMORY_REGION.byteSize());
-        s.set(JAVA_INT, offsetOf(KVM_USERSPACE_MEMORY_REGION, "slot"), slot);
-        s.set(JAVA_INT, offsetOf(KVM_USERSPACE_MEMORY_REGION, "flags"), flags);
-        s.set(JAVA_LONG, offsetOf(KVM_USERSPACE_MEMORY_REGION, "guest_phys_addr"), gpa);
-        s.set(JAVA_LONG, offsetOf(KVM_USERSPACE_MEMORY_REGION, "memory_size"), size);
-        s.set(JAVA_LONG, offsetOf(KVM_USERSPACE_MEMORY_REGION, "userspace_addr"), hostAddress);
+        s.set(JAVA_INT, MEMORY_REGION_SLOT, slot);
+        s.set(JAVA_INT, MEMORY_REGION_FLAGS, flags);
+        s.set(JAVA_LONG, MEMORY_REGION_GUEST_PHYS_ADDR, gpa);
+        s.set(JAVA_LONG, MEMORY_REGION_MEMORY_SIZE, size);
+        s.set(JAVA_LONG, MEMORY_REGION_USERSPACE_ADDR, hostAddress);
         ioctl(KVM_SET_USER_MEMORY_REGION, s, "KVM_SET_USER_MEMORY_REGION");
     }
 
@@ -63,8 +63,8 @@ public final class KvmVmFd extends KvmFd {
      */
     public void getDirtyLog(int slot, MemorySegment bitmap) {
         MemorySegment s = scratch(KVM_DIRTY_LOG.byteSize());
-        s.set(JAVA_INT, offsetOf(KVM_DIRTY_LOG, "slot"), slot);
-        s.set(JAVA_LONG, offsetOf(KVM_DIRTY_LOG, "dirty_bitmap"), bitmap.address());
+        s.set(JAVA_INT, DIRTY_LOG_SLOT, slot);
+        s.set(JAVA_LONG, DIRTY_LOG_DIRTY_BITMAP, bitmap.address());
         ioctl(KVM_GET_DIRTY_LOG, s, "KVM_GET_DIRTY_LOG");
     }
 
@@ -74,7 +74,7 @@ public final class KvmVmFd extends KvmFd {
         try {
             MemorySegment run = LibC.mmap(vcpuMmapSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, vcpuFd, 0,
                     "mmap(kvm_run of vCPU " + id + ")");
-            return new KvmVcpuFd(vcpuFd, id, run.address(), vcpuMmapSize);
+            return new KvmVcpuFd(vcpuFd, id, run.address(), vcpuMmapSize, nativeIoctl);
         } catch (RuntimeException e) {
             LibC.close(vcpuFd);
             throw e;
@@ -84,10 +84,10 @@ public final class KvmVmFd extends KvmFd {
     /** {@code KVM_IRQFD}: binds ({@code deassign} false) or unbinds an eventfd to global interrupt {@code gsi}. */
     public void irqfd(int eventFd, int gsi, boolean deassign) {
         MemorySegment s = scratch(KVM_IRQFD.byteSize());
-        s.set(JAVA_INT, offsetOf(KVM_IRQFD, "fd"), eventFd);
-        s.set(JAVA_INT, offsetOf(KVM_IRQFD, "gsi"), gsi);
-        s.set(JAVA_INT, offsetOf(KVM_IRQFD, "flags"), deassign ? KvmConstants.KVM_IRQFD_FLAG_DEASSIGN : 0);
-        ioctl(dev.nimbus.kvm.abi.KvmIoctls.KVM_IRQFD, s, deassign ? "KVM_IRQFD(deassign)" : "KVM_IRQFD");
+        s.set(JAVA_INT, IRQFD_FD, eventFd);
+        s.set(JAVA_INT, IRQFD_GSI, gsi);
+        s.set(JAVA_INT, IRQFD_FLAGS, deassign ? KvmConstants.KVM_IRQFD_FLAG_DEASSIGN : 0);
+        ioctl(KvmIoctls.KVM_IRQFD, s, deassign ? "KVM_IRQFD(deassign)" : "KVM_IRQFD");
     }
 
     /**
@@ -101,38 +101,38 @@ public final class KvmVmFd extends KvmFd {
         int flags = (pio ? KvmConstants.KVM_IOEVENTFD_FLAG_PIO : 0)
                 | (datamatch ? KvmConstants.KVM_IOEVENTFD_FLAG_DATAMATCH : 0)
                 | (deassign ? KvmConstants.KVM_IOEVENTFD_FLAG_DEASSIGN : 0);
-        s.set(JAVA_LONG, offsetOf(KVM_IOEVENTFD, "datamatch"), datamatch ? value : 0);
-        s.set(JAVA_LONG, offsetOf(KVM_IOEVENTFD, "addr"), address);
-        s.set(JAVA_INT, offsetOf(KVM_IOEVENTFD, "len"), length);
-        s.set(JAVA_INT, offsetOf(KVM_IOEVENTFD, "fd"), eventFd);
-        s.set(JAVA_INT, offsetOf(KVM_IOEVENTFD, "flags"), flags);
-        ioctl(dev.nimbus.kvm.abi.KvmIoctls.KVM_IOEVENTFD, s, deassign ? "KVM_IOEVENTFD(deassign)" : "KVM_IOEVENTFD");
+        s.set(JAVA_LONG, IOEVENTFD_DATAMATCH, datamatch ? value : 0);
+        s.set(JAVA_LONG, IOEVENTFD_ADDR, address);
+        s.set(JAVA_INT, IOEVENTFD_LEN, length);
+        s.set(JAVA_INT, IOEVENTFD_FD, eventFd);
+        s.set(JAVA_INT, IOEVENTFD_FLAGS, flags);
+        ioctl(KvmIoctls.KVM_IOEVENTFD, s, deassign ? "KVM_IOEVENTFD(deassign)" : "KVM_IOEVENTFD");
     }
 
     /** Encodes a routing table as {@code struct kvm_irq_routing} into {@code into} (sized by {@link #routingSize}). */
     public static void encodeRouting(List<GsiRoute> routes, MemorySegment into) {
         into.fill((byte) 0);
-        into.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING, "nr"), routes.size());
+        into.set(JAVA_INT, IRQ_ROUTING_NR, routes.size());
         long entrySize = KVM_IRQ_ROUTING_ENTRY.byteSize();
         for (int i = 0; i < routes.size(); i++) {
             MemorySegment e = into.asSlice(KVM_IRQ_ROUTING.byteSize() + i * entrySize, entrySize);
             GsiRoute r = routes.get(i);
-            e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "gsi"), r.gsi());
+            e.set(JAVA_INT, ROUTING_ENTRY_GSI, r.gsi());
             switch (r) {
                 case GsiRoute.IrqchipPin p -> {
-                    e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "type"), KvmConstants.KVM_IRQ_ROUTING_IRQCHIP);
-                    e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "u.irqchip.irqchip"), p.chip());
-                    e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "u.irqchip.pin"), p.pin());
+                    e.set(JAVA_INT, ROUTING_ENTRY_TYPE, KvmConstants.KVM_IRQ_ROUTING_IRQCHIP);
+                    e.set(JAVA_INT, ROUTING_ENTRY_IRQCHIP_IRQCHIP, p.chip());
+                    e.set(JAVA_INT, ROUTING_ENTRY_IRQCHIP_PIN, p.pin());
                 }
                 case GsiRoute.Msi m -> {
                     MsiMessage msg = m.message();
-                    e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "type"), KvmConstants.KVM_IRQ_ROUTING_MSI);
-                    e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "u.msi.address_lo"), (int) msg.address());
-                    e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "u.msi.address_hi"), (int) (msg.address() >>> 32));
-                    e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "u.msi.data"), msg.data());
+                    e.set(JAVA_INT, ROUTING_ENTRY_TYPE, KvmConstants.KVM_IRQ_ROUTING_MSI);
+                    e.set(JAVA_INT, ROUTING_ENTRY_MSI_ADDRESS_LO, (int) msg.address());
+                    e.set(JAVA_INT, ROUTING_ENTRY_MSI_ADDRESS_HI, (int) (msg.address() >>> 32));
+                    e.set(JAVA_INT, ROUTING_ENTRY_MSI_DATA, msg.data());
                     if (msg.hasDeviceId()) {
-                        e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "flags"), KvmConstants.KVM_MSI_VALID_DEVID);
-                        e.set(JAVA_INT, offsetOf(KVM_IRQ_ROUTING_ENTRY, "u.msi.devid"), msg.deviceId());
+                        e.set(JAVA_INT, ROUTING_ENTRY_FLAGS, KvmConstants.KVM_MSI_VALID_DEVID);
+                        e.set(JAVA_INT, ROUTING_ENTRY_MSI_DEVID, msg.deviceId());
                     }
                 }
             }
@@ -153,23 +153,27 @@ public final class KvmVmFd extends KvmFd {
         }
     }
 
-    /** {@code KVM_IRQ_LINE}: sets the level of interrupt line {@code irq} (its encoding is per architecture). */
+    /**
+     * {@code KVM_IRQ_LINE}: sets the level of interrupt line {@code irq} (its encoding is per architecture).
+     * Every legacy device interrupt comes here, from several threads at once; it allocates nothing: the
+     * struct is filled in the calling thread's {@link #scratch} (checked by {@code IrqLineAllocationTest}).
+     */
     public void irqLine(int irq, boolean level) {
         MemorySegment s = scratch(KVM_IRQ_LEVEL.byteSize());
-        s.set(JAVA_INT, offsetOf(KVM_IRQ_LEVEL, "irq"), irq);
-        s.set(JAVA_INT, offsetOf(KVM_IRQ_LEVEL, "level"), level ? 1 : 0);
+        s.set(JAVA_INT, IRQ_LEVEL_IRQ, irq);
+        s.set(JAVA_INT, IRQ_LEVEL_LEVEL, level ? 1 : 0);
         ioctl(KVM_IRQ_LINE, s, "KVM_IRQ_LINE");
     }
 
     /** {@code KVM_SIGNAL_MSI}: returns {@code > 0} when delivered, 0 when the guest blocked it. */
     public int signalMsi(MsiMessage msi) {
         MemorySegment s = scratch(KVM_MSI.byteSize());
-        s.set(JAVA_INT, offsetOf(KVM_MSI, "address_lo"), (int) msi.address());
-        s.set(JAVA_INT, offsetOf(KVM_MSI, "address_hi"), (int) (msi.address() >>> 32));
-        s.set(JAVA_INT, offsetOf(KVM_MSI, "data"), msi.data());
+        s.set(JAVA_INT, MSI_ADDRESS_LO, (int) msi.address());
+        s.set(JAVA_INT, MSI_ADDRESS_HI, (int) (msi.address() >>> 32));
+        s.set(JAVA_INT, MSI_DATA, msi.data());
         if (msi.hasDeviceId()) {
-            s.set(JAVA_INT, offsetOf(KVM_MSI, "flags"), KvmConstants.KVM_MSI_VALID_DEVID);
-            s.set(JAVA_INT, offsetOf(KVM_MSI, "devid"), msi.deviceId());
+            s.set(JAVA_INT, MSI_FLAGS, KvmConstants.KVM_MSI_VALID_DEVID);
+            s.set(JAVA_INT, MSI_DEVID, msi.deviceId());
         }
         return ioctl(KVM_SIGNAL_MSI, s, "KVM_SIGNAL_MSI");
     }
@@ -180,19 +184,19 @@ public final class KvmVmFd extends KvmFd {
             throw new IllegalArgumentException("KVM_ENABLE_CAP takes at most 4 arguments");
         }
         MemorySegment s = scratch(KVM_ENABLE_CAP.byteSize());
-        s.set(JAVA_INT, offsetOf(KVM_ENABLE_CAP, "cap"), capability);
+        s.set(JAVA_INT, ENABLE_CAP_CAP, capability);
         for (int i = 0; i < args.length; i++) {
-            s.set(JAVA_LONG, offsetOf(KVM_ENABLE_CAP, "args") + 8L * i, args[i]);
+            s.set(JAVA_LONG, ENABLE_CAP_ARGS + 8L * i, args[i]);
         }
-        ioctl(dev.nimbus.kvm.abi.KvmIoctls.KVM_ENABLE_CAP, s, "KVM_ENABLE_CAP(" + capability + ")");
+        ioctl(KvmIoctls.KVM_ENABLE_CAP, s, "KVM_ENABLE_CAP(" + capability + ")");
     }
 
     /** {@code KVM_CREATE_DEVICE}: an in-kernel device of {@code type} (KVM_DEV_TYPE_*). */
     public KvmDeviceFd createDevice(int type) {
         MemorySegment s = scratch(KVM_CREATE_DEVICE.byteSize());
-        s.set(JAVA_INT, offsetOf(KVM_CREATE_DEVICE, "type"), type);
-        ioctl(dev.nimbus.kvm.abi.KvmIoctls.KVM_CREATE_DEVICE, s, "KVM_CREATE_DEVICE(type " + type + ")");
-        return new KvmDeviceFd(s.get(JAVA_INT, offsetOf(KVM_CREATE_DEVICE, "fd")), type);
+        s.set(JAVA_INT, CREATE_DEVICE_TYPE, type);
+        ioctl(KvmIoctls.KVM_CREATE_DEVICE, s, "KVM_CREATE_DEVICE(type " + type + ")");
+        return new KvmDeviceFd(s.get(JAVA_INT, CREATE_DEVICE_FD), type, nativeIoctl);
     }
 
     /**
@@ -200,22 +204,18 @@ public final class KvmVmFd extends KvmFd {
      * device of {@code type}, without creating one. The kernel answers ENODEV for a type it does not offer.
      */
     public boolean canCreateDevice(int type) {
-        checkOpen("KVM_CREATE_DEVICE");
         MemorySegment s = scratch(KVM_CREATE_DEVICE.byteSize());
-        s.set(JAVA_INT, offsetOf(KVM_CREATE_DEVICE, "type"), type);
-        s.set(JAVA_INT, offsetOf(KVM_CREATE_DEVICE, "flags"), KvmConstants.KVM_CREATE_DEVICE_TEST);
-        while (true) {
-            int r = LibC.ioctlErrno(fd, dev.nimbus.kvm.abi.KvmIoctls.KVM_CREATE_DEVICE, s);
-            if (r >= 0) {
-                return true;
-            }
-            if (-r == Errno.ENODEV) {
-                return false;
-            }
-            if (-r != Errno.EINTR) {
-                throw new SyscallException("KVM_CREATE_DEVICE(type " + type + ", KVM_CREATE_DEVICE_TEST)", -r);
-            }
+        s.set(JAVA_INT, CREATE_DEVICE_TYPE, type);
+        s.set(JAVA_INT, CREATE_DEVICE_FLAGS, KvmConstants.KVM_CREATE_DEVICE_TEST);
+        String name = "KVM_CREATE_DEVICE(type " + type + ", KVM_CREATE_DEVICE_TEST)";
+        int r = ioctlErrno(KvmIoctls.KVM_CREATE_DEVICE, s, name);
+        if (r >= 0) {
+            return true;
         }
+        if (-r == Errno.ENODEV) {
+            return false;
+        }
+        throw new SyscallException(name, -r);
     }
 
     /** {@code KVM_CREATE_IRQCHIP}: the x86 PIC pair and IOAPIC (or a GICv2 on AArch64). */
@@ -225,8 +225,8 @@ public final class KvmVmFd extends KvmFd {
 
     /** {@code KVM_CREATE_PIT2} (x86-64) with {@code flags} (KVM_PIT_SPEAKER_DUMMY). */
     public void createPit2(int flags) {
-        MemorySegment s = scratch(X86KvmStructs.KVM_PIT_CONFIG.byteSize());
-        s.set(JAVA_INT, offsetOf(X86KvmStructs.KVM_PIT_CONFIG, "flags"), flags);
+        MemorySegment s = scratch(KVM_PIT_CONFIG.byteSize());
+        s.set(JAVA_INT, PIT_CONFIG_FLAGS, flags);
         ioctl(KVM_CREATE_PIT2, s, "KVM_CREATE_PIT2");
     }
 
@@ -237,7 +237,7 @@ public final class KvmVmFd extends KvmFd {
 
     /** {@code KVM_SET_IDENTITY_MAP_ADDR} (x86-64): a 1-page guest range; before any vCPU is created. */
     public void setIdentityMapAddr(long address) {
-        MemorySegment s = scratch(8);
+        MemorySegment s = scratch(JAVA_LONG.byteSize());  // the argument is a pointer to a __u64
         s.set(JAVA_LONG, 0, address);
         ioctl(KVM_SET_IDENTITY_MAP_ADDR, s, "KVM_SET_IDENTITY_MAP_ADDR");
     }
@@ -246,24 +246,23 @@ public final class KvmVmFd extends KvmFd {
     public long getClock() {
         MemorySegment s = scratch(KVM_CLOCK_DATA.byteSize());
         ioctl(KVM_GET_CLOCK, s, "KVM_GET_CLOCK");
-        return s.get(JAVA_LONG, offsetOf(KVM_CLOCK_DATA, "clock"));
+        return s.get(JAVA_LONG, CLOCK_DATA_CLOCK);
     }
 
     /** {@code KVM_SET_CLOCK} (x86-64). */
     public void setClock(long nanos) {
         MemorySegment s = scratch(KVM_CLOCK_DATA.byteSize());
-        s.set(JAVA_LONG, offsetOf(KVM_CLOCK_DATA, "clock"), nanos);
+        s.set(JAVA_LONG, CLOCK_DATA_CLOCK, nanos);
         ioctl(KVM_SET_CLOCK, s, "KVM_SET_CLOCK");
     }
 
     /** {@code KVM_ARM_PREFERRED_TARGET} (AArch64): the target and features to initialize vCPUs with. */
     public int[] armPreferredTarget() {
-        MemorySegment s = scratch(dev.nimbus.kvm.abi.Arm64KvmStructs.KVM_VCPU_INIT.byteSize());
+        MemorySegment s = scratch(KVM_VCPU_INIT.byteSize());
         ioctl(KVM_ARM_PREFERRED_TARGET, s, "KVM_ARM_PREFERRED_TARGET");
-        int[] out = new int[8];
-        for (int i = 0; i < 8; i++) {
-            out[i] = s.get(JAVA_INT, 4L * i);
-        }
+        int[] out = new int[1 + VCPU_INIT_FEATURE_WORDS];
+        out[0] = s.get(JAVA_INT, VCPU_INIT_TARGET);
+        MemorySegment.copy(s, JAVA_INT, VCPU_INIT_FEATURES, out, 1, VCPU_INIT_FEATURE_WORDS);
         return out;
     }
 

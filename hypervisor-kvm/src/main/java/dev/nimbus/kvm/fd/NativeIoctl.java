@@ -1,0 +1,28 @@
+package dev.nimbus.kvm.fd;
+
+import dev.nimbus.host.LibC;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * How the descriptor classes reach {@code ioctl(2)}: both forms return the result ({@code >= 0}) or minus the
+ * errno, never throw. {@link #LIBC} is the only implementation outside tests; a test passes its own to run
+ * the code that fills the argument structs without /dev/kvm (see {@code IrqLineAllocationTest}).
+ */
+interface NativeIoctl {
+    int ioctl(int fd, long request, MemorySegment arg);
+
+    int ioctl(int fd, long request, long arg);
+
+    NativeIoctl LIBC = new NativeIoctl() {
+        @Override
+        public int ioctl(int fd, long request, MemorySegment arg) {
+            return LibC.ioctlErrno(fd, request, arg);
+        }
+
+        @Override
+        public int ioctl(int fd, long request, long arg) {
+            return LibC.ioctlErrno(fd, request, arg);
+        }
+    };
+}
