@@ -9,16 +9,22 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.EnumSet;
 
 /**
  * The REST API's listener: HTTP/1.1 on a Unix domain socket (Jetty's Unix-domain connector), serving
- * {@link ApiHandler}. The socket file is made owner-only (mode 0600) as soon as it exists, and removed when
- * the server stops.
+ * {@link ApiHandler}. The socket is owner-only (mode 0600) from the moment its path exists (see
+ * {@link #start}), and removed when the server stops.
  */
 public final class ApiServer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(ApiServer.class.getName());
@@ -26,6 +32,8 @@ public final class ApiServer implements AutoCloseable {
     private static final int MAX_THREADS = 16;
     /** A connection that sends nothing for this long is closed. */
     private static final long IDLE_TIMEOUT_MILLIS = 30_000;
+    /** The kernel's limit for a socket path (sun_path), less the terminating NUL. */
+    private static final int MAX_PATH_BYTES = 107;
     /** How long {@link #close()} waits for requests in flight to be answered. */
     static final long STOP_TIMEOUT_MILLIS = 5_000;
 
@@ -38,16 +46,73 @@ public final class ApiServer implements AutoCloseable {
     }
 
     /**
-     * Starts serving {@code handler} on a new socket at {@code socket}. A leftover socket file (from a VMM
-     * that did not stop cleanly) is replaced; any other file there is an error.
+     * Starts serving {@code handler} on a new socket at {@code socket}, which no one but this user can reach
+     * at any moment: the socket is bound inside a fresh directory of mode 0700 next to {@code socket}, made
+     * 0600 there, and only then renamed into place (rename(2) replaces atomically). A socket already at the
+     * path is replaced only when it is stale (nothing answers on it: a VMM that died); a live one is refused
+     * as in use, and any other file there is an error.
      */
     public static ApiServer start(Path socket, ApiHandler handler) throws IOException {
-        if (Files.exists(socket, LinkOption.NOFOLLOW_LINKS)) {
-            if (!isSocket(socket)) {
-                throw new IOException(socket + " exists and is not a socket");
-            }
-            Files.delete(socket);
+        Path target = socket.toAbsolutePath();
+        refuseLiveOrForeign(target);
+        Path parent = target.getParent();
+        Path privateDir;
+        try {
+            privateDir = Files.createTempDirectory(parent, ".nimbus-api-",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        } catch (IOException | UnsupportedOperationException e) {
+            throw new IOException("cannot make a private directory in " + parent + ": " + e.getMessage(), e);
         }
+        Path bound = privateDir.resolve("s");
+        if (bound.toString().getBytes(StandardCharsets.UTF_8).length > MAX_PATH_BYTES) {
+            Files.deleteIfExists(privateDir);
+            throw new IOException("the path is too long to be bound safely (" + bound + " is over " + MAX_PATH_BYTES
+                    + " bytes); use a shorter one");
+        }
+        Server server = null;
+        try {
+            server = newServer(bound, handler);
+            server.start();
+            Files.setPosixFilePermissions(bound, EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE));
+            refuseLiveOrForeign(target);   // once more, just before taking the path
+            Files.move(bound, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (Exception e) {
+            if (server != null) {
+                stopQuietly(server);
+            }
+            Files.deleteIfExists(bound);
+            Files.deleteIfExists(privateDir);
+            throw e instanceof IOException io ? io : new IOException(e.getMessage() == null ? e.toString() : e.getMessage(), e);
+        }
+        Files.deleteIfExists(privateDir);
+        LOG.log(Level.INFO, "REST API listening on {0}", target);
+        return new ApiServer(server, target);
+    }
+
+    /** Refuses a path that holds anything but a stale socket; a stale one is left for the rename to replace. */
+    private static void refuseLiveOrForeign(Path target) throws IOException {
+        if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        if (!isSocket(target)) {
+            throw new IOException(target + " exists and is not a socket");
+        }
+        if (answers(target)) {
+            throw new IOException(target + " is in use: a running VMM answers on it (stop it, or choose another path)");
+        }
+    }
+
+    /** Whether something accepts connections on the socket at {@code path}. */
+    private static boolean answers(Path path) {
+        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            ch.connect(UnixDomainSocketAddress.of(path));
+            return true;
+        } catch (IOException e) {
+            return false;   // ECONNREFUSED: nobody listens (a VMM that died left it)
+        }
+    }
+
+    private static Server newServer(Path bound, ApiHandler handler) {
         QueuedThreadPool threads = new QueuedThreadPool(MAX_THREADS, 2);
         threads.setName("api");
         threads.setDaemon(true);
@@ -56,7 +121,7 @@ public final class ApiServer implements AutoCloseable {
         http.setSendServerVersion(false);
         http.setSendDateHeader(false);
         UnixDomainServerConnector connector = new UnixDomainServerConnector(server, 1, 1, new HttpConnectionFactory(http));
-        connector.setUnixDomainPath(socket);
+        connector.setUnixDomainPath(bound);
         connector.setIdleTimeout(IDLE_TIMEOUT_MILLIS);
         server.addConnector(connector);
         // close() lets requests in flight finish (vmm.shutdown's own 204 among them: the process closes
@@ -64,23 +129,7 @@ public final class ApiServer implements AutoCloseable {
         server.setHandler(new GracefulHandler(handler));
         server.setStopTimeout(STOP_TIMEOUT_MILLIS);
         server.setStopAtShutdown(false);
-        try {
-            server.start();
-        } catch (IOException e) {
-            stopQuietly(server);
-            throw e;
-        } catch (Exception e) {
-            stopQuietly(server);
-            throw new IOException(e.getMessage() == null ? e.toString() : e.getMessage(), e);
-        }
-        try {
-            Files.setPosixFilePermissions(socket, EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE));
-        } catch (IOException | UnsupportedOperationException e) {
-            stopQuietly(server);
-            throw new IOException("cannot make " + socket + " owner-only: " + e.getMessage(), e);
-        }
-        LOG.log(Level.INFO, "REST API listening on {0}", socket);
-        return new ApiServer(server, socket);
+        return server;
     }
 
     private static boolean isSocket(Path p) throws IOException {

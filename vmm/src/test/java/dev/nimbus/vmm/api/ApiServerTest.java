@@ -24,6 +24,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The REST API over its Unix socket, spoken to with raw HTTP/1.1 so malformed requests can be sent too.
@@ -191,6 +192,73 @@ class ApiServerTest {
         }
         controller = new VmController(TestMachines.builder(backend, new ScriptedPlatform()));
         server = ApiServer.start(socket, new ApiHandler(controller));
+    }
+
+    @Test
+    void aSecondServerOnALiveSocketIsRefusedAsInUseAndTheFirstStillAnswers() throws Exception {
+        VmController other = new VmController(TestMachines.builder(backend, new ScriptedPlatform()));
+        try {
+            assertThatThrownBy(() -> ApiServer.start(socket, new ApiHandler(other)))
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("in use");
+        } finally {
+            other.close();
+        }
+        assertThat(request("GET", "vmm.ping", null).status()).as("the first VMM still answers").isEqualTo(200);
+    }
+
+    @Test
+    void aStaleSocketLeftByAVmmThatDiedIsReplaced() throws Exception {
+        server.close();
+        Path stale = dir.resolve("stale.sock");
+        try (var ch = java.nio.channels.ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            ch.bind(UnixDomainSocketAddress.of(stale));   // closing leaves the file behind, as a killed VMM would
+        }
+        assertThat(stale).exists();
+        socket = stale;
+        server = ApiServer.start(stale, new ApiHandler(controller));
+        assertThat(request("GET", "vmm.ping", null).status()).isEqualTo(200);
+    }
+
+    @Test
+    void theSocketIsNeverWiderThanOwnerOnlyEvenUnderUmask000AndAnotherUserCannotConnect() throws Exception {
+        // a separate VMM process started with umask 000; this test watches the path from before it exists
+        Path sock = Files.createDirectories(dir.resolve("pub")).resolve("api.sock");
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(sock.getParent(), java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process vmm = new ProcessBuilder("sh", "-c", "umask 000; exec \"$0\" --enable-native-access=ALL-UNNAMED -cp \"$1\" "
+                + "dev.nimbus.vmm.Main --api-socket path=\"$2\"", javaBin, System.getProperty("java.class.path"), sock.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("vmm.log").toFile()).start();
+        List<String> seen = new java.util.ArrayList<>();
+        try {
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+            while (System.nanoTime() < deadline && vmm.isAlive()) {
+                try {
+                    Object mode = Files.getAttribute(sock, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                    seen.add(Integer.toOctalString((Integer) mode & 0777));
+                    if (seen.size() > 200) {
+                        break;
+                    }
+                } catch (java.nio.file.NoSuchFileException e) {
+                    Thread.onSpinWait();
+                }
+            }
+            assertThat(seen).as("modes seen; vmm log: %s", Files.readString(dir.resolve("vmm.log"))).isNotEmpty()
+                    .allMatch("600"::equals);
+            // another user: nobody, through setpriv, gets EACCES on connect
+            dev.nimbus.testsupport.HostTools.ensurePackages("python3-minimal");
+            Process other = new ProcessBuilder("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                    "/usr/bin/python3", "-c", "import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])", sock.toString())
+                    .redirectErrorStream(true).start();
+            String out = new String(other.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(other.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(other.exitValue()).as(out).isNotZero();
+            assertThat(out).contains("PermissionError: [Errno 13] Permission denied");
+        } finally {
+            vmm.destroy();
+            vmm.waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+        }
     }
 
     @Test
