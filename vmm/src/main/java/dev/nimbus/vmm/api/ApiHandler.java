@@ -13,6 +13,7 @@ import dev.nimbus.vmm.control.ControlException;
 import dev.nimbus.vmm.control.VmController;
 import dev.nimbus.vmm.control.VmInfo;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Handler;
@@ -22,7 +23,6 @@ import org.eclipse.jetty.util.BufferUtil;
 import org.eclipse.jetty.util.Callback;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -61,11 +61,46 @@ public final class ApiHandler extends Handler.Abstract {
         }
     }
 
+    /**
+     * What arrived as the request body, read before the request is dispatched: its bytes, or why there are
+     * none to use (over the limit, a read error). Reading never holds a thread while a client is slow to send:
+     * the body is gathered asynchronously and the request is dispatched when it is complete.
+     */
+    private record Body(byte[] bytes, int errorStatus, String error) {
+        static final Body EMPTY = new Body(new byte[0], 0, null);
+
+        static Body failed(int status, String error) {
+            return new Body(null, status, error);
+        }
+    }
+
     @Override
     public boolean handle(Request request, Response response, Callback callback) {
+        long length = request.getLength();
+        if (length == 0 || HttpMethod.GET.is(request.getMethod())) {
+            answer(request, response, callback, Body.EMPTY);
+        } else if (length > MAX_BODY) {
+            answer(request, response, callback, Body.failed(HttpStatus.PAYLOAD_TOO_LARGE_413,
+                    "request body of " + length + " bytes is over the limit of " + MAX_BODY));
+        } else {
+            Content.Source.asByteArrayAsync(request, MAX_BODY).whenComplete((bytes, failure) -> answer(request, response, callback,
+                    failure == null ? new Body(bytes, 0, null) : readFailure(failure)));
+        }
+        return true;
+    }
+
+    private static Body readFailure(Throwable failure) {
+        Throwable cause = failure.getCause() != null && failure instanceof java.util.concurrent.CompletionException ? failure.getCause() : failure;
+        if (cause instanceof IllegalArgumentException || cause instanceof IllegalStateException) {
+            return Body.failed(HttpStatus.PAYLOAD_TOO_LARGE_413, "request body is over the limit of " + MAX_BODY + " bytes");
+        }
+        return Body.failed(HttpStatus.BAD_REQUEST_400, "cannot read the request body: " + cause.getMessage());
+    }
+
+    private void answer(Request request, Response response, Callback callback, Body body) {
         Reply reply;
         try {
-            reply = dispatch(request);
+            reply = dispatch(request, body);
         } catch (RuntimeException e) {
             LOG.log(Level.ERROR, "API request failed unexpectedly", e);
             reply = Reply.error(HttpStatus.INTERNAL_SERVER_ERROR_500, "internal error: " + e);
@@ -75,15 +110,14 @@ public final class ApiHandler extends Handler.Abstract {
         if (reply.body() == null) {
             response.write(true, BufferUtil.EMPTY_BUFFER, callback);
         } else {
-            byte[] body = reply.body().getBytes(StandardCharsets.UTF_8);
+            byte[] bytes = reply.body().getBytes(StandardCharsets.UTF_8);
             response.getHeaders().put(HttpHeader.CONTENT_TYPE, reply.contentType());
-            response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
-            response.write(true, ByteBuffer.wrap(body), callback);
+            response.getHeaders().put(HttpHeader.CONTENT_LENGTH, bytes.length);
+            response.write(true, ByteBuffer.wrap(bytes), callback);
         }
-        return true;
     }
 
-    private Reply dispatch(Request request) {
+    private Reply dispatch(Request request, Body body) {
         String path = request.getHttpURI().getPath();
         if (path == null || !path.startsWith(PREFIX)) {
             return Reply.error(HttpStatus.NOT_FOUND_404, "no such endpoint: " + path + " (the API is under " + PREFIX + ")");
@@ -105,7 +139,7 @@ public final class ApiHandler extends Handler.Abstract {
                     yield Reply.noContent();
                 }
                 case VM_CREATE -> {
-                    controller.create(VmConfigJson.read(body(request)));
+                    controller.create(VmConfigJson.read(json(body)));
                     yield Reply.noContent();
                 }
                 case VM_BOOT -> done(controller::boot);
@@ -194,20 +228,11 @@ public final class ApiHandler extends Handler.Abstract {
         }
     }
 
-    private JsonNode body(Request request) throws BadRequest {
-        long length = request.getLength();
-        if (length > MAX_BODY) {
-            throw new BadRequest(HttpStatus.PAYLOAD_TOO_LARGE_413, "request body of " + length + " bytes is over the limit of " + MAX_BODY);
+    private JsonNode json(Body body) throws BadRequest {
+        if (body.error() != null) {
+            throw new BadRequest(body.errorStatus(), body.error());
         }
-        byte[] bytes;
-        try (InputStream in = Content.Source.asInputStream(request)) {
-            bytes = in.readNBytes(MAX_BODY + 1);
-        } catch (IOException e) {
-            throw new BadRequest(HttpStatus.BAD_REQUEST_400, "cannot read the request body: " + e.getMessage());
-        }
-        if (bytes.length > MAX_BODY) {
-            throw new BadRequest(HttpStatus.PAYLOAD_TOO_LARGE_413, "request body is over the limit of " + MAX_BODY + " bytes");
-        }
+        byte[] bytes = body.bytes();
         if (bytes.length == 0) {
             throw new BadRequest(HttpStatus.BAD_REQUEST_400, "a JSON body is required");
         }

@@ -30,7 +30,7 @@ public final class ApiServer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(ApiServer.class.getName());
     /** Threads serving requests; each request blocks its thread until the VM-control thread answers. */
     private static final int MAX_THREADS = 16;
-    /** A connection that sends nothing for this long is closed. */
+    /** A connection that sends nothing for this long is closed (a client stalled in its request body too). */
     private static final long IDLE_TIMEOUT_MILLIS = 30_000;
     /** The kernel's limit for a socket path (sun_path), less the terminating NUL. */
     private static final int MAX_PATH_BYTES = 107;

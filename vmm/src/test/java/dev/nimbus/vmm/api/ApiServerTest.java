@@ -262,6 +262,36 @@ class ApiServerTest {
     }
 
     @Test
+    void clientsThatStallInTheirBodiesDoNotHoldUpAnotherClientsRequest() throws Exception {
+        // more stalled uploads than the server has threads: each sends its headers and 10 of 100 body bytes
+        List<SocketChannel> stalled = new ArrayList<>();
+        try {
+            for (int i = 0; i < 24; i++) {
+                SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+                ch.connect(UnixDomainSocketAddress.of(socket));
+                ch.write(ByteBuffer.wrap(("PUT /api/v1/vm.create HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: 100\r\n\r\n{\"cpus\":").getBytes(StandardCharsets.US_ASCII)));
+                stalled.add(ch);
+            }
+            Thread.sleep(500);   // let the server take them all in
+            var ping = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return request("GET", "vmm.ping", null).status();
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            // the idle timeout (30 s) is what used to free the threads; well before it, the ping is answered
+            assertThat(ping.get(10, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(200);
+            assertThat(stalled).as("the stalled clients are still connected").allMatch(SocketChannel::isConnected);
+        } finally {
+            for (SocketChannel ch : stalled) {
+                ch.close();
+            }
+        }
+    }
+
+    @Test
     void infoWithoutAVmIs404() throws IOException {
         Answer a = request("GET", "vm.info", null);
         assertThat(a.status()).isEqualTo(404);
