@@ -77,6 +77,10 @@ public final class MachineBuilder {
         GuestMemory memory = GuestMemory.allocate(layout.ram());
         Vm vm = null;
         try {
+            // the kernel and initramfs first: a boot refused for its images creates no VM and opens, creates or
+            // truncates nothing on the host (console files, taps, disk locks come after)
+            BootPlan plan = arch.loadKernel(memory, new BootImages(config.payload().kernel(),
+                    config.payload().initramfs(), config.payload().cmdline()), description);
             vm = hypervisor.createVm(VmOptions.defaults());
             int slot = 0;
             for (GuestRegion r : memory.regions()) {
@@ -95,8 +99,6 @@ public final class MachineBuilder {
             VirtioWiring.Wired virtioDevices = virtio.attach(config, wired.devices(), memory, vm, irqChip);
             opened.addAll(virtioDevices.resources());
 
-            BootPlan plan = arch.loadKernel(memory, new BootImages(config.payload().kernel(),
-                    config.payload().initramfs(), config.payload().cmdline()), description);
             return new Machine(vm, memory, vcpus, buses, plan, arch, wired.devices(), virtioDevices.devices(), opened);
         } catch (BootException | ConfigException | RuntimeException e) {
             PlatformDeviceWiring.closeAll(opened);

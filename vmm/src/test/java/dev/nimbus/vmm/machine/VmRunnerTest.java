@@ -96,12 +96,15 @@ class VmRunnerTest {
     }
 
     @Test
-    void aKernelThatCannotBeLoadedIsBadInputAndReleasesTheVm() throws Exception {
+    void aKernelThatCannotBeLoadedIsBadInputAndNothingIsCreatedOrTouched() throws Exception {
         platform.loadFailure = new BootException("kernel vmlinuz: not a bzImage and not an ELF file");
+        Files.writeString(dir.resolve("serial.log"), "kept from an earlier run\n");
         ScriptedBackend backend = new ScriptedBackend();
         assertThat(run(backend, config(1))).isEqualTo(2);
         assertThat(err.toString()).isEqualTo("nimbus: kernel vmlinuz: not a bzImage and not an ELF file\n");
-        assertThat(backend.vms).hasSize(1).allMatch(vm -> vm.closed);
+        assertThat(backend.vms).as("the kernel is checked before a VM is made").isEmpty();
+        assertThat(Files.readString(dir.resolve("serial.log"))).as("the serial file is not truncated by a refused boot")
+                .isEqualTo("kept from an earlier run\n");
     }
 
     @Test
