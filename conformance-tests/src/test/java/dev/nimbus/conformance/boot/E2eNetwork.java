@@ -34,7 +34,15 @@ final class E2eNetwork {
         void run() throws Exception;
     }
 
-    /** Connects to the guest's listener (retrying while it starts) and sends {@code bytes} random bytes; their SHA-256. */
+    /** How long the host's stream to the guest may make no progress before the test calls it stalled. */
+    static final long STALL_SECONDS = 120;
+
+    /**
+     * Connects to the guest's listener (retrying while it starts) and sends {@code bytes} random bytes; their
+     * SHA-256. A socket write has no timeout of its own, so a watchdog closes the socket when no chunk has gone
+     * out for {@link #STALL_SECONDS}: a stalled guest receive path fails the test, saying how far it got,
+     * instead of hanging the whole L1 run.
+     */
     static byte[] sendToGuest(int bytes) throws Exception {
         MessageDigest sha = MessageDigest.getInstance("SHA-256");
         Random random = new Random(42);
@@ -44,11 +52,41 @@ final class E2eNetwork {
             try (Socket s = new Socket()) {
                 s.connect(new InetSocketAddress(GUEST_IP, GUEST_PORT), 5000);
                 OutputStream out = s.getOutputStream();
-                for (int left = bytes; left > 0; left -= chunk.length) {
-                    random.nextBytes(chunk);
-                    int n = Math.min(left, chunk.length);
-                    sha.update(chunk, 0, n);
-                    out.write(chunk, 0, n);
+                java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
+                java.util.concurrent.atomic.AtomicBoolean stalled = new java.util.concurrent.atomic.AtomicBoolean();
+                Thread watchdog = Thread.ofPlatform().daemon().start(() -> {
+                    long last = -1;
+                    try {
+                        while (true) {
+                            Thread.sleep(TimeUnit.SECONDS.toMillis(STALL_SECONDS));
+                            long now = sent.get();
+                            if (now == last) {
+                                stalled.set(true);
+                                s.close();
+                                return;
+                            }
+                            last = now;
+                        }
+                    } catch (InterruptedException | java.io.IOException e) {
+                        // the transfer ended
+                    }
+                });
+                try {
+                    for (int left = bytes; left > 0; left -= chunk.length) {
+                        random.nextBytes(chunk);
+                        int n = Math.min(left, chunk.length);
+                        sha.update(chunk, 0, n);
+                        out.write(chunk, 0, n);
+                        sent.addAndGet(n);
+                    }
+                } catch (java.io.IOException e) {
+                    if (stalled.get()) {
+                        throw new AssertionError("the host's TCP stream to the guest stalled: " + sent.get() + " of " + bytes
+                                + " bytes written, then nothing for " + STALL_SECONDS + " s (the guest's virtio-net receive path stopped)", e);
+                    }
+                    throw e;
+                } finally {
+                    watchdog.interrupt();
                 }
                 return sha.digest();
             } catch (ConnectException e) {
