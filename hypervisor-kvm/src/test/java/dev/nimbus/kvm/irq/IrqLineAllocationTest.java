@@ -26,13 +26,20 @@ import static org.assertj.core.api.Assertions.assertThat;
  * and what is measured is Nimbus's code: the real downcall below it is the JDK's, which can allocate a
  * slice of the errno capture segment per call depending on how the JIT inlined it (docs/performance.md).
  *
- * <p>The bound, under 1 KiB for 100,000 calls after a warm-up round, is "nothing per call": one object per
- * call would be at least 16 bytes, 1.6 MB in all; the slack is for one-off allocations inside the JVM
- * (the allocation counter's own bookkeeping, a deoptimization) that do not scale with the calls.
+ * <p>The bound, under 100,000 bytes for 100,000 calls in the quietest of four rounds after a warm-up round, is
+ * "nothing per call": one object per call would be at least 16 bytes, 1.6 MB in all (the slice this test was
+ * proven against allocated 4,000,792); the slack is for one-off allocations inside the JVM (a JIT compilation,
+ * a deoptimization) that do not scale with the calls.
  */
 class IrqLineAllocationTest {
     private static final int CALLS = 100_000;
-    private static final long BOUND = 1024;
+    /**
+     * Under one byte per call on average, in the quietest of the measured rounds: a JIT compilation or a
+     * deoptimization can allocate a kilobyte or so once (seen on CI: 1,264 bytes in one round), an object per
+     * call would be 1.6 MB or more.
+     */
+    private static final long BOUND = CALLS;
+    private static final int MEASURED_ROUNDS = 4;
 
     private static long allocatedByThisThread() {
         return ((com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean()).getCurrentThreadAllocatedBytes();
@@ -54,19 +61,22 @@ class IrqLineAllocationTest {
         FakeIoctl ioctl = new FakeIoctl();
         IrqChip chip = create.apply(ioctl.vm());
         long levels = 0;
-        for (int round = 0; round < 2; round++) {  // round 0 warms up (class loading, first-call paths, JIT)
+        long least = Long.MAX_VALUE;
+        for (int round = 0; round <= MEASURED_ROUNDS; round++) {  // round 0 warms up (class loading, first-call paths, JIT)
             long before = allocatedByThisThread();
             for (int i = 0; i < CALLS; i++) {
                 chip.setIrqLine(4, (i & 1) == 0);
                 levels += ioctl.lastArg().get(JAVA_INT, IRQ_LEVEL_LEVEL);
             }
             long allocated = allocatedByThisThread() - before;
-            if (round == 1) {
-                assertThat(allocated).as("bytes allocated by %d line sets", CALLS).isLessThan(BOUND);
+            if (round > 0) {
+                least = Math.min(least, allocated);
             }
         }
+        assertThat(least).as("bytes allocated by %d line sets (the quietest of %d rounds)", CALLS, MEASURED_ROUNDS)
+                .isLessThan(BOUND);
         assertThat(ioctl.lastRequest()).isEqualTo(KvmIoctls.KVM_IRQ_LINE);
-        assertThat(levels).isEqualTo(CALLS);  // every other set was high, over two rounds
+        assertThat(levels).isEqualTo((long) CALLS * (MEASURED_ROUNDS + 1) / 2);  // every other set was high
         assertThat(ioctl.lastArg().get(JAVA_INT, IRQ_LEVEL_IRQ)).isNotZero();
     }
 }
