@@ -24,7 +24,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class Aarch64VirtioTest {
     /** Kernel log lines that say the virtio, PCI, MSI or GIC set-up Nimbus gave the guest is wrong. */
     private static final Pattern BAD_LOG_LINE = Pattern.compile(
-            "(?i:(virtio|pci|msi|\\bITS\\b|vd[a-z]).*(error|fail|invalid|timed? ?out|bad|unable))|\\bBUG\\b|WARNING:|Unable to handle"
+            "(?i:(virtio|pci|msi|\\bITS\\b|vd[a-z]).*(error|fail|invalid|timed? ?out|bad\\b|unable))|\\bBUG\\b|WARNING:|Unable to handle"
                     + "|GIC.*([Ee]rror|[Ff]ail|[Ii]nvalid)");
     private static E2eVirtio e2e;
 
