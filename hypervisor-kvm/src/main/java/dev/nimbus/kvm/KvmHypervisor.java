@@ -76,10 +76,10 @@ public final class KvmHypervisor implements Hypervisor {
         long start = System.nanoTime();
         try {
             KernelSpeed speed = KernelSpeedProbe.measure(this::createVmUnchecked, KernelSpeedProbe.knownCause(SYS_MODULE));
-            Availability a = Availability.measured(device.toString(), speed);
             LOG.log(System.Logger.Level.DEBUG, "{0}: {1} (probe took {2} ms)", device, speed.describe(),
                     (System.nanoTime() - start) / 1_000_000);
-            return a.kernelEmulated() ? a : Availability.usable(basic.reason() + "; " + speed.describe(), speed);
+            return speed.kernelEmulated() ? Availability.kernelEmulated(device.toString(), speed)
+                    : Availability.usable(basic.reason() + "; " + speed.describe(), speed);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return Availability.usable(basic.reason() + "; kernel-speed probe interrupted");
@@ -172,7 +172,8 @@ public final class KvmHypervisor implements Hypervisor {
         if (!a.usable()) {
             throw new HypervisorException("kvm: " + a.reason());
         }
-        KvmVm vm = createVm(options, openUsable());
+        // availability() has just checked the device and its API version
+        KvmVm vm = createVm(options, KvmSystemFd.open(device.toString()));
         if (a.kernelEmulated()) {
             vm.noteOnInternalError("this host's " + a.summary());
         }

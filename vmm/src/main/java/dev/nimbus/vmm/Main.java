@@ -4,7 +4,6 @@ import dev.nimbus.hypervisor.Availability;
 import dev.nimbus.hypervisor.Hypervisor;
 import dev.nimbus.host.SyscallException;
 import dev.nimbus.hypervisor.HypervisorException;
-import dev.nimbus.hypervisor.HypervisorRegistry;
 import dev.nimbus.vmm.api.ApiHandler;
 import dev.nimbus.vmm.api.ApiServer;
 import dev.nimbus.vmm.config.ApiSocketConfig;
@@ -190,10 +189,9 @@ public final class Main implements Callable<Integer> {
 
     /** {@code --check-hypervisor}: one line on standard output, and the exit code says the kind. */
     private int checkHypervisor(HypervisorChoice choice) {
-        HypervisorRegistry registry = NimbusComponent.create(choice).hypervisors();
         Hypervisor h;
         try {
-            h = registry.select(choice.name());
+            h = NimbusComponent.create(choice).hypervisor();
         } catch (HypervisorException | SyscallException e) {
             out.println("nimbus: " + e.getMessage());
             return EXIT_VM_ERROR;
