@@ -91,7 +91,7 @@ public final class ApiHandler extends Handler.Abstract {
 
     private static Body readFailure(Throwable failure) {
         Throwable cause = failure.getCause() != null && failure instanceof java.util.concurrent.CompletionException ? failure.getCause() : failure;
-        if (cause instanceof IllegalArgumentException || cause instanceof IllegalStateException) {
+        if (cause instanceof IllegalStateException) {   // Jetty's "Max size (N) exceeded" of the aggregation
             return Body.failed(HttpStatus.PAYLOAD_TOO_LARGE_413, "request body is over the limit of " + MAX_BODY + " bytes");
         }
         return Body.failed(HttpStatus.BAD_REQUEST_400, "cannot read the request body: " + cause.getMessage());
