@@ -38,12 +38,7 @@ public final class KvmRequirement implements BeforeAllCallback, BeforeEachCallba
         if (!kvm.kernelEmulated()) {
             return;
         }
-        String problem = kvm.summary();
-        String how = "run the KVM tests in the L1 rig (./mvnw verify does so on such a host; -Dnimbus.kvm=l1), see docs/testing.md";
-        if ("true".equalsIgnoreCase(ci)) {
-            throw new AssertionFailedError("KVM test cannot run: " + problem + ", and CI=true forbids skipping it. " + how);
-        }
-        throw new TestAbortedException("KVM test not run: " + problem + ". " + how);
+        refuse(kvm.summary(), "run the KVM tests in the L1 rig (./mvnw verify does so on such a host; -Dnimbus.kvm=l1), see docs/testing.md", ci);
     }
 
     /**
@@ -59,8 +54,12 @@ public final class KvmRequirement implements BeforeAllCallback, BeforeEachCallba
         } else {
             return;
         }
-        String how = "KVM tests run through ./mvnw verify (inside an L1 guest when the machine has no KVM)"
-                + " or conformance-tests/l1/run-in-l1; see docs/testing.md";
+        refuse(problem, "KVM tests run through ./mvnw verify (inside an L1 guest when the machine has no KVM)"
+                + " or conformance-tests/l1/run-in-l1; see docs/testing.md", ci);
+    }
+
+    /** Fails the test when {@code ci} is {@code "true"} (any case), aborts it otherwise; says what and how. */
+    private static void refuse(String problem, String how, String ci) {
         if ("true".equalsIgnoreCase(ci)) {
             throw new AssertionFailedError("KVM test cannot run: " + problem + ", and CI=true forbids skipping it. " + how);
         }

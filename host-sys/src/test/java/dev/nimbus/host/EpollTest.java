@@ -1,13 +1,12 @@
 package dev.nimbus.host;
 
+import dev.nimbus.testsupport.HostTools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -93,11 +92,7 @@ class EpollTest {
                 .isEqualTo(Long.parseLong(out[1]));
     }
 
-    private static String run(List<String> command) throws Exception {
-        Process p = new ProcessBuilder(new ArrayList<>(command)).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(p.exitValue()).as(out).isZero();
-        return out;
+    private static String run(List<String> command) {
+        return HostTools.run(Path.of("."), command);
     }
 }

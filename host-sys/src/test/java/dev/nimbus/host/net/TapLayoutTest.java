@@ -1,17 +1,16 @@
 package dev.nimbus.host.net;
 
 import dev.nimbus.host.LibC;
+import dev.nimbus.testsupport.HostTools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.lang.foreign.MemoryLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -126,11 +125,7 @@ class TapLayoutTest {
                 .hasMessageContaining("not a valid interface name");
     }
 
-    private static String run(List<String> command) throws Exception {
-        Process p = new ProcessBuilder(new ArrayList<>(command)).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(p.exitValue()).as(out).isZero();
-        return out;
+    private static String run(List<String> command) {
+        return HostTools.run(Path.of("."), command);
     }
 }
