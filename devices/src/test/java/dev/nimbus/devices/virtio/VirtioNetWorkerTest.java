@@ -115,7 +115,8 @@ class VirtioNetWorkerTest {
         rxEvent.signal(); // the driver's notification, as KVM signals the ioeventfd
         await(() -> rx.usedIdx() == 1);
         assertThat(read(0x10_0000 + 12, 100)).isEqualTo(first);
-        assertThat(routing.signals()).contains(0);
+        // the worker publishes the used index before it signals: wait for the signal, do not race it
+        await(() -> routing.signals().contains(0));
 
         // with buffers in hand the worker is back on the tap: the next frame needs no notification
         byte[] second = frame(2, 70);
@@ -131,7 +132,7 @@ class VirtioNetWorkerTest {
         txEvent.signal();
         assertThat(wire.receive(5000)).isEqualTo(out);
         await(() -> tx.usedIdx() == 1);
-        assertThat(routing.signals()).contains(1);
+        await(() -> routing.signals().contains(1));
         assertThat(device.device().counters()).containsEntry("rx_frames", 2L).containsEntry("tx_frames", 1L)
                 .containsEntry("rx_bytes", 170L).containsEntry("tx_bytes", 90L);
     }
