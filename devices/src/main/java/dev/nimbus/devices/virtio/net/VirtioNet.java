@@ -29,9 +29,14 @@ import java.util.random.RandomGenerator;
  *   <li>Receive: when the tap has a frame and the receive queue has buffers, one {@code readv} scatters the
  *       frame straight into the writable buffers of the chains the device holds. With VIRTIO_NET_F_MRG_RXBUF
  *       a frame may fill several chains, which are returned in order with the count in the header's
- *       {@code num_buffers}; without it a frame takes one chain and {@code num_buffers} is 1. A frame larger
- *       than what the guest offered is dropped. With no buffers the device stops asking for the tap
- *       ({@link #hostFdWanted}) until the driver notifies the receive queue, so the worker does not spin.</li>
+ *       {@code num_buffers}; without it a frame takes one chain and {@code num_buffers} is 1. With
+ *       MRG_RXBUF a frame larger than the buffers the device holds is not lost: the readv's tail lands in
+ *       a host buffer, the frame is held, and it is completed (that tail copied) and returned once the
+ *       driver adds buffers. A guest that runs short of buffers under load then sees no loss, where
+ *       dropping the frame would leave TCP to retransmit with growing back-off. Without MRG_RXBUF a
+ *       frame larger than the one chain is dropped. With no buffers, or a frame held, the device stops
+ *       asking for the tap ({@link #hostFdWanted}) until the driver notifies the receive queue, so the
+ *       worker does not spin.</li>
  * </ul>
  *
  * <p>Offered: MAC, STATUS (link always up), CSUM and HOST_TSO4/6 (the tap takes partially checksummed and
@@ -88,11 +93,19 @@ public final class VirtioNet implements VirtioDevice {
     /** The writable buffers of {@code rxChains}, in order. */
     private final List<ByteBuffer> rxIov = new ArrayList<>();
     /**
-     * One host byte after the guest's buffers in every readv: the tap cuts a frame that does not fit and
-     * reports only what it copied, so a count that reaches this byte is how a frame too large shows.
+     * Host room after the guest's buffers in every readv, for the tail of a frame larger than those
+     * buffers: with MRG_RXBUF it holds that tail until the driver adds buffers. The tap reports a frame's
+     * whole length even when it had to cut it, so a count beyond the guest's buffers and this one is how a
+     * frame too large for any guest shows.
      */
-    private final ByteBuffer overflow = ByteBuffer.allocateDirect(1);
-    /** The receive queue ran dry: the tap is set aside until the driver adds buffers. */
+    private final ByteBuffer spill = ByteBuffer.allocateDirect(HEADER_SIZE + MAX_FRAME + 64);
+    /** The length (header included) of the frame held for more buffers, or 0. */
+    private long heldLength;
+    /** Bytes of the held frame that are in the guest's buffers; the rest, from {@link #heldSpilledFrom}, in {@link #spill}. */
+    private long heldPlaced;
+    /** The frame offset at which {@link #spill} starts. */
+    private long heldSpilledFrom;
+    /** The receive queue ran dry, or a frame waits for more buffers: the tap is set aside until the driver adds some. */
     private boolean rxStalled;
     private ByteBuffer discard;
 
@@ -201,6 +214,7 @@ public final class VirtioNet implements VirtioDevice {
         }
         setOffload(offload);
         rxStalled = false;
+        heldLength = 0;
     }
 
     private void setOffload(int offload) {
@@ -218,6 +232,7 @@ public final class VirtioNet implements VirtioDevice {
         rxIov.clear();
         rxCapacity = 0;
         rxStalled = false;
+        heldLength = 0;
         mergeable = false;
         setOffload(0);
     }
@@ -298,17 +313,24 @@ public final class VirtioNet implements VirtioDevice {
 
     @Override
     public boolean hostFdWanted(int index) {
-        return !rxStalled;
+        return !rxStalled && heldLength == 0;
     }
 
     private void receive(VirtQueue queue) throws VirtQueueException {
         for (int frames = 0; frames < RX_BATCH; frames++) {
-            takeBuffers(queue);
+            if (heldLength > 0) {
+                if (!completeHeld(queue)) {
+                    rxStalled = true;
+                    return;
+                }
+                continue;
+            }
+            takeBuffers(queue, HEADER_SIZE + MAX_FRAME);
             if (rxChains.isEmpty()) {
                 rxStalled = true;
                 return;
             }
-            rxIov.add(overflow);
+            rxIov.add(spill.clear());
             long n;
             try {
                 n = tap.readv(rxIov);
@@ -319,11 +341,18 @@ public final class VirtioNet implements VirtioDevice {
                 return; // nothing waiting; the chains stay with the device for the next frame
             }
             if (n > rxCapacity) {
+                if (mergeable && n <= rxCapacity + spill.capacity()) {
+                    // The frame's tail is in the spill buffer: hold it until the driver adds buffers.
+                    heldLength = n;
+                    heldPlaced = rxCapacity;
+                    heldSpilledFrom = rxCapacity;
+                    continue;
+                }
                 rxDropped.increment();
                 if (!rxTooLargeLogged) {
                     rxTooLargeLogged = true;
-                    LOG.log(Level.WARNING, "virtio-net: a frame larger than the {0} bytes of receive buffers the guest "
-                            + "offered; dropped", rxCapacity - HEADER_SIZE);
+                    LOG.log(Level.WARNING, "virtio-net: a {0}-byte frame is larger than the {1} bytes of receive buffers "
+                            + "the guest offered; dropped", n - HEADER_SIZE, rxCapacity - HEADER_SIZE);
                 }
                 continue; // the buffers were written but not returned: they take the next frame
             }
@@ -332,12 +361,38 @@ public final class VirtioNet implements VirtioDevice {
     }
 
     /**
-     * Takes chains from the receive queue until the device holds room for the largest frame (one chain
+     * Takes more buffers for the held frame, copies the part of its tail they cover out of the spill
+     * buffer, and returns the frame once all of it is in the guest's buffers; false while it still waits.
+     */
+    private boolean completeHeld(VirtQueue queue) throws VirtQueueException {
+        takeBuffers(queue, heldLength);
+        long start = 0;
+        for (ByteBuffer b : rxIov) {
+            long end = start + b.remaining();
+            if (end > heldPlaced && start < heldLength) {
+                long from = Math.max(start, heldPlaced);
+                long to = Math.min(end, heldLength);
+                b.put(b.position() + (int) (from - start), spill, (int) (from - heldSpilledFrom), (int) (to - from));
+                heldPlaced = to;
+            }
+            start = end;
+        }
+        if (heldPlaced < heldLength) {
+            return false;
+        }
+        long n = heldLength;
+        heldLength = 0;
+        deliver(queue, n);
+        return true;
+    }
+
+    /**
+     * Takes chains from the receive queue until the device holds {@code wanted} bytes of room (one chain
      * without MRG_RXBUF), their writable buffers laid out in {@code rxIov} for the next readv.
      */
-    private void takeBuffers(VirtQueue queue) throws VirtQueueException {
+    private void takeBuffers(VirtQueue queue, long wanted) throws VirtQueueException {
         int limit = mergeable ? MAX_IOV : 1;
-        while (rxCapacity < HEADER_SIZE + MAX_FRAME && rxChains.size() < limit) {
+        while (rxCapacity < wanted && rxChains.size() < limit) {
             DescriptorChain chain = queue.pop();
             if (chain == null) {
                 break;

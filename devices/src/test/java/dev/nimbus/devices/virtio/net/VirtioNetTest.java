@@ -381,6 +381,79 @@ class VirtioNetTest {
     }
 
     @Test
+    void withMergeableBuffersAFrameLargerThanTheBuffersInHandWaitsForMoreInsteadOfBeingDropped() throws Throwable {
+        negotiate(VirtioNet.F_MRG_RXBUF);
+        for (int i = 0; i < 2; i++) {
+            memory.write(RX_BUFFERS + 0x1000L * i, filled(256, (byte) 0xee));
+            rxRing.descriptor(i, RX_BUFFERS + 0x1000L * i, 256, DESC_F_WRITE, 0);
+            rxRing.offer(i);
+        }
+        byte[] f = frame(GUEST_MAC, hostMac, 900, 13);
+        wire.send(f);
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (net.hostFdWanted(0)) {
+            assertThat(System.nanoTime()).as("the device took the frame off the tap").isLessThan(deadline);
+            net.hostFdReady(0, List.of(rx, tx));
+            Thread.sleep(1);
+        }
+        assertThat(rxRing.usedIdx()).as("512 bytes of buffers cannot hold a 912-byte frame: nothing returned yet").isZero();
+        assertThat(net.counters()).containsEntry("rx_dropped", 0L);
+
+        // the driver refills, one buffer at a time, as a guest short of memory might
+        memory.write(RX_BUFFERS + 0x2000, filled(256, (byte) 0xee));
+        rxRing.descriptor(2, RX_BUFFERS + 0x2000, 256, DESC_F_WRITE, 0);
+        rxRing.offer(2);
+        net.process(VirtioNet.RX_QUEUE, rx);
+        assertThat(rxRing.usedIdx()).as("768 bytes: still short").isZero();
+        assertThat(net.hostFdWanted(0)).as("the tap waits while a frame is held").isFalse();
+        for (int i = 3; i < 5; i++) {
+            memory.write(RX_BUFFERS + 0x1000L * i, filled(256, (byte) 0xee));
+            rxRing.descriptor(i, RX_BUFFERS + 0x1000L * i, 256, DESC_F_WRITE, 0);
+            rxRing.offer(i);
+        }
+        net.process(VirtioNet.RX_QUEUE, rx);
+
+        assertThat(rxRing.usedIdx()).isEqualTo(4);
+        assertThat(new int[] {rxRing.usedId(0), rxRing.usedId(1), rxRing.usedId(2), rxRing.usedId(3)}).containsExactly(0, 1, 2, 3);
+        assertThat(new int[] {rxRing.usedLen(0), rxRing.usedLen(1), rxRing.usedLen(2), rxRing.usedLen(3)})
+                .containsExactly(256, 256, 256, 912 - 768);
+        byte[] header = guestBytes(RX_BUFFERS, 12);
+        assertThat(header[10] & 0xff | (header[11] & 0xff) << 8).as("num_buffers").isEqualTo(4);
+        byte[] got = new byte[900];
+        System.arraycopy(guestBytes(RX_BUFFERS + 12, 244), 0, got, 0, 244);
+        System.arraycopy(guestBytes(RX_BUFFERS + 0x1000, 256), 0, got, 244, 256);
+        System.arraycopy(guestBytes(RX_BUFFERS + 0x2000, 256), 0, got, 500, 256);
+        System.arraycopy(guestBytes(RX_BUFFERS + 0x3000, 144), 0, got, 756, 144);
+        assertThat(got).isEqualTo(f);
+        assertThat(guestBytes(RX_BUFFERS + 0x3000 + 144, 4)).as("nothing written past the frame").containsOnly((byte) 0xee);
+        assertThat(net.counters()).containsEntry("rx_frames", 1L).containsEntry("rx_bytes", 900L).containsEntry("rx_dropped", 0L);
+        assertThat(net.hostFdWanted(0)).as("the fifth buffer in hand: the tap is watched again").isTrue();
+
+        // the buffer left over takes the next frame
+        byte[] small = frame(GUEST_MAC, hostMac, 60, 14);
+        wire.send(small);
+        receiveUntil(() -> rxRing.usedIdx() == 5);
+        assertThat(rxRing.usedId(4)).isEqualTo(4);
+        assertThat(guestBytes(RX_BUFFERS + 0x4000 + 12, 60)).isEqualTo(small);
+    }
+
+    @Test
+    void aHeldFrameIsForgottenAtReset() throws Throwable {
+        negotiate(VirtioNet.F_MRG_RXBUF);
+        rxRing.descriptor(0, RX_BUFFERS, 256, DESC_F_WRITE, 0);
+        rxRing.offer(0);
+        wire.send(frame(GUEST_MAC, hostMac, 900, 15));
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (net.hostFdWanted(0)) {
+            assertThat(System.nanoTime()).isLessThan(deadline);
+            net.hostFdReady(0, List.of(rx, tx));
+            Thread.sleep(1);
+        }
+        net.reset();
+        assertThat(net.hostFdWanted(0)).isTrue();
+    }
+
+    @Test
     void receiveChainWithoutRoomForTheHeaderIsReturnedUnused() throws Throwable {
         negotiate(VirtioNet.F_MRG_RXBUF);
         rxRing.descriptor(0, RX_BUFFERS, 8, DESC_F_WRITE, 0);
