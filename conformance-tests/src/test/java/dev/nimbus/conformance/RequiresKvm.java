@@ -18,13 +18,13 @@ import org.junit.jupiter.api.extension.ExtendWith;
  *
  * <p>When such a test is started on a machine without a usable {@code /dev/kvm} (from an IDE, say), it is
  * aborted with the reason, or fails when the environment variable {@code CI} is {@code true}: on CI a KVM test is
- * never skipped silently.
+ * never skipped silently. A test the L1 run's time limit interrupts leaves thread dumps ({@link HangDiagnostics}).
  */
 @Documented
 @Retention(RetentionPolicy.RUNTIME)
 @Target({ElementType.TYPE, ElementType.METHOD})
 @Tag(RequiresKvm.TAG)
-@ExtendWith(KvmRequirement.class)
+@ExtendWith({KvmRequirement.class, HangDiagnostics.class})
 public @interface RequiresKvm {
     /** The JUnit tag of KVM tests. */
     String TAG = "kvm";
