@@ -64,6 +64,17 @@ class MainTest {
     }
 
     @Test
+    void memoryTheHostCannotBackAndAOneEntryQueueAreUsageErrorsNotVmErrors(@TempDir Path dir) throws Exception {
+        Path kernel = Files.writeString(dir.resolve("vmlinuz"), "not really");
+        assertThat(run("--kernel", kernel.toString(), "--memory", "size=200000G")).isEqualTo(Main.EXIT_USAGE);
+        assertThat(err.toString()).startsWith("nimbus: --memory size: 214748364800000 bytes is more than this host's RAM and swap together (");
+        err.getBuffer().setLength(0);
+        Path disk = Files.write(dir.resolve("d.raw"), new byte[4096]);
+        assertThat(run("--kernel", kernel.toString(), "--disk", "path=" + disk + ",queue_size=1")).isEqualTo(Main.EXIT_USAGE);
+        assertThat(err.toString()).isEqualTo("nimbus: --disk queue_size: 1 is out of range (2 to 32768)\n");
+    }
+
+    @Test
     void withoutAHypervisorGoodInputEndsWithTheReasons(@TempDir Path dir) throws Exception {
         assumeFalse(Files.exists(Path.of("/dev/kvm")) || Files.exists(Path.of("/dev/mshv")), "this host has a hypervisor");
         Path kernel = Files.writeString(dir.resolve("vmlinuz"), "not really");

@@ -288,6 +288,10 @@ final class VmConfigJson {
         if (!n.isTextual()) {
             throw new ConfigException(prefix + field + ": expected a string, got " + type(n));
         }
+        if (n.textValue().indexOf('\0') >= 0) {
+            // no path, name or command line can hold one; Path.of would throw, the kernel would cut there
+            throw new ConfigException(prefix + field + ": contains a NUL character");
+        }
         return n.textValue();
     }
 

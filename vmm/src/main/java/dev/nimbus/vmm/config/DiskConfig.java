@@ -22,15 +22,15 @@ public record DiskConfig(Path path, boolean readonly, boolean direct, int numQue
                 (int) o.integer("num_queues", 1, 1, 64), queueSize(o), o.string("id"), o.string("serial"));
     }
 
-    /** A virtqueue size: a power of two up to 32768 (virtio 1.x, split queues). */
+    /** A virtqueue size: a power of two from 2 to 32768 (virtio 1.x split queues; a request needs two descriptors at least). */
     static int queueSize(OptionList o) throws ConfigException {
-        return checkQueueSize(o.integer("queue_size", 128, 1, 32768), o.option() + " queue_size", null);
+        return checkQueueSize(o.integer("queue_size", 128, Long.MIN_VALUE, Long.MAX_VALUE), o.option() + " queue_size", null);
     }
 
     /** The queue-size check of both front ends; {@code field} names it in the REST API (null: the same as option). */
     public static int checkQueueSize(long size, String option, String field) throws ConfigException {
-        if (size < 1 || size > 32768) {
-            throw new ConfigException(option, field == null ? option : field, size + " is out of range (1 to 32768)");
+        if (size < 2 || size > 32768) {
+            throw new ConfigException(option, field == null ? option : field, size + " is out of range (2 to 32768)");
         }
         if (Long.bitCount(size) != 1) {
             throw new ConfigException(option, field == null ? option : field, size + " is not a power of two");

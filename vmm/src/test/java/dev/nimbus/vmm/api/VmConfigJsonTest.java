@@ -116,7 +116,8 @@ class VmConfigJsonTest {
     void badValuesGetTheCommandLinesChecksUnderTheFieldsName() throws Exception {
         assertRefused(",\"disks\":[{\"readonly\":true}]", "disks[0].path: required (the disk image)");
         assertRefused(",\"disks\":[{\"path\":\"/a.raw\",\"queue_size\":100}]", "disks[0].queue_size: 100 is not a power of two");
-        assertRefused(",\"net\":[{\"queue_size\":65536}]", "net[0].queue_size: 65536 is out of range (1 to 32768)");
+        assertRefused(",\"net\":[{\"queue_size\":65536}]", "net[0].queue_size: 65536 is out of range (2 to 32768)");
+        assertRefused(",\"disks\":[{\"path\":\"/a.raw\",\"queue_size\":1}]", "disks[0].queue_size: 1 is out of range (2 to 32768)");
         assertRefused(",\"net\":[{\"num_queues\":3}]", "net[0].num_queues: 3 is odd (queues come in receive/transmit pairs)");
         assertRefused(",\"net\":[{\"tap\":\"a-very-long-tap-name\"}]", "net[0].tap: 'a-very-long-tap-name' is longer than 15 characters");
         assertRefused(",\"net\":[{\"ip\":\"192.168.1\"}]", "net[0].ip: expected an IPv4 address such as 192.168.249.1, got '192.168.1'");
@@ -124,6 +125,20 @@ class VmConfigJsonTest {
         // the command line says the same of the same values, naming its option
         assertThatThrownBy(() -> NetConfig.parse("mac=01:00:5e:00:00:01")).hasMessage("--net mac: 01:00:5e:00:00:01 is a multicast address");
         assertThatThrownBy(() -> DiskConfig.parse("path=/a.raw,queue_size=100")).hasMessage("--disk queue_size: 100 is not a power of two");
+    }
+
+    @Test
+    void aNulCharacterInAnyStringIsRefusedWithItsField() {
+        assertRefused(",\"disks\":[{\"path\":\"/a\\u0000.raw\"}]", "disks[0].path: contains a NUL character");
+        assertRefused(",\"rng\":{\"src\":\"/dev/\\u0000urandom\"}", "rng.src: contains a NUL character");
+        assertRefused(",\"net\":[{\"id\":\"n\\u00000\"}]", "net[0].id: contains a NUL character");
+    }
+
+    @Test
+    void memoryTheHostCannotBackIsRefusedWithItsField() {
+        assertThatThrownBy(() -> read(",\"memory\":{\"size\":9223372036854771712}")).isInstanceOf(ConfigException.class)
+                .extracting(e -> ((ConfigException) e).apiMessage()).asString()
+                .startsWith("memory.size: 9223372036854771712 bytes is more than this host's RAM and swap together (");
     }
 
     @Test

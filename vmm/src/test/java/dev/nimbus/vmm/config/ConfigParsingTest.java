@@ -45,6 +45,16 @@ class ConfigParsingTest {
         assertThat(o.string("b")).contains("[3,[4,5]]");
     }
 
+    @Test
+    void memoryIsBoundedByWhatTheHostCanBack() throws Exception {
+        assertThat(MemoryConfig.of(1L << 30, 1L << 30).size()).isEqualTo(1L << 30);
+        assertThatThrownBy(() -> MemoryConfig.of(2L << 30, 1L << 30)).isInstanceOf(ConfigException.class)
+                .hasMessage("--memory size: 2147483648 bytes is more than this host's RAM and swap together (1073741824 bytes)");
+        assertThat(MemoryConfig.hostBackable()).as("MemTotal + SwapTotal of /proc/meminfo").isGreaterThan(MemoryConfig.MIN_SIZE);
+        assertThatThrownBy(() -> MemoryConfig.parse("size=200000G")).isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("--memory size: 214748364800000 bytes is more than this host's RAM and swap together (");
+    }
+
     @ParameterizedTest(name = "{0} {1}")
     @CsvSource(delimiter = '|', value = {
         "--cpus|boot=0|--cpus boot: 0 is out of range (1 to 255)",
@@ -179,7 +189,9 @@ class ConfigParsingTest {
         "--disk|path=a.raw,num_queues=0|--disk num_queues: 0 is out of range (1 to 64)",
         "--disk|path=a.raw,num_queues=x|--disk num_queues: expected a whole number, got 'x'",
         "--disk|path=a.raw,queue_size=100|--disk queue_size: 100 is not a power of two",
-        "--disk|path=a.raw,queue_size=65536|--disk queue_size: 65536 is out of range (1 to 32768)",
+        "--disk|path=a.raw,queue_size=65536|--disk queue_size: 65536 is out of range (2 to 32768)",
+        "--disk|path=a.raw,queue_size=1|--disk queue_size: 1 is out of range (2 to 32768)",
+        "--net|tap=tap0,queue_size=1|--net queue_size: 1 is out of range (2 to 32768)",
         "--disk|path=a.raw,vhost_user=on|--disk vhost_user: not supported yet",
         "--disk|path=a.raw,iommu=on|--disk iommu: not supported yet",
         "--disk|path=a.raw,rate_limit_group=g0|--disk rate_limit_group: not supported yet",
