@@ -35,6 +35,54 @@ final class NimbusProcess implements AutoCloseable {
         return new NimbusProcess(new ProcessBuilder(cmd).redirectErrorStream(true).start());
     }
 
+    /** The user an unprivileged VMM runs as: {@code nobody}. */
+    static final int UNPRIVILEGED_UID = 65534;
+
+    /**
+     * The same as {@link #start}, but as user {@code nobody} whose only group is {@code /dev/kvm}'s
+     * ({@code setpriv}): no root, no capabilities, what a distribution gives a member of group kvm. The VMM's
+     * jar is copied into {@code dir} (made world-readable), as the caller must copy the files the VMM reads.
+     */
+    static NimbusProcess startUnprivileged(Path dir, String... args) throws IOException {
+        Path kvm = Path.of("/dev/kvm");
+        int mode = (Integer) Files.getAttribute(kvm, "unix:mode");
+        int gid = (Integer) Files.getAttribute(kvm, "unix:gid");
+        if ((mode & 0060) != 0060 || gid == 0) {
+            throw new IllegalStateException(String.format("/dev/kvm is mode %o, group %d: an unprivileged VMM needs it readable and "
+                    + "writable by a group of its own, as distributions set it up (root:kvm 0660; the L1 rig does so)", mode & 07777, gid));
+        }
+        worldReadable(dir);
+        Path jar = Files.copy(JAR, dir.resolve("nimbus.jar"));
+        worldReadable(jar);
+        List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=" + UNPRIVILEGED_UID, "--regid=" + UNPRIVILEGED_UID,
+                "--groups=" + gid, "--inh-caps=-all", "--bounding-set=-all",
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-jar", jar.toString()));
+        cmd.addAll(List.of(args));
+        return new NimbusProcess(new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start());
+    }
+
+    /** Makes {@code p} readable (and a directory searchable) by everyone. */
+    static Path worldReadable(Path p) throws IOException {
+        Files.setPosixFilePermissions(p, java.nio.file.attribute.PosixFilePermissions.fromString(
+                Files.isDirectory(p) ? "rwxr-xr-x" : "rw-r--r--"));
+        return p;
+    }
+
+    /** The real user ID of the process now (the Uid line of /proc/PID/status), or -1 once it has ended. */
+    int uid() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", Long.toString(process.pid()), "status"))) {
+                if (line.startsWith("Uid:")) {
+                    return Integer.parseInt(line.split("\\s+")[1]);
+                }
+            }
+        } catch (IOException e) {
+            // gone
+        }
+        return -1;
+    }
+
     private static Path locateJar() {
         for (Path p : List.of(Path.of("../vmm/target/nimbus.jar"), Path.of("vmm/target/nimbus.jar"))) {
             if (Files.isRegularFile(p)) {

@@ -44,18 +44,23 @@ class X86BootTest {
     private static void bootsToUserSpaceWithTwoVcpus(String kernel) throws Exception {
         try (NimbusProcess nimbus = NimbusProcess.start(args(kernel, "facts", "--cpus", "boot=2", "--memory", "size=512M")
                 .toArray(String[]::new))) {
-            int exit = nimbus.awaitExit(BOOT_LIMIT_MINUTES, TimeUnit.MINUTES);
-            List<String> out = nimbus.output();
-            String transcript = nimbus.transcript();
-            assertThat(exit).as("nimbus exit code after the guest's poweroff -f; output:%n%s", transcript).isZero();
-            assertThat(out).as(transcript).contains("NIMBUS-E2E-UP", "E2E-TEST=facts", "NPROC=2", "NIMBUS-GUEST-EXIT=0");
-            long memKib = E2eGuest.memTotalKib(out);
-            // 512 MiB less what the kernel keeps for itself (its image, page structures, reserved low memory)
-            assertThat(memKib).isBetween(400L * 1024, 512L * 1024);
-            List<String> log = E2eGuest.kernelLog(out);
-            assertThat(log).as("kernel log").anyMatch(l -> l.contains("ACPI: RSDP"));
-            assertThat(log).as("kernel log lines that point at a fault in the machine").noneMatch(l -> BAD_LOG_LINE.matcher(l).find());
+            checkFactsBoot(nimbus);
         }
+    }
+
+    /** Waits for the facts test's poweroff and checks what the guest reported. */
+    private static void checkFactsBoot(NimbusProcess nimbus) throws Exception {
+        int exit = nimbus.awaitExit(BOOT_LIMIT_MINUTES, TimeUnit.MINUTES);
+        List<String> out = nimbus.output();
+        String transcript = nimbus.transcript();
+        assertThat(exit).as("nimbus exit code after the guest's poweroff -f; output:%n%s", transcript).isZero();
+        assertThat(out).as(transcript).contains("NIMBUS-E2E-UP", "E2E-TEST=facts", "NPROC=2", "NIMBUS-GUEST-EXIT=0");
+        long memKib = E2eGuest.memTotalKib(out);
+        // 512 MiB less what the kernel keeps for itself (its image, page structures, reserved low memory)
+        assertThat(memKib).isBetween(400L * 1024, 512L * 1024);
+        List<String> log = E2eGuest.kernelLog(out);
+        assertThat(log).as("kernel log").anyMatch(l -> l.contains("ACPI: RSDP"));
+        assertThat(log).as("kernel log lines that point at a fault in the machine").noneMatch(l -> BAD_LOG_LINE.matcher(l).find());
     }
 
     @Test
@@ -63,9 +68,24 @@ class X86BootTest {
         bootsToUserSpaceWithTwoVcpus(images.get("kernel.bzimage"));
     }
 
+    /**
+     * The PVH boot runs the VMM as user {@code nobody} in group kvm, without root or capabilities: all a VM
+     * without a tap needs is {@code /dev/kvm} and its files (copied here, world-readable).
+     */
     @Test
-    void pvhVmlinuxBootsToUserSpaceWithTwoVcpusAndACleanLog() throws Exception {
-        bootsToUserSpaceWithTwoVcpus(images.get("kernel.vmlinux"));
+    void pvhVmlinuxBootsToUserSpaceWithTwoVcpusAndACleanLogAsAnUnprivilegedUser(@TempDir Path dir) throws Exception {
+        NimbusProcess.worldReadable(dir);
+        Path kernel = NimbusProcess.worldReadable(Files.copy(Path.of(images.get("kernel.vmlinux")), dir.resolve("vmlinux")));
+        Path initramfs = NimbusProcess.worldReadable(Files.copy(Path.of(images.get("initramfs")), dir.resolve("initramfs.cpio.gz")));
+        List<String> a = new ArrayList<>(List.of("--kernel", kernel.toString(), "--initramfs", initramfs.toString(),
+                "--cmdline", images.cmdline() + " nimbus.test=facts", "--serial", "tty", "--console", "off",
+                "--cpus", "boot=2", "--memory", "size=512M"));
+        try (NimbusProcess nimbus = NimbusProcess.startUnprivileged(dir, a.toArray(String[]::new))) {
+            assertThat(nimbus.awaitLines(l -> !l.isBlank(), 1, BOOT_LIMIT_MINUTES, TimeUnit.MINUTES)).as(nimbus.transcript()).isTrue();
+            assertThat(nimbus.uid()).as("the VMM's user while the guest runs; output:%n%s", nimbus.transcript())
+                    .isEqualTo(NimbusProcess.UNPRIVILEGED_UID);
+            checkFactsBoot(nimbus);
+        }
     }
 
     @Test
