@@ -15,11 +15,18 @@ import java.nio.channels.ReadableByteChannel;
  * chains are device-writable buffers, each filled from the source straight into guest memory. A source
  * that fails or ends leaves the rest of the request unfilled and returns what was written (the driver
  * asks again); the failure is logged once.
+ *
+ * <p>One request gets at most {@link #MAX_REQUEST_BYTES}, however large its buffers: a chain of 256
+ * descriptors, each over the whole of the guest's RAM, would otherwise keep the device busy for minutes
+ * (and a pause or shutdown waiting on it). The rest of the chain stays unfilled; the used length says so,
+ * which the spec allows (the driver asks again for what it still wants).
  */
 public final class VirtioRng implements VirtioDevice {
     private static final System.Logger LOG = System.getLogger(VirtioRng.class.getName());
     public static final int DEVICE_TYPE = 4;
     public static final int QUEUE_SIZE = 256;
+    /** The most bytes one request is given (Linux asks for at most a page at a time). */
+    public static final int MAX_REQUEST_BYTES = 64 << 10;
 
     private final ReadableByteChannel source;
     private boolean sourceFailureLogged;
@@ -59,7 +66,11 @@ public final class VirtioRng implements VirtioDevice {
 
     private int fill(DescriptorChain chain) {
         long written = 0;
-        for (ByteBuffer buffer : chain.writable()) {
+        for (ByteBuffer whole : chain.writable()) {
+            if (written >= MAX_REQUEST_BYTES) {
+                break;
+            }
+            ByteBuffer buffer = whole.slice(whole.position(), (int) Math.min(whole.remaining(), MAX_REQUEST_BYTES - written));
             try {
                 while (buffer.hasRemaining()) {
                     int n = source.read(buffer);

@@ -97,6 +97,24 @@ class VirtioRngTest {
     }
 
     @Test
+    void oneRequestGetsAtMostTheCapHoweverLargeItsBuffers() throws Exception {
+        setUp();
+        // eight descriptors, each over the same 1 MiB of RAM: 8 MiB asked for in one chain
+        for (int i = 0; i < 8; i++) {
+            descriptor(i, DATA, 1 << 20, VirtQueue.DESC_F_WRITE | (i < 7 ? VirtQueue.DESC_F_NEXT : 0), i + 1);
+        }
+        offer(0, 0);
+        try (FileChannel ch = FileChannel.open(Path.of("/dev/urandom"), StandardOpenOption.READ)) {
+            new VirtioRng(ch).process(0, queue);
+        }
+        assertThat(memory.readShort(USED + 2)).isEqualTo((short) 1);
+        assertThat(memory.readInt(USED + 8)).as("bytes written").isEqualTo(VirtioRng.MAX_REQUEST_BYTES);
+        byte[] after = new byte[4096];
+        memory.read(DATA + VirtioRng.MAX_REQUEST_BYTES, after);
+        assertThat(after).as("nothing written past the cap").containsOnly((byte) 0);
+    }
+
+    @Test
     void rngServesEveryAvailableRequest() throws Exception {
         setUp();
         descriptor(0, DATA, 16, VirtQueue.DESC_F_WRITE, 0);
