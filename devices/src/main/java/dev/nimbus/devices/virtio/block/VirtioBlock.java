@@ -20,7 +20,10 @@ import java.util.concurrent.atomic.LongAdder;
  * The virtio block device (virtio 1.2, 5.2) on a raw image file: one request queue; each request is a
  * 16-byte header (type le32, reserved le32, sector le64), data buffers, and a status byte the device
  * writes last. Reads and writes go between the file and guest memory through {@link FileChannel} on the
- * guest's own buffers, with no copy; FLUSH is {@code fdatasync}; GET_ID returns the serial.
+ * guest's own buffers, with no copy; FLUSH is {@code fdatasync}; GET_ID returns the serial. Writes are
+ * write-back (in the host's page cache until a FLUSH) when the driver negotiated VIRTIO_BLK_F_FLUSH, and
+ * write-through (each one synced before it completes) when it did not, as the spec requires of a device
+ * whose driver has no way to ask for a flush (virtio 1.2, 5.2.6.2).
  *
  * <p>A request that is out of range, not whole sectors, or a write to a read-only disk completes with
  * VIRTIO_BLK_S_IOERR; an unknown type with VIRTIO_BLK_S_UNSUPP. A request with no header or no room for
@@ -60,6 +63,8 @@ public final class VirtioBlock implements VirtioDevice {
     private final ByteBuffer header = ByteBuffer.allocate(HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
     private final int queueSize;
     private boolean malformedLogged;
+    /** The driver negotiated FLUSH: writes may wait in the page cache until it asks. */
+    private boolean writeBack;
     private final LongAdder readBytes = new LongAdder();
     private final LongAdder writeBytes = new LongAdder();
     private final LongAdder readOps = new LongAdder();
@@ -129,6 +134,16 @@ public final class VirtioBlock implements VirtioDevice {
     }
 
     @Override
+    public void activate(long features) {
+        writeBack = (features & 1L << F_FLUSH) != 0;
+    }
+
+    @Override
+    public void reset() {
+        writeBack = false;
+    }
+
+    @Override
     public void process(int index, VirtQueue queue) throws VirtQueueException {
         DescriptorChain chain;
         while ((chain = queue.pop()) != null) {
@@ -185,6 +200,9 @@ public final class VirtioBlock implements VirtioDevice {
                     if (status == S_OK) {
                         writeBytes.add(transfer(out, sector, false));
                         writeOps.increment();
+                        if (!writeBack) {
+                            file.force(false);
+                        }
                     }
                 }
                 case T_FLUSH -> {

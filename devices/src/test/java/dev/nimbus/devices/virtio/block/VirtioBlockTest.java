@@ -212,4 +212,72 @@ class VirtioBlockTest {
             assertThat(blk.deviceFeatures() & (1L << VirtioBlock.F_RO)).isNotZero();
         }
     }
+
+    /** The image through a channel that counts {@code force} calls (fdatasync when metadata is false). */
+    static final class ForceCounting extends FileChannel {
+        final FileChannel in;
+        int forces;
+
+        ForceCounting(FileChannel in) {
+            this.in = in;
+        }
+
+        @Override public void force(boolean metaData) throws java.io.IOException { forces++; in.force(metaData); }
+        @Override public int read(java.nio.ByteBuffer dst) throws java.io.IOException { return in.read(dst); }
+        @Override public long read(java.nio.ByteBuffer[] dsts, int offset, int length) throws java.io.IOException { return in.read(dsts, offset, length); }
+        @Override public int write(java.nio.ByteBuffer src) throws java.io.IOException { return in.write(src); }
+        @Override public long write(java.nio.ByteBuffer[] srcs, int offset, int length) throws java.io.IOException { return in.write(srcs, offset, length); }
+        @Override public long position() throws java.io.IOException { return in.position(); }
+        @Override public FileChannel position(long newPosition) throws java.io.IOException { in.position(newPosition); return this; }
+        @Override public long size() throws java.io.IOException { return in.size(); }
+        @Override public FileChannel truncate(long size) throws java.io.IOException { in.truncate(size); return this; }
+        @Override public long transferTo(long position, long count, java.nio.channels.WritableByteChannel target) throws java.io.IOException { return in.transferTo(position, count, target); }
+        @Override public long transferFrom(java.nio.channels.ReadableByteChannel src, long position, long count) throws java.io.IOException { return in.transferFrom(src, position, count); }
+        @Override public int read(java.nio.ByteBuffer dst, long position) throws java.io.IOException { return in.read(dst, position); }
+        @Override public int write(java.nio.ByteBuffer src, long position) throws java.io.IOException { return in.write(src, position); }
+        @Override public java.nio.MappedByteBuffer map(MapMode mode, long position, long size) throws java.io.IOException { return in.map(mode, position, size); }
+        @Override public java.nio.channels.FileLock lock(long position, long size, boolean shared) throws java.io.IOException { return in.lock(position, size, shared); }
+        @Override public java.nio.channels.FileLock tryLock(long position, long size, boolean shared) throws java.io.IOException { return in.tryLock(position, size, shared); }
+        @Override protected void implCloseChannel() throws java.io.IOException { in.close(); }
+    }
+
+    /** One write request of a sector at sector 2 into a device that negotiated {@code features}; the forces it took. */
+    private int forcesForOneWrite(ForceCounting ch, VirtioBlock blk) throws Exception {
+        header(VirtioBlock.T_OUT, 2);
+        memory.write(DATA, new byte[VirtioBlock.SECTOR_SIZE]);
+        descriptor(0, HEADER, 16, DESC_F_NEXT, 1);
+        descriptor(1, DATA, VirtioBlock.SECTOR_SIZE, DESC_F_NEXT, 2);
+        descriptor(2, STATUS, 1, DESC_F_WRITE, 0);
+        offer(0);
+        int before = ch.forces;
+        blk.process(0, queue);
+        assertThat(status()).isEqualTo(VirtioBlock.S_OK);
+        return ch.forces - before;
+    }
+
+    @Test
+    void withFlushNegotiatedWritesAreWriteBackAndFlushForcesTheImage() throws Exception {
+        try (ForceCounting ch = new ForceCounting(FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE))) {
+            VirtioBlock blk = new VirtioBlock(ch, false, "x");
+            blk.activate(1L << 32 | 1L << VirtioBlock.F_FLUSH);
+            assertThat(forcesForOneWrite(ch, blk)).as("a write waits in the host's page cache").isZero();
+
+            header(VirtioBlock.T_FLUSH, 0);
+            descriptor(0, HEADER, 16, DESC_F_NEXT, 1);
+            descriptor(1, STATUS, 1, DESC_F_WRITE, 0);
+            offer(0);
+            blk.process(0, queue);
+            assertThat(status()).isEqualTo(VirtioBlock.S_OK);
+            assertThat(ch.forces).as("FLUSH is an fdatasync").isEqualTo(1);
+        }
+    }
+
+    @Test
+    void withoutFlushNegotiatedEveryWriteIsOnDiskBeforeItCompletes() throws Exception {
+        try (ForceCounting ch = new ForceCounting(FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE))) {
+            VirtioBlock blk = new VirtioBlock(ch, false, "x");
+            blk.activate(1L << 32);
+            assertThat(forcesForOneWrite(ch, blk)).as("write-through: the driver has no FLUSH to ask for it (virtio 1.2, 5.2.6.2)").isEqualTo(1);
+        }
+    }
 }
