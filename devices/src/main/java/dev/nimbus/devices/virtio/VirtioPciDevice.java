@@ -10,6 +10,7 @@ import dev.nimbus.hypervisor.memory.GuestMemory;
 
 import java.lang.System.Logger.Level;
 import java.util.List;
+import java.util.Map;
 
 import static dev.nimbus.devices.virtio.VirtioFeatures.NO_VECTOR;
 import static dev.nimbus.devices.virtio.VirtioFeatures.STATUS_DEVICE_NEEDS_RESET;
@@ -80,6 +81,9 @@ public final class VirtioPciDevice implements PciDevice {
     private int queueSelect;
     private int isr;
     private boolean needsResetLogged;
+    private long failures;
+    /** Serving a host descriptor failed: it is not watched until the device is reset. */
+    private boolean hostFdBroken;
     /** Offset of the VIRTIO_PCI_CAP_PCI_CFG capability in configuration space. */
     private final int pciCfgCap;
 
@@ -245,6 +249,8 @@ public final class VirtioPciDevice implements PciDevice {
             }
         } catch (VirtQueueException e) {
             needsReset("queue " + index + ": " + e.getMessage());
+        } catch (RuntimeException e) {
+            failed(e);
         }
     }
 
@@ -255,11 +261,11 @@ public final class VirtioPciDevice implements PciDevice {
      * otherwise {@link VirtioDevice#hostFdIdle}.
      */
     public synchronized void serveHostFd(int index) {
-        if ((status & STATUS_DRIVER_OK) == 0 || (status & STATUS_DEVICE_NEEDS_RESET) != 0) {
-            device.hostFdIdle(index);
-            return;
-        }
         try {
+            if ((status & STATUS_DRIVER_OK) == 0 || (status & STATUS_DEVICE_NEEDS_RESET) != 0) {
+                device.hostFdIdle(index);
+                return;
+            }
             device.hostFdReady(index, queueList);
             for (VirtQueue q : queues) {
                 if (q.needsInterrupt()) {
@@ -269,12 +275,18 @@ public final class VirtioPciDevice implements PciDevice {
             }
         } catch (VirtQueueException e) {
             needsReset("host descriptor " + index + ": " + e.getMessage());
+        } catch (RuntimeException e) {
+            hostFdBroken = true;
+            failed(e);
         }
     }
 
-    /** Whether the worker should wait on host descriptor {@code index} now ({@link VirtioDevice#hostFdWanted}). */
+    /**
+     * Whether the worker should wait on host descriptor {@code index} now ({@link VirtioDevice#hostFdWanted});
+     * never again, until a reset, once serving it failed, so a broken descriptor cannot keep the worker failing.
+     */
     public synchronized boolean hostFdWanted(int index) {
-        return device.hostFdWanted(index);
+        return !hostFdBroken && device.hostFdWanted(index);
     }
 
     /** The device changed its configuration: a new generation, and a configuration interrupt (4.1.4.5). */
@@ -282,6 +294,27 @@ public final class VirtioPciDevice implements PciDevice {
         configGeneration++;
         isr |= 2;
         signal(configVector);
+    }
+
+    /**
+     * The device's code failed unexpectedly (a bug, or a host resource that broke) while serving it on the
+     * worker thread: the device goes into DEVICE_NEEDS_RESET with a configuration-change interrupt, as a
+     * broken queue does (the driver resets it and carries on), the failure is logged with its stack trace
+     * and counted ({@code device_failures} in {@link #counters()}). The worker goes on serving.
+     */
+    public synchronized void failed(RuntimeException e) {
+        failures++;
+        if (!needsResetLogged) {
+            LOG.log(Level.ERROR, device.name() + ": the device failed; it needs a reset", e);
+        }
+        needsReset("the device failed: " + e);
+    }
+
+    /** The device's own counters, and {@code device_failures}: how often it failed and was put into DEVICE_NEEDS_RESET. */
+    public synchronized Map<String, Long> counters() {
+        Map<String, Long> c = new java.util.LinkedHashMap<>(device.counters());
+        c.put("device_failures", failures);
+        return c;
     }
 
     private void needsReset(String why) {
@@ -308,6 +341,7 @@ public final class VirtioPciDevice implements PciDevice {
         queueSelect = 0;
         isr = 0;
         needsResetLogged = false;
+        hostFdBroken = false;
         for (VirtQueue q : queues) {
             q.reset();
         }

@@ -18,6 +18,10 @@ import java.util.List;
  * which host descriptors it wants ({@link VirtioPciDevice#hostFdWanted}) and stops or resumes watching
  * them, so a readable tap with no receive buffers to fill does not make the loop spin; the receive
  * queue's notification, which comes through this loop, is what makes the device want it again.
+ *
+ * <p>An exception from the device's code does not end the loop: the device goes into DEVICE_NEEDS_RESET
+ * with a configuration interrupt ({@link VirtioPciDevice#failed}), so the driver sees it and resets it,
+ * and the loop serves the device again after that. A device that just went quiet would be worse.
  */
 public final class VirtioWorker implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(VirtioWorker.class.getName());
@@ -83,17 +87,23 @@ public final class VirtioWorker implements AutoCloseable {
                         wake.read();
                         continue;
                     }
-                    if (token >= HOST_FD) {
-                        device.serveHostFd((int) (token - HOST_FD));
-                    } else {
-                        queueEvents.get((int) token).read();
-                        device.processQueue((int) token);
+                    try {
+                        if (token >= HOST_FD) {
+                            device.serveHostFd((int) (token - HOST_FD));
+                        } else {
+                            queueEvents.get((int) token).read();
+                            device.processQueue((int) token);
+                        }
+                    } catch (RuntimeException e) {
+                        device.failed(e); // the device needs a reset; this loop serves it again after one
                     }
                 }
                 updateHostWatches();
             }
         } catch (RuntimeException e) {
+            // the loop itself broke (epoll): nothing serves the device any more, so the driver must hear of it
             LOG.log(Level.ERROR, device.name() + " worker stopped", e);
+            device.failed(e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

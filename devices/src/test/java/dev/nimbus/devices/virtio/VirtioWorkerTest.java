@@ -86,4 +86,74 @@ class VirtioWorkerTest {
             worker.resume(); // harmless after close
         }
     }
+
+    /** An rng whose first request throws, as a device bug or a host failure would. */
+    static final class FailsOnce implements VirtioDevice {
+        final VirtioRng rng;
+        boolean failed;
+
+        FailsOnce(VirtioRng rng) {
+            this.rng = rng;
+        }
+
+        @Override public int deviceType() { return rng.deviceType(); }
+        @Override public long deviceFeatures() { return rng.deviceFeatures(); }
+        @Override public int queueCount() { return 1; }
+        @Override public int queueMaxSize(int index) { return 16; }
+
+        @Override
+        public void process(int index, VirtQueue queue) throws VirtQueueException {
+            if (!failed) {
+                failed = true;
+                throw new IllegalStateException("simulated host failure");
+            }
+            rng.process(index, queue);
+        }
+    }
+
+    /** Waits up to 10 s for {@code done}; fails with {@code what} otherwise. */
+    interface Check {
+        boolean done() throws Exception;
+    }
+
+    static void await(String what, Check done) throws Exception {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!done.done()) {
+            assertThat(System.nanoTime()).as(what).isLessThan(deadline);
+            Thread.sleep(1);
+        }
+    }
+
+    @Test
+    void anUnexpectedExceptionPutsTheDeviceIntoNeedsResetAndTheWorkerGoesOn() throws Exception {
+        try (GuestMemory memory = GuestMemory.allocate(List.of(new AddressRange(0, 4L << 20)));
+             FileChannel urandom = FileChannel.open(Path.of("/dev/urandom"), StandardOpenOption.READ);
+             EventFd queueEvent = EventFd.createNonBlocking()) {
+            RecordingMsiRouting routing = new RecordingMsiRouting();
+            VirtioPciDevice device = new VirtioPciDevice(new FailsOnce(new VirtioRng(urandom)), memory, routing, -1);
+            PciTransportDriver driver = new PciTransportDriver(device);
+            GuestQueue queue = new GuestQueue(memory, 16, 0x1_0000, 0x2_0000, 0x3_0000);
+            driver.bringUp(queue, 0);
+            queue.descriptor(0, 0x10_0000, 64, VirtQueue.DESC_F_WRITE, 0);
+            queue.offer(0);
+
+            try (VirtioWorker worker = new VirtioWorker(device, List.of(queueEvent))) {
+                worker.start();
+                queueEvent.signal();
+                await("DEVICE_NEEDS_RESET after the failure", () -> (device.status() & VirtioFeatures.STATUS_DEVICE_NEEDS_RESET) != 0);
+                await("the configuration-change interrupt on the config vector (1)", () -> routing.signals().contains(1));
+                assertThat(device.counters()).containsEntry("device_failures", 1L);
+
+                // the driver resets the device and brings it up again: the same worker serves it
+                driver.status(0);
+                GuestQueue again = new GuestQueue(memory, 16, 0x4_0000, 0x5_0000, 0x6_0000);
+                driver.bringUp(again, 0);
+                again.descriptor(0, 0x10_0000, 32, VirtQueue.DESC_F_WRITE, 0);
+                again.offer(0);
+                queueEvent.signal();
+                await("the request after the reset served", () -> again.usedIdx() == 1);
+                assertThat(again.usedLen(0)).isEqualTo(32);
+            }
+        }
+    }
 }

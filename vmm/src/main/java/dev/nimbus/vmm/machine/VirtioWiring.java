@@ -56,7 +56,7 @@ public final class VirtioWiring {
     /** One virtio function of a running machine: its name in {@code vm.counters}, the transport and its worker. */
     public record Attached(String id, VirtioPciDevice device, VirtioWorker worker) {
         public Map<String, Long> counters() {
-            return device.device().counters();
+            return device.counters();
         }
     }
 
