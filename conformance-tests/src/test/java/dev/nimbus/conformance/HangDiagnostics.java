@@ -54,13 +54,27 @@ public final class HangDiagnostics implements PreInterruptCallback {
             return "(no thread dump: " + jcmd + " is missing)";
         }
         try {
-            Process p = new ProcessBuilder(jcmd.toString(), Long.toString(pid), "Thread.print").redirectErrorStream(true).start();
-            byte[] out = p.getInputStream().readAllBytes();
-            if (!p.waitFor(30, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                return "(no thread dump: jcmd did not answer in 30 s)";
+            Path out = Files.createTempFile("jcmd", ".txt");
+            try {
+                // jcmd attaches as the target's own user (HotSpot refuses other users, root included)
+                List<String> cmd = new java.util.ArrayList<>();
+                String owner = ProcessHandle.of(pid).flatMap(h -> h.info().user()).orElse(null);
+                if (owner != null && !owner.equals(System.getProperty("user.name")) && Files.isExecutable(Path.of("/usr/bin/setpriv"))) {
+                    int uid = (Integer) Files.getAttribute(Path.of("/proc", Long.toString(pid)), "unix:uid");
+                    int gid = (Integer) Files.getAttribute(Path.of("/proc", Long.toString(pid)), "unix:gid");
+                    cmd.addAll(List.of("/usr/bin/setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups"));
+                    Files.setPosixFilePermissions(out, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
+                }
+                cmd.addAll(List.of(jcmd.toString(), Long.toString(pid), "Thread.print"));
+                Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+                if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                    p.destroyForcibly();
+                    return "(no thread dump: jcmd did not answer in 30 s)\n" + Files.readString(out);
+                }
+                return Files.readString(out, StandardCharsets.UTF_8);
+            } finally {
+                Files.deleteIfExists(out);
             }
-            return new String(out, StandardCharsets.UTF_8);
         } catch (IOException e) {
             return "(no thread dump: " + e.getMessage() + ")";
         } catch (InterruptedException e) {
