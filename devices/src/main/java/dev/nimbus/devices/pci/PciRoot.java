@@ -2,6 +2,7 @@ package dev.nimbus.devices.pci;
 
 import dev.nimbus.devices.bus.Bus;
 import dev.nimbus.devices.bus.BusConflictException;
+import dev.nimbus.devices.log.RateLimitedLog;
 
 import java.lang.System.Logger.Level;
 import java.util.Arrays;
@@ -18,6 +19,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 public final class PciRoot {
     private static final System.Logger LOG = System.getLogger(PciRoot.class.getName());
+    /** A guest can move BARs onto each other as often as it likes: one line per device per interval. */
+    private static final RateLimitedLog GUEST_LOG = new RateLimitedLog(LOG);
     public static final int DEVICES = 32;
 
     /** Tells the VMM when a BAR appears, moves or disappears (to move ioeventfds with it). */
@@ -142,7 +145,7 @@ public final class PciRoot {
                     mmio.insert(wanted, bar.size(), bar.region());
                     bases[bar.index()] = wanted;
                 } catch (BusConflictException | IllegalArgumentException e) {
-                    LOG.log(Level.WARNING, "{0}: the guest put BAR {1} where it cannot be decoded: {2}",
+                    GUEST_LOG.log(Level.WARNING, d.name() + "@" + System.identityHashCode(d) + " BAR", "{0}: the guest put BAR {1} where it cannot be decoded: {2}",
                             d.name(), bar.index(), e.getMessage());
                 }
             }

@@ -1,6 +1,7 @@
 package dev.nimbus.devices.virtio;
 
 import dev.nimbus.devices.bus.BusDevice;
+import dev.nimbus.devices.log.RateLimitedLog;
 import dev.nimbus.devices.pci.MsiRouting;
 import dev.nimbus.devices.pci.MsixCapability;
 import dev.nimbus.devices.pci.PciBar;
@@ -9,6 +10,7 @@ import dev.nimbus.devices.pci.PciDevice;
 import dev.nimbus.hypervisor.memory.GuestMemory;
 
 import java.lang.System.Logger.Level;
+
 import java.util.List;
 import java.util.Map;
 
@@ -82,6 +84,9 @@ public final class VirtioPciDevice implements PciDevice {
     private int isr;
     private boolean needsResetLogged;
     private long failures;
+    /** Guest-triggered warnings of all virtio functions, one line per function per interval. */
+    private static final RateLimitedLog GUEST_LOG = new RateLimitedLog(LOG);
+    private final String logKind = "virtio-function@" + Integer.toHexString(System.identityHashCode(this));
     /** Serving a host descriptor failed: it is not watched until the device is reset. */
     private boolean hostFdBroken;
     /** Offset of the VIRTIO_PCI_CAP_PCI_CFG capability in configuration space. */
@@ -305,7 +310,8 @@ public final class VirtioPciDevice implements PciDevice {
     public synchronized void failed(RuntimeException e) {
         failures++;
         if (!needsResetLogged) {
-            LOG.log(Level.ERROR, device.name() + ": the device failed; it needs a reset", e);
+            needsResetLogged = true;
+            GUEST_LOG.log(Level.ERROR, logKind, device.name() + ": the device failed; it needs a reset", e);
         }
         needsReset("the device failed: " + e);
     }
@@ -319,8 +325,9 @@ public final class VirtioPciDevice implements PciDevice {
 
     private void needsReset(String why) {
         if (!needsResetLogged) {
+            // once per break; a guest that breaks and resets the device in a loop gets one line per interval
             needsResetLogged = true;
-            LOG.log(Level.WARNING, "{0}: the guest broke the device ({1}); it needs a reset", device.name(), why);
+            GUEST_LOG.log(Level.WARNING, logKind, "{0}: the guest broke the device ({1}); it needs a reset", device.name(), why);
         }
         status |= STATUS_DEVICE_NEEDS_RESET;
         isr |= 2;

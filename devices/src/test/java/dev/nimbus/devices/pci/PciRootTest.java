@@ -168,6 +168,31 @@ class PciRootTest {
     }
 
     @Test
+    void aGuestWritingBarsOverEachOtherCannotFloodTheLog() {
+        java.util.logging.Logger jul = java.util.logging.Logger.getLogger(PciRoot.class.getName());
+        List<java.util.logging.LogRecord> records = new ArrayList<>();
+        java.util.logging.Handler handler = new java.util.logging.Handler() {
+            @Override public void publish(java.util.logging.LogRecord r) { records.add(r); }
+            @Override public void flush() {}
+            @Override public void close() {}
+        };
+        jul.addHandler(handler);
+        try {
+            int slot = root.add(new TestFunction());
+            buses.mmio().write(ecamAddress(slot, 0x04), 2, PciConfigSpace.COMMAND_MEMORY);
+            for (int i = 0; i < 5000; i++) {
+                buses.mmio().write(ecamAddress(slot, 0x10), 4, ECAM); // on top of ECAM, again and again
+                buses.mmio().write(ecamAddress(slot, 0x10), 4, 0);
+            }
+            assertThat(root.mappedBase(slot, 0)).isEqualTo(-1);
+            assertThat(records).as("warnings for 5,000 conflicting BAR placements within one interval").hasSize(1);
+            assertThat(records.getFirst().getLevel()).isEqualTo(java.util.logging.Level.WARNING);
+        } finally {
+            jul.removeHandler(handler);
+        }
+    }
+
+    @Test
     void readOnlyIdsIgnoreWrites() {
         int slot = root.add(new TestFunction());
         buses.mmio().write(ecamAddress(slot, 0x00), 4, 0);

@@ -1,5 +1,6 @@
 package dev.nimbus.devices.virtio.block;
 
+import dev.nimbus.devices.log.RateLimitedLog;
 import dev.nimbus.devices.virtio.DescriptorChain;
 import dev.nimbus.devices.virtio.VirtQueue;
 import dev.nimbus.devices.virtio.VirtQueueException;
@@ -31,6 +32,8 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class VirtioBlock implements VirtioDevice {
     private static final System.Logger LOG = System.getLogger(VirtioBlock.class.getName());
+    /** A failing image fails every request the guest makes: one line per disk per interval. */
+    private final RateLimitedLog guestLog = new RateLimitedLog(LOG);
 
     public static final int DEVICE_TYPE = 2;
     public static final int QUEUE_SIZE = 256;
@@ -216,7 +219,7 @@ public final class VirtioBlock implements VirtioDevice {
                 default -> status = S_UNSUPP;
             }
         } catch (IOException e) {
-            LOG.log(Level.WARNING, "virtio-blk: I/O error at sector {0}: {1}", sector, e.getMessage());
+            guestLog.log(Level.WARNING, "io-error", "virtio-blk: I/O error at sector {0}: {1}", sector, e.getMessage());
             status = S_IOERR;
         }
         last.put(statusAt, status);
