@@ -5,6 +5,7 @@ import dev.nimbus.host.EventFd;
 
 import java.lang.System.Logger.Level;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The thread that serves one virtio device in a running machine: an epoll loop over the queues' eventfds
@@ -30,6 +31,8 @@ public final class VirtioWorker implements AutoCloseable {
     /** Tokens of host descriptors: this plus their index, above any queue index. */
     private static final long HOST_FD = 1L << 32;
     private static final int SET_ASIDE_RECHECK_MILLIS = 50;
+    /** How long {@link #pause()} and {@link #close()} wait for the loop to finish what it is serving. */
+    public static final long STOP_DEADLINE_MILLIS = 5_000;
 
     private final VirtioPciDevice device;
     private final List<EventFd> queueEvents;
@@ -116,11 +119,30 @@ public final class VirtioWorker implements AutoCloseable {
      * not running.
      */
     public void pause() throws InterruptedException {
+        pause(STOP_DEADLINE_MILLIS);
+    }
+
+    /**
+     * {@link #pause()} with a deadline: a device still busy after {@code timeoutMillis} (a request that
+     * takes that long is the device's fault, or a guest's that found a way to make it work unbounded) is
+     * left running, and this throws, naming the device, instead of waiting for ever.
+     *
+     * @throws IllegalStateException when the loop did not park in time; the worker is not paused then
+     */
+    public void pause(long timeoutMillis) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         synchronized (pauseLock) {
             pauseRequested = true;
             wake.signal();
             while (!parked && !stopping && thread.isAlive()) {
-                pauseLock.wait(50);
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    pauseRequested = false;
+                    pauseLock.notifyAll();
+                    throw new IllegalStateException(device.name() + " is still busy after " + timeoutMillis
+                            + " ms and could not be paused");
+                }
+                pauseLock.wait(Math.max(1, Math.min(50, TimeUnit.NANOSECONDS.toMillis(left))));
             }
         }
     }
@@ -174,9 +196,18 @@ public final class VirtioWorker implements AutoCloseable {
         }
     }
 
-    /** Stops the loop, waits for the thread, and releases the epoll instance. */
+    /** Stops the loop, waits for the thread (at most {@value #STOP_DEADLINE_MILLIS} ms), and releases the epoll instance. */
     @Override
     public void close() {
+        close(STOP_DEADLINE_MILLIS);
+    }
+
+    /**
+     * {@link #close()} with a deadline: a thread still busy in the device after {@code timeoutMillis} is
+     * left to finish on its own (it is a daemon and ends at its next turn of the loop), with an error in the
+     * log naming the device, and its descriptors are left open for it; the caller goes on, never hangs.
+     */
+    public void close(long timeoutMillis) {
         synchronized (pauseLock) {
             stopping = true;
             pauseLock.notifyAll();
@@ -184,10 +215,14 @@ public final class VirtioWorker implements AutoCloseable {
         stop.signal();
         if (thread.isAlive()) {
             try {
-                thread.join();
+                thread.join(Math.max(1, timeoutMillis));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+        }
+        if (thread.isAlive()) {
+            LOG.log(Level.ERROR, "{0}: its worker is still busy after {1} ms; left to end on its own", device.name(), timeoutMillis);
+            return;
         }
         epoll.close();
         stop.close();

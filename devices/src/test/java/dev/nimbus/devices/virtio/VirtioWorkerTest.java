@@ -156,4 +156,52 @@ class VirtioWorkerTest {
             }
         }
     }
+
+    /** An rng whose requests block until released, as a device stuck in a long request would. */
+    static final class Stuck implements VirtioDevice {
+        final java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
+        final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+
+        @Override public int deviceType() { return VirtioRng.DEVICE_TYPE; }
+        @Override public long deviceFeatures() { return 0; }
+        @Override public int queueCount() { return 1; }
+        @Override public int queueMaxSize(int index) { return 16; }
+        @Override public String name() { return "stuck-rng"; }
+
+        @Override
+        public void process(int index, VirtQueue queue) {
+            entered.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    @Test
+    void pauseAndCloseOfABusyWorkerEndWithinTheirDeadlines() throws Exception {
+        try (GuestMemory memory = GuestMemory.allocate(List.of(new AddressRange(0, 4L << 20)));
+             EventFd queueEvent = EventFd.createNonBlocking()) {
+            Stuck stuck = new Stuck();
+            VirtioPciDevice device = new VirtioPciDevice(stuck, memory, new RecordingMsiRouting(), -1);
+            PciTransportDriver driver = new PciTransportDriver(device);
+            GuestQueue queue = new GuestQueue(memory, 16, 0x1_0000, 0x2_0000, 0x3_0000);
+            driver.bringUp(queue, 0);
+            VirtioWorker worker = new VirtioWorker(device, List.of(queueEvent));
+            try {
+                worker.start();
+                queueEvent.signal();
+                assertThat(stuck.entered.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+
+                long start = System.nanoTime();
+                org.assertj.core.api.Assertions.assertThatThrownBy(() -> worker.pause(200))
+                        .isInstanceOf(IllegalStateException.class).hasMessage("virtio-pci stuck-rng is still busy after 200 ms and could not be paused");
+                worker.close(200);
+                assertThat(System.nanoTime() - start).as("pause and close returned, the device still stuck").isLessThan(10_000_000_000L);
+            } finally {
+                stuck.release.countDown();
+            }
+        }
+    }
 }

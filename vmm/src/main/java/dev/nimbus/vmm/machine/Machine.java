@@ -116,7 +116,8 @@ public final class Machine implements AutoCloseable {
      * Stops every vCPU outside the guest and waits until all have parked (a halted vCPU counts as parked).
      * Keeps the guest clock's value when the VM has one.
      *
-     * @throws IllegalStateException when the vCPUs do not all stop within {@code timeoutMillis}
+     * @throws IllegalStateException when the vCPUs, or a device's worker, do not all stop within
+     *                               {@code timeoutMillis}; the machine then runs on
      */
     public void pause(long timeoutMillis) throws InterruptedException {
         synchronized (parkLock) {
@@ -138,9 +139,23 @@ public final class Machine implements AutoCloseable {
                 parkLock.wait(Math.max(1, Math.min(50, TimeUnit.NANOSECONDS.toMillis(left))));
             }
         }
-        // then the devices' own threads: no queue is served and no interrupt sent while paused
-        for (VirtioWiring.Attached v : virtio) {
-            v.worker().pause();
+        // then the devices' own threads: no queue is served and no interrupt sent while paused. A device still
+        // busy at the deadline fails the pause, naming it, and everything paused so far runs again.
+        List<VirtioWiring.Attached> pausedWorkers = new ArrayList<>();
+        try {
+            for (VirtioWiring.Attached v : virtio) {
+                v.worker().pause(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+                pausedWorkers.add(v);
+            }
+        } catch (IllegalStateException e) {
+            for (VirtioWiring.Attached v : pausedWorkers) {
+                v.worker().resume();
+            }
+            synchronized (parkLock) {
+                pauseRequested = false;
+                parkLock.notifyAll();
+            }
+            throw e;
         }
         if (vm instanceof GuestClock clock) {
             pausedClock = clock.getClock();
