@@ -38,6 +38,10 @@ public final class OptionList {
         if (text == null || text.isBlank()) {
             throw new ConfigException(option + ": empty value (expected " + expected(keys, bareWords) + ")");
         }
+        if (text.indexOf('\0') >= 0) {
+            // no path, name or number holds one (Path.of would throw; the kernel would cut the string there)
+            throw new ConfigException(option + ": contains a NUL character");
+        }
         Map<String, String> values = new LinkedHashMap<>();
         String bare = null;
         for (String item : split(option, text)) {
