@@ -30,7 +30,7 @@ class Aarch64VirtioTest {
 
     @BeforeAll
     static void images() throws Exception {
-        e2e = new E2eVirtio(GuestImages.forArch("aarch64"), "kernel.image", 10, BAD_LOG_LINE);
+        e2e = new E2eVirtio(GuestImages.forArch("aarch64"), "kernel.image", 10, BAD_LOG_LINE, 2);
     }
 
     @Test

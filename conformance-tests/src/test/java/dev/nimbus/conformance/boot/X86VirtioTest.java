@@ -34,7 +34,7 @@ class X86VirtioTest {
     @BeforeAll
     static void images() throws Exception {
         images = GuestImages.forArch("x86_64");
-        e2e = new E2eVirtio(images, "kernel.bzimage", BOOT_LIMIT_MINUTES, BAD_LOG_LINE);
+        e2e = new E2eVirtio(images, "kernel.bzimage", BOOT_LIMIT_MINUTES, BAD_LOG_LINE, 1);
     }
 
     @Test
