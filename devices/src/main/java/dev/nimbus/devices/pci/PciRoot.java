@@ -19,8 +19,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 public final class PciRoot {
     private static final System.Logger LOG = System.getLogger(PciRoot.class.getName());
-    /** A guest can move BARs onto each other as often as it likes: one line per device per interval. */
-    private static final RateLimitedLog GUEST_LOG = new RateLimitedLog(LOG);
+    /** A guest can move BARs onto each other as often as it likes: one line per slot per interval. */
+    private final RateLimitedLog guestLog = new RateLimitedLog(LOG);
     public static final int DEVICES = 32;
 
     /** Tells the VMM when a BAR appears, moves or disappears (to move ioeventfds with it). */
@@ -145,7 +145,7 @@ public final class PciRoot {
                     mmio.insert(wanted, bar.size(), bar.region());
                     bases[bar.index()] = wanted;
                 } catch (BusConflictException | IllegalArgumentException e) {
-                    GUEST_LOG.log(Level.WARNING, d.name() + "@" + System.identityHashCode(d) + " BAR", "{0}: the guest put BAR {1} where it cannot be decoded: {2}",
+                    guestLog.log(Level.WARNING, "BAR of slot " + slot, "{0}: the guest put BAR {1} where it cannot be decoded: {2}",
                             d.name(), bar.index(), e.getMessage());
                 }
             }

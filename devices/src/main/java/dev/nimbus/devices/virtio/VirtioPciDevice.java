@@ -84,9 +84,8 @@ public final class VirtioPciDevice implements PciDevice {
     private int isr;
     private boolean needsResetLogged;
     private long failures;
-    /** Guest-triggered warnings of all virtio functions, one line per function per interval. */
-    private static final RateLimitedLog GUEST_LOG = new RateLimitedLog(LOG);
-    private final String logKind = "virtio-function@" + Integer.toHexString(System.identityHashCode(this));
+    /** This function's guest-triggered warnings (breaks, failures): one line per interval. */
+    private final RateLimitedLog guestLog = new RateLimitedLog(LOG);
     /** Serving a host descriptor failed: it is not watched until the device is reset. */
     private boolean hostFdBroken;
     /** Offset of the VIRTIO_PCI_CAP_PCI_CFG capability in configuration space. */
@@ -311,7 +310,7 @@ public final class VirtioPciDevice implements PciDevice {
         failures++;
         if (!needsResetLogged) {
             needsResetLogged = true;
-            GUEST_LOG.log(Level.ERROR, logKind, device.name() + ": the device failed; it needs a reset", e);
+            guestLog.log(Level.ERROR, "needs-reset", device.name() + ": the device failed; it needs a reset", e);
         }
         needsReset("the device failed: " + e);
     }
@@ -327,7 +326,7 @@ public final class VirtioPciDevice implements PciDevice {
         if (!needsResetLogged) {
             // once per break; a guest that breaks and resets the device in a loop gets one line per interval
             needsResetLogged = true;
-            GUEST_LOG.log(Level.WARNING, logKind, "{0}: the guest broke the device ({1}); it needs a reset", device.name(), why);
+            guestLog.log(Level.WARNING, "needs-reset", "{0}: the guest broke the device ({1}); it needs a reset", device.name(), why);
         }
         status |= STATUS_DEVICE_NEEDS_RESET;
         isr |= 2;
