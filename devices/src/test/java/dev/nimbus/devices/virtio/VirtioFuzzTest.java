@@ -7,7 +7,9 @@ import dev.nimbus.devices.virtio.rng.VirtioRng;
 import dev.nimbus.hypervisor.memory.AddressRange;
 import dev.nimbus.hypervisor.memory.GuestMemory;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -116,21 +118,44 @@ class VirtioFuzzTest {
 
     @FuzzTest(maxDuration = "30s")
     void theRngFillsAtMostItsCapPerRequest(FuzzedDataProvider data) throws Exception {
+        // The requests are served here one by one, as process() does, because the used ring cannot be read
+        // back: a request's buffers may lie over the rings themselves and the rng overwrites them at random.
         try (GuestMemory memory = GuestMemory.allocate(List.of(new AddressRange(0, RAM)));
              FileChannel urandom = FileChannel.open(Path.of("/dev/urandom"), StandardOpenOption.READ)) {
             VirtQueue q = queue(memory, data);
             if (q == null) {
                 return;
             }
+            long[] drawn = {0};
+            ReadableByteChannel counting = new ReadableByteChannel() {
+                @Override
+                public int read(ByteBuffer dst) throws IOException {
+                    int n = urandom.read(dst);
+                    drawn[0] += Math.max(n, 0);
+                    return n;
+                }
+
+                @Override
+                public boolean isOpen() {
+                    return true;
+                }
+
+                @Override
+                public void close() {
+                }
+            };
+            VirtioRng rng = new VirtioRng(counting);
             try {
-                new VirtioRng(urandom).process(0, q);
+                DescriptorChain chain;
+                for (int served = 0; served < 1024 && (chain = q.pop()) != null; served++) {
+                    long before = drawn[0];
+                    int given = rng.fill(chain);
+                    assertThat(given).as("bytes given to one request").isBetween(0, VirtioRng.MAX_REQUEST_BYTES);
+                    assertThat(drawn[0] - before).as("bytes drawn for one request").isEqualTo(given);
+                    q.addUsed(chain.head(), given);
+                }
             } catch (VirtQueueException expected) {
-                return;
-            }
-            int used = memory.readShort(USED + 2) & 0xffff;
-            for (int i = 0; i < Math.min(used, q.size()); i++) {
-                int length = memory.readInt(USED + 4 + 8L * i + 4);
-                assertThat(length).as("bytes given to one request").isBetween(0, VirtioRng.MAX_REQUEST_BYTES);
+                // a broken ring
             }
         }
     }

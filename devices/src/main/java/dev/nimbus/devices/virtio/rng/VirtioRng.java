@@ -64,7 +64,12 @@ public final class VirtioRng implements VirtioDevice {
         }
     }
 
-    private int fill(DescriptorChain chain) {
+    /**
+     * Fills one request's device-writable buffers from the source, in order, and returns the bytes written:
+     * at most {@link #MAX_REQUEST_BYTES}, fewer where the source failed or ended. This is the used length
+     * {@link #process} returns the chain with.
+     */
+    public int fill(DescriptorChain chain) {
         long written = 0;
         for (ByteBuffer whole : chain.writable()) {
             if (written >= MAX_REQUEST_BYTES) {
