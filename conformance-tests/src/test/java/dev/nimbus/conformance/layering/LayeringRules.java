@@ -1,7 +1,13 @@
 package dev.nimbus.conformance.layering;
 
+import com.tngtech.archunit.base.DescribedPredicate;
+import com.tngtech.archunit.core.domain.JavaClass;
+import com.tngtech.archunit.core.domain.JavaMethodCall;
 import com.tngtech.archunit.lang.ArchRule;
 import dev.nimbus.hypervisor.Arch;
+
+import java.util.List;
+import java.util.Set;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
@@ -86,9 +92,46 @@ final class LayeringRules {
             .orShould().accessField(Arch.class, "RISCV64")
             .because("the arch module supplies what differs between architectures (issue #8)");
 
+    /** The classes that declare configuration keys ({@code Schema}) or read them by the schema's names. */
+    static final String[] CONFIG_SCHEMA = {"dev.nimbus.vmm.config.Schema", "dev.nimbus.vmm.config.Values",
+        "dev.nimbus.vmm.config.VmConfigJson"};
+
+    /**
+     * Declaring a configuration key: making a schema field or section, or reading a JSON member by its name
+     * ({@code node.get("cpus")}, {@code node.has(...)}, iterating an object's members).
+     */
+    static final DescribedPredicate<JavaMethodCall> DECLARES_A_CONFIG_KEY = new DescribedPredicate<>(
+            "declare a configuration key (a schema field or section, a JSON member read by name)") {
+        @Override
+        public boolean test(JavaMethodCall call) {
+            String owner = call.getTarget().getOwner().getName();
+            String name = call.getTarget().getName();
+            List<String> params = call.getTarget().getRawParameterTypes().stream().map(JavaClass::getName).toList();
+            if (owner.equals("dev.nimbus.vmm.config.Field") || owner.equals("dev.nimbus.vmm.config.Section")) {
+                return Set.of("of", "notYet", "listOf", "options", "withBareWords").contains(name);
+            }
+            if (call.getTarget().getOwner().isAssignableTo("com.fasterxml.jackson.databind.JsonNode")) {
+                return (Set.of("get", "has", "path", "hasNonNull", "findValue", "required").contains(name)
+                        && params.equals(List.of(String.class.getName())))
+                        || (Set.of("properties", "fieldNames").contains(name) && params.isEmpty());
+            }
+            return false;
+        }
+    };
+
+    /**
+     * Every configuration key is declared once, in the schema, for the command line and the REST API alike
+     * (issue #12): nothing else in the VMM makes a field or reads VmConfig JSON by member name.
+     */
+    static final ArchRule CONFIG_KEYS_ONLY_IN_THE_SCHEMA = noClasses().that().resideInAPackage(VMM)
+            .and().doNotHaveFullyQualifiedName(CONFIG_SCHEMA[0]).and().doNotHaveFullyQualifiedName(CONFIG_SCHEMA[1])
+            .and().doNotHaveFullyQualifiedName(CONFIG_SCHEMA[2])
+            .should().callMethodWhere(DECLARES_A_CONFIG_KEY)
+            .because("a configuration key is declared in dev.nimbus.vmm.config.Schema only, for both front ends");
+
     static final ArchRule[] ALL = {
         HOST_IS_JDK_ONLY, API_IS_THE_CONTRACT_ONLY, ARCH_USES_NO_HOST_LAYER, BACKENDS_ARE_INDEPENDENT, MSHV_IS_INDEPENDENT, ARCH_USES_NO_BACKEND,
         ARCH_MODULES_ARE_INDEPENDENT, DEVICES_USE_NO_BACKEND, NOTHING_DEPENDS_ON_VMM, FOREIGN_ONLY_AT_THE_NATIVE_EDGE,
-        NO_ARCH_BRANCHES_OUTSIDE_ARCH_AND_BACKENDS,
+        NO_ARCH_BRANCHES_OUTSIDE_ARCH_AND_BACKENDS, CONFIG_KEYS_ONLY_IN_THE_SCHEMA,
     };
 }

@@ -13,6 +13,7 @@ import dev.nimbus.hypervisor.layeringfixture.ApiUsingVmm;
 import dev.nimbus.host.layeringfixture.HostUsingSpi;
 import dev.nimbus.arch.riscv64.layeringfixture.ArchUsingHost;
 import dev.nimbus.kvm.layeringfixture.KvmUsingMshv;
+import dev.nimbus.vmm.layeringfixture.ConfigKeyOutsideTheSchema;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -103,6 +104,11 @@ class LayeringTest {
         LayeringRules.NO_ARCH_BRANCHES_OUTSIDE_ARCH_AND_BACKENDS.check(production);
     }
 
+    @Test
+    void configKeysAreDeclaredOnlyInTheSchema() {
+        LayeringRules.CONFIG_KEYS_ONLY_IN_THE_SCHEMA.check(production);
+    }
+
     // Each rule must catch a real violation: the fixtures below sit in governed packages and break one rule each.
 
     private static boolean violated(ArchRule rule, Class<?>... classes) {
@@ -152,6 +158,11 @@ class LayeringTest {
     @Test
     void archBranchRuleCatchesADeviceThatAsksForAarch64() {
         assertThat(violated(LayeringRules.NO_ARCH_BRANCHES_OUTSIDE_ARCH_AND_BACKENDS, DeviceBranchingOnArch.class)).isTrue();
+    }
+
+    @Test
+    void configRuleCatchesAJsonKeyReadOutsideTheSchema() {
+        assertThat(violated(LayeringRules.CONFIG_KEYS_ONLY_IN_THE_SCHEMA, ConfigKeyOutsideTheSchema.class)).isTrue();
     }
 
     @Test
