@@ -25,6 +25,12 @@ kernel_suite() {
   esac
 }
 QEMU_SUITE=trixie   # QEMU 10: bookworm's 7.2 hangs now and then on x86 and lacks riscv AIA
+# x86_64 takes forky's QEMU (11.1 on 2026-12-03): QEMU before 10.2 could lose an L1 interrupt while nested
+# SVM runs (helper_vmrun sets CPU_INTERRUPT_VIRQ in interrupt_request with a plain |= on the vCPU thread
+# while the main loop's LAPIC timer does the same; one update overwrites the other, and a halted L1 never
+# wakes). Fixed upstream by 27e76d010104 "cpu-common: use atomic access for interrupt_request" (10.2.0),
+# not in trixie's 10.0.x. That is the L1 freeze docs/testing.md describes. NIMBUS_L1_QEMU_SUITE overrides.
+QEMU_SUITE_X86_64=${NIMBUS_L1_QEMU_SUITE:-forky}
 
 # apt_download SUITE DEBARCH PKG...   fetches exactly these packages (no dependencies), prints the paths
 apt_download() {
@@ -199,7 +205,7 @@ prepare_initramfs() {
   [ -f "$INITRD" ] || die "cannot build $INITRD"
 }
 
-# prepare_qemu ARCH -> QEMU (array: the command that starts qemu-system-ARCH 10 from trixie)
+# prepare_qemu ARCH -> QEMU (array: the command that starts qemu-system-ARCH: 10 from trixie, 11 from forky for x86_64)
 prepare_qemu() {
   local arch=$1 pkg dir debs
   case $arch in
@@ -208,10 +214,12 @@ prepare_qemu() {
     riscv64) pkg=qemu-system-misc ;;
   esac
   if [ -n "${NIMBUS_L1_QEMU:-}" ]; then QEMU=("$NIMBUS_L1_QEMU"); return 0; fi
-  apt_index "$QEMU_SUITE" amd64
-  dir=$L1_CACHE/qemu/$pkg-$(apt_memo "$QEMU_SUITE" amd64 apt_resolve "$QEMU_SUITE" amd64 "$pkg" | short_hash)
+  local suite=$QEMU_SUITE
+  [ "$arch" = x86_64 ] && suite=$QEMU_SUITE_X86_64
+  apt_index "$suite" amd64
+  dir=$L1_CACHE/qemu/$pkg-$(apt_memo "$suite" amd64 apt_resolve "$suite" amd64 "$pkg" | short_hash)
   if [ ! -e "$dir/.complete" ]; then
-    debs=$(apt_fetch "$QEMU_SUITE" amd64 "$pkg") || exit 2
+    debs=$(apt_fetch "$suite" amd64 "$pkg") || exit 2
     note "unpacking QEMU ($pkg, $(wc -l <<< "$debs") packages)"
     # shellcheck disable=SC2086
     cached_tree "$dir" build_qemu_tree $debs
