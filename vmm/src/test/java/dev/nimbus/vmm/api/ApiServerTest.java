@@ -3,7 +3,6 @@ package dev.nimbus.vmm.api;
 import dev.nimbus.vmm.machine.TestMachines;
 import dev.nimbus.vmm.control.VmController;
 import dev.nimbus.vmm.machine.MachineBuilder;
-import dev.nimbus.vmm.machine.PlatformDeviceWiring;
 import dev.nimbus.vmm.machine.ScriptedBackend;
 import dev.nimbus.vmm.machine.ScriptedPlatform;
 import org.junit.jupiter.api.AfterEach;
