@@ -13,6 +13,8 @@ import dev.nimbus.hypervisor.layeringfixture.ApiUsingVmm;
 import dev.nimbus.host.layeringfixture.HostUsingSpi;
 import dev.nimbus.arch.riscv64.layeringfixture.ArchUsingHost;
 import dev.nimbus.kvm.layeringfixture.KvmUsingMshv;
+import dev.nimbus.vmm.layeringfixture.VmmMakingADevice;
+import dev.nimbus.vmm.layeringfixture.VmmPuttingADeviceOnABus;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -103,6 +105,11 @@ class LayeringTest {
         LayeringRules.NO_ARCH_BRANCHES_OUTSIDE_ARCH_AND_BACKENDS.check(production);
     }
 
+    @Test
+    void onlyTheDeviceManagerMakesDevicesAndPutsThemOnBuses() {
+        LayeringRules.ONLY_THE_DEVICE_MANAGER_MAKES_DEVICES.check(production);
+    }
+
     // Each rule must catch a real violation: the fixtures below sit in governed packages and break one rule each.
 
     private static boolean violated(ArchRule rule, Class<?>... classes) {
@@ -152,6 +159,25 @@ class LayeringTest {
     @Test
     void archBranchRuleCatchesADeviceThatAsksForAarch64() {
         assertThat(violated(LayeringRules.NO_ARCH_BRANCHES_OUTSIDE_ARCH_AND_BACKENDS, DeviceBranchingOnArch.class)).isTrue();
+    }
+
+    @Test
+    void deviceManagerRuleCatchesTheVmmMakingAUartItself() {
+        assertThat(violated(LayeringRules.ONLY_THE_DEVICE_MANAGER_MAKES_DEVICES, VmmMakingADevice.class)).isTrue();
+    }
+
+    @Test
+    void deviceManagerRuleCatchesTheVmmPuttingADeviceOnABus() {
+        assertThat(violated(LayeringRules.ONLY_THE_DEVICE_MANAGER_MAKES_DEVICES, VmmPuttingADeviceOnABus.class)).isTrue();
+    }
+
+    @Test
+    void theVmmMakesDevicesInTheDeviceManagerOnly() {
+        // the converse: the VMM does make devices, all of them in the device manager, so the rule above is not vacuous
+        assertThat(production.stream().filter(c -> c.getPackageName().startsWith("dev.nimbus.vmm"))
+                .filter(c -> c.getConstructorCallsFromSelf().stream().anyMatch(call -> LayeringRules.DEVICE_TYPE.test(call.getTargetOwner())))
+                .map(JavaClass::getPackageName).distinct())
+                .containsExactly("dev.nimbus.vmm.devices");
     }
 
     @Test
