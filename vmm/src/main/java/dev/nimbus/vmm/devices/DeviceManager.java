@@ -1,6 +1,5 @@
 package dev.nimbus.vmm.devices;
 
-import dev.nimbus.devices.bus.BusMapping;
 import dev.nimbus.devices.bus.Buses;
 import dev.nimbus.devices.console.ConsoleInput;
 import dev.nimbus.devices.interrupt.IrqChipLine;
@@ -31,14 +30,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The devices of one machine, and the one place in the VMM that creates devices and puts them on buses.
  * {@link #attach} makes the platform devices the arch's machine model lists (through the devices module's
  * {@link PlatformDeviceFactory}) and the configured virtio functions ({@link VirtioAssembly}), and gives
  * them their resources: host files, disk locks and taps ({@link HostResources}), bus ranges behind a
- * counting view ({@link CountingDevice}), interrupt lines ({@link IrqChipLine}), MSI-X vectors as irqfd
+ * counting view ({@link CountedBuses}), interrupt lines ({@link IrqChipLine}), MSI-X vectors as irqfd
  * routes and queue notifications as ioeventfds, the terminal's input. What it opened is released in the
  * reverse order on any failure, and by {@link #close()}.
  *
@@ -50,11 +48,10 @@ public final class DeviceManager implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(DeviceManager.class.getName());
 
     private final HostTerminal terminal;
-    private final Buses buses = new Buses();
+    private final CountedBuses buses = new CountedBuses();
     private final Resources resources = new Resources();
     private final List<CreatedDevice> platform = new ArrayList<>();
     private final List<VirtioFunction> virtio = new ArrayList<>();
-    private final Map<String, LongAdder[]> accesses = new LinkedHashMap<>();
     private boolean attached;
     private boolean closed;
 
@@ -135,12 +132,12 @@ public final class DeviceManager implements AutoCloseable {
         for (PlatformDevice spec : specs) {
             CreatedDevice device;
             try {
-                device = factory.create(spec, buses);
+                device = factory.create(spec, buses.buses());
             } catch (UnsupportedDeviceException e) {
                 throw new ConfigException(e.getMessage());
             }
             platform.add(device);
-            insertCounted(device.mappings());
+            buses.insert(device.mappings());
         }
         if (config.serial().mode() == ConsoleConfig.Mode.TTY) {
             // the serial port (whichever UART the arch has) takes the terminal's input
@@ -152,26 +149,9 @@ public final class DeviceManager implements AutoCloseable {
         }
     }
 
-    /** Puts one device's ranges on the buses, each behind a view that counts the guest's reads and writes. */
-    private void insertCounted(List<BusMapping> mappings) {
-        if (mappings.isEmpty()) {
-            return;
-        }
-        String base = mappings.getFirst().device().name();
-        String name = base;
-        for (int n = 2; accesses.containsKey(name); n++) {
-            name = base + " " + n;
-        }
-        LongAdder[] counts = {new LongAdder(), new LongAdder()};
-        accesses.put(name, counts);
-        for (BusMapping m : mappings) {
-            buses.insert(new BusMapping(m.space(), m.base(), m.length(), new CountingDevice(m.device(), counts[0], counts[1])));
-        }
-    }
-
     /** The machine's port-I/O and MMIO buses, where the vCPU loops dispatch exits. */
     public Buses buses() {
-        return buses;
+        return buses.buses();
     }
 
     /** The platform devices that are a {@code type}, in the order the machine model lists them. */
@@ -214,7 +194,7 @@ public final class DeviceManager implements AutoCloseable {
         for (VirtioFunction f : virtio) {
             out.put(f.id(), f.counters());
         }
-        accesses.forEach((name, c) -> out.put(name, Map.of("reads", c[0].sum(), "writes", c[1].sum())));
+        out.putAll(buses.counters());
         return out;
     }
 
