@@ -14,6 +14,7 @@ import dev.nimbus.host.layeringfixture.HostUsingSpi;
 import dev.nimbus.arch.riscv64.layeringfixture.ArchUsingHost;
 import dev.nimbus.kvm.layeringfixture.KvmUsingMshv;
 import dev.nimbus.vmm.layeringfixture.VmmMakingADevice;
+import dev.nimbus.vmm.layeringfixture.VmmMakingADeviceByFactory;
 import dev.nimbus.vmm.layeringfixture.VmmPuttingADeviceOnABus;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -164,6 +165,11 @@ class LayeringTest {
     @Test
     void deviceManagerRuleCatchesTheVmmMakingAUartItself() {
         assertThat(violated(LayeringRules.ONLY_THE_DEVICE_MANAGER_MAKES_DEVICES, VmmMakingADevice.class)).isTrue();
+    }
+
+    @Test
+    void deviceManagerRuleCatchesTheVmmUsingADevicesStaticFactory() {
+        assertThat(violated(LayeringRules.ONLY_THE_DEVICE_MANAGER_MAKES_DEVICES, VmmMakingADeviceByFactory.class)).isTrue();
     }
 
     @Test
