@@ -146,6 +146,7 @@ class DeviceManagerTest {
         assertThat(openDescriptors(serialLog)).isZero();
     }
 
+    /** Goes with {@code DeviceManager.refuseWhatIsNotBuiltYet} when the configuration schema refuses these options itself. */
     @Test
     void whatIsNotBuiltYetIsRefusedBeforeAnythingIsOpened() throws Exception {
         Path serialLog = dir.resolve("serial.log");
