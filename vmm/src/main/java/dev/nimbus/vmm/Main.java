@@ -7,14 +7,11 @@ import dev.nimbus.hypervisor.HypervisorException;
 import dev.nimbus.vmm.api.ApiHandler;
 import dev.nimbus.vmm.api.ApiServer;
 import dev.nimbus.vmm.config.ApiSocketConfig;
+import dev.nimbus.vmm.config.CommandLineConfig;
 import dev.nimbus.vmm.config.ConfigException;
-import dev.nimbus.vmm.config.ConsoleConfig;
-import dev.nimbus.vmm.config.CpusConfig;
-import dev.nimbus.vmm.config.DiskConfig;
-import dev.nimbus.vmm.config.NetConfig;
-import dev.nimbus.vmm.config.RngConfig;
-import dev.nimbus.vmm.config.MemoryConfig;
-import dev.nimbus.vmm.config.PayloadConfig;
+import dev.nimbus.vmm.config.Field;
+import dev.nimbus.vmm.config.Schema;
+import dev.nimbus.vmm.config.Section;
 import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.control.VmController;
 import dev.nimbus.vmm.control.VmRunner;
@@ -22,14 +19,16 @@ import dev.nimbus.vmm.wiring.HypervisorChoice;
 import dev.nimbus.vmm.wiring.NimbusComponent;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
-import java.util.Optional;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
@@ -51,45 +50,6 @@ public final class Main implements Callable<Integer> {
             description = "Hypervisor backend (default: ${DEFAULT-VALUE}: KVM if usable, else MSHV).")
     String hypervisor;
 
-    @Option(names = "--firmware", paramLabel = "PATH", description = "Firmware to boot instead of a kernel (not supported yet).")
-    String firmware;
-
-    @Option(names = "--kernel", paramLabel = "PATH", description = "Kernel image to boot.")
-    String kernel;
-
-    @Option(names = "--initramfs", paramLabel = "PATH", description = "Initramfs image.")
-    String initramfs;
-
-    @Option(names = "--cmdline", paramLabel = "STRING", description = "Kernel command line.")
-    String cmdline;
-
-    @Option(names = "--cpus", paramLabel = "boot=N[,max=N]", description = "vCPUs (max equal to boot: no hot-plug yet).")
-    String cpus;
-
-    @Option(names = "--memory", paramLabel = "size=SIZE", description = "Guest RAM, such as size=512M or size=2G.")
-    String memory;
-
-    @Option(names = "--serial", paramLabel = "tty|off|null|file=PATH", description = "Serial port.")
-    String serial;
-
-    @Option(names = "--console", paramLabel = "tty|off|null|file=PATH", description = "virtio console (default: tty).")
-    String console;
-
-    @Option(names = "--disk", arity = "1..*", paramLabel = "path=PATH[,readonly=on][,direct=on][,num_queues=N][,queue_size=N][,id=ID][,serial=S]",
-            description = "virtio-blk disks on raw images, one value each (direct=on and num_queues above 1 are refused: not supported yet).")
-    List<String> disks = new ArrayList<>();
-
-    @Option(names = "--net", arity = "1..*", paramLabel = "tap=NAME,ip=IP,mask=MASK,mac=MAC[,host_mac=MAC][,mtu=N][,num_queues=N][,queue_size=N][,id=ID]",
-            description = "virtio-net interfaces on taps, one value each (a tap Nimbus creates, or tap%d; host_mac and mtu are refused: not supported yet).")
-    List<String> nets = new ArrayList<>();
-
-    @Option(names = "--rng", paramLabel = "src=PATH", description = "virtio-rng with this entropy source (default /dev/urandom).")
-    String rng;
-
-    @Option(names = "--api-socket", paramLabel = "path=PATH",
-            description = "Serve the REST API (Cloud Hypervisor's /api/v1) on a Unix socket, mode 0600. Without --kernel the VMM waits for vm.create and vm.boot; it runs until vmm.shutdown.")
-    String apiSocket;
-
     @Option(names = "--check-hypervisor",
             description = "Say whether the chosen hypervisor can run VMs here and at what speed, then exit: 0 usable, "
                     + "3 usable but guest kernel code is emulated (measured), 1 not usable.")
@@ -103,6 +63,7 @@ public final class Main implements Callable<Integer> {
 
     private final PrintWriter out;
     private final PrintWriter err;
+    private CommandSpec spec;
 
     Main(PrintWriter out, PrintWriter err) {
         this.out = out;
@@ -115,7 +76,10 @@ public final class Main implements Callable<Integer> {
 
     /** Runs the command line and returns the exit code; the entry point for tests too. */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
-        CommandLine cl = new CommandLine(new Main(out, err));
+        Main main = new Main(out, err);
+        CommandLine cl = new CommandLine(main);
+        main.spec = cl.getCommandSpec();
+        addSchemaOptions(main.spec);
         cl.setOut(out);
         cl.setErr(err);
         cl.setExitCodeExceptionMapper(t -> t instanceof CommandLine.ParameterException ? EXIT_USAGE : EXIT_VM_ERROR);
@@ -142,19 +106,18 @@ public final class Main implements Callable<Integer> {
         VmConfig config = null;
         ApiSocketConfig api = null;
         try {
-            if (apiSocket != null) {
-                api = ApiSocketConfig.parse(apiSocket);
+            List<String> apiSocket = given("--api-socket");
+            if (!apiSocket.isEmpty()) {
+                api = ApiSocketConfig.parse(apiSocket.getFirst());
             }
-            if (api == null || kernel != null) {
-                config = new VmConfig(
-                        cpus == null ? CpusConfig.DEFAULT : CpusConfig.parse(cpus),
-                        memory == null ? MemoryConfig.DEFAULT : MemoryConfig.parse(memory),
-                        PayloadConfig.of(kernel, initramfs, cmdline),
-                        serial == null ? ConsoleConfig.of(ConsoleConfig.Mode.NULL) : ConsoleConfig.parse("--serial", serial),
-                        console == null ? ConsoleConfig.of(ConsoleConfig.Mode.TTY) : ConsoleConfig.parse("--console", console),
-                        parseAll(disks, DiskConfig::parse), parseAll(nets, NetConfig::parse),
-                        rng == null ? Optional.empty() : Optional.of(RngConfig.parse(rng)),
-                        firmware == null ? Optional.empty() : Optional.of(PayloadConfig.firmware(firmware)));
+            if (api == null || !given("--kernel").isEmpty()) {
+                Map<String, List<String>> values = new HashMap<>();
+                for (OptionSpec o : spec.options()) {
+                    if (o.userObject() instanceof Section || o.userObject() instanceof Field<?>) {
+                        values.put(o.longestName(), given(o.longestName()));
+                    }
+                }
+                config = CommandLineConfig.read(values);
             }
             Logging.configure(verbose.length, logFile == null ? null : Path.of(logFile));
         } catch (ConfigException e) {
@@ -187,6 +150,47 @@ public final class Main implements Callable<Integer> {
         }
     }
 
+    /**
+     * Declares the options of the configuration {@link Schema}: one per section ({@code --disk}), one per field
+     * of a section of one-value options ({@code --kernel}); those Nimbus does not build yet are hidden from
+     * the help and refused by name when given. Each keeps its section or field as its user object.
+     */
+    private static void addSchemaOptions(CommandSpec spec) {
+        for (Section s : Schema.SECTIONS) {
+            if (s.option().isPresent()) {
+                OptionSpec.Builder o = OptionSpec.builder(s.option().get()).paramLabel(s.paramLabel())
+                        .description(s.description()).userObject(s);
+                spec.addOption((s.isList() ? o.type(List.class).auxiliaryTypes(String.class).arity("1..*") : o.type(String.class))
+                        .build());
+                continue;
+            }
+            for (Field<?> f : s.fields()) {
+                if (f.cli().isEmpty()) {
+                    continue;
+                }
+                spec.addOption(OptionSpec.builder(f.cli().get()).paramLabel(f.type().label())
+                        .description(f.isNotYet() ? "Not supported yet." : f.help()).hidden(f.isNotYet())
+                        .type(String.class).arity(f.isNotYet() ? "0..1" : "1").userObject(f).build());
+            }
+        }
+    }
+
+    /**
+     * The values given to a schema option, in order: none, one, or (for a device option) one per device. An
+     * option given without a value ({@code --landlock}) gives an empty string.
+     */
+    private List<String> given(String option) {
+        OptionSpec o = spec.findOption(option);
+        Object value = o.getValue();
+        if (value instanceof List<?> values) {
+            return values.stream().map(v -> v == null ? "" : v.toString()).toList();
+        }
+        if (value != null) {
+            return List.of(value.toString());
+        }
+        return o.arity().min() == 0 && spec.commandLine().getParseResult().hasMatchedOption(option) ? List.of("") : List.of();
+    }
+
     /** {@code --check-hypervisor}: one line on standard output, and the exit code says the kind. */
     private int checkHypervisor(HypervisorChoice choice) {
         Hypervisor h;
@@ -207,18 +211,6 @@ public final class Main implements Callable<Integer> {
             case KERNEL_EMULATED -> EXIT_KERNEL_EMULATED;
             case UNUSABLE -> EXIT_VM_ERROR;
         };
-    }
-
-    private interface Parser<T> {
-        T parse(String text) throws ConfigException;
-    }
-
-    private static <T> List<T> parseAll(List<String> values, Parser<T> parser) throws ConfigException {
-        List<T> out = new ArrayList<>();
-        for (String v : values) {
-            out.add(parser.parse(v));
-        }
-        return out;
     }
 
     /** Serves the REST API until vmm.shutdown; boots {@code config} first when the command line gave one. */

@@ -53,7 +53,7 @@ class MainTest {
     @Test
     void missingKernelIsAUsageErrorOnAnyHost() {
         assertThat(run("--cpus", "boot=2")).isEqualTo(Main.EXIT_USAGE);
-        assertThat(err.toString()).isEqualTo("nimbus: --kernel: a kernel image is required\n");
+        assertThat(err.toString()).isEqualTo("nimbus: --kernel: required\n");
     }
 
     @Test
@@ -85,10 +85,14 @@ class MainTest {
     @Test
     void helpListsEveryOptionWithItsSyntax() {
         assertThat(run("--help")).isZero();
-        assertThat(out.toString()).contains("--cpus=boot=N[,max=N]", "--memory=size=SIZE", "--disk=path=PATH", "--net=tap=NAME",
-                "--rng=src=PATH", "--serial=tty|off|null|file=PATH", "--console=tty|off|null|file=PATH", "--kernel=PATH",
-                "--initramfs=PATH", "--cmdline=STRING", "--firmware=PATH", "--api-socket=path=PATH", "--log-file=PATH", "-v",
+        assertThat(out.toString()).contains("--cpus=[boot=N][,max=N]", "--memory=[size=SIZE]",
+                "--disk=path=PATH[,readonly=on|off]",
+                "--net=[tap=NAME][,ip=IP]",
+                "--rng=[src=PATH]", "--serial=null|off|tty|[file=PATH]", "--console=null|off|tty|[file=PATH]", "--kernel=PATH",
+                "--initramfs=PATH", "--cmdline=STRING", "--api-socket=path=PATH", "--log-file=PATH", "-v",
                 "--version", "--hypervisor");
+        // what Nimbus does not build yet is refused by name, not offered
+        assertThat(out.toString()).doesNotContain("--firmware", "--balloon", "host_mac", "pty");
     }
 
     @Test
@@ -101,7 +105,7 @@ class MainTest {
     @Test
     void malformedApiSocketIsAUsageError() {
         assertThat(run("--api-socket", "fd=3")).isEqualTo(Main.EXIT_USAGE);
-        assertThat(err.toString()).isEqualTo("nimbus: --api-socket fd: not supported yet\n");
+        assertThat(err.toString()).isEqualTo("nimbus: --api-socket fd: not supported yet (give a path)\n");
     }
 
     @Test

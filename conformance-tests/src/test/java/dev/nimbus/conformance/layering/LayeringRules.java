@@ -15,6 +15,8 @@ import dev.nimbus.devices.virtio.VirtioDevice;
 import dev.nimbus.devices.virtio.VirtioWorker;
 import dev.nimbus.hypervisor.Arch;
 
+import java.util.List;
+import java.util.Set;
 import java.util.stream.Stream;
 
 import static com.tngtech.archunit.core.domain.JavaAccess.Predicates.target;
@@ -130,6 +132,33 @@ final class LayeringRules {
         }
     };
 
+    /** The classes that declare configuration keys ({@code Schema}) or read them by the schema's names. */
+    static final String[] CONFIG_SCHEMA = {"dev.nimbus.vmm.config.Schema", "dev.nimbus.vmm.config.Values",
+        "dev.nimbus.vmm.config.VmConfigJson"};
+
+    /**
+     * Declaring a configuration key: making a schema field or section, or reading a JSON member by its name
+     * ({@code node.get("cpus")}, {@code node.has(...)}, iterating an object's members).
+     */
+    static final DescribedPredicate<JavaMethodCall> DECLARES_A_CONFIG_KEY = new DescribedPredicate<>(
+            "declare a configuration key (a schema field or section, a JSON member read by name)") {
+        @Override
+        public boolean test(JavaMethodCall call) {
+            String owner = call.getTarget().getOwner().getName();
+            String name = call.getTarget().getName();
+            List<String> params = call.getTarget().getRawParameterTypes().stream().map(JavaClass::getName).toList();
+            if (owner.equals("dev.nimbus.vmm.config.Field") || owner.equals("dev.nimbus.vmm.config.Section")) {
+                return Set.of("of", "notYet", "listOf", "options", "withBareWords").contains(name);
+            }
+            if (call.getTarget().getOwner().isAssignableTo("com.fasterxml.jackson.databind.JsonNode")) {
+                return (Set.of("get", "has", "path", "hasNonNull", "findValue", "required").contains(name)
+                        && params.equals(List.of(String.class.getName())))
+                        || (Set.of("properties", "fieldNames").contains(name) && params.isEmpty());
+            }
+            return false;
+        }
+    };
+
     /**
      * The device manager is the one place in the VMM that makes devices and puts them on buses (Cloud
      * Hypervisor's device_manager.rs): no other VMM class calls a device type's constructor or a static
@@ -144,9 +173,19 @@ final class LayeringRules {
                     .and(target(name("insert").or(name("insertAll")))))
             .because("the device manager owns every device's life: creation, bus placement, resources and teardown (issue #12)");
 
+    /**
+     * Every configuration key is declared once, in the schema, for the command line and the REST API alike
+     * (issue #12): nothing else in the VMM makes a field or reads VmConfig JSON by member name.
+     */
+    static final ArchRule CONFIG_KEYS_ONLY_IN_THE_SCHEMA = noClasses().that().resideInAPackage(VMM)
+            .and().doNotHaveFullyQualifiedName(CONFIG_SCHEMA[0]).and().doNotHaveFullyQualifiedName(CONFIG_SCHEMA[1])
+            .and().doNotHaveFullyQualifiedName(CONFIG_SCHEMA[2])
+            .should().callMethodWhere(DECLARES_A_CONFIG_KEY)
+            .because("a configuration key is declared in dev.nimbus.vmm.config.Schema only, for both front ends");
+
     static final ArchRule[] ALL = {
         HOST_IS_JDK_ONLY, API_IS_THE_CONTRACT_ONLY, ARCH_USES_NO_HOST_LAYER, BACKENDS_ARE_INDEPENDENT, MSHV_IS_INDEPENDENT, ARCH_USES_NO_BACKEND,
         ARCH_MODULES_ARE_INDEPENDENT, DEVICES_USE_NO_BACKEND, NOTHING_DEPENDS_ON_VMM, FOREIGN_ONLY_AT_THE_NATIVE_EDGE,
-        NO_ARCH_BRANCHES_OUTSIDE_ARCH_AND_BACKENDS, ONLY_THE_DEVICE_MANAGER_MAKES_DEVICES,
+        NO_ARCH_BRANCHES_OUTSIDE_ARCH_AND_BACKENDS, ONLY_THE_DEVICE_MANAGER_MAKES_DEVICES, CONFIG_KEYS_ONLY_IN_THE_SCHEMA,
     };
 }

@@ -16,6 +16,7 @@ import dev.nimbus.kvm.layeringfixture.KvmUsingMshv;
 import dev.nimbus.vmm.layeringfixture.VmmMakingADevice;
 import dev.nimbus.vmm.layeringfixture.VmmMakingADeviceByFactory;
 import dev.nimbus.vmm.layeringfixture.VmmPuttingADeviceOnABus;
+import dev.nimbus.vmm.layeringfixture.ConfigKeyOutsideTheSchema;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -111,6 +112,11 @@ class LayeringTest {
         LayeringRules.ONLY_THE_DEVICE_MANAGER_MAKES_DEVICES.check(production);
     }
 
+    @Test
+    void configKeysAreDeclaredOnlyInTheSchema() {
+        LayeringRules.CONFIG_KEYS_ONLY_IN_THE_SCHEMA.check(production);
+    }
+
     // Each rule must catch a real violation: the fixtures below sit in governed packages and break one rule each.
 
     private static boolean violated(ArchRule rule, Class<?>... classes) {
@@ -184,6 +190,11 @@ class LayeringTest {
                 .filter(c -> c.getConstructorCallsFromSelf().stream().anyMatch(call -> LayeringRules.DEVICE_TYPE.test(call.getTargetOwner())))
                 .map(JavaClass::getPackageName).distinct())
                 .containsExactly("dev.nimbus.vmm.devices");
+    }
+
+    @Test
+    void configRuleCatchesAJsonKeyReadOutsideTheSchema() {
+        assertThat(violated(LayeringRules.CONFIG_KEYS_ONLY_IN_THE_SCHEMA, ConfigKeyOutsideTheSchema.class)).isTrue();
     }
 
     @Test

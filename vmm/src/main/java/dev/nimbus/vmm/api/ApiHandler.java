@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.nimbus.vmm.Version;
 import dev.nimbus.vmm.config.ConfigException;
+import dev.nimbus.vmm.config.VmConfigJson;
 import dev.nimbus.vmm.control.ControlException;
 import dev.nimbus.vmm.control.VmController;
 import dev.nimbus.vmm.control.VmInfo;

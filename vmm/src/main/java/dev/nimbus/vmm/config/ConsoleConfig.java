@@ -2,32 +2,39 @@ package dev.nimbus.vmm.config;
 
 import java.nio.file.Path;
 import java.util.Optional;
-import java.util.Set;
 
 /**
- * {@code --serial} and {@code --console}: where a guest console goes. {@code off} removes the device,
- * {@code null} keeps it and drops its output, {@code tty} connects it to Nimbus's terminal,
- * {@code file=PATH} writes its output to a file.
+ * {@code --serial} and {@code --console} ({@code serial}, {@code console} in VmConfig JSON): where a guest
+ * console goes. {@code off} removes the device, {@code null} keeps it and drops its output, {@code tty}
+ * connects it to Nimbus's terminal, {@code file=PATH} writes its output to a file.
  */
 public record ConsoleConfig(Mode mode, Optional<Path> file) {
     /** The console modes. */
     public enum Mode { OFF, NULL, TTY, FILE }
 
-    static final Set<String> BARE = Set.of("off", "null", "tty", "pty");
-    static final Set<String> KEYS = Set.of("file");
-    static final Set<String> UNSUPPORTED = Set.of("socket", "iommu");
-
+    /** One {@code --serial} or {@code --console} value ({@code option} says which). */
     public static ConsoleConfig parse(String option, String text) throws ConfigException {
-        OptionList o = OptionList.parse(option, text, KEYS, UNSUPPORTED, BARE);
-        if (o.bare().isPresent()) {
-            return switch (o.bare().get()) {
-                case "off" -> new ConsoleConfig(Mode.OFF, Optional.empty());
-                case "null" -> new ConsoleConfig(Mode.NULL, Optional.empty());
-                case "tty" -> new ConsoleConfig(Mode.TTY, Optional.empty());
-                default -> throw new ConfigException(option + " " + o.bare().get() + ": not supported yet");
-            };
+        return from(Values.fromCommandLine(option.equals("--serial") ? Schema.SERIAL : Schema.CONSOLE, text));
+    }
+
+    /** The section's values from either front end: a mode word, or a file (with mode File in JSON). */
+    public static ConsoleConfig from(Values v) throws ConfigException {
+        boolean serial = v.section() == Schema.SERIAL;
+        Field<Mode> modeField = serial ? Schema.SERIAL_MODE : Schema.CONSOLE_MODE;
+        Field<Path> fileField = serial ? Schema.SERIAL_FILE : Schema.CONSOLE_FILE;
+        Optional<Path> file = v.find(fileField);
+        // the command line says file=PATH alone; JSON says mode File and the file
+        Mode mode = v.find(modeField).orElse(file.isPresent() && !v.isJson() ? Mode.FILE : null);
+        if (mode == null) {
+            throw v.wrong(modeField, v.isJson() ? "required (Off, Null, Tty or File)" : "expected off, null, tty or file=PATH");
         }
-        return new ConsoleConfig(Mode.FILE, Optional.of(Path.of(o.string("file").orElseThrow())));
+        if (mode == Mode.FILE && file.isEmpty()) {
+            throw v.wrong(fileField, "required with mode File");
+        }
+        if (mode != Mode.FILE && file.isPresent()) {
+            throw v.wrong(fileField, "only with mode File");
+        }
+        return new ConsoleConfig(mode, file);
     }
 
     public static ConsoleConfig of(Mode mode) {

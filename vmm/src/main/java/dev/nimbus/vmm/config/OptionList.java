@@ -3,7 +3,6 @@ package dev.nimbus.vmm.config;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -17,7 +16,7 @@ import java.util.Set;
  * <p>Every option goes through this one parser, so every error has the same shape: it names the option,
  * the key and what was expected.
  */
-public final class OptionList {
+final class OptionList {
     private final String option;
     private final Map<String, String> values;
     private final String bare;
@@ -29,14 +28,22 @@ public final class OptionList {
     }
 
     /**
-     * Parses {@code text} for {@code option}. {@code keys} are the keys the option has; {@code unsupported}
-     * those Cloud Hypervisor has that Nimbus does not implement yet (an error says so, rather than
-     * silently ignoring them); {@code bareWords} the bare values the option accepts (empty: none).
+     * Parses {@code text} for {@code option}. {@code keys} are the keys the option has (those Nimbus refuses
+     * as not built yet included: {@link Values} refuses them by name); {@code bareWords} the bare values the
+     * option accepts (empty: none).
      */
-    public static OptionList parse(String option, String text, Set<String> keys, Set<String> unsupported,
-                                   Set<String> bareWords) throws ConfigException {
+    static OptionList parse(String option, String text, Set<String> keys, Set<String> bareWords) throws ConfigException {
+        return parse(option, text, keys, keys, bareWords, bareWords);
+    }
+
+    /**
+     * The same, where messages list only the keys in {@code shown} and the bare words in {@code shownWords}
+     * as expected (those Nimbus builds).
+     */
+    static OptionList parse(String option, String text, Set<String> keys, Set<String> shown, Set<String> bareWords,
+                            Set<String> shownWords) throws ConfigException {
         if (text == null || text.isBlank()) {
-            throw new ConfigException(option + ": empty value (expected " + expected(keys, bareWords) + ")");
+            throw new ConfigException(option + ": empty value (expected " + expected(shown, shownWords) + ")");
         }
         if (text.indexOf('\0') >= 0) {
             // no path, name or number holds one (Path.of would throw; the kernel would cut the string there)
@@ -51,15 +58,12 @@ public final class OptionList {
                     bare = item;
                     continue;
                 }
-                throw new ConfigException(option + ": '" + item + "' is not key=value (expected " + expected(keys, bareWords) + ")");
+                throw new ConfigException(option + ": '" + item + "' is not key=value (expected " + expected(shown, shownWords) + ")");
             }
             String key = item.substring(0, eq).strip();
             String value = unquote(item.substring(eq + 1).strip());
-            if (unsupported.contains(key)) {
-                throw new ConfigException(option + " " + key + ": not supported yet");
-            }
             if (!keys.contains(key)) {
-                throw new ConfigException(option + ": unknown key '" + key + "' (expected " + expected(keys, bareWords) + ")");
+                throw new ConfigException(option + ": unknown key '" + key + "' (expected " + expected(shown, shownWords) + ")");
             }
             if (values.putIfAbsent(key, value) != null) {
                 throw new ConfigException(option + ": key '" + key + "' given twice");
@@ -123,92 +127,17 @@ public final class OptionList {
     }
 
     /** The bare word given instead of key=value pairs, if any. */
-    public Optional<String> bare() {
+    Optional<String> bare() {
         return Optional.ofNullable(bare);
     }
 
-    public boolean has(String key) {
+    boolean has(String key) {
         return values.containsKey(key);
     }
 
-    public Optional<String> string(String key) throws ConfigException {
-        String v = values.get(key);
-        if (v != null && v.isEmpty()) {
-            throw new ConfigException(option + " " + key + ": empty value");
-        }
-        return Optional.ofNullable(v);
-    }
-
     /** The value as given, empty included ({@code tap=} asks for a generated name); absent when not given. */
-    public Optional<String> raw(String key) {
+    Optional<String> raw(String key) {
         return Optional.ofNullable(values.get(key));
-    }
-
-    /** {@code on}/{@code off} (also {@code true}/{@code false}); {@code dflt} when absent. */
-    public boolean toggle(String key, boolean dflt) throws ConfigException {
-        String v = values.get(key);
-        if (v == null) {
-            return dflt;
-        }
-        return switch (v.toLowerCase(Locale.ROOT)) {
-            case "on", "true" -> true;
-            case "off", "false" -> false;
-            default -> throw new ConfigException(option + " " + key + ": expected on or off, got '" + v + "'");
-        };
-    }
-
-    /** A decimal integer in {@code [min, max]}; {@code dflt} when absent. */
-    public long integer(String key, long dflt, long min, long max) throws ConfigException {
-        String v = values.get(key);
-        if (v == null) {
-            return dflt;
-        }
-        long n;
-        try {
-            n = Long.parseLong(v);
-        } catch (NumberFormatException e) {
-            throw new ConfigException(option + " " + key + ": expected a whole number, got '" + v + "'");
-        }
-        if (n < min || n > max) {
-            throw new ConfigException(option + " " + key + ": " + n + " is out of range (" + min + " to " + max + ")");
-        }
-        return n;
-    }
-
-    /**
-     * A byte size with an optional K, M or G suffix (powers of 1024, as Cloud Hypervisor reads them); a
-     * plain number is bytes. {@code dflt} when absent.
-     */
-    public long size(String key, long dflt) throws ConfigException {
-        String v = values.get(key);
-        if (v == null) {
-            return dflt;
-        }
-        return parseSize(option + " " + key, v);
-    }
-
-    static long parseSize(String what, String v) throws ConfigException {
-        String s = v.strip();
-        long unit = 1;
-        char last = s.isEmpty() ? ' ' : Character.toUpperCase(s.charAt(s.length() - 1));
-        switch (last) {
-            case 'K' -> unit = 1L << 10;
-            case 'M' -> unit = 1L << 20;
-            case 'G' -> unit = 1L << 30;
-            case 'T' -> unit = 1L << 40;
-            default -> { }
-        }
-        String digits = unit == 1 ? s : s.substring(0, s.length() - 1);
-        long n;
-        try {
-            n = Long.parseLong(digits);
-        } catch (NumberFormatException e) {
-            throw new ConfigException(what + ": expected a size such as 512M or 2G, got '" + v + "'");
-        }
-        if (n < 0 || (n > 0 && Long.MAX_VALUE / unit < n)) {
-            throw new ConfigException(what + ": size '" + v + "' is out of range");
-        }
-        return n * unit;
     }
 
     /** The option's name, for messages: {@code --memory}. */

@@ -1,15 +1,16 @@
 package dev.nimbus.vmm.config;
 
 import java.nio.file.Path;
-import java.util.Set;
 
-/** {@code --rng src=PATH}: the host entropy source of a virtio-rng device (default /dev/urandom). */
+/** {@code --rng src=PATH} ({@code rng} in VmConfig JSON): the host entropy source of a virtio-rng device. */
 public record RngConfig(Path src) {
-    static final Set<String> KEYS = Set.of("src");
-    static final Set<String> UNSUPPORTED = Set.of("iommu");
-
+    /** One {@code --rng} value. */
     public static RngConfig parse(String text) throws ConfigException {
-        OptionList o = OptionList.parse("--rng", text, KEYS, UNSUPPORTED, Set.of());
-        return new RngConfig(Path.of(o.string("src").orElse("/dev/urandom")));
+        return from(Values.fromCommandLine(Schema.RNG, text));
+    }
+
+    /** The section's values from either front end. */
+    public static RngConfig from(Values v) {
+        return new RngConfig(v.get(Schema.RNG_SRC));
     }
 }

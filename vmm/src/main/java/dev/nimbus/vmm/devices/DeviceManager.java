@@ -9,7 +9,6 @@ import dev.nimbus.devices.platform.PlatformDeviceFactory;
 import dev.nimbus.devices.platform.UnsupportedDeviceException;
 import dev.nimbus.devices.power.PowerControl;
 import dev.nimbus.devices.state.Snapshottable;
-import dev.nimbus.devices.virtio.net.VirtioNet;
 import dev.nimbus.hypervisor.IrqChip;
 import dev.nimbus.hypervisor.Vm;
 import dev.nimbus.hypervisor.arch.MachineLayout;
@@ -17,8 +16,7 @@ import dev.nimbus.hypervisor.arch.PlatformDevice;
 import dev.nimbus.hypervisor.memory.GuestMemory;
 import dev.nimbus.vmm.config.ConfigException;
 import dev.nimbus.vmm.config.ConsoleConfig;
-import dev.nimbus.vmm.config.DiskConfig;
-import dev.nimbus.vmm.config.NetConfig;
+import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.console.HostTerminal;
 
@@ -81,7 +79,6 @@ public final class DeviceManager implements AutoCloseable {
             throw new IllegalStateException("a device manager attaches one machine's devices once");
         }
         attached = true;
-        refuseWhatIsNotBuiltYet(config);
         try {
             attachPlatform(config, specs, layout, irqChip, power);
             if (VirtioAssembly.wanted(config)) {
@@ -96,37 +93,10 @@ public final class DeviceManager implements AutoCloseable {
         }
     }
 
-    /**
-     * The options the configuration schema accepts but the devices cannot honour yet. Only here until the
-     * schema refuses them itself; nothing has been opened when they are refused.
-     */
-    private static void refuseWhatIsNotBuiltYet(VmConfig config) throws ConfigException {
-        for (DiskConfig disk : config.disks()) {
-            if (disk.numQueues() > 1) {
-                throw new ConfigException("--disk num_queues: " + disk.numQueues() + " queues are not supported yet (one request queue per disk)");
-            }
-            if (disk.direct()) {
-                throw new ConfigException("--disk direct=on: not supported yet (Nimbus uses the host page cache; flush still reaches the disk)");
-            }
-        }
-        for (NetConfig net : config.nets()) {
-            if (net.numQueues() != VirtioNet.QUEUES) {
-                throw new ConfigException("--net num_queues: " + net.numQueues() + " needs multiqueue, which is not supported yet "
-                        + "(one receive/transmit pair: num_queues=2)");
-            }
-            if (net.hostMac().isPresent()) {
-                throw new ConfigException("--net host_mac: not supported yet (the tap keeps the MAC address the kernel gave it)");
-            }
-            if (net.mtu().isPresent()) {
-                throw new ConfigException("--net mtu: not supported yet (the tap keeps its MTU)");
-            }
-        }
-    }
-
     /** The platform devices, each on the buses behind a counting view, and the serial port connected to the host. */
     private void attachPlatform(VmConfig config, List<PlatformDevice> specs, MachineLayout layout, IrqChip irqChip,
                                 PowerControl power) throws ConfigException {
-        OutputStream serialOut = HostResources.consoleOutput("--serial", config.serial(), resources);
+        OutputStream serialOut = HostResources.consoleOutput(Schema.SERIAL_FILE, config.serial(), resources);
         PlatformDeviceFactory factory = new PlatformDeviceFactory(PlatformDeviceFactory.Environment.onHostClocks(
                 gsi -> new IrqChipLine(irqChip, gsi), serialOut, power, layout));
         for (PlatformDevice spec : specs) {

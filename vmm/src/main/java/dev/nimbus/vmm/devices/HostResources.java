@@ -5,7 +5,9 @@ import dev.nimbus.host.net.Tap;
 import dev.nimbus.vmm.config.ConfigException;
 import dev.nimbus.vmm.config.ConsoleConfig;
 import dev.nimbus.vmm.config.DiskConfig;
+import dev.nimbus.vmm.config.Field;
 import dev.nimbus.vmm.config.NetConfig;
+import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.console.ConsoleOutput;
 
 import java.io.IOException;
@@ -25,16 +27,17 @@ import java.nio.file.StandardOpenOption;
 /**
  * Opens the host side of devices: console output files, disk images and their locks, taps, the rng source.
  * Each is put into the machine's {@link Resources} the moment it is open, so a later failure releases it;
- * what cannot be had is a {@link ConfigException} that names the option.
+ * what cannot be had is a {@link ConfigException} that names the schema's field, so the command line says
+ * {@code --disk path} and the REST API {@code disks[1].path}.
  */
 final class HostResources {
     private HostResources() {}
 
     /**
-     * Where a console's output goes for {@code option} ({@code --serial}, {@code --console}): stdout for
-     * {@code tty}, the file for {@code file=PATH} (created or truncated), nowhere otherwise.
+     * Where a console's output goes ({@code fileField}: {@link Schema#SERIAL_FILE} or {@link Schema#CONSOLE_FILE}):
+     * stdout for {@code tty}, the file for {@code file=PATH} (created or truncated), nowhere otherwise.
      */
-    static OutputStream consoleOutput(String option, ConsoleConfig config, Resources resources) throws ConfigException {
+    static OutputStream consoleOutput(Field<Path> fileField, ConsoleConfig config, Resources resources) throws ConfigException {
         return switch (config.mode()) {
             case TTY -> resources.add(ConsoleOutput.stdout());
             case FILE -> {
@@ -42,7 +45,7 @@ final class HostResources {
                 try {
                     yield resources.add(ConsoleOutput.file(file));
                 } catch (IOException e) {
-                    throw new ConfigException(option + " file: cannot write " + file + ": " + e.getMessage());
+                    throw new ConfigException(fileField, 0, "cannot write " + file + ": " + e.getMessage());
                 }
             }
             default -> OutputStream.nullOutputStream();
@@ -51,49 +54,45 @@ final class HostResources {
 
     /**
      * The disk image, open for reading (and writing unless read-only) and locked: shared for a read-only
-     * disk, exclusive otherwise, so two VMMs never write one image.
+     * disk, exclusive otherwise, so two VMMs never write one image. {@code index}: which disk of the list.
      */
-    static FileChannel diskImage(DiskConfig disk, Resources resources) throws ConfigException {
-        String what = "--disk path=" + disk.path();
+    static FileChannel diskImage(DiskConfig disk, int index, Resources resources) throws ConfigException {
         if (Files.isDirectory(disk.path())) {
-            throw new ConfigException(what + ": is a directory, not a disk image");
+            throw new ConfigException(Schema.DISK_PATH, index, disk.path() + ": is a directory, not a disk image");
         }
         FileChannel file = resources.add(disk.readonly()
-                ? open(what, disk.path(), StandardOpenOption.READ)
-                : open(what, disk.path(), StandardOpenOption.READ, StandardOpenOption.WRITE));
+                ? open(Schema.DISK_PATH, index, disk.path(), StandardOpenOption.READ)
+                : open(Schema.DISK_PATH, index, disk.path(), StandardOpenOption.READ, StandardOpenOption.WRITE));
         FileLock lock;
         try {
             lock = file.tryLock(0, Long.MAX_VALUE, disk.readonly());
         } catch (OverlappingFileLockException e) {
             lock = null; // this process holds it already: another --disk of the same image
         } catch (IOException e) {
-            throw new ConfigException(what + ": cannot use the image: " + e.getMessage());
+            throw new ConfigException(Schema.DISK_PATH, index, disk.path() + ": cannot use the image: " + e.getMessage());
         }
         if (lock == null) {
-            throw new ConfigException(what + ": the image is in use by another process or disk");
+            throw new ConfigException(Schema.DISK_PATH, index, disk.path() + ": the image is in use by another process or disk");
         }
         return file;
     }
 
     /** The rng's entropy source, open for reading. */
     static FileChannel rngSource(Path src, Resources resources) throws ConfigException {
-        return resources.add(open("--rng src=" + src, src, StandardOpenOption.READ));
+        return resources.add(open(Schema.RNG_SRC, 0, src, StandardOpenOption.READ));
     }
 
     /**
      * The tap of {@code --net}: the named one (created, or attached if it exists) or a new {@code tap%d}, given
      * {@code ip}/{@code mask} when set (mask 255.255.255.0 by default) and brought up, in the VMM's network
-     * namespace.
+     * namespace. {@code index}: which net of the list.
      */
-    static Tap tap(NetConfig net, Resources resources) throws ConfigException {
-        if (net.mask().isPresent() && net.ip().isEmpty()) {
-            throw new ConfigException("--net mask: needs ip= too (the mask is the host address's)");
-        }
+    static Tap tap(NetConfig net, int index, Resources resources) throws ConfigException {
         Tap tap;
         try {
             tap = resources.add(Tap.open(net.tap().orElse("")));
         } catch (SyscallException | IllegalArgumentException e) {
-            throw new ConfigException("--net tap=" + net.tap().orElse("") + ": " + e.getMessage());
+            throw new ConfigException(Schema.NET_TAP, index, "'" + net.tap().orElse("") + "': " + e.getMessage());
         }
         try {
             if (net.ip().isPresent()) {
@@ -102,7 +101,7 @@ final class HostResources {
             tap.up();
             return tap;
         } catch (SyscallException | IllegalArgumentException e) {
-            throw new ConfigException("--net tap=" + tap.name() + ": " + e.getMessage());
+            throw new ConfigException(Schema.NET_TAP, index, "'" + tap.name() + "': " + e.getMessage());
         }
     }
 
@@ -115,15 +114,15 @@ final class HostResources {
         }
     }
 
-    private static FileChannel open(String what, Path path, StandardOpenOption... options) throws ConfigException {
+    private static FileChannel open(Field<Path> field, int index, Path path, StandardOpenOption... options) throws ConfigException {
         try {
             return FileChannel.open(path, options);
         } catch (NoSuchFileException e) {
-            throw new ConfigException(what + ": no such file");
+            throw new ConfigException(field, index, path + ": no such file");
         } catch (AccessDeniedException e) {
-            throw new ConfigException(what + ": permission denied");
+            throw new ConfigException(field, index, path + ": permission denied");
         } catch (IOException e) {
-            throw new ConfigException(what + ": cannot open: " + e.getMessage());
+            throw new ConfigException(field, index, path + ": cannot open: " + e.getMessage());
         }
     }
 }

@@ -18,6 +18,7 @@ import dev.nimbus.vmm.config.ConfigException;
 import dev.nimbus.vmm.config.ConsoleConfig;
 import dev.nimbus.vmm.config.DiskConfig;
 import dev.nimbus.vmm.config.NetConfig;
+import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.console.HostTerminal;
 
@@ -74,11 +75,11 @@ final class VirtioAssembly {
         List<Made> out = new ArrayList<>();
         for (int i = 0; i < config.disks().size(); i++) {
             DiskConfig disk = config.disks().get(i);
-            out.add(new Made(disk.id().orElse("_disk" + i), disk(disk)));
+            out.add(new Made(disk.id().orElse("_disk" + i), disk(disk, i)));
         }
         for (int i = 0; i < config.nets().size(); i++) {
             NetConfig net = config.nets().get(i);
-            out.add(new Made(net.id().orElse("_net" + i), net(net)));
+            out.add(new Made(net.id().orElse("_net" + i), net(net, i)));
         }
         if (config.rng().isPresent()) {
             out.add(new Made("_rng", new VirtioRng(HostResources.rngSource(config.rng().get().src(), resources))));
@@ -89,23 +90,23 @@ final class VirtioAssembly {
         return out;
     }
 
-    private VirtioBlock disk(DiskConfig disk) throws ConfigException {
-        FileChannel file = HostResources.diskImage(disk, resources);
+    private VirtioBlock disk(DiskConfig disk, int index) throws ConfigException {
+        FileChannel file = HostResources.diskImage(disk, index, resources);
         try {
             return new VirtioBlock(file, disk.readonly(), disk.serial().orElse(disk.id().orElse("")), disk.queueSize());
         } catch (IOException e) {
-            throw new ConfigException("--disk path=" + disk.path() + ": cannot use the image: " + e.getMessage());
+            throw new ConfigException(Schema.DISK_PATH, index, disk.path() + ": cannot use the image: " + e.getMessage());
         }
     }
 
     /** virtio-net on the option's tap; the guest's MAC is {@code mac} or a random locally administered one. */
-    private VirtioNet net(NetConfig net) throws ConfigException {
+    private VirtioNet net(NetConfig net, int index) throws ConfigException {
         byte[] mac = net.mac().map(VirtioAssembly::mac).orElseGet(() -> VirtioNet.randomMac(new SecureRandom()));
-        Tap tap = HostResources.tap(net, resources);
+        Tap tap = HostResources.tap(net, index, resources);
         try {
             return new VirtioNet(tap, mac, net.numQueues(), net.queueSize());
         } catch (SyscallException | IllegalArgumentException e) {
-            throw new ConfigException("--net tap=" + tap.name() + ": " + e.getMessage());
+            throw new ConfigException(Schema.NET_TAP, index, "'" + tap.name() + "': " + e.getMessage());
         }
     }
 
@@ -120,10 +121,10 @@ final class VirtioAssembly {
 
     /**
      * The virtio console: output to stdout ({@code tty}), a file or nowhere ({@code null}); with {@code tty}
-     * also the terminal's input (only one console may have it: {@code MachineBuilder.validate}).
+     * also the terminal's input (only one console may have it: the schema's {@code VmConfig.from}).
      */
     private VirtioConsole console(ConsoleConfig option) throws ConfigException {
-        OutputStream out = HostResources.consoleOutput("--console", option, resources);
+        OutputStream out = HostResources.consoleOutput(Schema.CONSOLE_FILE, option, resources);
         VirtioConsole console = new VirtioConsole(out);
         if (option.mode() == ConsoleConfig.Mode.TTY) {
             resources.add(terminal.attach(console));

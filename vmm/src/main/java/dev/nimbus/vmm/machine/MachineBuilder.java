@@ -17,7 +17,7 @@ import dev.nimbus.hypervisor.memory.GuestMemory;
 import dev.nimbus.hypervisor.memory.GuestRegion;
 import dev.nimbus.hypervisor.memory.MemoryRegion;
 import dev.nimbus.vmm.config.ConfigException;
-import dev.nimbus.vmm.config.ConsoleConfig;
+import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.devices.DeviceManager;
 
@@ -45,18 +45,11 @@ public final class MachineBuilder {
         this.deviceManagers = deviceManagers;
     }
 
-    /** Checks what can be checked before anything is created (vCPU count against both limits). */
+    /** Checks the configuration against this host before anything is created (vCPU count against both limits). */
     public void validate(VmConfig config) throws ConfigException {
-        if (config.firmware().isPresent()) {
-            throw new ConfigException("--firmware: not supported yet (Nimbus boots a kernel directly)");
-        }
-        if (config.console().mode() == ConsoleConfig.Mode.TTY && config.serial().mode() == ConsoleConfig.Mode.TTY) {
-            throw new ConfigException("--serial tty and --console tty: only one of them can have the terminal "
-                    + "(set the other to off, null or file=PATH; --console is tty unless given)");
-        }
         int max = Math.min(hypervisor.maxVcpus(), arch.maxVcpus());
         if (config.cpus().boot() > max) {
-            throw new ConfigException(dev.nimbus.vmm.config.Setting.CPUS_BOOT, config.cpus().boot() + " is more than this host supports ("
+            throw new ConfigException(Schema.CPUS_BOOT, 0, config.cpus().boot() + " is more than this host supports ("
                     + max + " with " + hypervisor.name() + " on " + arch.arch().id() + ")");
         }
     }

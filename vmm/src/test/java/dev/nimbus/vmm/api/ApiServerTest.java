@@ -392,7 +392,7 @@ class ApiServerTest {
         Answer a = request("PUT", "vm.create", vmJson().replace("{\"cpus\"",
                 "{\"net\":[{\"tap\":\"t0\",\"host_mac\":\"12:34:56:78:9a:bc\"}],\"cpus\""));
         assertThat(a.status()).isEqualTo(400);
-        assertThat(a.body()).isEqualTo("vm.create: net[0].host_mac: not supported yet\n");
+        assertThat(a.body()).isEqualTo("vm.create: net[0].host_mac: not supported yet (the tap keeps the MAC address the kernel gave it)\n");
     }
 
     @Test

@@ -216,13 +216,4 @@ class VmControllerTest {
         c.awaitVmmShutdown();
         assertThat(backend.vms.getFirst().closed).isTrue();
     }
-
-    @Test
-    void firmwareIsRefusedUntilNimbusHasFirmwareBoot() throws Exception {
-        VmConfig base = config(1);
-        VmController c = controller();
-        VmConfig withFirmware = new VmConfig(base.cpus(), base.memory(), base.payload(), base.serial(), base.console(),
-                java.util.List.of(), java.util.List.of(), Optional.empty(), Optional.of(dir.resolve("fw")));
-        assertThatThrownBy(() -> c.create(withFirmware)).hasMessage("--firmware: not supported yet (Nimbus boots a kernel directly)");
-    }
 }

@@ -102,15 +102,4 @@ class ConsoleDevicesTest {
 
         assertThatCode(() -> console.receive(new byte[] {'b'}, 0, 1)).doesNotThrowAnyException();
     }
-
-    @Test
-    void serialAndConsoleCannotBothHaveTheTerminal() throws Exception {
-        MachineBuilder builder = TestMachines.builder(new ScriptedBackend(), new ScriptedPlatform());
-        ConsoleConfig tty = ConsoleConfig.of(ConsoleConfig.Mode.TTY);
-
-        assertThatThrownBy(() -> builder.validate(config(tty, tty))).isInstanceOf(ConfigException.class)
-                .hasMessageStartingWith("--serial tty and --console tty: only one of them can have the terminal");
-        assertThatCode(() -> builder.validate(config(tty, ConsoleConfig.of(ConsoleConfig.Mode.NULL)))).doesNotThrowAnyException();
-        assertThatCode(() -> builder.validate(config(ConsoleConfig.of(ConsoleConfig.Mode.OFF), tty))).doesNotThrowAnyException();
-    }
 }

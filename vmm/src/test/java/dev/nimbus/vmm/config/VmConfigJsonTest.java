@@ -1,4 +1,4 @@
-package dev.nimbus.vmm.api;
+package dev.nimbus.vmm.config;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.nimbus.vmm.config.ConfigException;
@@ -83,9 +83,9 @@ class VmConfigJsonTest {
     @Test
     void keysTheCommandLineRefusesAreRefusedByFieldName() {
         assertRefused(",\"disks\":[{\"path\":\"/a.raw\",\"direct\":true}]",
-                "disks[0].direct: not supported yet (Nimbus uses the host page cache; flush still reaches the disk)");
-        assertRefused(",\"net\":[{\"tap\":\"t0\"},{\"host_mac\":\"12:34:56:78:9a:bc\"}]", "net[1].host_mac: not supported yet");
-        assertRefused(",\"net\":[{\"mtu\":9000}]", "net[0].mtu: not supported yet");
+                "disks[0].direct: on is not supported yet (Nimbus uses the host page cache; flush still reaches the disk)");
+        assertRefused(",\"net\":[{\"tap\":\"t0\"},{\"host_mac\":\"12:34:56:78:9a:bc\"}]", "net[1].host_mac: not supported yet (the tap keeps the MAC address the kernel gave it)");
+        assertRefused(",\"net\":[{\"mtu\":9000}]", "net[0].mtu: not supported yet (the tap keeps its MTU)");
         assertRefused(",\"disks\":[{\"path\":\"/a.raw\",\"vhost_user\":true}]", "disks[0].vhost_user: not supported yet");
         assertRefused(",\"disks\":[{\"path\":\"/a.raw\",\"num_queues\":4}]",
                 "disks[0].num_queues: 4 queues are not supported yet (one request queue per disk)");
@@ -114,7 +114,7 @@ class VmConfigJsonTest {
 
     @Test
     void badValuesGetTheCommandLinesChecksUnderTheFieldsName() throws Exception {
-        assertRefused(",\"disks\":[{\"readonly\":true}]", "disks[0].path: required (the disk image)");
+        assertRefused(",\"disks\":[{\"readonly\":true}]", "disks[0].path: required");
         assertRefused(",\"disks\":[{\"path\":\"/a.raw\",\"queue_size\":100}]", "disks[0].queue_size: 100 is not a power of two");
         assertRefused(",\"net\":[{\"queue_size\":65536}]", "net[0].queue_size: 65536 is out of range (2 to 32768)");
         assertRefused(",\"disks\":[{\"path\":\"/a.raw\",\"queue_size\":1}]", "disks[0].queue_size: 1 is out of range (2 to 32768)");

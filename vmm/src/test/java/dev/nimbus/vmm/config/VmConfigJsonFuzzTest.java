@@ -1,4 +1,4 @@
-package dev.nimbus.vmm.api;
+package dev.nimbus.vmm.config;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import com.fasterxml.jackson.databind.JsonNode;

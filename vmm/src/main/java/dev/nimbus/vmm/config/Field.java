@@ -1,0 +1,184 @@
+package dev.nimbus.vmm.config;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Function;
+import java.util.function.Predicate;
+
+/**
+ * One setting of a configuration {@link Section}, declared once in {@link Schema} for both front ends: its
+ * key on the command line ({@code queue_size} of {@code --disk}, or a whole option such as {@code --kernel}),
+ * its name in the REST API's VmConfig JSON, its {@link Type}, default and checks. A field Cloud Hypervisor
+ * has and Nimbus does not build yet is declared too, {@linkplain #notYet refused} by name whenever it is
+ * given; either name may be missing where Cloud Hypervisor has the setting on one front end only.
+ */
+public final class Field<T> {
+    /** A check on a value: the problem with it, or null when it is fine. */
+    @FunctionalInterface
+    public interface Check<T> {
+        String problem(T value);
+    }
+
+    private final String cli;
+    private final String json;
+    private final Type<T> type;
+    private final T dflt;
+    private final boolean required;
+    private final List<Check<T>> checks;
+    private final String notYet;
+    private final boolean mayBeEmpty;
+    private String help = "";
+    private Section section;
+
+    private Field(String cli, String json, Type<T> type, T dflt, boolean required, List<Check<T>> checks, String notYet,
+                  boolean mayBeEmpty) {
+        this.mayBeEmpty = mayBeEmpty;
+        this.cli = cli;
+        this.json = json;
+        this.type = type;
+        this.dflt = dflt;
+        this.required = required;
+        this.checks = List.copyOf(checks);
+        this.notYet = notYet;
+    }
+
+    /** A field named {@code name} on both front ends. */
+    static <T> Field<T> of(String name, Type<T> type) {
+        return new Field<>(name, name, type, null, false, List.of(), null, false);
+    }
+
+    /** A field the command line calls {@code cli} and VmConfig JSON {@code json}; null: that front end has none. */
+    static <T> Field<T> of(String cli, String json, Type<T> type) {
+        return new Field<>(cli, json, type, null, false, List.of(), null, false);
+    }
+
+    /**
+     * A setting Cloud Hypervisor has that Nimbus refuses until it is built ("not supported yet", then
+     * {@code why} in brackets where given), under its command-line and JSON names (null where it has none).
+     */
+    static Field<String> notYet(String cli, String json, String why) {
+        return new Field<>(cli, json, Type.TEXT, null, false, List.of(), why == null ? "" : why, false);
+    }
+
+    /** The same field with {@code dflt} when it is not given. */
+    Field<T> byDefault(T dflt) {
+        return new Field<>(cli, json, type, dflt, required, checks, notYet, mayBeEmpty);
+    }
+
+    /** The same field, which must be given. */
+    Field<T> required() {
+        return new Field<>(cli, json, type, dflt, true, checks, notYet, mayBeEmpty);
+    }
+
+    /** The same field, which may be given empty ({@code tap=}: a name the host picks); others refuse that. */
+    Field<T> mayBeEmpty() {
+        return new Field<>(cli, json, type, dflt, required, checks, notYet, true);
+    }
+
+    /** Sets the command line's help for a field that is an option of its own ({@code --kernel}). */
+    Field<T> help(String text) {
+        this.help = text;
+        return this;
+    }
+
+    /** The command line's help for a field that is an option of its own; empty for others. */
+    public String help() {
+        return help;
+    }
+
+    /** The same field with one more check. */
+    Field<T> check(Check<T> check) {
+        List<Check<T>> more = new ArrayList<>(checks);
+        more.add(check);
+        return new Field<>(cli, json, type, dflt, required, more, notYet, mayBeEmpty);
+    }
+
+    /**
+     * The same field, refusing the values {@code unbuilt} matches because Nimbus does not build them yet;
+     * {@code problem} says so for a value ({@code 4 queues are not supported yet (...)}).
+     */
+    Field<T> notYetWhen(Predicate<T> unbuilt, Function<T, String> problem) {
+        return check(v -> unbuilt.test(v) ? problem.apply(v) : null);
+    }
+
+    /** A whole number in {@code [min, max]}. */
+    static Check<Long> range(long min, long max) {
+        return v -> v < min || v > max ? v + " is out of range (" + min + " to " + max + ")" : null;
+    }
+
+    void attach(Section section) {
+        if (this.section != null) {
+            throw new IllegalStateException("field " + this + " is in two sections");
+        }
+        this.section = section;
+    }
+
+    /** The section the field belongs to. */
+    public Section section() {
+        return section;
+    }
+
+    /** The key on the command line ({@code queue_size}), or the option for a section of options; empty: none. */
+    public Optional<String> cli() {
+        return Optional.ofNullable(cli);
+    }
+
+    /** The field's name in VmConfig JSON ({@code queue_size}); empty: none. */
+    public Optional<String> json() {
+        return Optional.ofNullable(json);
+    }
+
+    public Type<T> type() {
+        return type;
+    }
+
+    /** The value when the field is not given; empty: none (the field is then absent). */
+    public Optional<T> defaultValue() {
+        return Optional.ofNullable(dflt);
+    }
+
+    public boolean mayBeGivenEmpty() {
+        return mayBeEmpty;
+    }
+
+    public boolean isRequired() {
+        return required;
+    }
+
+    /** Whether the field is refused whenever it is given (Nimbus does not build it yet). */
+    public boolean isNotYet() {
+        return notYet != null;
+    }
+
+    /** The refusal of a field that is {@linkplain #isNotYet not built yet}. */
+    String notYetProblem() {
+        return notYet.isEmpty() ? "not supported yet" : "not supported yet (" + notYet + ")";
+    }
+
+    /** The first problem of {@code value} against the checks, or null. */
+    String problem(T value) {
+        for (Check<T> c : checks) {
+            String p = c.problem(value);
+            if (p != null) {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    /** As the command line names it: {@code --disk queue_size}, {@code --kernel}. */
+    public String option() {
+        return section.optionName(this);
+    }
+
+    /** As VmConfig JSON names it, with {@code [i]} for an entry of a list: {@code disks[0].queue_size}. */
+    public String jsonPath(int index) {
+        return section.jsonPath(this, index);
+    }
+
+    @Override
+    public String toString() {
+        return cli != null ? cli : String.valueOf(json);
+    }
+}
