@@ -158,8 +158,9 @@ public final class Main implements Callable<Integer> {
     private static void addSchemaOptions(CommandSpec spec) {
         for (Section s : Schema.SECTIONS) {
             if (s.option().isPresent()) {
+                // a section with nothing built (--platform) is accepted at its defaults, not offered in the help
                 OptionSpec.Builder o = OptionSpec.builder(s.option().get()).paramLabel(s.paramLabel())
-                        .description(s.description()).userObject(s);
+                        .description(s.description()).userObject(s).hidden(s.fields().stream().allMatch(Field::isNotYet));
                 spec.addOption((s.isList() ? o.type(List.class).auxiliaryTypes(String.class).arity("1..*") : o.type(String.class))
                         .build());
                 continue;

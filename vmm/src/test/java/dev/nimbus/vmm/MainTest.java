@@ -105,7 +105,7 @@ class MainTest {
     @Test
     void malformedApiSocketIsAUsageError() {
         assertThat(run("--api-socket", "fd=3")).isEqualTo(Main.EXIT_USAGE);
-        assertThat(err.toString()).isEqualTo("nimbus: --api-socket fd: not supported yet (give a path)\n");
+        assertThat(err.toString()).isEqualTo("nimbus: --api-socket fd: 3 is not supported yet (give a path)\n");
     }
 
     @Test

@@ -3,12 +3,25 @@ package dev.nimbus.conformance.layering;
 import com.tngtech.archunit.base.DescribedPredicate;
 import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaMethodCall;
+import com.tngtech.archunit.core.domain.JavaModifier;
 import com.tngtech.archunit.lang.ArchRule;
+import dev.nimbus.devices.bus.Bus;
+import dev.nimbus.devices.bus.BusDevice;
+import dev.nimbus.devices.bus.Buses;
+import dev.nimbus.devices.pci.PciDevice;
+import dev.nimbus.devices.pci.PciRoot;
+import dev.nimbus.devices.platform.PlatformDeviceFactory;
+import dev.nimbus.devices.virtio.VirtioDevice;
+import dev.nimbus.devices.virtio.VirtioWorker;
 import dev.nimbus.hypervisor.Arch;
 
 import java.util.List;
 import java.util.Set;
+import java.util.stream.Stream;
 
+import static com.tngtech.archunit.core.domain.JavaAccess.Predicates.target;
+import static com.tngtech.archunit.core.domain.JavaAccess.Predicates.targetOwner;
+import static com.tngtech.archunit.core.domain.properties.HasName.Predicates.name;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
@@ -23,6 +36,7 @@ import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
  *   devices          dev.nimbus.devices..           api, host
  *   vmm              dev.nimbus.vmm..               api, host, devices (backends and arch only at run time)
  * </pre>
+ * Within the VMM, only the device manager ({@code dev.nimbus.vmm.devices}) makes devices and puts them on buses.
  */
 final class LayeringRules {
     static final String HOST = "dev.nimbus.host..";
@@ -33,6 +47,8 @@ final class LayeringRules {
     static final String DEVICES = "dev.nimbus.devices..";
     static final String VMM = "dev.nimbus.vmm..";
     static final String CONFORMANCE = "dev.nimbus.conformance..";
+    /** The VMM's device manager: {@code DeviceManager} and the few classes it is split into. */
+    static final String DEVICE_MANAGER = "dev.nimbus.vmm.devices..";
 
     /** The packages allowed to use java.lang.foreign: the host layer, the backends and guest memory. */
     static final String[] FOREIGN_ALLOWED = {HOST, KVM, MSHV, "dev.nimbus.hypervisor.memory.."};
@@ -92,6 +108,30 @@ final class LayeringRules {
             .orShould().accessField(Arch.class, "RISCV64")
             .because("the arch module supplies what differs between architectures (issue #8)");
 
+    /**
+     * A device type of the devices module: what goes on a bus ({@link BusDevice}) or the PCI root ({@link PciDevice},
+     * {@link PciRoot}), a virtio device or its worker thread, and the factory that makes the platform devices.
+     */
+    static final DescribedPredicate<JavaClass> DEVICE_TYPE = new DescribedPredicate<>(
+            "a device type of " + DEVICES + " (assignable to BusDevice, PciDevice, PciRoot, VirtioDevice, VirtioWorker or PlatformDeviceFactory)") {
+        @Override
+        public boolean test(JavaClass c) {
+            return c.getPackageName().startsWith("dev.nimbus.devices")
+                    && Stream.of(BusDevice.class, PciDevice.class, PciRoot.class, VirtioDevice.class, VirtioWorker.class, PlatformDeviceFactory.class)
+                            .anyMatch(c::isAssignableTo);
+        }
+    };
+
+    /** A call of a static method that returns a {@link #DEVICE_TYPE}: a factory method in place of a constructor. */
+    static final DescribedPredicate<JavaMethodCall> STATIC_DEVICE_FACTORY = new DescribedPredicate<>(
+            "a static method returning " + DEVICE_TYPE.getDescription()) {
+        @Override
+        public boolean test(JavaMethodCall call) {
+            return DEVICE_TYPE.test(call.getTarget().getRawReturnType())
+                    && call.getTarget().resolveMember().map(m -> m.getModifiers().contains(JavaModifier.STATIC)).orElse(false);
+        }
+    };
+
     /** The classes that declare configuration keys ({@code Schema}) or read them by the schema's names. */
     static final String[] CONFIG_SCHEMA = {"dev.nimbus.vmm.config.Schema", "dev.nimbus.vmm.config.Values",
         "dev.nimbus.vmm.config.VmConfigJson"};
@@ -120,6 +160,20 @@ final class LayeringRules {
     };
 
     /**
+     * The device manager is the one place in the VMM that makes devices and puts them on buses (Cloud
+     * Hypervisor's device_manager.rs): no other VMM class calls a device type's constructor or a static
+     * factory of one, or inserts into a {@link Bus} or {@link Buses}. Ask "who owns this device's life?" and
+     * there is one answer, which snapshot, restore and hot-plug will rely on.
+     */
+    static final ArchRule ONLY_THE_DEVICE_MANAGER_MAKES_DEVICES = noClasses()
+            .that().resideInAPackage(VMM).and().resideOutsideOfPackage(DEVICE_MANAGER)
+            .should().callConstructorWhere(targetOwner(DEVICE_TYPE))
+            .orShould().callMethodWhere(STATIC_DEVICE_FACTORY)
+            .orShould().callMethodWhere(targetOwner(JavaClass.Predicates.assignableTo(Buses.class).or(JavaClass.Predicates.assignableTo(Bus.class)))
+                    .and(target(name("insert").or(name("insertAll")))))
+            .because("the device manager owns every device's life: creation, bus placement, resources and teardown (issue #12)");
+
+    /**
      * Every configuration key is declared once, in the schema, for the command line and the REST API alike
      * (issue #12): nothing else in the VMM makes a field or reads VmConfig JSON by member name.
      */
@@ -132,6 +186,6 @@ final class LayeringRules {
     static final ArchRule[] ALL = {
         HOST_IS_JDK_ONLY, API_IS_THE_CONTRACT_ONLY, ARCH_USES_NO_HOST_LAYER, BACKENDS_ARE_INDEPENDENT, MSHV_IS_INDEPENDENT, ARCH_USES_NO_BACKEND,
         ARCH_MODULES_ARE_INDEPENDENT, DEVICES_USE_NO_BACKEND, NOTHING_DEPENDS_ON_VMM, FOREIGN_ONLY_AT_THE_NATIVE_EDGE,
-        NO_ARCH_BRANCHES_OUTSIDE_ARCH_AND_BACKENDS, CONFIG_KEYS_ONLY_IN_THE_SCHEMA,
+        NO_ARCH_BRANCHES_OUTSIDE_ARCH_AND_BACKENDS, ONLY_THE_DEVICE_MANAGER_MAKES_DEVICES, CONFIG_KEYS_ONLY_IN_THE_SCHEMA,
     };
 }

@@ -13,6 +13,9 @@ import dev.nimbus.hypervisor.layeringfixture.ApiUsingVmm;
 import dev.nimbus.host.layeringfixture.HostUsingSpi;
 import dev.nimbus.arch.riscv64.layeringfixture.ArchUsingHost;
 import dev.nimbus.kvm.layeringfixture.KvmUsingMshv;
+import dev.nimbus.vmm.layeringfixture.VmmMakingADevice;
+import dev.nimbus.vmm.layeringfixture.VmmMakingADeviceByFactory;
+import dev.nimbus.vmm.layeringfixture.VmmPuttingADeviceOnABus;
 import dev.nimbus.vmm.layeringfixture.ConfigKeyOutsideTheSchema;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -105,6 +108,11 @@ class LayeringTest {
     }
 
     @Test
+    void onlyTheDeviceManagerMakesDevicesAndPutsThemOnBuses() {
+        LayeringRules.ONLY_THE_DEVICE_MANAGER_MAKES_DEVICES.check(production);
+    }
+
+    @Test
     void configKeysAreDeclaredOnlyInTheSchema() {
         LayeringRules.CONFIG_KEYS_ONLY_IN_THE_SCHEMA.check(production);
     }
@@ -158,6 +166,30 @@ class LayeringTest {
     @Test
     void archBranchRuleCatchesADeviceThatAsksForAarch64() {
         assertThat(violated(LayeringRules.NO_ARCH_BRANCHES_OUTSIDE_ARCH_AND_BACKENDS, DeviceBranchingOnArch.class)).isTrue();
+    }
+
+    @Test
+    void deviceManagerRuleCatchesTheVmmMakingAUartItself() {
+        assertThat(violated(LayeringRules.ONLY_THE_DEVICE_MANAGER_MAKES_DEVICES, VmmMakingADevice.class)).isTrue();
+    }
+
+    @Test
+    void deviceManagerRuleCatchesTheVmmUsingADevicesStaticFactory() {
+        assertThat(violated(LayeringRules.ONLY_THE_DEVICE_MANAGER_MAKES_DEVICES, VmmMakingADeviceByFactory.class)).isTrue();
+    }
+
+    @Test
+    void deviceManagerRuleCatchesTheVmmPuttingADeviceOnABus() {
+        assertThat(violated(LayeringRules.ONLY_THE_DEVICE_MANAGER_MAKES_DEVICES, VmmPuttingADeviceOnABus.class)).isTrue();
+    }
+
+    @Test
+    void theVmmMakesDevicesInTheDeviceManagerOnly() {
+        // the converse: the VMM does make devices, all of them in the device manager, so the rule above is not vacuous
+        assertThat(production.stream().filter(c -> c.getPackageName().startsWith("dev.nimbus.vmm"))
+                .filter(c -> c.getConstructorCallsFromSelf().stream().anyMatch(call -> LayeringRules.DEVICE_TYPE.test(call.getTargetOwner())))
+                .map(JavaClass::getPackageName).distinct())
+                .containsExactly("dev.nimbus.vmm.devices");
     }
 
     @Test

@@ -99,10 +99,13 @@ public final class PlatformDeviceFactory {
     }
 
     /**
-     * Makes the device {@code spec} describes; a PCI host also needs {@code buses}, where its functions'
-     * BARs go (null is fine for every other kind).
+     * Makes the device {@code spec} describes without putting it on the buses (its {@link CreatedDevice#mappings()}
+     * say where it goes); a PCI host also needs {@code buses}, where its functions' BARs go (null is fine for
+     * every other kind).
+     *
+     * @throws UnsupportedDeviceException for a device model Nimbus does not have yet
      */
-    private CreatedDevice create(PlatformDevice spec, Buses buses) {
+    public CreatedDevice create(PlatformDevice spec, Buses buses) {
         return switch (spec) {
             case PlatformDevice.SerialPort s -> switch (s.model()) {
                 case UART_16550_PIO -> uart16550(s, AddressSpace.PIO);

@@ -2,8 +2,13 @@ package dev.nimbus.devices.power;
 
 import dev.nimbus.devices.bus.BusDevice;
 import dev.nimbus.devices.interrupt.IrqLine;
+import dev.nimbus.devices.state.DeviceState;
+import dev.nimbus.devices.state.DeviceStateException;
+import dev.nimbus.devices.state.Snapshottable;
 import dev.nimbus.hypervisor.arch.PlatformDevice.AcpiGenericEventDevice;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Objects;
 
 /**
@@ -15,7 +20,10 @@ import java.util.Objects;
  * returned; reads elsewhere return 0, writes are ignored. Presses that arrive before the guest has read the
  * register are merged, as a button's presses are while nobody looks.
  */
-public final class GenericEventDevice implements BusDevice {
+public final class GenericEventDevice implements BusDevice, Snapshottable {
+    static final String STATE_ID = "acpi-ged";
+    static final int STATE_VERSION = 1;
+
     private final IrqLine irq;
     private int pending;
 
@@ -39,6 +47,28 @@ public final class GenericEventDevice implements BusDevice {
     /** The events the guest has not read yet. */
     public synchronized int pending() {
         return pending;
+    }
+
+    @Override
+    public String stateId() {
+        return STATE_ID;
+    }
+
+    /** Version 1: the pending event bits the guest has not read, four bytes little-endian. */
+    @Override
+    public synchronized DeviceState saveState() {
+        return new DeviceState(STATE_ID, STATE_VERSION, ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(pending).array());
+    }
+
+    /** Takes the pending events back without pulsing the interrupt again: the guest was told of them before the save. */
+    @Override
+    public synchronized void restoreState(DeviceState state) {
+        state.require(STATE_ID, STATE_VERSION);
+        byte[] d = state.data();
+        if (d.length != 4) {
+            throw new DeviceStateException(STATE_ID + ": " + d.length + " bytes of state, expected 4");
+        }
+        pending = ByteBuffer.wrap(d).order(ByteOrder.LITTLE_ENDIAN).getInt();
     }
 
     @Override

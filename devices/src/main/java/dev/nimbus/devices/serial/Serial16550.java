@@ -2,10 +2,15 @@ package dev.nimbus.devices.serial;
 
 import dev.nimbus.devices.bus.ByteRegisterDevice;
 import dev.nimbus.devices.interrupt.IrqLine;
+import dev.nimbus.devices.state.DeviceState;
+import dev.nimbus.devices.state.DeviceStateException;
+import dev.nimbus.devices.state.Snapshottable;
 
 import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.System.Logger.Level;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -42,7 +47,7 @@ import java.util.Objects;
  *
  * <p>Thread-safe: the vCPU threads and the host input side may call it at once.
  */
-public final class Serial16550 extends ByteRegisterDevice implements FifoInput {
+public final class Serial16550 extends ByteRegisterDevice implements FifoInput, Snapshottable {
     private static final System.Logger LOG = System.getLogger(Serial16550.class.getName());
 
     /** Depth of the receive FIFO. */
@@ -70,6 +75,10 @@ public final class Serial16550 extends ByteRegisterDevice implements FifoInput {
             MSR_DSR = 0x20, MSR_RI = 0x40, MSR_DCD = 0x80;
 
     private static final int[] RX_TRIGGER = {1, 4, 8, 14};
+    /** {@link #saveState()}'s format: see {@link #saveState()} for the layout. */
+    static final String STATE_ID = "serial-16550a";
+    static final int STATE_VERSION = 1;
+    private static final int STATE_HEADER = 11;
     /** What the host side of the line shows: carrier, data set ready and clear to send, as a connected terminal. */
     private static final int HOST_MODEM_LINES = MSR_DCD | MSR_DSR | MSR_CTS;
 
@@ -174,6 +183,63 @@ public final class Serial16550 extends ByteRegisterDevice implements FifoInput {
             return 0;
         }
         return (fifoEnabled ? FIFO_SIZE : 1) - rxCount;
+    }
+
+    @Override
+    public String stateId() {
+        return STATE_ID;
+    }
+
+    /**
+     * Version 1: one byte each of IER, LCR, MCR, the pending line errors, MSR, SCR, DLL, DLM, flags (bit 0
+     * FIFOs enabled, bit 1 THR-empty interrupt pending), the receive trigger level and the receive FIFO's
+     * count, then the bytes in the FIFO, oldest first. The interrupt output is not saved: it follows from
+     * the registers and is driven again on restore.
+     */
+    @Override
+    public synchronized DeviceState saveState() {
+        ByteBuffer b = ByteBuffer.allocate(STATE_HEADER + rxCount);
+        b.put((byte) ier).put((byte) lcr).put((byte) mcr).put((byte) lineErrors).put((byte) msr).put((byte) scr)
+                .put((byte) dll).put((byte) dlm).put((byte) ((fifoEnabled ? 1 : 0) | (thrInterruptPending ? 2 : 0)))
+                .put((byte) rxTrigger).put((byte) rxCount);
+        for (int i = 0; i < rxCount; i++) {
+            b.put(rx[(rxHead + i) % FIFO_SIZE]);
+        }
+        return new DeviceState(STATE_ID, STATE_VERSION, b.array());
+    }
+
+    @Override
+    public synchronized void restoreState(DeviceState state) {
+        state.require(STATE_ID, STATE_VERSION);
+        byte[] d = state.data();
+        if (d.length < STATE_HEADER) {
+            throw new DeviceStateException(STATE_ID + ": " + d.length + " bytes of state, expected at least " + STATE_HEADER);
+        }
+        int flags = d[8] & 0xff;
+        int trigger = d[9] & 0xff;
+        int count = d[10] & 0xff;
+        boolean fifo = (flags & 1) != 0;
+        if ((d[0] & 0xf0) != 0 || (d[2] & 0xe0) != 0 || (d[3] & ~(LSR_OE | LSR_PE | LSR_FE | LSR_BI)) != 0
+                || (flags & ~3) != 0 || Arrays.stream(RX_TRIGGER).noneMatch(t -> t == trigger)
+                || count > (fifo ? FIFO_SIZE : 1) || d.length != STATE_HEADER + count) {
+            throw new DeviceStateException(STATE_ID + ": the saved registers are not a state a 16550A can be in");
+        }
+        ier = d[0] & 0xff;
+        lcr = d[1] & 0xff;
+        mcr = d[2] & 0xff;
+        lineErrors = d[3] & 0xff;
+        msr = d[4] & 0xff;
+        scr = d[5] & 0xff;
+        dll = d[6] & 0xff;
+        dlm = d[7] & 0xff;
+        fifoEnabled = fifo;
+        thrInterruptPending = (flags & 2) != 0;
+        rxTrigger = trigger;
+        rxHead = 0;
+        rxCount = count;
+        System.arraycopy(d, STATE_HEADER, rx, 0, count);
+        notifyAll(); // host input waiting for room sees the restored FIFO
+        updateIrq();
     }
 
     /** Whether the interrupt output is asserted now. */

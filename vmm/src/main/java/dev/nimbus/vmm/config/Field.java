@@ -1,5 +1,7 @@
 package dev.nimbus.vmm.config;
 
+import com.fasterxml.jackson.databind.JsonNode;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -28,6 +30,7 @@ public final class Field<T> {
     private final List<Check<T>> checks;
     private final String notYet;
     private final boolean mayBeEmpty;
+    private final List<T> alsoNothing = new ArrayList<>();
     private String help = "";
     private Section section;
 
@@ -56,9 +59,40 @@ public final class Field<T> {
     /**
      * A setting Cloud Hypervisor has that Nimbus refuses until it is built ("not supported yet", then
      * {@code why} in brackets where given), under its command-line and JSON names (null where it has none).
+     * Any value is refused, except in JSON an empty list (which asks for nothing).
      */
-    static Field<String> notYet(String cli, String json, String why) {
-        return new Field<>(cli, json, Type.TEXT, null, false, List.of(), why == null ? "" : why, false);
+    static Field<JsonNode> notYet(String cli, String json, String why) {
+        return new Field<>(cli, json, Type.JSON, null, false, List.of(), why == null ? "" : why, false);
+    }
+
+    /**
+     * A setting Cloud Hypervisor has that Nimbus does not build, accepted at {@code dflt}, Cloud
+     * Hypervisor's default (a client that writes every field sends it; it asks for nothing), and refused
+     * with "not supported yet" at any other value.
+     */
+    static <T> Field<T> notYet(String cli, String json, Type<T> type, T dflt) {
+        return new Field<>(cli, json, type, dflt, false, List.of(), "", false);
+    }
+
+    /** A setting whose JSON value Nimbus accepts only at {@code dflt}, a JSON object, or any part of it. */
+    static Field<JsonNode> notYetObject(String cli, String json, String dflt) {
+        try {
+            return new Field<>(cli, json, Type.JSON, new com.fasterxml.jackson.databind.ObjectMapper().readTree(dflt),
+                    false, List.of(), "", false);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException("not JSON: " + dflt, e);
+        }
+    }
+
+    /** This not-built field also asks for nothing at {@code value} (as well as at its default). */
+    Field<T> also(T value) {
+        alsoNothing.add(value);
+        return this;
+    }
+
+    /** The same not-built field with {@code why} after its refusal. */
+    Field<T> because(String why) {
+        return new Field<>(cli, json, type, dflt, required, checks, why, mayBeEmpty);
     }
 
     /** The same field with {@code dflt} when it is not given. */
@@ -151,9 +185,35 @@ public final class Field<T> {
         return notYet != null;
     }
 
-    /** The refusal of a field that is {@linkplain #isNotYet not built yet}. */
-    String notYetProblem() {
-        return notYet.isEmpty() ? "not supported yet" : "not supported yet (" + notYet + ")";
+    /**
+     * The refusal of a field that is {@linkplain #isNotYet not built yet}, given as {@code written} (the
+     * value as its user wrote it; empty for a bare option such as {@code --landlock}).
+     */
+    String notYetProblem(String written) {
+        String value = written.length() > 40 ? written.substring(0, 37) + "..." : written;
+        return (value.isEmpty() ? "" : value + " is ") + "not supported yet" + (notYet.isEmpty() ? "" : " (" + notYet + ")");
+    }
+
+    /**
+     * Whether a value of a field that is {@linkplain #isNotYet not built yet} asks for nothing: Cloud
+     * Hypervisor's default, an empty JSON list, or (for a JSON object default) members all at their defaults.
+     */
+    boolean asksForNothing(T value) {
+        if (value instanceof com.fasterxml.jackson.databind.JsonNode node) {
+            if (node.isArray() && node.isEmpty()) {
+                return true;
+            }
+            if (dflt instanceof JsonNode d && d.isObject() && node.isObject()) {
+                for (var it = node.properties().iterator(); it.hasNext(); ) {
+                    var member = it.next();
+                    if (!member.getValue().equals(d.get(member.getKey()))) {
+                        return false;
+                    }
+                }
+                return true;
+            }
+        }
+        return dflt != null && dflt.equals(value) || alsoNothing.contains(value);
     }
 
     /** The first problem of {@code value} against the checks, or null. */

@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -26,9 +27,11 @@ public final class Schema {
     public static final Field<Long> CPUS_MAX = Field.of("max", "max_vcpus", Type.INTEGER).check(Field.range(1, 255));
     public static final Section CPUS = Section.of("--cpus", "cpus", "vCPUs (max equal to boot: no hot-plug yet).",
             CPUS_BOOT, CPUS_MAX,
-            Field.notYet("topology", "topology", null), Field.notYet("kvm_hyperv", "kvm_hyperv", null),
-            Field.notYet("max_phys_bits", "max_phys_bits", null), Field.notYet("affinity", "affinity", null),
-            Field.notYet("features", "features", null), Field.notYet("nested", "nested", null));
+            Field.notYet("topology", "topology", null), off("kvm_hyperv"),
+            Field.notYet("max_phys_bits", "max_phys_bits", Type.INTEGER, 46L), Field.notYet("affinity", "affinity", null),
+            Field.notYetObject("features", "features", "{\"amx\": false}"), Field.notYet("nested", "nested", Type.TOGGLE, true),
+            Field.notYet("core_scheduling", "core_scheduling", Type.choice(Map.of("vm", "Vm", "vcpu", "Vcpu", "off", "Off")), "Vm"),
+            Field.notYet("profile", "profile", Type.choice(Map.of("host", "Host")), "Host"));
 
     // --memory / memory
     public static final Field<Long> MEMORY_SIZE = Field.of("size", Type.SIZE).byDefault(512L << 20)
@@ -37,11 +40,10 @@ public final class Schema {
             .check(MemoryConfig::hostProblem);
     public static final Section MEMORY = Section.of("--memory", "memory", "Guest RAM, such as size=512M or size=2G.",
             MEMORY_SIZE,
-            Field.notYet("mergeable", "mergeable", null), Field.notYet("shared", "shared", null),
-            Field.notYet("hugepages", "hugepages", null), Field.notYet("hugepage_size", "hugepage_size", null),
-            Field.notYet("hotplug_method", "hotplug_method", null), Field.notYet("hotplug_size", "hotplug_size", null),
-            Field.notYet("hotplugged_size", "hotplugged_size", null), Field.notYet("prefault", "prefault", null),
-            Field.notYet("thp", "thp", null), Field.notYet(null, "zones", null));
+            off("mergeable"), off("shared"), off("hugepages"), Field.notYet("hugepage_size", "hugepage_size", null),
+            Field.notYet("hotplug_method", "hotplug_method", Type.choice(Map.of("acpi", "Acpi", "virtio-mem", "VirtioMem")), "Acpi"),
+            Field.notYet("hotplug_size", "hotplug_size", null), Field.notYet("hotplugged_size", "hotplugged_size", null),
+            off("prefault"), off("reserve"), Field.notYet("thp", "thp", Type.TOGGLE, true), Field.notYet(null, "zones", null));
 
     // --kernel, --initramfs, --cmdline / payload
     public static final Field<Path> KERNEL = Field.of("--kernel", "kernel", Type.PATH).required().check(Schema::imageProblem)
@@ -52,7 +54,7 @@ public final class Schema {
             .help("Kernel command line.");
     public static final Section PAYLOAD = Section.options("payload", KERNEL, INITRAMFS, CMDLINE,
             Field.notYet("--firmware", "firmware", "Nimbus boots a kernel directly"), Field.notYet("--igvm", "igvm", null),
-            Field.notYet(null, "host_data", null));
+            Field.notYet("--host-data", "host_data", null), Field.notYet(null, "fw_cfg_config", null));
 
     // --serial, --console / serial, console
     public static final Field<ConsoleConfig.Mode> SERIAL_MODE = Field.of(null, "mode", modes());
@@ -68,24 +70,29 @@ public final class Schema {
     public static final Field<Boolean> DISK_READONLY = Field.of("readonly", Type.TOGGLE).byDefault(false);
     public static final Field<Boolean> DISK_DIRECT = Field.of("direct", Type.TOGGLE).byDefault(false)
             .notYetWhen(direct -> direct,
-                    direct -> "on is not supported yet (Nimbus uses the host page cache; flush still reaches the disk)");
+                    direct -> "direct I/O is not supported yet (Nimbus uses the host page cache; flush still reaches the disk)");
     public static final Field<Long> DISK_NUM_QUEUES = Field.of("num_queues", Type.INTEGER).byDefault(1L)
             .check(Field.range(1, 64)).notYetWhen(n -> n > 1, n -> n + " queues are not supported yet (one request queue per disk)");
-    public static final Field<Long> DISK_QUEUE_SIZE = queueSize();
+    public static final Field<Long> DISK_QUEUE_SIZE = queueSize(128);
     public static final Field<String> DISK_ID = Field.of("id", Type.text("ID"));
     public static final Field<String> DISK_SERIAL = Field.of("serial", Type.text("SERIAL"));
     public static final Section DISK = Section.listOf("--disk", "disks",
             "virtio-blk disks on raw images, one value each.",
             DISK_PATH, DISK_READONLY, DISK_DIRECT, DISK_NUM_QUEUES, DISK_QUEUE_SIZE, DISK_ID, DISK_SERIAL,
-            Field.notYet("iommu", "iommu", null), Field.notYet("vhost_user", "vhost_user", null),
+            off("iommu"), Field.notYet("pci_segment", "pci_segment", Type.INTEGER, 0L),
+            Field.notYet("pci_device_id", "pci_device_id", null), off("vhost_user"),
             Field.notYet("socket", "vhost_socket", null), Field.notYet("rate_limit_group", "rate_limit_group", null),
-            Field.notYet("bw_size", null, null), Field.notYet("bw_one_time_burst", null, null),
-            Field.notYet("bw_refill_time", null, null), Field.notYet("ops_size", null, null),
-            Field.notYet("ops_one_time_burst", null, null), Field.notYet("ops_refill_time", null, null),
-            Field.notYet(null, "rate_limiter_config", null), Field.notYet("pci_segment", "pci_segment", null),
-            Field.notYet("image_type", "image_type", null), Field.notYet("backing_files", "backing_files", null),
-            Field.notYet("sparse", "sparse", null), Field.notYet("queue_affinity", "queue_affinity", null),
-            Field.notYet(null, "disable_io_uring", null), Field.notYet(null, "disable_aio", null));
+            zero("bw_size"), zero("bw_one_time_burst"), zero("bw_refill_time"), zero("ops_size"),
+            zero("ops_one_time_burst"), zero("ops_refill_time"), Field.notYet(null, "rate_limiter_config", null),
+            Field.notYet("_disable_io_uring", "disable_io_uring", Type.TOGGLE, false),
+            Field.notYet("_disable_aio", "disable_aio", Type.TOGGLE, false),
+            Field.notYet("queue_affinity", "queue_affinity", null), off("backing_files"),
+            Field.notYet("sparse", "sparse", Type.TOGGLE, true),
+            // Nimbus reads raw images: "Raw", or CH's "Unknown" (detect), which finds raw for them
+            Field.notYet("image_type", "image_type", Type.choice(Map.of("raw", "Raw", "qcow2", "Qcow2", "vhd", "FixedVhd",
+                    "vhdx", "Vhdx", "vmdk", "FlatVmdk", "unknown", "Unknown")), "Unknown").also("Raw"),
+            Field.notYet("lock_granularity", "lock_granularity", Type.choice(Map.of("byte-range", "ByteRange", "full", "Full")),
+                    "ByteRange"));
 
     // --net / net
     /** The longest Linux interface name (IFNAMSIZ less the NUL). */
@@ -98,26 +105,29 @@ public final class Schema {
     public static final Field<Long> NET_NUM_QUEUES = Field.of("num_queues", Type.INTEGER).byDefault(2L)
             .check(Field.range(2, 64)).check(n -> n % 2 != 0 ? n + " is odd (queues come in receive/transmit pairs)" : null)
             .notYetWhen(n -> n != 2, n -> n + " needs multiqueue, which is not supported yet (one receive/transmit pair: 2)");
-    public static final Field<Long> NET_QUEUE_SIZE = queueSize();
+    public static final Field<Long> NET_QUEUE_SIZE = queueSize(256);
     public static final Field<String> NET_ID = Field.of("id", Type.text("ID"));
     public static final Section NET = Section.listOf("--net", "net",
             "virtio-net interfaces on taps, one value each (a tap Nimbus creates, or tap%%d).",
             NET_TAP, NET_IP, NET_MASK, NET_MAC, NET_NUM_QUEUES, NET_QUEUE_SIZE, NET_ID,
             Field.notYet("host_mac", "host_mac", "the tap keeps the MAC address the kernel gave it"),
-            Field.notYet("mtu", "mtu", "the tap keeps its MTU"), Field.notYet("fd", "fd", null),
-            Field.notYet("iommu", "iommu", null), Field.notYet("vhost_user", "vhost_user", null),
-            Field.notYet("socket", "vhost_socket", null), Field.notYet("vhost_mode", "vhost_mode", null),
-            Field.notYet("pci_segment", "pci_segment", null), Field.notYet("offload_tso", "offload_tso", null),
-            Field.notYet("offload_ufo", "offload_ufo", null), Field.notYet("offload_csum", "offload_csum", null),
-            Field.notYet("rate_limit_group", null, null), Field.notYet("bw_size", null, null),
-            Field.notYet("bw_one_time_burst", null, null), Field.notYet("bw_refill_time", null, null),
-            Field.notYet("ops_size", null, null), Field.notYet("ops_one_time_burst", null, null),
-            Field.notYet("ops_refill_time", null, null), Field.notYet(null, "rate_limiter_config", null));
+            Field.notYet("mtu", "mtu", "the tap keeps its MTU"), Field.notYet("fd", "fds", null),
+            off("iommu"), Field.notYet("pci_segment", "pci_segment", Type.INTEGER, 0L),
+            Field.notYet("pci_device_id", "pci_device_id", null), off("vhost_user"),
+            Field.notYet("socket", "vhost_socket", null),
+            Field.notYet("vhost_mode", "vhost_mode", Type.choice(Map.of("client", "Client", "server", "Server")), "Client"),
+            // the tap is opened with offloads and the device offers TSO and checksums; turning them off is not built
+            Field.notYet("offload_tso", "offload_tso", Type.TOGGLE, true), Field.notYet("offload_ufo", "offload_ufo", Type.TOGGLE, true),
+            Field.notYet("offload_csum", "offload_csum", Type.TOGGLE, true),
+            zero("bw_size"), zero("bw_one_time_burst"), zero("bw_refill_time"), zero("ops_size"),
+            zero("ops_one_time_burst"), zero("ops_refill_time"), Field.notYet(null, "rate_limiter_config", null));
 
     // --rng / rng
     public static final Field<Path> RNG_SRC = Field.of("src", Type.PATH).byDefault(Path.of("/dev/urandom"));
     public static final Section RNG = Section.of("--rng", "rng",
-            "virtio-rng with this entropy source (default /dev/urandom).", RNG_SRC, Field.notYet("iommu", "iommu", null));
+            "virtio-rng with this entropy source (default /dev/urandom).", RNG_SRC, off("iommu"),
+            Field.notYet("pci_segment", "pci_segment", Type.INTEGER, 0L), Field.notYet("pci_device_id", "pci_device_id", null),
+            Field.notYet("id", "id", null));
 
     // --api-socket (the command line only)
     /** The kernel's limit for a socket path (sun_path), less the terminating NUL. */
@@ -130,36 +140,66 @@ public final class Schema {
                     + "waits for vm.create and vm.boot; it runs until vmm.shutdown.",
             API_SOCKET_PATH, Field.notYet("fd", null, "give a path"));
 
+    // --platform / platform: accepted where it asks for nothing (one PCI segment, no SMBIOS strings)
+    public static final Section PLATFORM = Section.of("--platform", "platform",
+            "Platform settings (PCI segments, IOMMU, SMBIOS strings); Cloud Hypervisor's defaults only.",
+            Field.notYet("num_pci_segments", "num_pci_segments", Type.INTEGER, 1L),
+            Field.notYet("iommu_segments", "iommu_segments", null),
+            Field.notYet("iommu_address_width", "iommu_address_width_bits", Type.INTEGER, 64L),
+            Field.notYet("system_serial_number", "system_serial_number", null),
+            Field.notYet("serial_number", "serial_number", null), Field.notYet("system_uuid", "system_uuid", null),
+            Field.notYet("uuid", "uuid", null), Field.notYet("oem_strings", "oem_strings", null),
+            Field.notYet("system_manufacturer", "system_manufacturer", null),
+            Field.notYet("system_product_name", "system_product_name", null),
+            Field.notYet("system_version", "system_version", null), Field.notYet("system_family", "system_family", null),
+            Field.notYet("system_sku_number", "system_sku_number", null),
+            Field.notYet("chassis_asset_tag", "chassis_asset_tag", null), off("iommufd"),
+            Field.notYet("iommufd_fd", "iommufd_fd", null), Field.notYet("vfio_p2p_dma", "vfio_p2p_dma", Type.TOGGLE, true),
+            off("tdx"), off("sev_snp"));
+
     /**
      * Cloud Hypervisor's devices and features Nimbus does not build yet, as a whole: the command line's option
      * (null where it has none) and VmConfig's member (null likewise).
      */
     public static final Section NOT_YET = Section.options(null,
             Field.notYet("--balloon", "balloon", null), Field.notYet("--fs", "fs", null), Field.notYet("--pmem", "pmem", null),
-            Field.notYet("--debug-console", "debug_console", null), Field.notYet("--device", "devices", null),
-            Field.notYet("--user-device", "user_devices", null), Field.notYet("--vdpa", "vdpa", null),
-            Field.notYet("--vsock", "vsock", null), Field.notYet("--sgx-epc", "sgx_epc", null),
-            Field.notYet("--numa", "numa", null), Field.notYet(null, "iommu", null),
-            Field.notYet("--watchdog", "watchdog", null), Field.notYet("--pvpanic", "pvpanic", null),
-            Field.notYet("--pci-segment", "pci_segments", null), Field.notYet("--platform", "platform", null),
-            Field.notYet("--tpm", "tpm", null), Field.notYet("--landlock", "landlock_enable", null),
+            // CH's default debug console (port 0xe9, off); on the command line only "off" asks for nothing
+            Field.notYetObject("--debug-console", "debug_console", "{\"mode\": \"Off\", \"iobase\": 233}").also(TextNode.valueOf("off")),
+            Field.notYet("--device", "devices", null), Field.notYet("--user-device", "user_devices", null),
+            Field.notYet("--vdpa", "vdpa", null), Field.notYet("--vsock", "vsock", null),
+            Field.notYet("--numa", "numa", null), Field.notYet(null, "iommu", Type.TOGGLE, false),
+            Field.notYet("--watchdog", "watchdog", Type.TOGGLE, false), Field.notYet("--pvpanic", "pvpanic", Type.TOGGLE, false),
+            Field.notYet("--pci-segment", "pci_segments", null), Field.notYet("--tpm", "tpm", null),
+            Field.notYet("--landlock", "landlock_enable", Type.TOGGLE, false),
             Field.notYet("--landlock-rules", "landlock_rules", null), Field.notYet(null, "preserved_fds", null),
-            Field.notYet("--rate-limit-group", "rate_limit_groups", null));
+            Field.notYet("--rate-limit-group", "rate_limit_groups", null),
+            Field.notYet("--generic-vhost-user", "generic_vhost_user", null), Field.notYet(null, "rtc", null));
 
     /** Every section, in the order the command line's help lists them. */
-    public static final List<Section> SECTIONS = List.of(CPUS, MEMORY, PAYLOAD, SERIAL, CONSOLE, DISK, NET, RNG, API_SOCKET,
-            NOT_YET);
+    public static final List<Section> SECTIONS = List.of(CPUS, MEMORY, PAYLOAD, SERIAL, CONSOLE, DISK, NET, RNG, PLATFORM,
+            API_SOCKET, NOT_YET);
 
     private static Section console(String option, String json, String description, Field<ConsoleConfig.Mode> mode,
                                    Field<Path> file) {
         return Section.withBareWords(option, json, description, mode, Set.of("off", "null", "tty", "pty"),
-                Set.of("off", "null", "tty"), mode, file,
-                Field.notYet("socket", "socket", null), Field.notYet("iommu", "iommu", null), Field.notYet(null, "url", null));
+                Set.of("off", "null", "tty"), mode, file, Field.notYet("socket", "socket", null), off("iommu"),
+                Field.notYet("pci_segment", "pci_segment", Type.INTEGER, 0L), Field.notYet("pci_device_id", "pci_device_id", null),
+                Field.notYet("id", "id", null));
     }
 
-    /** A virtqueue size: a power of two from 2 to 32768 (virtio 1.x split queues; a request needs two descriptors). */
-    private static Field<Long> queueSize() {
-        return Field.of("queue_size", Type.INTEGER).byDefault(128L).check(Field.range(2, 32768))
+    /** A switch Cloud Hypervisor has, off by default, that Nimbus does not build: accepted off. */
+    private static Field<Boolean> off(String name) {
+        return Field.notYet(name, name, Type.TOGGLE, false);
+    }
+
+    /** A rate-limiter key of the command line ({@code bw_size}): 0, Cloud Hypervisor's default, asks for nothing. */
+    private static Field<Long> zero(String cli) {
+        return Field.notYet(cli, null, Type.INTEGER, 0L);
+    }
+
+    /** A virtqueue size (default {@code dflt}): a power of two from 2 to 32768 (virtio 1.x split queues; a request needs two descriptors). */
+    private static Field<Long> queueSize(long dflt) {
+        return Field.of("queue_size", Type.INTEGER).byDefault(dflt).check(Field.range(2, 32768))
                 .check(n -> Long.bitCount(n) != 1 ? n + " is not a power of two" : null);
     }
 

@@ -171,6 +171,72 @@ public interface Type<T> {
         }
     };
 
+    /**
+     * Any JSON value, kept as it is: what a setting Nimbus does not build holds (an object such as
+     * {@code cpus.features}, a list). On the command line the word is kept as a JSON string.
+     */
+    Type<JsonNode> JSON = new Type<>() {
+        @Override
+        public JsonNode fromWord(String word) {
+            return TextNode.valueOf(word);
+        }
+
+        @Override
+        public JsonNode fromJson(JsonNode node) {
+            return node;
+        }
+
+        @Override
+        public JsonNode toJson(JsonNode value) {
+            return value;
+        }
+
+        @Override
+        public String label() {
+            return "VALUE";
+        }
+    };
+
+    /**
+     * One of a few names: Cloud Hypervisor writes them capitalised in JSON ({@code "ByteRange"}) and as
+     * lower-case words on the command line ({@code byte-range}, in any case). The value is the JSON name.
+     * {@code words} maps each command-line word to its JSON name.
+     */
+    static Type<String> choice(java.util.Map<String, String> words) {
+        java.util.Set<String> names = java.util.Set.copyOf(words.values());
+        String expected = String.join(", ", new java.util.TreeSet<>(names));
+        return new Type<>() {
+            @Override
+            public String fromWord(String word) throws Invalid {
+                String name = words.get(word.toLowerCase(Locale.ROOT));
+                if (name == null) {
+                    throw new Invalid("expected one of " + String.join(", ", new java.util.TreeSet<>(words.keySet()))
+                            + ", got '" + word + "'");
+                }
+                return name;
+            }
+
+            @Override
+            public String fromJson(JsonNode node) throws Invalid {
+                String name = TEXT.fromJson(node);
+                if (!names.contains(name)) {
+                    throw new Invalid("expected one of " + expected + ", got '" + name + "'");
+                }
+                return name;
+            }
+
+            @Override
+            public JsonNode toJson(String value) {
+                return TextNode.valueOf(value);
+            }
+
+            @Override
+            public String label() {
+                return String.join("|", new java.util.TreeSet<>(words.keySet()));
+            }
+        };
+    }
+
     /** Text whose help label is {@code label} ({@code MAC}, {@code NAME}). */
     static Type<String> text(String label) {
         return new Type<>() {

@@ -77,7 +77,8 @@ public final class Values {
 
     private <T> void putWord(Field<T> f, String word) throws ConfigException {
         if (f.isNotYet()) {
-            throw wrong(f, f.notYetProblem());
+            refuseUnlessItAsksForNothing(f, word.isEmpty() ? null : word, word);
+            return;
         }
         if (word.isEmpty() && !f.mayBeGivenEmpty()) {
             throw wrong(f, "empty value");
@@ -91,7 +92,8 @@ public final class Values {
 
     private <T> void putJson(Field<T> f, JsonNode node) throws ConfigException {
         if (f.isNotYet()) {
-            throw wrong(f, f.notYetProblem());
+            refuseUnlessItAsksForNothing(f, node, node.toString());
+            return;
         }
         if (node.isTextual() && node.textValue().indexOf('\0') >= 0) {
             // no path, name or command line can hold one; Path.of would throw, the kernel would cut there
@@ -105,6 +107,25 @@ public final class Values {
         } catch (Type.Invalid e) {
             throw wrong(f, e.getMessage());
         }
+    }
+
+    /**
+     * A setting Nimbus does not build is accepted only where it asks for nothing (at Cloud Hypervisor's
+     * default, say, as clients that write every field send it); {@code given} is a command-line word or a JSON
+     * node (null: a bare option), {@code written} the value as its user wrote it.
+     */
+    private <T> void refuseUnlessItAsksForNothing(Field<T> f, Object given, String written) throws ConfigException {
+        if (given != null) {
+            try {
+                T value = given instanceof JsonNode node ? f.type().fromJson(node) : f.type().fromWord((String) given);
+                if (f.asksForNothing(value)) {
+                    return;
+                }
+            } catch (Type.Invalid e) {
+                // not even a value of the setting's type: refused below like any other
+            }
+        }
+        throw wrong(f, f.notYetProblem(written));
     }
 
     private <T> void put(Field<T> f, T value) throws ConfigException {

@@ -31,17 +31,17 @@ public final class VmConfigJson {
             throw new ConfigException("VmConfig: expected a JSON object, got " + Type.jsonType(root));
         }
         Map<Section, List<Values>> sections = new LinkedHashMap<>();
+        ObjectNode notYetMembers = NODES.objectNode(); // the members of Schema.NOT_YET, read together below
         for (Iterator<Map.Entry<String, JsonNode>> it = root.properties().iterator(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             String name = e.getKey();
             JsonNode node = e.getValue();
             Optional<Section> section = Schema.SECTIONS.stream().filter(s -> s.json().orElse("").equals(name)).findFirst();
             if (section.isEmpty()) {
-                Field<?> notYet = Schema.NOT_YET.fields().stream().filter(f -> f.json().orElse("").equals(name)).findFirst()
-                        .orElseThrow(() -> new ConfigException(name + ": unknown field"));
-                if (!node.isNull()) {
-                    throw new ConfigException(notYet.jsonPath(0) + ": " + notYet.notYetProblem());
+                if (Schema.NOT_YET.fields().stream().noneMatch(f -> f.json().orElse("").equals(name))) {
+                    throw new ConfigException(name + ": unknown field");
                 }
+                notYetMembers.set(name, node);
                 continue;
             }
             if (node.isNull()) {
@@ -61,10 +61,17 @@ public final class VmConfigJson {
             }
             sections.put(s, read);
         }
+        if (!notYetMembers.isEmpty()) {
+            sections.put(Schema.NOT_YET, List.of(Values.fromJson(Schema.NOT_YET, notYetMembers, 0)));
+        }
         return VmConfig.from(sections);
     }
 
-    /** Writes {@code config} the way vm.info reports it, under the schema's names. */
+    /**
+     * Writes {@code config} the way vm.info reports it, under the schema's names, with Cloud Hypervisor's
+     * defaults for what Nimbus does not build (as Cloud Hypervisor writes them: {@code "thp": true},
+     * {@code "iommu": false}), so the document reads back unchanged.
+     */
     public static ObjectNode write(VmConfig config) {
         ObjectNode root = NODES.objectNode();
         ObjectNode cpus = section(root, Schema.CPUS);
@@ -104,7 +111,28 @@ public final class VmConfigJson {
             }
         }
         config.rng().ifPresent(r -> put(section(root, Schema.RNG), Schema.RNG_SRC, r.src()));
+        for (Section s : Schema.SECTIONS) {
+            JsonNode written = s == Schema.NOT_YET ? root : s.json().map(root::get).orElse(null);
+            if (written instanceof ArrayNode list) {
+                list.forEach(entry -> defaults((ObjectNode) entry, s));
+            } else if (written instanceof ObjectNode object) {
+                defaults(object, s);
+            }
+        }
         return root;
+    }
+
+    /** Cloud Hypervisor's defaults of the settings Nimbus does not build, into one section's object. */
+    private static void defaults(ObjectNode n, Section s) {
+        for (Field<?> f : s.fields()) {
+            if (f.isNotYet() && f.json().isPresent() && f.defaultValue().isPresent() && !n.has(f.json().get())) {
+                putDefault(n, f);
+            }
+        }
+    }
+
+    private static <T> void putDefault(ObjectNode n, Field<T> f) {
+        put(n, f, f.defaultValue().orElseThrow());
     }
 
     private static ObjectNode section(ObjectNode root, Section s) {

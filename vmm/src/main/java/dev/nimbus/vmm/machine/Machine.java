@@ -1,9 +1,7 @@
 package dev.nimbus.vmm.machine;
 
-import dev.nimbus.devices.bus.BusMapping;
 import dev.nimbus.devices.bus.Buses;
 import dev.nimbus.devices.debug.DebugPort;
-import dev.nimbus.devices.platform.CreatedDevice;
 import dev.nimbus.devices.power.GenericEventDevice;
 import dev.nimbus.hypervisor.GuestClock;
 import dev.nimbus.hypervisor.Vcpu;
@@ -11,16 +9,15 @@ import dev.nimbus.hypervisor.Vm;
 import dev.nimbus.hypervisor.arch.ArchPlatform;
 import dev.nimbus.hypervisor.arch.BootPlan;
 import dev.nimbus.hypervisor.memory.GuestMemory;
+import dev.nimbus.vmm.devices.DeviceManager;
 
 import java.lang.System.Logger.Level;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 
 /**
@@ -30,9 +27,9 @@ import java.util.function.Consumer;
  * reverse order of creation (devices, vCPUs and VM, then guest memory, which the VM's slots point into).
  *
  * <p>{@link #pause()} makes every vCPU leave the guest ({@link Vcpu#kick()}) and park in its loop until
- * {@link #resume()}, and parks the virtio devices' workers too; when the VM has a {@link GuestClock} its
- * value is kept across the pause, so the guest's clock does not jump by the paused time. Every device's
- * register accesses are counted for {@link #counters()}.
+ * {@link #resume()}, and has its {@link DeviceManager} park the virtio devices' workers too; when the VM has a
+ * {@link GuestClock} its value is kept across the pause, so the guest's clock does not jump by the paused
+ * time. The devices, their buses and their counters belong to the device manager.
  */
 public final class Machine implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Machine.class.getName());
@@ -40,15 +37,11 @@ public final class Machine implements AutoCloseable {
     private final Vm vm;
     private final GuestMemory memory;
     private final List<Vcpu> vcpus;
-    private final Buses buses;
     private final BootPlan plan;
     private final ArchPlatform arch;
-    private final List<CreatedDevice> devices;
-    private final List<VirtioWiring.Attached> virtio;
-    private final List<AutoCloseable> resources;
+    private final DeviceManager devices;
     private final CompletableFuture<MachineExit> exit = new CompletableFuture<>();
     private final List<Thread> threads = new ArrayList<>();
-    private final Map<String, LongAdder[]> counters = new LinkedHashMap<>();
     private volatile boolean stopping;
     // pause state, guarded by parkLock
     private final Object parkLock = new Object();
@@ -58,53 +51,18 @@ public final class Machine implements AutoCloseable {
     private long pausedClock;
     private boolean clockSaved;
 
-    Machine(Vm vm, GuestMemory memory, List<Vcpu> vcpus, Buses buses, BootPlan plan, ArchPlatform arch,
-            List<CreatedDevice> devices, List<VirtioWiring.Attached> virtio, List<AutoCloseable> resources) {
+    Machine(Vm vm, GuestMemory memory, List<Vcpu> vcpus, BootPlan plan, ArchPlatform arch, DeviceManager devices) {
         this.vm = vm;
         this.memory = memory;
         this.vcpus = List.copyOf(vcpus);
-        this.buses = buses;
         this.plan = plan;
         this.arch = arch;
-        this.devices = List.copyOf(devices);
-        this.virtio = List.copyOf(virtio);
-        this.resources = List.copyOf(resources);
-        countAccesses();
+        this.devices = devices;
     }
 
-    /** Puts a counting view of every device on the buses in place of the device itself. */
-    private void countAccesses() {
-        for (CreatedDevice d : devices) {
-            if (d.mappings().isEmpty()) {
-                continue;
-            }
-            String base = d.mappings().getFirst().device().name();
-            String name = base;
-            for (int n = 2; counters.containsKey(name); n++) {
-                name = base + " " + n;
-            }
-            LongAdder[] c = {new LongAdder(), new LongAdder()};
-            counters.put(name, c);
-            for (BusMapping m : d.mappings()) {
-                if (buses.bus(m.space()).remove(m.base())) {
-                    buses.insert(new BusMapping(m.space(), m.base(), m.length(), new CountingDevice(m.device(), c[0], c[1])));
-                }
-            }
-        }
-    }
-
-    /**
-     * Per device, its counters so far: the virtio devices by id ({@code _disk0}, {@code _rng}...) with what
-     * they moved ({@code read_bytes}, {@code write_ops}...), the platform devices (named as they name
-     * themselves) with their register reads and writes.
-     */
+    /** Per device, its counters so far ({@link DeviceManager#counters()}). */
     public Map<String, Map<String, Long>> counters() {
-        Map<String, Map<String, Long>> out = new LinkedHashMap<>();
-        for (VirtioWiring.Attached v : virtio) {
-            out.put(v.id(), v.counters());
-        }
-        counters.forEach((name, c) -> out.put(name, Map.of("reads", c[0].sum(), "writes", c[1].sum())));
-        return out;
+        return devices.counters();
     }
 
     /** Calls {@code listener} once, on the thread that ends the run, with how it ended. */
@@ -141,16 +99,9 @@ public final class Machine implements AutoCloseable {
         }
         // then the devices' own threads: no queue is served and no interrupt sent while paused. A device still
         // busy at the deadline fails the pause, naming it, and everything paused so far runs again.
-        List<VirtioWiring.Attached> pausedWorkers = new ArrayList<>();
         try {
-            for (VirtioWiring.Attached v : virtio) {
-                v.worker().pause(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-                pausedWorkers.add(v);
-            }
+            devices.pause(deadline);
         } catch (IllegalStateException e) {
-            for (VirtioWiring.Attached v : pausedWorkers) {
-                v.worker().resume();
-            }
             synchronized (parkLock) {
                 pauseRequested = false;
                 parkLock.notifyAll();
@@ -170,9 +121,7 @@ public final class Machine implements AutoCloseable {
             clock.setClock(pausedClock);
             clockSaved = false;
         }
-        for (VirtioWiring.Attached v : virtio) {
-            v.worker().resume();
-        }
+        devices.resume();
         synchronized (parkLock) {
             pauseRequested = false;
             parkLock.notifyAll();
@@ -216,7 +165,7 @@ public final class Machine implements AutoCloseable {
         CountDownLatch ready = new CountDownLatch(vcpus.size());
         for (int i = 0; i < vcpus.size(); i++) {
             Thread t = Thread.ofPlatform().name("vcpu-" + i).daemon(true)
-                    .unstarted(new VcpuLoop(vcpus.get(i), i, plan, arch, buses, ready, this));
+                    .unstarted(new VcpuLoop(vcpus.get(i), i, plan, arch, devices.buses(), ready, this));
             threads.add(t);
         }
         threads.forEach(Thread::start);
@@ -259,24 +208,19 @@ public final class Machine implements AutoCloseable {
      * @return false when this machine has no power button (no {@link GenericEventDevice} among its devices)
      */
     public boolean pressPowerButton() {
-        for (CreatedDevice d : devices) {
-            if (d.is(GenericEventDevice.class)) {
-                d.device(GenericEventDevice.class).pressPowerButton();
-                return true;
-            }
-        }
-        return false;
+        List<GenericEventDevice> ged = devices.platformDevices(GenericEventDevice.class);
+        ged.stream().findFirst().ifPresent(GenericEventDevice::pressPowerButton);
+        return !ged.isEmpty();
     }
 
     /** The guest's boot progress codes (port 0x80), oldest first; empty when the machine has no debug port. */
     public List<DebugPort.BootProgress> bootProgress() {
-        return devices.stream().filter(d -> d.is(DebugPort.class))
-                .flatMap(d -> d.device(DebugPort.class).records().stream()).toList();
+        return devices.platformDevices(DebugPort.class).stream().flatMap(d -> d.records().stream()).toList();
     }
 
     /** The buses, for tests and for the control plane's counters. */
     public Buses buses() {
-        return buses;
+        return devices.buses();
     }
 
     @Override
@@ -296,15 +240,8 @@ public final class Machine implements AutoCloseable {
                 break;
             }
         }
-        // devices first (an RTC's timer must not raise a line on a closed VM), then host resources
-        for (CreatedDevice d : devices.reversed()) {
-            try {
-                d.close();
-            } catch (RuntimeException e) {
-                LOG.log(Level.WARNING, "closing {0} failed: {1}", d.spec(), e.toString());
-            }
-        }
-        PlatformDeviceWiring.closeAll(resources);
+        // devices and what they hold on the host before the VM their routes and ioeventfds are registered with
+        devices.close();
         vm.close();
         memory.close();
     }

@@ -1,6 +1,5 @@
 package dev.nimbus.vmm.machine;
 
-import dev.nimbus.devices.bus.Buses;
 import dev.nimbus.devices.power.PowerControl;
 import dev.nimbus.hypervisor.Hypervisor;
 import dev.nimbus.hypervisor.IrqChip;
@@ -20,28 +19,30 @@ import dev.nimbus.hypervisor.memory.MemoryRegion;
 import dev.nimbus.vmm.config.ConfigException;
 import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.config.VmConfig;
+import dev.nimbus.vmm.devices.DeviceManager;
 
 import javax.inject.Inject;
+import javax.inject.Provider;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * Assembles a {@link Machine} from a {@link VmConfig}: the one place that creates the VM, its memory,
- * interrupt controller, vCPUs and devices, in the order the hypervisor needs. What differs between
- * architectures comes from the {@link ArchPlatform}; this class has no architecture branches.
+ * interrupt controller and vCPUs, in the order the hypervisor needs, and has a new {@link DeviceManager} make
+ * the devices. What differs between architectures comes from the {@link ArchPlatform}; this class has no
+ * architecture branches.
  */
 public final class MachineBuilder {
     private final Hypervisor hypervisor;
     private final ArchPlatform arch;
-    private final PlatformDeviceWiring wiring;
-    private final VirtioWiring virtio;
+    private final Provider<DeviceManager> deviceManagers;
 
+    /** {@code deviceManagers} gives a new device manager for each machine built. */
     @Inject
-    public MachineBuilder(Hypervisor hypervisor, ArchPlatform arch, PlatformDeviceWiring wiring, VirtioWiring virtio) {
+    public MachineBuilder(Hypervisor hypervisor, ArchPlatform arch, Provider<DeviceManager> deviceManagers) {
         this.hypervisor = hypervisor;
         this.arch = arch;
-        this.wiring = wiring;
-        this.virtio = virtio;
+        this.deviceManagers = deviceManagers;
     }
 
     /** Checks the configuration against this host before anything is created (vCPU count against both limits). */
@@ -62,11 +63,10 @@ public final class MachineBuilder {
     public Machine build(VmConfig config, PowerControl power) throws BootException, ConfigException {
         validate(config);
         MachineLayout layout = arch.layout(config.memory().size());
-        List<PlatformDevice> devices = wiring.select(arch.platformDevices(layout), config);
-        MachineDescription description = new MachineDescription(config.cpus().boot(), layout, devices);
+        List<PlatformDevice> specs = DeviceManager.select(arch.platformDevices(layout), config);
+        MachineDescription description = new MachineDescription(config.cpus().boot(), layout, specs);
 
-        List<AutoCloseable> opened = new ArrayList<>();
-        PlatformDeviceWiring.Wired wired = null;
+        DeviceManager devices = deviceManagers.get();
         GuestMemory memory = GuestMemory.allocate(layout.ram());
         Vm vm = null;
         try {
@@ -86,15 +86,10 @@ public final class MachineBuilder {
             }
             irqChip.finishSetup();
 
-            Buses buses = new Buses();
-            wired = wiring.attach(devices, layout, buses, irqChip, config, power);
-            opened.addAll(wired.resources());
-            VirtioWiring.Wired virtioDevices = virtio.attach(config, wired.devices(), memory, vm, irqChip);
-            opened.addAll(virtioDevices.resources());
-
-            return new Machine(vm, memory, vcpus, buses, plan, arch, wired.devices(), virtioDevices.devices(), opened);
+            devices.attach(config, specs, layout, memory, vm, irqChip, power);
+            return new Machine(vm, memory, vcpus, plan, arch, devices);
         } catch (BootException | ConfigException | RuntimeException e) {
-            PlatformDeviceWiring.closeAll(opened);
+            devices.close();
             if (vm != null) {
                 vm.close();
             }

@@ -116,26 +116,26 @@ class SchemaTest {
                 }
                 if (f.cli().isPresent()) {
                     Map<String, List<String>> given = s.option()
-                            .map(o -> Map.of("--kernel", List.of(kernel.toString()), o, List.of(f.cli().get() + "=1")))
-                            .orElse(Map.of("--kernel", List.of(kernel.toString()), f.cli().get(), List.of("1")));
+                            .map(o -> Map.of("--kernel", List.of(kernel.toString()), o, List.of(f.cli().get() + "=7")))
+                            .orElse(Map.of("--kernel", List.of(kernel.toString()), f.cli().get(), List.of("7")));
                     if (s == Schema.API_SOCKET) {
-                        assertThatThrownBy(() -> ApiSocketConfig.parse(f.cli().get() + "=1"))
-                                .hasMessageStartingWith(f.option() + ": not supported yet");
+                        assertThatThrownBy(() -> ApiSocketConfig.parse(f.cli().get() + "=7"))
+                                .hasMessageStartingWith(f.option() + ": 7 is not supported yet");
                         continue;
                     }
                     assertThatThrownBy(() -> CommandLineConfig.read(given)).as("%s", f.option())
-                            .isInstanceOf(ConfigException.class).hasMessageStartingWith(f.option() + ": not supported yet");
+                            .isInstanceOf(ConfigException.class).hasMessageStartingWith(f.option() + ": 7 is not supported yet");
                 }
                 if (f.json().isPresent() && s.json().isPresent() || s == Schema.NOT_YET && f.json().isPresent()) {
-                    String member = "{\"" + f.json().get() + "\": 1}";
+                    String member = "{\"" + f.json().get() + "\": 7}";
                     String body = s == Schema.NOT_YET
-                            ? "{\"payload\": {\"kernel\": \"" + kernel + "\"}, \"" + f.json().get() + "\": 1}"
+                            ? "{\"payload\": {\"kernel\": \"" + kernel + "\"}, \"" + f.json().get() + "\": 7}"
                             : s == Schema.PAYLOAD
-                            ? "{\"payload\": {\"kernel\": \"" + kernel + "\", \"" + f.json().get() + "\": 1}}"
+                            ? "{\"payload\": {\"kernel\": \"" + kernel + "\", \"" + f.json().get() + "\": 7}}"
                             : "{\"payload\": {\"kernel\": \"" + kernel + "\"}, \"" + s.json().get() + "\": "
                                     + (s.isList() ? "[" + member + "]" : member) + "}";
                     assertThatThrownBy(() -> VmConfigJson.read(JSON.readTree(body))).as("%s", f.jsonPath(0))
-                            .isInstanceOf(ConfigException.class).hasMessageStartingWith(f.jsonPath(0) + ": not supported yet");
+                            .isInstanceOf(ConfigException.class).hasMessageStartingWith(f.jsonPath(0) + ": 7 is not supported yet");
                 }
             }
         }

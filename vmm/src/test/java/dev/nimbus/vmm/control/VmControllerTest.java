@@ -7,7 +7,6 @@ import dev.nimbus.vmm.config.MemoryConfig;
 import dev.nimbus.vmm.config.PayloadConfig;
 import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.machine.MachineBuilder;
-import dev.nimbus.vmm.machine.PlatformDeviceWiring;
 import dev.nimbus.vmm.machine.ScriptedBackend;
 import dev.nimbus.vmm.machine.ScriptedBackend.Out;
 import dev.nimbus.vmm.machine.ScriptedPlatform;

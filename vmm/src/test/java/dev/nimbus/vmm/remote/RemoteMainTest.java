@@ -5,7 +5,6 @@ import dev.nimbus.vmm.api.ApiHandler;
 import dev.nimbus.vmm.api.ApiServer;
 import dev.nimbus.vmm.control.VmController;
 import dev.nimbus.vmm.machine.MachineBuilder;
-import dev.nimbus.vmm.machine.PlatformDeviceWiring;
 import dev.nimbus.vmm.machine.ScriptedBackend;
 import dev.nimbus.vmm.machine.ScriptedPlatform;
 import org.junit.jupiter.api.AfterEach;

@@ -1,4 +1,4 @@
-package dev.nimbus.vmm.machine;
+package dev.nimbus.vmm.devices;
 
 import dev.nimbus.hypervisor.GsiRoute;
 import dev.nimbus.hypervisor.IrqChip;

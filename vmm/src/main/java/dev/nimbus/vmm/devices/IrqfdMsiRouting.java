@@ -1,4 +1,4 @@
-package dev.nimbus.vmm.machine;
+package dev.nimbus.vmm.devices;
 
 import dev.nimbus.devices.pci.MsiRouting;
 import dev.nimbus.hypervisor.MsiMessage;

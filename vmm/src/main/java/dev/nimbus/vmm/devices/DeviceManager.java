@@ -1,0 +1,216 @@
+package dev.nimbus.vmm.devices;
+
+import dev.nimbus.devices.bus.Buses;
+import dev.nimbus.devices.console.ConsoleInput;
+import dev.nimbus.devices.interrupt.IrqChipLine;
+import dev.nimbus.devices.pci.PciRoot;
+import dev.nimbus.devices.platform.CreatedDevice;
+import dev.nimbus.devices.platform.PlatformDeviceFactory;
+import dev.nimbus.devices.platform.UnsupportedDeviceException;
+import dev.nimbus.devices.power.PowerControl;
+import dev.nimbus.devices.state.Snapshottable;
+import dev.nimbus.hypervisor.IrqChip;
+import dev.nimbus.hypervisor.Vm;
+import dev.nimbus.hypervisor.arch.MachineLayout;
+import dev.nimbus.hypervisor.arch.PlatformDevice;
+import dev.nimbus.hypervisor.memory.GuestMemory;
+import dev.nimbus.vmm.config.ConfigException;
+import dev.nimbus.vmm.config.ConsoleConfig;
+import dev.nimbus.vmm.config.Schema;
+import dev.nimbus.vmm.config.VmConfig;
+import dev.nimbus.vmm.console.HostTerminal;
+
+import javax.inject.Inject;
+import java.io.OutputStream;
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The devices of one machine, and the one place in the VMM that creates devices and puts them on buses.
+ * {@link #attach} makes the platform devices the arch's machine model lists (through the devices module's
+ * {@link PlatformDeviceFactory}) and the configured virtio functions ({@link VirtioAssembly}), and gives
+ * them their resources: host files, disk locks and taps ({@link HostResources}), bus ranges behind a
+ * counting view ({@link CountedBuses}), interrupt lines ({@link IrqChipLine}), MSI-X vectors as irqfd
+ * routes and queue notifications as ioeventfds, the terminal's input. What it opened is released in the
+ * reverse order on any failure, and by {@link #close()}.
+ *
+ * <p>While the machine runs, it starts, pauses, resumes and stops the virtio workers, reports every device's
+ * counters and lists the devices whose state can be saved ({@link #snapshottable()}). One instance per
+ * machine, made by the Dagger component ({@code MachineBuilder} gets a provider of them).
+ */
+public final class DeviceManager implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(DeviceManager.class.getName());
+
+    private final HostTerminal terminal;
+    private final CountedBuses buses = new CountedBuses();
+    private final Resources resources = new Resources();
+    private final List<CreatedDevice> platform = new ArrayList<>();
+    private final List<VirtioFunction> virtio = new ArrayList<>();
+    private boolean attached;
+    private boolean closed;
+
+    @Inject
+    public DeviceManager(HostTerminal terminal) {
+        this.terminal = terminal;
+    }
+
+    /** The platform devices this configuration keeps ({@code --serial off} removes the UART). */
+    public static List<PlatformDevice> select(List<PlatformDevice> all, VmConfig config) {
+        boolean serial = config.serial().mode() != ConsoleConfig.Mode.OFF;
+        return all.stream().filter(d -> serial || !(d instanceof PlatformDevice.SerialPort)).toList();
+    }
+
+    /**
+     * Makes the machine's devices, puts them on its buses and connects them to the host and the hypervisor,
+     * then starts the virtio workers. On failure everything done so far is undone before the exception leaves.
+     *
+     * @param specs the platform devices, as {@link #select} kept them
+     * @throws ConfigException when the configuration asks for what is not built yet, a device's host side
+     *                         cannot be had (an image that does not open, say), or the machine has no PCI
+     *                         host for the virtio devices
+     */
+    public void attach(VmConfig config, List<PlatformDevice> specs, MachineLayout layout, GuestMemory memory, Vm vm,
+                       IrqChip irqChip, PowerControl power) throws ConfigException {
+        if (attached) {
+            throw new IllegalStateException("a device manager attaches one machine's devices once");
+        }
+        attached = true;
+        try {
+            attachPlatform(config, specs, layout, irqChip, power);
+            if (VirtioAssembly.wanted(config)) {
+                PciRoot root = platformDevices(PciRoot.class).stream().findFirst().orElseThrow(() -> new ConfigException(
+                        "this machine has no PCI host bridge, so it cannot have virtio devices (--disk, --net, --rng, --console)"));
+                virtio.addAll(new VirtioAssembly(terminal, memory, vm, irqChip, resources).attach(config, root));
+            }
+            virtio.forEach(f -> f.worker().start());
+        } catch (ConfigException | RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /** The platform devices, each on the buses behind a counting view, and the serial port connected to the host. */
+    private void attachPlatform(VmConfig config, List<PlatformDevice> specs, MachineLayout layout, IrqChip irqChip,
+                                PowerControl power) throws ConfigException {
+        OutputStream serialOut = HostResources.consoleOutput(Schema.SERIAL_FILE, config.serial(), resources);
+        PlatformDeviceFactory factory = new PlatformDeviceFactory(PlatformDeviceFactory.Environment.onHostClocks(
+                gsi -> new IrqChipLine(irqChip, gsi), serialOut, power, layout));
+        for (PlatformDevice spec : specs) {
+            CreatedDevice device;
+            try {
+                device = factory.create(spec, buses.buses());
+            } catch (UnsupportedDeviceException e) {
+                throw new ConfigException(e.getMessage());
+            }
+            platform.add(device);
+            buses.insert(device.mappings());
+        }
+        if (config.serial().mode() == ConsoleConfig.Mode.TTY) {
+            // the serial port (whichever UART the arch has) takes the terminal's input
+            for (CreatedDevice d : platform) {
+                if (d.spec() instanceof PlatformDevice.SerialPort && d.is(ConsoleInput.class)) {
+                    resources.add(terminal.attach(d.device(ConsoleInput.class)));
+                }
+            }
+        }
+    }
+
+    /** The machine's port-I/O and MMIO buses, where the vCPU loops dispatch exits. */
+    public Buses buses() {
+        return buses.buses();
+    }
+
+    /** The platform devices that are a {@code type}, in the order the machine model lists them. */
+    public <T> List<T> platformDevices(Class<T> type) {
+        return platform.stream().filter(d -> d.is(type)).map(d -> d.device(type)).toList();
+    }
+
+    /** The virtio functions, in slot order. */
+    public List<VirtioFunction> virtioFunctions() {
+        return List.copyOf(virtio);
+    }
+
+    /**
+     * Every device whose state can be saved, in a fixed order for a given configuration (platform devices
+     * as the machine model lists them, then the virtio devices in slot order): a snapshot's states are matched
+     * to a new machine's devices by that order and their {@link Snapshottable#stateId() ids}.
+     */
+    public List<Snapshottable> snapshottable() {
+        List<Snapshottable> out = new ArrayList<>();
+        for (CreatedDevice d : platform) {
+            if (d.device() instanceof Snapshottable s) {
+                out.add(s);
+            }
+        }
+        for (VirtioFunction f : virtio) {
+            if (f.device().device() instanceof Snapshottable s) {
+                out.add(s);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Per device, its counters so far: the virtio devices by id ({@code _disk0}, {@code _rng}...) with what
+     * they moved ({@code read_bytes}, {@code write_ops}...), the platform devices (named as they name
+     * themselves) with their register reads and writes.
+     */
+    public Map<String, Map<String, Long>> counters() {
+        Map<String, Map<String, Long>> out = new LinkedHashMap<>();
+        for (VirtioFunction f : virtio) {
+            out.put(f.id(), f.counters());
+        }
+        out.putAll(buses.counters());
+        return out;
+    }
+
+    /**
+     * Parks every virtio worker: no queue is served and no interrupt sent until {@link #resume()}. A worker
+     * still busy at {@code deadlineNanos} ({@link System#nanoTime()}) fails the pause, naming its device, and
+     * the workers paused so far run again.
+     *
+     * @throws IllegalStateException when a worker does not stop in time
+     */
+    public void pause(long deadlineNanos) throws InterruptedException {
+        List<VirtioFunction> paused = new ArrayList<>();
+        try {
+            for (VirtioFunction f : virtio) {
+                f.worker().pause(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime())));
+                paused.add(f);
+            }
+        } catch (IllegalStateException e) {
+            paused.forEach(f -> f.worker().resume());
+            throw e;
+        }
+    }
+
+    /** Lets the virtio workers serve their devices again. */
+    public void resume() {
+        virtio.forEach(f -> f.worker().resume());
+    }
+
+    /**
+     * Stops the devices and releases what they hold: the platform devices first, last made first (an RTC's
+     * timer must not raise a line on a closed VM), then the workers, notifiers, routes, taps and files, in the
+     * reverse order of opening. Safe to call more than once.
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (CreatedDevice d : platform.reversed()) {
+            try {
+                d.close();
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "closing {0} failed: {1}", d.spec(), e.toString());
+            }
+        }
+        resources.close();
+    }
+}

@@ -1,0 +1,128 @@
+package dev.nimbus.vmm.devices;
+
+import dev.nimbus.host.SyscallException;
+import dev.nimbus.host.net.Tap;
+import dev.nimbus.vmm.config.ConfigException;
+import dev.nimbus.vmm.config.ConsoleConfig;
+import dev.nimbus.vmm.config.DiskConfig;
+import dev.nimbus.vmm.config.Field;
+import dev.nimbus.vmm.config.NetConfig;
+import dev.nimbus.vmm.config.Schema;
+import dev.nimbus.vmm.console.ConsoleOutput;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Opens the host side of devices: console output files, disk images and their locks, taps, the rng source.
+ * Each is put into the machine's {@link Resources} the moment it is open, so a later failure releases it;
+ * what cannot be had is a {@link ConfigException} that names the schema's field, so the command line says
+ * {@code --disk path} and the REST API {@code disks[1].path}.
+ */
+final class HostResources {
+    private HostResources() {}
+
+    /**
+     * Where a console's output goes ({@code fileField}: {@link Schema#SERIAL_FILE} or {@link Schema#CONSOLE_FILE}):
+     * stdout for {@code tty}, the file for {@code file=PATH} (created or truncated), nowhere otherwise.
+     */
+    static OutputStream consoleOutput(Field<Path> fileField, ConsoleConfig config, Resources resources) throws ConfigException {
+        return switch (config.mode()) {
+            case TTY -> resources.add(ConsoleOutput.stdout());
+            case FILE -> {
+                Path file = config.file().orElseThrow();
+                try {
+                    yield resources.add(ConsoleOutput.file(file));
+                } catch (IOException e) {
+                    throw new ConfigException(fileField, 0, "cannot write " + file + ": " + e.getMessage());
+                }
+            }
+            default -> OutputStream.nullOutputStream();
+        };
+    }
+
+    /**
+     * The disk image, open for reading (and writing unless read-only) and locked: shared for a read-only
+     * disk, exclusive otherwise, so two VMMs never write one image. {@code index}: which disk of the list.
+     */
+    static FileChannel diskImage(DiskConfig disk, int index, Resources resources) throws ConfigException {
+        if (Files.isDirectory(disk.path())) {
+            throw new ConfigException(Schema.DISK_PATH, index, disk.path() + ": is a directory, not a disk image");
+        }
+        FileChannel file = resources.add(disk.readonly()
+                ? open(Schema.DISK_PATH, index, disk.path(), StandardOpenOption.READ)
+                : open(Schema.DISK_PATH, index, disk.path(), StandardOpenOption.READ, StandardOpenOption.WRITE));
+        FileLock lock;
+        try {
+            lock = file.tryLock(0, Long.MAX_VALUE, disk.readonly());
+        } catch (OverlappingFileLockException e) {
+            lock = null; // this process holds it already: another --disk of the same image
+        } catch (IOException e) {
+            throw new ConfigException(Schema.DISK_PATH, index, disk.path() + ": cannot use the image: " + e.getMessage());
+        }
+        if (lock == null) {
+            throw new ConfigException(Schema.DISK_PATH, index, disk.path() + ": the image is in use by another process or disk");
+        }
+        return file;
+    }
+
+    /** The rng's entropy source, open for reading. */
+    static FileChannel rngSource(Path src, Resources resources) throws ConfigException {
+        return resources.add(open(Schema.RNG_SRC, 0, src, StandardOpenOption.READ));
+    }
+
+    /**
+     * The tap of {@code --net}: the named one (created, or attached if it exists) or a new {@code tap%d}, given
+     * {@code ip}/{@code mask} when set (mask 255.255.255.0 by default) and brought up, in the VMM's network
+     * namespace. {@code index}: which net of the list.
+     */
+    static Tap tap(NetConfig net, int index, Resources resources) throws ConfigException {
+        Tap tap;
+        try {
+            tap = resources.add(Tap.open(net.tap().orElse("")));
+        } catch (SyscallException | IllegalArgumentException e) {
+            throw new ConfigException(Schema.NET_TAP, index, "'" + net.tap().orElse("") + "': " + e.getMessage());
+        }
+        try {
+            if (net.ip().isPresent()) {
+                tap.setAddress(ipv4(net.ip().get()), ipv4(net.mask().orElse("255.255.255.0")));
+            }
+            tap.up();
+            return tap;
+        } catch (SyscallException | IllegalArgumentException e) {
+            throw new ConfigException(Schema.NET_TAP, index, "'" + tap.name() + "': " + e.getMessage());
+        }
+    }
+
+    /** A dotted quad NetConfig has checked already (a literal: no name lookup). */
+    private static Inet4Address ipv4(String dotted) {
+        try {
+            return (Inet4Address) InetAddress.getByName(dotted);
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException("not an IPv4 address: " + dotted);
+        }
+    }
+
+    private static FileChannel open(Field<Path> field, int index, Path path, StandardOpenOption... options) throws ConfigException {
+        try {
+            return FileChannel.open(path, options);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(field, index, path + ": no such file");
+        } catch (AccessDeniedException e) {
+            throw new ConfigException(field, index, path + ": permission denied");
+        } catch (IOException e) {
+            throw new ConfigException(field, index, path + ": cannot open: " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,168 @@
+package dev.nimbus.vmm.devices;
+
+import dev.nimbus.devices.power.GenericEventDevice;
+import dev.nimbus.devices.serial.Serial16550;
+import dev.nimbus.devices.state.Snapshottable;
+import dev.nimbus.hypervisor.arch.PlatformDevice;
+import dev.nimbus.hypervisor.arch.PlatformDevice.SerialPort;
+import dev.nimbus.vmm.config.ConfigException;
+import dev.nimbus.vmm.config.ConsoleConfig;
+import dev.nimbus.vmm.config.CpusConfig;
+import dev.nimbus.vmm.config.DiskConfig;
+import dev.nimbus.vmm.config.MemoryConfig;
+import dev.nimbus.vmm.config.PayloadConfig;
+import dev.nimbus.vmm.config.RngConfig;
+import dev.nimbus.vmm.config.VmConfig;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The device manager as the one owner of a machine's devices: what it puts on the buses is counted from the
+ * start, what it lists for snapshots is every device that can save its state, and a build that fails part
+ * way leaves nothing open on the host.
+ */
+class DeviceManagerTest {
+    private static final int COM1 = 0x3f8;
+    private static final SerialPort UART = new SerialPort(SerialPort.Model.UART_16550_PIO, COM1, 4);
+    private static final PlatformDevice.AcpiGenericEventDevice GED = new PlatformDevice.AcpiGenericEventDevice(0xfeb0_0000L, 23);
+
+    @TempDir
+    Path dir;
+    private DeviceBench bench;
+
+    @BeforeEach
+    void setUp() {
+        bench = new DeviceBench();
+    }
+
+    @AfterEach
+    void tearDown() {
+        bench.close();
+    }
+
+    private VmConfig config(ConsoleConfig serial, ConsoleConfig console, List<DiskConfig> disks, Optional<RngConfig> rng) throws IOException, ConfigException {
+        Path kernel = Files.writeString(dir.resolve("vmlinuz"), "kernel");
+        return new VmConfig(new CpusConfig(1, 1), MemoryConfig.parse("size=32M"), PayloadConfig.of(kernel.toString(), null, ""),
+                serial, console, disks, List.of(), rng);
+    }
+
+    private VmConfig quiet() throws IOException, ConfigException {
+        return config(ConsoleConfig.of(ConsoleConfig.Mode.NULL), ConsoleConfig.of(ConsoleConfig.Mode.OFF), List.of(), Optional.empty());
+    }
+
+    private static ConsoleConfig file(Path path) {
+        return new ConsoleConfig(ConsoleConfig.Mode.FILE, Optional.of(path));
+    }
+
+    /** How many of this process's descriptors are open on {@code file} (Linux: /proc/self/fd). */
+    private static long openDescriptors(Path file) throws IOException {
+        Path target = file.toRealPath();
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.filter(fd -> {
+                try {
+                    return Files.readSymbolicLink(fd).equals(target);
+                } catch (IOException | UnsupportedOperationException e) {
+                    return false; // closed while listing, or not a link
+                }
+            }).count();
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+
+    @Test
+    void devicesAreCountedFromTheMomentTheyAreOnTheBus() throws Exception {
+        DeviceManager devices = bench.attach(quiet(), List.of(UART, DeviceBench.PCI_HOST));
+
+        assertThat(devices.buses().pio().deviceAt(COM1)).isInstanceOf(CountingDevice.class);
+        devices.buses().pio().write(COM1 + 7, 1, 0x5a); // scratch register
+        devices.buses().pio().read(COM1 + 7, 1);
+
+        assertThat(devices.counters().get("serial 16550A")).containsEntry("reads", 1L).containsEntry("writes", 1L);
+        assertThat(devices.platformDevices(Serial16550.class).getFirst().read(7, 1)).as("the write reached the UART").isEqualTo(0x5a);
+    }
+
+    @Test
+    void twoDevicesOfOneNameAreCountedApart() throws Exception {
+        SerialPort com2 = new SerialPort(SerialPort.Model.UART_16550_PIO, 0x2f8, 3);
+        DeviceManager devices = bench.attach(quiet(), List.of(UART, com2));
+
+        devices.buses().pio().write(0x2f8 + 7, 1, 1);
+
+        assertThat(devices.counters()).containsOnlyKeys("serial 16550A", "serial 16550A 2");
+        assertThat(devices.counters().get("serial 16550A 2")).containsEntry("writes", 1L);
+        assertThat(devices.counters().get("serial 16550A")).containsEntry("writes", 0L);
+    }
+
+    @Test
+    void everyDeviceThatCanSaveItsStateIsListedInMachineOrder() throws Exception {
+        DeviceManager devices = bench.attach(quiet(), List.of(UART, new PlatformDevice.I8042(0x60, 1), GED, DeviceBench.PCI_HOST));
+
+        List<Snapshottable> listed = devices.snapshottable();
+
+        assertThat(listed).containsExactly(devices.platformDevices(Serial16550.class).getFirst(),
+                devices.platformDevices(GenericEventDevice.class).getFirst());
+        assertThat(listed).extracting(Snapshottable::stateId).containsExactly("serial-16550a", "acpi-ged");
+    }
+
+    @Test
+    void aFailureAfterFilesWereOpenedClosesThemAndReleasesTheImageLock() throws Exception {
+        Path serialLog = dir.resolve("serial.log");
+        Path consoleLog = dir.resolve("console.log");
+        Path image = Files.write(dir.resolve("a.raw"), new byte[4096]);
+        VmConfig config = config(file(serialLog), file(consoleLog), List.of(DiskConfig.parse("path=" + image)),
+                Optional.of(RngConfig.parse("src=" + dir.resolve("missing"))));
+
+        assertThatThrownBy(() -> bench.attach(config, List.of(UART, DeviceBench.PCI_HOST)))
+                .isInstanceOf(ConfigException.class).hasMessage("--rng src: " + dir.resolve("missing") + ": no such file");
+
+        assertThat(Files.exists(serialLog)).as("the serial port's file was opened before the failure").isTrue();
+        assertThat(openDescriptors(serialLog)).isZero();
+        assertThat(openDescriptors(image)).isZero();
+        assertThat(bench.vm.irqfdGsis).isEmpty();
+        assertThat(bench.vm.ioeventfds).isEmpty();
+    }
+
+    @Test
+    void aBusConflictAmongPlatformDevicesClosesTheSerialFile() throws Exception {
+        Path serialLog = dir.resolve("serial.log");
+        VmConfig config = config(file(serialLog), ConsoleConfig.of(ConsoleConfig.Mode.OFF), List.of(), Optional.empty());
+
+        assertThatThrownBy(() -> bench.attach(config, List.of(UART, UART))).hasMessageContaining("serial 16550A");
+
+        assertThat(openDescriptors(serialLog)).isZero();
+    }
+
+    @Test
+    void theWorkersRunUntilTheDevicesAreClosed() throws Exception {
+        Path image = Files.write(dir.resolve("a.raw"), new byte[4096]);
+        DeviceManager devices = bench.attach(config(ConsoleConfig.of(ConsoleConfig.Mode.NULL), ConsoleConfig.of(ConsoleConfig.Mode.OFF),
+                List.of(DiskConfig.parse("path=" + image)), Optional.empty()));
+        String worker = devices.virtioFunctions().getFirst().device().name() + " worker";
+        assertThat(threadsNamed(worker)).isEqualTo(1);
+
+        devices.pause(System.nanoTime() + 5_000_000_000L);
+        devices.resume();
+        devices.close();
+
+        assertThat(threadsNamed(worker)).isZero();
+        assertThat(openDescriptors(image)).isZero();
+    }
+
+    private static long threadsNamed(String name) {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals(name) && t.isAlive()).count();
+    }
+}
