@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.nimbus.vmm.Version;
 import dev.nimbus.vmm.config.ConfigException;
@@ -31,9 +32,15 @@ import java.util.Map;
 
 /**
  * The REST API's endpoints, {@code /api/v1/<name>}, with Cloud Hypervisor's names, methods, bodies and
- * status codes: 204 done, 200 with a JSON body, 400 a bad request (the body says what), 404 no VM or no
- * such endpoint, 405 the VM's state (or the method) does not allow it, 413 a body over 1 MiB, 500 the VMM or
- * the hypervisor failed. Every request goes to the {@link VmController}.
+ * status codes as its server sends them (which is not always what its OpenAPI document says): 204 done, 200
+ * with a JSON body (vmm.shutdown: 200 with an empty body), 400 a bad request (a bad configuration, a body
+ * that is not JSON, a method the endpoint does not take), 404 no such endpoint, or no VM for vm.boot,
+ * vm.info and vm.reboot, 413 a body over 1 MiB, 500 anything else the VM's state does not allow (pausing a
+ * VM that does not run, creating a second one) or the VMM or hypervisor failed. vm.delete without a VM is
+ * done (204). An error's body is Cloud Hypervisor's: a JSON array of strings from the most general to the
+ * most specific, the last naming the endpoint and the field ({@code ["Error from API", "The VM could not be
+ * created", "vm.create: cpus.boot_vcpus: 0 is out of range (1 to 255)"]}). Every request goes to the
+ * {@link VmController}.
  */
 public final class ApiHandler extends Handler.Abstract {
     private static final System.Logger LOG = System.getLogger(ApiHandler.class.getName());
@@ -57,8 +64,13 @@ public final class ApiHandler extends Handler.Abstract {
             return new Reply(HttpStatus.NO_CONTENT_204, null, null);
         }
 
-        static Reply error(int status, String message) {
-            return new Reply(status, "text/plain; charset=utf-8", message + "\n");
+        /** An error: Cloud Hypervisor's body, a JSON array of the messages from the general to the specific. */
+        static Reply error(int status, String... chain) {
+            StringBuilder body = new StringBuilder("[");
+            for (int i = 0; i < chain.length; i++) {
+                body.append(i == 0 ? "" : ",").append(JsonNodeFactory.instance.textNode(chain[i]).toString());
+            }
+            return new Reply(status, "application/json", body.append("]").toString());
         }
     }
 
@@ -104,11 +116,14 @@ public final class ApiHandler extends Handler.Abstract {
             reply = dispatch(request, body);
         } catch (RuntimeException e) {
             LOG.log(Level.ERROR, "API request failed unexpectedly", e);
-            reply = Reply.error(HttpStatus.INTERNAL_SERVER_ERROR_500, "internal error: " + e);
+            reply = Reply.error(HttpStatus.INTERNAL_SERVER_ERROR_500, "Error from API", "internal error: " + e);
         }
         LOG.log(Level.DEBUG, "{0} {1} -> {2}", request.getMethod(), request.getHttpURI().getPath(), reply.status());
         response.setStatus(reply.status());
         if (reply.body() == null) {
+            response.write(true, BufferUtil.EMPTY_BUFFER, callback);
+        } else if (reply.body().isEmpty()) {
+            response.getHeaders().put(HttpHeader.CONTENT_LENGTH, 0);
             response.write(true, BufferUtil.EMPTY_BUFFER, callback);
         } else {
             byte[] bytes = reply.body().getBytes(StandardCharsets.UTF_8);
@@ -121,23 +136,23 @@ public final class ApiHandler extends Handler.Abstract {
     private Reply dispatch(Request request, Body body) {
         String path = request.getHttpURI().getPath();
         if (path == null || !path.startsWith(PREFIX)) {
-            return Reply.error(HttpStatus.NOT_FOUND_404, "no such endpoint: " + path + " (the API is under " + PREFIX + ")");
+            return Reply.error(HttpStatus.NOT_FOUND_404, "Not Found", "no such endpoint: " + path + " (the API is under " + PREFIX + ")");
         }
         String endpoint = path.substring(PREFIX.length());
         String method = request.getMethod();
         Endpoint e = Endpoint.byName(endpoint);
         if (e == null) {
-            return Reply.error(HttpStatus.NOT_FOUND_404, "no such endpoint: " + endpoint);
+            return Reply.error(HttpStatus.NOT_FOUND_404, "Not Found", "no such endpoint: " + endpoint);
         }
         if (!e.method.equals(method)) {
-            return Reply.error(HttpStatus.METHOD_NOT_ALLOWED_405, endpoint + ": expected " + e.method + ", got " + method);
+            return Reply.error(HttpStatus.BAD_REQUEST_400, "Bad Request", endpoint + ": expected " + e.method + ", got " + method);
         }
         try {
             return switch (e) {
                 case VMM_PING -> ok(ping());
                 case VMM_SHUTDOWN -> {
                     controller.shutdownVmm();
-                    yield Reply.noContent();
+                    yield new Reply(HttpStatus.OK_200, null, ""); // Cloud Hypervisor answers 200, empty
                 }
                 case VM_CREATE -> {
                     controller.create(VmConfigJson.read(json(body)));
@@ -149,24 +164,36 @@ public final class ApiHandler extends Handler.Abstract {
                 case VM_SHUTDOWN -> done(controller::shutdown);
                 case VM_REBOOT -> done(controller::reboot);
                 case VM_POWER_BUTTON -> done(controller::powerButton);
-                case VM_DELETE -> done(controller::delete);
+                case VM_DELETE -> {
+                    try {
+                        controller.delete();
+                    } catch (ControlException c) {
+                        if (c.kind() != ControlException.Kind.NO_VM) {
+                            throw c;
+                        }
+                        // nothing to delete is done, as in Cloud Hypervisor
+                    }
+                    yield Reply.noContent();
+                }
                 case VM_INFO -> ok(info(controller.info()));
                 case VM_COUNTERS -> ok(counters(controller.counters()));
             };
         } catch (BadRequest b) {
-            return Reply.error(b.status, b.getMessage());
+            return Reply.error(b.status, b.kind, named(endpoint, b.getMessage()));
         } catch (ConfigException c) {
-            return Reply.error(HttpStatus.BAD_REQUEST_400, named(endpoint, c.apiMessage()));
+            return Reply.error(HttpStatus.BAD_REQUEST_400, "Error from API", e.failure, named(endpoint, c.apiMessage()));
         } catch (ControlException c) {
             int status = switch (c.kind()) {
                 case BAD_REQUEST -> HttpStatus.BAD_REQUEST_400;
-                case NO_VM -> HttpStatus.NOT_FOUND_404;
-                case WRONG_STATE -> HttpStatus.METHOD_NOT_ALLOWED_405;
-                case INTERNAL -> HttpStatus.INTERNAL_SERVER_ERROR_500;
+                // Cloud Hypervisor: 404 where there is no VM to boot, show or reboot; elsewhere the VM's
+                // state is an error of the request like any other, 500
+                case NO_VM -> e == Endpoint.VM_BOOT || e == Endpoint.VM_INFO || e == Endpoint.VM_REBOOT
+                        ? HttpStatus.NOT_FOUND_404 : HttpStatus.INTERNAL_SERVER_ERROR_500;
+                case WRONG_STATE, INTERNAL -> HttpStatus.INTERNAL_SERVER_ERROR_500;
             };
             // a configuration check shared with the command line: name the setting as the JSON does
             String message = c.getCause() instanceof ConfigException config ? config.apiMessage() : c.getMessage();
-            return Reply.error(status, named(endpoint, message));
+            return Reply.error(status, "Error from API", e.failure, named(endpoint, message));
         }
     }
 
@@ -197,7 +224,7 @@ public final class ApiHandler extends Handler.Abstract {
         n.put("build_version", Version.get());
         n.put("version", Version.get());
         n.put("pid", ProcessHandle.current().pid());
-        n.putArray("features");
+        n.putArray("features").add("kvm"); // Cloud Hypervisor lists its build features; MSHV is not usable yet
         return n;
     }
 
@@ -222,50 +249,58 @@ public final class ApiHandler extends Handler.Abstract {
     private static final class BadRequest extends Exception {
         private static final long serialVersionUID = 1L;
         final int status;
+        /** Cloud Hypervisor's first line for it ({@code Failed to deserialize JSON}). */
+        final String kind;
 
-        BadRequest(int status, String message) {
+        BadRequest(int status, String kind, String message) {
             super(message);
             this.status = status;
+            this.kind = kind;
         }
     }
 
     private JsonNode json(Body body) throws BadRequest {
         if (body.error() != null) {
-            throw new BadRequest(body.errorStatus(), body.error());
+            throw new BadRequest(body.errorStatus(), body.errorStatus() == HttpStatus.PAYLOAD_TOO_LARGE_413
+                    ? "Payload Too Large" : "Bad Request", body.error());
         }
         byte[] bytes = body.bytes();
         if (bytes.length == 0) {
-            throw new BadRequest(HttpStatus.BAD_REQUEST_400, "a JSON body is required");
+            throw new BadRequest(HttpStatus.BAD_REQUEST_400, "Bad Request", "a JSON body is required");
         }
         try {
             return json.readTree(bytes);
         } catch (IOException e) {
             String m = e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
-            throw new BadRequest(HttpStatus.BAD_REQUEST_400, "the body is not valid JSON: " + String.valueOf(m).replace('\n', ' '));
+            throw new BadRequest(HttpStatus.BAD_REQUEST_400, "Failed to deserialize JSON",
+                    "the body is not valid JSON: " + String.valueOf(m).replace('\n', ' '));
         }
     }
 
-    /** The endpoints, with Cloud Hypervisor's names and methods. */
+    /** The endpoints, with Cloud Hypervisor's names, methods and what its errors say failed. */
     enum Endpoint {
-        VMM_PING("vmm.ping", "GET"),
-        VMM_SHUTDOWN("vmm.shutdown", "PUT"),
-        VM_CREATE("vm.create", "PUT"),
-        VM_BOOT("vm.boot", "PUT"),
-        VM_INFO("vm.info", "GET"),
-        VM_COUNTERS("vm.counters", "GET"),
-        VM_PAUSE("vm.pause", "PUT"),
-        VM_RESUME("vm.resume", "PUT"),
-        VM_SHUTDOWN("vm.shutdown", "PUT"),
-        VM_REBOOT("vm.reboot", "PUT"),
-        VM_POWER_BUTTON("vm.power-button", "PUT"),
-        VM_DELETE("vm.delete", "PUT");
+        VMM_PING("vmm.ping", "GET", "The VMM could not answer"),
+        VMM_SHUTDOWN("vmm.shutdown", "PUT", "The VMM could not shutdown"),
+        VM_CREATE("vm.create", "PUT", "The VM could not be created"),
+        VM_BOOT("vm.boot", "PUT", "The VM could not boot"),
+        VM_INFO("vm.info", "GET", "The VM info is not available"),
+        VM_COUNTERS("vm.counters", "GET", "The VM info is not available"),
+        VM_PAUSE("vm.pause", "PUT", "The VM could not be paused"),
+        VM_RESUME("vm.resume", "PUT", "The VM could not resume"),
+        VM_SHUTDOWN("vm.shutdown", "PUT", "The VM could not shutdown"),
+        VM_REBOOT("vm.reboot", "PUT", "The VM could not reboot"),
+        VM_POWER_BUTTON("vm.power-button", "PUT", "Error triggering power button"),
+        VM_DELETE("vm.delete", "PUT", "The VM could not be deleted");
 
         final String path;
         final String method;
+        /** Cloud Hypervisor's second line of an error of this endpoint. */
+        final String failure;
 
-        Endpoint(String path, String method) {
+        Endpoint(String path, String method, String failure) {
             this.path = path;
             this.method = method;
+            this.failure = failure;
         }
 
         static Endpoint byName(String name) {

@@ -27,8 +27,8 @@ import java.util.concurrent.TimeUnit;
  */
 @Command(name = "nimbus-remote", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Talks to a Nimbus VMM's REST API (nimbus --api-socket path=PATH).",
-        footer = {"", "Commands:", "  ping, create <vm.json>, boot, info, counters, pause, resume, shutdown, reboot,",
-                "  power-button, delete, shutdown-vmm"})
+        footer = {"", "Commands:", "  ping, create [vm.json|-], boot, info, counters, pause, resume, shutdown, reboot,",
+                "  power-button, delete, shutdown-vmm", "", "create reads the VmConfig from standard input without a file or with -, as ch-remote does."})
 public final class RemoteMain implements Callable<Integer> {
     /** Each command: its HTTP method and endpoint. */
     static final Map<String, String[]> COMMANDS = Map.ofEntries(
@@ -51,13 +51,15 @@ public final class RemoteMain implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "COMMAND", description = "What to do (see Commands).")
     String command;
 
-    @Parameters(index = "1..*", paramLabel = "ARG", description = "create: the VmConfig JSON file.")
+    @Parameters(index = "1..*", paramLabel = "ARG", description = "create: the VmConfig JSON file (- or none: standard input).")
     List<String> args = List.of();
 
+    private final java.io.InputStream in;
     private final PrintWriter out;
     private final PrintWriter err;
 
-    RemoteMain(PrintWriter out, PrintWriter err) {
+    RemoteMain(java.io.InputStream in, PrintWriter out, PrintWriter err) {
+        this.in = in;
         this.out = out;
         this.err = err;
     }
@@ -66,9 +68,30 @@ public final class RemoteMain implements Callable<Integer> {
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
+    /**
+     * The most specific message of an error body: the last of Cloud Hypervisor's JSON array of messages
+     * (general to specific), or the text itself when it is not one.
+     */
+    static String mostSpecific(String body) {
+        try {
+            com.fasterxml.jackson.databind.JsonNode chain = new com.fasterxml.jackson.databind.ObjectMapper().readTree(body);
+            if (chain != null && chain.isArray() && !chain.isEmpty() && chain.get(chain.size() - 1).isTextual()) {
+                return chain.get(chain.size() - 1).textValue();
+            }
+        } catch (IOException notJson) {
+            // a proxy's or an older server's plain text: shown as it is
+        }
+        return body.strip();
+    }
+
     /** Runs the command line and returns the exit code; the entry point for tests too. */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
-        CommandLine cl = new CommandLine(new RemoteMain(out, err));
+        return run(args, System.in, out, err);
+    }
+
+    /** The same, with {@code in} as standard input (create's VmConfig without a file). */
+    static int run(String[] args, java.io.InputStream in, PrintWriter out, PrintWriter err) {
+        CommandLine cl = new CommandLine(new RemoteMain(in, out, err));
         cl.setOut(out);
         cl.setErr(err);
         cl.setParameterExceptionHandler((e, a) -> {
@@ -87,14 +110,16 @@ public final class RemoteMain implements Callable<Integer> {
         }
         String body = null;
         if (command.equals("create")) {
-            if (args.size() != 1) {
-                err.println("nimbus-remote: create: expected one argument, the VmConfig JSON file");
+            if (args.size() > 1) {
+                err.println("nimbus-remote: create: expected at most one argument, the VmConfig JSON file (- or none: standard input)");
                 return 2;
             }
+            String file = args.isEmpty() ? "-" : args.getFirst();
             try {
-                body = Files.readString(Path.of(args.getFirst()), StandardCharsets.UTF_8);
+                body = file.equals("-") ? new String(in.readAllBytes(), StandardCharsets.UTF_8)
+                        : Files.readString(Path.of(file), StandardCharsets.UTF_8);
             } catch (IOException e) {
-                err.println("nimbus-remote: create: cannot read " + args.getFirst() + ": " + e.getMessage());
+                err.println("nimbus-remote: create: cannot read " + (file.equals("-") ? "standard input" : file) + ": " + e.getMessage());
                 return 2;
             }
         } else if (!args.isEmpty()) {
@@ -119,7 +144,7 @@ public final class RemoteMain implements Callable<Integer> {
                 }
                 return 0;
             }
-            err.println("nimbus-remote: " + target[1] + " failed with HTTP " + response.getStatus() + ": " + text.strip());
+            err.println("nimbus-remote: " + target[1] + " failed with HTTP " + response.getStatus() + ": " + mostSpecific(text));
             return 1;
         } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();

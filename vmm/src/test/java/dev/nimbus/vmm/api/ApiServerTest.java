@@ -52,7 +52,25 @@ class ApiServerTest {
     }
 
     /** A response: status code and body. */
-    record Answer(int status, String body) {}
+    record Answer(int status, String body) {
+        /** An error body's messages: Cloud Hypervisor's JSON array of strings, general to specific. */
+        java.util.List<String> chain() {
+            try {
+                var node = new com.fasterxml.jackson.databind.ObjectMapper().readTree(body);
+                assertThat(node.isArray()).as("an error body is a JSON array: %s", body).isTrue();
+                java.util.List<String> out = new java.util.ArrayList<>();
+                node.forEach(n -> out.add(n.textValue()));
+                return out;
+            } catch (IOException e) {
+                throw new AssertionError("not JSON: " + body, e);
+            }
+        }
+
+        /** The most specific message of an error body. */
+        String message() {
+            return chain().getLast();
+        }
+    }
 
     /** Sends {@code raw} bytes as they are and reads the answer until the server closes the connection. */
     private Answer send(byte[] raw) throws IOException {
@@ -159,7 +177,9 @@ class ApiServerTest {
 
     @Test
     void vmmShutdownReleasesTheProcessWaitingForIt() throws Exception {
-        assertThat(request("PUT", "vmm.shutdown", null).status()).isEqualTo(204);
+        Answer a = request("PUT", "vmm.shutdown", null);
+        assertThat(a.status()).as("Cloud Hypervisor's 200 with an empty body").isEqualTo(200);
+        assertThat(a.body()).isEmpty();
         controller.awaitVmmShutdown();
     }
 
@@ -182,7 +202,7 @@ class ApiServerTest {
                 s.close();
             });
             try {
-                assertThat(request("PUT", "vmm.shutdown", null).status()).as("round %d", round).isEqualTo(204);
+                assertThat(request("PUT", "vmm.shutdown", null).status()).as("round %d", round).isEqualTo(200);
             } finally {
                 main.join(10_000);
                 c.close();
@@ -292,24 +312,49 @@ class ApiServerTest {
     }
 
     @Test
-    void infoWithoutAVmIs404() throws IOException {
-        Answer a = request("GET", "vm.info", null);
-        assertThat(a.status()).isEqualTo(404);
-        assertThat(a.body()).isEqualTo("vm.info: no VM has been created (vm.create first)\n");
+    void withoutAVmTheStatusesAreCloudHypervisors() throws IOException {
+        // CH: 404 where there is nothing to boot, show or reboot; 500 for the rest; deleting nothing is done
+        assertThat(request("PUT", "vm.boot", null).status()).isEqualTo(404);
+        assertThat(request("PUT", "vm.reboot", null).status()).isEqualTo(404);
+        assertThat(request("GET", "vm.info", null).status()).isEqualTo(404);
+        assertThat(request("PUT", "vm.pause", null).status()).isEqualTo(500);
+        assertThat(request("PUT", "vm.resume", null).status()).isEqualTo(500);
+        assertThat(request("PUT", "vm.shutdown", null).status()).isEqualTo(500);
+        assertThat(request("PUT", "vm.power-button", null).status()).isEqualTo(500);
+        Answer counters = request("GET", "vm.counters", null);
+        assertThat(counters.status()).isEqualTo(500);
+        assertThat(counters.chain()).startsWith("Error from API", "The VM info is not available");
+        assertThat(request("PUT", "vm.delete", null).status()).isEqualTo(204);
     }
 
     @Test
-    void pauseBeforeBootIs405() throws IOException {
+    void aSecondCreateIs500() throws IOException {
+        assertThat(request("PUT", "vm.create", vmJson()).status()).isEqualTo(204);
+        Answer again = request("PUT", "vm.create", vmJson());
+        assertThat(again.status()).isEqualTo(500);
+        assertThat(again.chain()).startsWith("Error from API", "The VM could not be created");
+    }
+
+    @Test
+    void infoWithoutAVmIs404() throws IOException {
+        Answer a = request("GET", "vm.info", null);
+        assertThat(a.status()).isEqualTo(404);
+        assertThat(a.message()).isEqualTo("vm.info: no VM has been created (vm.create first)");
+    }
+
+    @Test
+    void pauseBeforeBootIs500AsCloudHypervisorAnswersIt() throws IOException {
         assertThat(request("PUT", "vm.create", vmJson()).status()).isEqualTo(204);
         Answer a = request("PUT", "vm.pause", null);
-        assertThat(a.status()).isEqualTo(405);
-        assertThat(a.body()).isEqualTo("vm.pause: the VM is Created, not Running\n");
+        assertThat(a.status()).isEqualTo(500);
+        assertThat(a.chain()).containsExactly("Error from API", "The VM could not be paused",
+                "vm.pause: the VM is Created, not Running");
     }
 
     @Test
     void powerButtonOnARunningVmIs204AndRaisesTheButtonsInterrupt() throws IOException {
         assertThat(request("PUT", "vm.create", vmJson()).status()).isEqualTo(204);
-        assertThat(request("PUT", "vm.power-button", null).status()).isEqualTo(405);
+        assertThat(request("PUT", "vm.power-button", null).status()).isEqualTo(500);
         assertThat(request("PUT", "vm.boot", null).status()).isEqualTo(204);
         Answer a = request("PUT", "vm.power-button", null);
         assertThat(a.status()).as(a.body()).isEqualTo(204);
@@ -319,30 +364,32 @@ class ApiServerTest {
     @Test
     void cpuAndMemoryErrorsNameTheJsonFieldsNotTheOptions() throws IOException {
         Answer tooMany = request("PUT", "vm.create", vmJson().replace("\"boot_vcpus\":1,\"max_vcpus\":1", "\"boot_vcpus\":5,\"max_vcpus\":5"));
-        assertThat(tooMany.body()).startsWith("vm.create: cpus.boot_vcpus: 5 is more than this host supports (4 with scripted on");
-        assertThat(request("PUT", "vm.create", vmJson().replace("\"boot_vcpus\":1,\"max_vcpus\":1", "\"boot_vcpus\":0")).body())
-                .isEqualTo("vm.create: cpus.boot_vcpus: 0 is out of range (1 to 255)\n");
-        assertThat(request("PUT", "vm.create", vmJson().replace("\"boot_vcpus\":1,\"max_vcpus\":1", "\"boot_vcpus\":2,\"max_vcpus\":1")).body())
-                .isEqualTo("vm.create: cpus.max_vcpus: 1 is less than the 2 boot vCPUs\n");
-        assertThat(request("PUT", "vm.create", vmJson().replace("\"boot_vcpus\":1,\"max_vcpus\":1", "\"boot_vcpus\":1,\"max_vcpus\":2")).body())
-                .isEqualTo("vm.create: cpus.max_vcpus: CPU hot-plug (more vCPUs than the boot ones) is not supported yet\n");
-        assertThat(request("PUT", "vm.create", vmJson().replace("33554432", "1048576")).body())
-                .isEqualTo("vm.create: memory.size: 1048576 bytes is too small (at least 32M)\n");
-        assertThat(request("PUT", "vm.create", vmJson().replace("33554432", "33554433")).body())
-                .isEqualTo("vm.create: memory.size: 33554433 bytes is not a multiple of 4K\n");
+        assertThat(tooMany.message()).startsWith("vm.create: cpus.boot_vcpus: 5 is more than this host supports (4 with scripted on");
+        assertThat(request("PUT", "vm.create", vmJson().replace("\"boot_vcpus\":1,\"max_vcpus\":1", "\"boot_vcpus\":0")).message())
+                .isEqualTo("vm.create: cpus.boot_vcpus: 0 is out of range (1 to 255)");
+        assertThat(request("PUT", "vm.create", vmJson().replace("\"boot_vcpus\":1,\"max_vcpus\":1", "\"boot_vcpus\":2,\"max_vcpus\":1")).message())
+                .isEqualTo("vm.create: cpus.max_vcpus: 1 is less than the 2 boot vCPUs");
+        assertThat(request("PUT", "vm.create", vmJson().replace("\"boot_vcpus\":1,\"max_vcpus\":1", "\"boot_vcpus\":1,\"max_vcpus\":2")).message())
+                .isEqualTo("vm.create: cpus.max_vcpus: CPU hot-plug (more vCPUs than the boot ones) is not supported yet");
+        assertThat(request("PUT", "vm.create", vmJson().replace("33554432", "1048576")).message())
+                .isEqualTo("vm.create: memory.size: 1048576 bytes is too small (at least 32M)");
+        assertThat(request("PUT", "vm.create", vmJson().replace("33554432", "33554433")).message())
+                .isEqualTo("vm.create: memory.size: 33554433 bytes is not a multiple of 4K");
         Answer noKernel = request("PUT", "vm.create", vmJson().replace("vmlinuz", "no-such-kernel"));
         assertThat(noKernel.status()).isEqualTo(400);
-        assertThat(noKernel.body()).isEqualTo("vm.create: payload.kernel: " + dir.resolve("no-such-kernel") + ": no such file\n");
+        assertThat(noKernel.message()).isEqualTo("vm.create: payload.kernel: " + dir.resolve("no-such-kernel") + ": no such file");
         assertStillServing();
     }
 
     @Test
-    void unknownEndpointIs404AndWrongMethodIs405() throws IOException {
-        assertThat(request("GET", "vm.teleport", null).status()).isEqualTo(404);
+    void unknownEndpointIs404AndWrongMethodIs400() throws IOException {
+        Answer unknown = request("GET", "vm.teleport", null);
+        assertThat(unknown.status()).isEqualTo(404);
+        assertThat(unknown.chain()).containsExactly("Not Found", "no such endpoint: vm.teleport");
         assertThat(send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII)).status()).isEqualTo(404);
         Answer a = request("GET", "vm.boot", null);
-        assertThat(a.status()).isEqualTo(405);
-        assertThat(a.body()).isEqualTo("vm.boot: expected PUT, got GET\n");
+        assertThat(a.status()).isEqualTo(400);
+        assertThat(a.chain()).containsExactly("Bad Request", "vm.boot: expected PUT, got GET");
     }
 
     @Test
@@ -350,7 +397,7 @@ class ApiServerTest {
         String json = vmJson();
         Answer a = request("PUT", "vm.create", json.substring(0, json.length() / 2));
         assertThat(a.status()).isEqualTo(400);
-        assertThat(a.body()).startsWith("the body is not valid JSON: Unexpected end-of-input");
+        assertThat(a.message()).startsWith("vm.create: the body is not valid JSON: Unexpected end-of-input");
         assertStillServing();
     }
 
@@ -370,21 +417,21 @@ class ApiServerTest {
     void aValueOfTheWrongTypeNamesTheField() throws IOException {
         Answer a = request("PUT", "vm.create", vmJson().replace("\"boot_vcpus\":1", "\"boot_vcpus\":\"two\""));
         assertThat(a.status()).isEqualTo(400);
-        assertThat(a.body()).isEqualTo("vm.create: cpus.boot_vcpus: expected an integer, got a string\n");
+        assertThat(a.message()).isEqualTo("vm.create: cpus.boot_vcpus: expected an integer, got a string");
     }
 
     @Test
     void anUnknownFieldIs400() throws IOException {
         Answer a = request("PUT", "vm.create", vmJson().replace("{\"cpus\"", "{\"turbo\":true,\"cpus\""));
         assertThat(a.status()).isEqualTo(400);
-        assertThat(a.body()).isEqualTo("vm.create: turbo: unknown field\n");
+        assertThat(a.message()).isEqualTo("vm.create: turbo: unknown field");
     }
 
     @Test
     void aCloudHypervisorFieldNimbusLacksIsNotSupportedYet() throws IOException {
         Answer a = request("PUT", "vm.create", vmJson().replace("{\"cpus\"", "{\"balloon\":{\"size\":0},\"cpus\""));
         assertThat(a.status()).isEqualTo(400);
-        assertThat(a.body()).isEqualTo("vm.create: balloon: {\"size\":0} is not supported yet\n");
+        assertThat(a.message()).isEqualTo("vm.create: balloon: {\"size\":0} is not supported yet");
     }
 
     @Test
@@ -392,7 +439,7 @@ class ApiServerTest {
         Answer a = request("PUT", "vm.create", vmJson().replace("{\"cpus\"",
                 "{\"net\":[{\"tap\":\"t0\",\"host_mac\":\"12:34:56:78:9a:bc\"}],\"cpus\""));
         assertThat(a.status()).isEqualTo(400);
-        assertThat(a.body()).isEqualTo("vm.create: net[0].host_mac: \"12:34:56:78:9a:bc\" is not supported yet (the tap keeps the MAC address the kernel gave it)\n");
+        assertThat(a.message()).isEqualTo("vm.create: net[0].host_mac: \"12:34:56:78:9a:bc\" is not supported yet (the tap keeps the MAC address the kernel gave it)");
     }
 
     @Test
@@ -415,14 +462,14 @@ class ApiServerTest {
     void aJsonArrayInsteadOfAnObjectIs400() throws IOException {
         Answer a = request("PUT", "vm.create", "[1,2,3]");
         assertThat(a.status()).isEqualTo(400);
-        assertThat(a.body()).isEqualTo("vm.create: VmConfig: expected a JSON object, got an array\n");
+        assertThat(a.message()).isEqualTo("vm.create: VmConfig: expected a JSON object, got an array");
     }
 
     @Test
     void createWithoutABodyIs400() throws IOException {
         Answer a = request("PUT", "vm.create", null);
         assertThat(a.status()).isEqualTo(400);
-        assertThat(a.body()).isEqualTo("a JSON body is required\n");
+        assertThat(a.chain()).containsExactly("Bad Request", "vm.create: a JSON body is required");
     }
 
     @Test

@@ -44,13 +44,18 @@ class RemoteMainTest {
     }
 
     private int remote(String... args) {
+        return remoteWithInput("", args);
+    }
+
+    private int remoteWithInput(String stdin, String... args) {
         out = new StringWriter();
         err = new StringWriter();
         String[] all = new String[args.length + 2];
         all[0] = "--api-socket";
         all[1] = socket.toString();
         System.arraycopy(args, 0, all, 2, args.length);
-        return RemoteMain.run(all, new PrintWriter(out, true), new PrintWriter(err, true));
+        return RemoteMain.run(all, new java.io.ByteArrayInputStream(stdin.getBytes(java.nio.charset.StandardCharsets.UTF_8)),
+                new PrintWriter(out, true), new PrintWriter(err, true));
     }
 
     @Test
@@ -86,9 +91,16 @@ class RemoteMainTest {
     }
 
     @Test
-    void createWithoutAFileIsAUsageError() {
-        assertThat(remote("create")).isEqualTo(2);
-        assertThat(err.toString()).isEqualTo("nimbus-remote: create: expected one argument, the VmConfig JSON file\n");
+    void createReadsStandardInputWithoutAFileOrWithADashAsChRemoteDoes() throws Exception {
+        Path kernel = Files.writeString(dir.resolve("vmlinuz"), "kernel");
+        String json = "{\"payload\":{\"kernel\":\"" + kernel + "\"},\"console\":{\"mode\":\"Off\"}}";
+        assertThat(remoteWithInput(json, "create")).as(err::toString).isZero();
+        assertThat(remote("info")).isZero();
+        assertThat(out.toString()).contains("\"state\":\"Created\"");
+        assertThat(remote("delete")).isZero();
+        assertThat(remoteWithInput(json, "create", "-")).as(err::toString).isZero();
+        assertThat(remote("create", "a.json", "b.json")).isEqualTo(2);
+        assertThat(err.toString()).startsWith("nimbus-remote: create: expected at most one argument");
     }
 
     @Test
