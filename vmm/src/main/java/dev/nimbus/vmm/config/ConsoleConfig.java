@@ -6,11 +6,12 @@ import java.util.Optional;
 /**
  * {@code --serial} and {@code --console} ({@code serial}, {@code console} in VmConfig JSON): where a guest
  * console goes. {@code off} removes the device, {@code null} keeps it and drops its output, {@code tty}
- * connects it to Nimbus's terminal, {@code file=PATH} writes its output to a file.
+ * connects it to Nimbus's terminal, {@code file=PATH} writes its output to a file, {@code pty} puts it on a
+ * new pseudo-terminal (whose path vm.info reports as the file).
  */
 public record ConsoleConfig(Mode mode, Optional<Path> file) {
     /** The console modes. */
-    public enum Mode { OFF, NULL, TTY, FILE }
+    public enum Mode { OFF, NULL, TTY, FILE, PTY }
 
     /** One {@code --serial} or {@code --console} value ({@code option} says which). */
     public static ConsoleConfig parse(String option, String text) throws ConfigException {
@@ -30,6 +31,10 @@ public record ConsoleConfig(Mode mode, Optional<Path> file) {
         }
         if (mode == Mode.FILE && file.isEmpty()) {
             throw v.wrong(fileField, "required with mode File");
+        }
+        if (mode == Mode.PTY) {
+            // vm.info reports a pty's path as its file; a config read back from it makes a new pty
+            return new ConsoleConfig(mode, Optional.empty());
         }
         if (mode != Mode.FILE && file.isPresent()) {
             throw v.wrong(fileField, "only with mode File");

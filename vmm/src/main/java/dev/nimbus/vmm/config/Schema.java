@@ -182,7 +182,7 @@ public final class Schema {
     private static Section console(String option, String json, String description, Field<ConsoleConfig.Mode> mode,
                                    Field<Path> file) {
         return Section.withBareWords(option, json, description, mode, Set.of("off", "null", "tty", "pty"),
-                Set.of("off", "null", "tty"), mode, file, Field.notYet("socket", "socket", null), off("iommu"),
+                Set.of("off", "null", "tty", "pty"), mode, file, Field.notYet("socket", "socket", null), off("iommu"),
                 Field.notYet("pci_segment", "pci_segment", Type.INTEGER, 0L), Field.notYet("pci_device_id", "pci_device_id", null),
                 Field.notYet("id", "id", null));
     }
@@ -212,8 +212,8 @@ public final class Schema {
                     case "off" -> ConsoleConfig.Mode.OFF;
                     case "null" -> ConsoleConfig.Mode.NULL;
                     case "tty" -> ConsoleConfig.Mode.TTY;
-                    case "pty" -> throw new Invalid("pty is not supported yet");
-                    default -> throw new Invalid("expected off, null, tty or file=PATH, got '" + word + "'");
+                    case "pty" -> ConsoleConfig.Mode.PTY;
+                    default -> throw new Invalid("expected off, null, tty, pty or file=PATH, got '" + word + "'");
                 };
             }
 
@@ -225,8 +225,9 @@ public final class Schema {
                     case "Null" -> ConsoleConfig.Mode.NULL;
                     case "Tty" -> ConsoleConfig.Mode.TTY;
                     case "File" -> ConsoleConfig.Mode.FILE;
-                    case "Pty", "Socket" -> throw new Invalid(mode + " is not supported yet");
-                    default -> throw new Invalid("expected Off, Null, Tty or File, got '" + mode + "'");
+                    case "Pty" -> ConsoleConfig.Mode.PTY;
+                    case "Socket" -> throw new Invalid(mode + " is not supported yet");
+                    default -> throw new Invalid("expected Off, Null, Tty, Pty or File, got '" + mode + "'");
                 };
             }
 

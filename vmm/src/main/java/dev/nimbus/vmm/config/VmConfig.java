@@ -1,5 +1,6 @@
 package dev.nimbus.vmm.config;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -28,6 +29,16 @@ public record VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig paylo
         Objects.requireNonNull(payload, "payload");
         Objects.requireNonNull(serial, "serial");
         Objects.requireNonNull(console, "console");
+    }
+
+    /**
+     * This configuration as vm.info reports it once the machine runs: a console on a pseudo-terminal names
+     * the pty it got as its file, as Cloud Hypervisor does (empty: no pty).
+     */
+    public VmConfig withPtys(Optional<Path> serialPty, Optional<Path> consolePty) {
+        ConsoleConfig s = serialPty.isPresent() && serial.mode() == ConsoleConfig.Mode.PTY ? new ConsoleConfig(serial.mode(), serialPty) : serial;
+        ConsoleConfig c = consolePty.isPresent() && console.mode() == ConsoleConfig.Mode.PTY ? new ConsoleConfig(console.mode(), consolePty) : console;
+        return new VmConfig(cpus, memory, payload, s, c, disks, nets, rng);
     }
 
     /**

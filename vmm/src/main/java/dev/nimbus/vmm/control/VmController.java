@@ -181,7 +181,9 @@ public final class VmController implements AutoCloseable {
     public VmInfo info() throws ControlException {
         return call(() -> {
             requireVm();
-            return new VmInfo(config, state, config.memory().size());
+            VmConfig shown = machine == null ? config
+                    : config.withPtys(machine.ptys().serial(), machine.ptys().console());
+            return new VmInfo(shown, state, config.memory().size());
         });
     }
 

@@ -19,14 +19,17 @@ import dev.nimbus.vmm.config.ConsoleConfig;
 import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.console.HostTerminal;
+import dev.nimbus.vmm.console.PtyConsole;
 
 import javax.inject.Inject;
 import java.io.OutputStream;
 import java.lang.System.Logger.Level;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -52,6 +55,8 @@ public final class DeviceManager implements AutoCloseable {
     private final List<VirtioFunction> virtio = new ArrayList<>();
     private boolean attached;
     private boolean closed;
+    private Path serialPty;
+    private Path consolePty;
 
     @Inject
     public DeviceManager(HostTerminal terminal) {
@@ -84,7 +89,9 @@ public final class DeviceManager implements AutoCloseable {
             if (VirtioAssembly.wanted(config)) {
                 PciRoot root = platformDevices(PciRoot.class).stream().findFirst().orElseThrow(() -> new ConfigException(
                         "this machine has no PCI host bridge, so it cannot have virtio devices (--disk, --net, --rng, --console)"));
-                virtio.addAll(new VirtioAssembly(terminal, memory, vm, irqChip, resources).attach(config, root));
+                VirtioAssembly assembly = new VirtioAssembly(terminal, memory, vm, irqChip, resources);
+                virtio.addAll(assembly.attach(config, root));
+                consolePty = assembly.consolePty().orElse(null);
             }
             virtio.forEach(f -> f.worker().start());
         } catch (ConfigException | RuntimeException e) {
@@ -96,7 +103,9 @@ public final class DeviceManager implements AutoCloseable {
     /** The platform devices, each on the buses behind a counting view, and the serial port connected to the host. */
     private void attachPlatform(VmConfig config, List<PlatformDevice> specs, MachineLayout layout, IrqChip irqChip,
                                 PowerControl power) throws ConfigException {
-        OutputStream serialOut = HostResources.consoleOutput(Schema.SERIAL_FILE, config.serial(), resources);
+        PtyConsole serialPty = config.serial().mode() == ConsoleConfig.Mode.PTY ? HostResources.pty(Schema.SERIAL_MODE, resources) : null;
+        OutputStream serialOut = serialPty != null ? serialPty.output()
+                : HostResources.consoleOutput(Schema.SERIAL_FILE, config.serial(), resources);
         PlatformDeviceFactory factory = new PlatformDeviceFactory(PlatformDeviceFactory.Environment.onHostClocks(
                 gsi -> new IrqChipLine(irqChip, gsi), serialOut, power, layout));
         for (PlatformDevice spec : specs) {
@@ -109,6 +118,15 @@ public final class DeviceManager implements AutoCloseable {
             platform.add(device);
             buses.insert(device.mappings());
         }
+        if (serialPty != null) {
+            // the serial port takes what is typed on its pty
+            for (CreatedDevice d : platform) {
+                if (d.spec() instanceof PlatformDevice.SerialPort && d.is(ConsoleInput.class)) {
+                    serialPty.attach(d.device(ConsoleInput.class));
+                    this.serialPty = serialPty.path();
+                }
+            }
+        }
         if (config.serial().mode() == ConsoleConfig.Mode.TTY) {
             // the serial port (whichever UART the arch has) takes the terminal's input
             for (CreatedDevice d : platform) {
@@ -117,6 +135,16 @@ public final class DeviceManager implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /** The pseudo-terminal of the serial port in mode pty (vm.info reports it); empty otherwise. */
+    public Optional<Path> serialPty() {
+        return Optional.ofNullable(serialPty);
+    }
+
+    /** The pseudo-terminal of the virtio console in mode pty; empty otherwise. */
+    public Optional<Path> consolePty() {
+        return Optional.ofNullable(consolePty);
     }
 
     /** The machine's port-I/O and MMIO buses, where the vCPU loops dispatch exits. */

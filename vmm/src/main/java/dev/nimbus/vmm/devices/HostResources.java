@@ -9,6 +9,7 @@ import dev.nimbus.vmm.config.Field;
 import dev.nimbus.vmm.config.NetConfig;
 import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.console.ConsoleOutput;
+import dev.nimbus.vmm.console.PtyConsole;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -50,6 +51,15 @@ final class HostResources {
             }
             default -> OutputStream.nullOutputStream();
         };
+    }
+
+    /** A pseudo-terminal for a console in mode pty ({@code modeField} names the console in a failure). */
+    static PtyConsole pty(Field<?> modeField, Resources resources) throws ConfigException {
+        try {
+            return resources.add(PtyConsole.open());
+        } catch (SyscallException e) {
+            throw new ConfigException(modeField, 0, "cannot open a pseudo-terminal: " + e.getMessage());
+        }
     }
 
     /**

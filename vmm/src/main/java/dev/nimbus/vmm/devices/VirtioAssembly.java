@@ -21,13 +21,16 @@ import dev.nimbus.vmm.config.NetConfig;
 import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.console.HostTerminal;
+import dev.nimbus.vmm.console.PtyConsole;
 
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.channels.FileChannel;
 import java.security.SecureRandom;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The virtio half of the {@link DeviceManager}: makes the configured devices ({@code --disk}, {@code --net},
@@ -47,6 +50,7 @@ final class VirtioAssembly {
     private final Vm vm;
     private final IrqChip irqChip;
     private final Resources resources;
+    private Path consolePty;
 
     VirtioAssembly(HostTerminal terminal, GuestMemory memory, Vm vm, IrqChip irqChip, Resources resources) {
         this.terminal = terminal;
@@ -124,12 +128,24 @@ final class VirtioAssembly {
      * also the terminal's input (only one console may have it: the schema's {@code VmConfig.from}).
      */
     private VirtioConsole console(ConsoleConfig option) throws ConfigException {
+        if (option.mode() == ConsoleConfig.Mode.PTY) {
+            PtyConsole pty = HostResources.pty(Schema.CONSOLE_MODE, resources);
+            VirtioConsole console = new VirtioConsole(pty.output());
+            pty.attach(console);
+            consolePty = pty.path();
+            return console;
+        }
         OutputStream out = HostResources.consoleOutput(Schema.CONSOLE_FILE, option, resources);
         VirtioConsole console = new VirtioConsole(out);
         if (option.mode() == ConsoleConfig.Mode.TTY) {
             resources.add(terminal.attach(console));
         }
         return console;
+    }
+
+    /** The virtio console's pseudo-terminal, when its mode is pty (after {@link #attach}). */
+    Optional<Path> consolePty() {
+        return Optional.ofNullable(consolePty);
     }
 
     private VirtioFunction plug(Made made, PciRoot root, MsiRoutes routes) {

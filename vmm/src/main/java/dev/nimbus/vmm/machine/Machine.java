@@ -12,9 +12,11 @@ import dev.nimbus.hypervisor.memory.GuestMemory;
 import dev.nimbus.vmm.devices.DeviceManager;
 
 import java.lang.System.Logger.Level;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -222,6 +224,14 @@ public final class Machine implements AutoCloseable {
     public Buses buses() {
         return devices.buses();
     }
+
+    /** The pseudo-terminals of the serial port and the virtio console in mode pty: vm.info reports them. */
+    public VmPtys ptys() {
+        return new VmPtys(devices.serialPty(), devices.consolePty());
+    }
+
+    /** The serial port's and the virtio console's pseudo-terminals, where they have one. */
+    public record VmPtys(Optional<Path> serial, Optional<Path> console) {}
 
     @Override
     public synchronized void close() {

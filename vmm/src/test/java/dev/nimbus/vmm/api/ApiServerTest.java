@@ -312,6 +312,26 @@ class ApiServerTest {
     }
 
     @Test
+    void aSerialPortOnAPtyIsReportedByVmInfoWithItsPath() throws Exception {
+        String json = vmJson().replaceAll("\"serial\":\\{[^}]*\\}", "\"serial\":{\"mode\":\"Pty\"}");
+        assertThat(request("PUT", "vm.create", json).status()).isEqualTo(204);
+        var before = new com.fasterxml.jackson.databind.ObjectMapper().readTree(request("GET", "vm.info", null).body());
+        assertThat(before.at("/config/serial/mode").asText()).isEqualTo("Pty");
+        assertThat(before.at("/config/serial/file").isMissingNode()).as("no pty before boot").isTrue();
+        assertThat(request("PUT", "vm.boot", null).status()).isEqualTo(204);
+        Answer info = request("GET", "vm.info", null);
+        var serial = new com.fasterxml.jackson.databind.ObjectMapper().readTree(info.body()).at("/config/serial");
+        assertThat(serial.get("mode").asText()).isEqualTo("Pty");
+        Path pty = Path.of(serial.get("file").asText());
+        assertThat(pty.toString()).startsWith("/dev/pts/");
+        assertThat(Files.exists(pty)).isTrue();
+        // the reported config creates the same kind of VM again: a new pty, the old path ignored
+        assertThat(request("PUT", "vm.delete", null).status()).isEqualTo(204);
+        assertThat(request("PUT", "vm.create", info.body().substring(info.body().indexOf("{\"cpus\""),
+                info.body().lastIndexOf(",\"state\""))).status()).isEqualTo(204);
+    }
+
+    @Test
     void withoutAVmTheStatusesAreCloudHypervisors() throws IOException {
         // CH: 404 where there is nothing to boot, show or reboot; 500 for the rest; deleting nothing is done
         assertThat(request("PUT", "vm.boot", null).status()).isEqualTo(404);

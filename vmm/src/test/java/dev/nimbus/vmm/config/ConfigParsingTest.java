@@ -34,6 +34,7 @@ class ConfigParsingTest {
     void consoleModes() throws Exception {
         assertThat(ConsoleConfig.parse("--serial", "tty").mode()).isEqualTo(ConsoleConfig.Mode.TTY);
         assertThat(ConsoleConfig.parse("--serial", "off").mode()).isEqualTo(ConsoleConfig.Mode.OFF);
+        assertThat(ConsoleConfig.parse("--serial", "pty").mode()).isEqualTo(ConsoleConfig.Mode.PTY);
         assertThat(ConsoleConfig.parse("--console", "null").mode()).isEqualTo(ConsoleConfig.Mode.NULL);
         ConsoleConfig f = ConsoleConfig.parse("--serial", "file=/tmp/serial.log");
         assertThat(f.mode()).isEqualTo(ConsoleConfig.Mode.FILE);
@@ -102,13 +103,13 @@ class ConfigParsingTest {
 
     @ParameterizedTest(name = "{0} {1}")
     @CsvSource(delimiter = '|', value = {
-        "--serial|pty|--serial: pty is not supported yet",
+        "--serial|socket|--serial: 'socket' is not key=value (expected null, off, pty, tty, file=)",
         "--serial|socket=/tmp/s|--serial socket: /tmp/s is not supported yet",
         "--serial|tty,file=/x|--serial: 'tty' cannot be combined with key=value pairs",
-        "--serial|file=/x,tty|--serial: 'tty' is not key=value (expected null, off, tty, file=)",
-        "--serial|screen|--serial: 'screen' is not key=value (expected null, off, tty, file=)",
+        "--serial|file=/x,tty|--serial: 'tty' is not key=value (expected null, off, pty, tty, file=)",
+        "--serial|screen|--serial: 'screen' is not key=value (expected null, off, pty, tty, file=)",
         "--console|file=|--console file: empty value",
-        "--console|path=/x|--console: unknown key 'path' (expected null, off, tty, file=)",
+        "--console|path=/x|--console: unknown key 'path' (expected null, off, pty, tty, file=)",
     })
     void malformedConsoleValues(String option, String text, String message) {
         assertThatThrownBy(() -> ConsoleConfig.parse(option, text)).isInstanceOf(ConfigException.class).hasMessage(message);

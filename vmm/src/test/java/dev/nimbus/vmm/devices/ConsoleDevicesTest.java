@@ -77,6 +77,42 @@ class ConsoleDevicesTest {
     }
 
     @Test
+    void serialOnAPtyCarriesTheGuestsOutputAndTheUsersInput() throws Exception {
+        int com1 = 0x3f8;
+        DeviceManager devices = bench.attach(config(ConsoleConfig.of(ConsoleConfig.Mode.PTY), ConsoleConfig.of(ConsoleConfig.Mode.OFF)),
+                java.util.List.of(new dev.nimbus.hypervisor.arch.PlatformDevice.SerialPort(
+                        dev.nimbus.hypervisor.arch.PlatformDevice.SerialPort.Model.UART_16550_PIO, com1, 4)));
+        Path pty = devices.serialPty().orElseThrow();
+        assertThat(devices.consolePty()).isEmpty();
+        try (java.io.FileInputStream user = new java.io.FileInputStream(pty.toFile());
+             java.io.FileOutputStream keyboard = new java.io.FileOutputStream(pty.toFile())) {
+            devices.buses().pio().write(com1, 1, 'H'); // the guest writes THR
+            devices.buses().pio().write(com1, 1, 'i');
+            assertThat(new String(user.readNBytes(2), StandardCharsets.US_ASCII)).isEqualTo("Hi");
+
+            keyboard.write('x');
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while ((devices.buses().pio().read(com1 + 5, 1) & 1) == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(5); // LSR.DR: the byte typed has reached the receive FIFO
+            }
+            assertThat(devices.buses().pio().read(com1, 1)).as("RBR").isEqualTo('x');
+        }
+        devices.close();
+        assertThat(Files.exists(pty)).as("the pty is gone with the machine").isFalse();
+    }
+
+    @Test
+    void theVirtioConsoleOnAPtyHasItsOwn() throws Exception {
+        DeviceManager wired = attach(ConsoleConfig.of(ConsoleConfig.Mode.PTY));
+        Path pty = wired.consolePty().orElseThrow();
+        try (java.io.FileInputStream user = new java.io.FileInputStream(pty.toFile())) {
+            BusDevice bar = wired.virtioFunctions().getFirst().device().bars().getFirst().region();
+            bar.write(VirtioPciDevice.DEVICE_CONFIG_OFFSET + VirtioConsole.CONFIG_EMERG_WR, 4, 'N');
+            assertThat(user.read()).isEqualTo('N');
+        }
+    }
+
+    @Test
     void consoleOffAddsNoFunction() throws Exception {
         DeviceManager wired = attach(ConsoleConfig.of(ConsoleConfig.Mode.OFF));
 
