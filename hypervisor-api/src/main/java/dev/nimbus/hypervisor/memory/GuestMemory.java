@@ -1,6 +1,7 @@
 package dev.nimbus.hypervisor.memory;
 
 import dev.nimbus.host.LibC;
+import dev.nimbus.host.SyscallException;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -45,26 +46,90 @@ public final class GuestMemory implements AutoCloseable {
 
     /**
      * Maps anonymous host memory for each range ({@code MAP_NORESERVE}: pages are committed when the guest
-     * touches them). The mappings are released by {@link #close()}.
+     * touches them), with transparent huge pages asked for: {@link MemoryBacking#DEFAULT}. The mappings are
+     * released by {@link #close()}.
      */
     public static GuestMemory allocate(List<AddressRange> ranges) {
+        return allocate(ranges, MemoryBacking.DEFAULT);
+    }
+
+    /**
+     * Maps host memory for each range as {@code backing} says. The mappings are released by {@link #close()}.
+     *
+     * @throws MemoryBacking.Unavailable when the host cannot back it so (no huge pages reserved, no KSM),
+     *                                   naming the option
+     */
+    public static GuestMemory allocate(List<AddressRange> ranges, MemoryBacking backing) {
         Arena arena = Arena.ofShared();
         List<GuestRegion> regions = new ArrayList<>();
         try {
             for (AddressRange r : ranges) {
-                MemorySegment raw = LibC.mmap(r.size(), LibC.PROT_READ | LibC.PROT_WRITE,
-                        LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE, -1, 0,
-                        String.format("mmap(guest RAM 0x%x bytes)", r.size()));
-                long address = raw.address();
                 long size = r.size();
-                MemorySegment host = raw.reinterpret(size, arena, s -> LibC.munmap(address, size));
+                long address = map(size, backing).address();
+                MemorySegment host = MemorySegment.ofAddress(address).reinterpret(size, arena, s -> LibC.munmap(address, size));
                 regions.add(new GuestRegion(r.base(), host));
+                advise(address, size, backing);
             }
         } catch (RuntimeException e) {
             arena.close();
             throw e;
         }
         return new GuestMemory(regions, arena);
+    }
+
+    private static MemorySegment map(long size, MemoryBacking backing) {
+        int prot = LibC.PROT_READ | LibC.PROT_WRITE;
+        int populate = backing.prefault() ? LibC.MAP_POPULATE : 0;
+        String what = String.format("guest RAM 0x%x bytes", size);
+        if (!backing.shared() && !backing.hugepages()) {
+            try {
+                return LibC.mmap(size, prot, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE | populate, -1, 0,
+                        "mmap(" + what + ")");
+            } catch (SyscallException e) {
+                throw new MemoryBacking.Unavailable(backing.prefault() ? "prefault" : "size", e.getMessage(), e);
+            }
+        }
+        int flags = LibC.MFD_CLOEXEC;
+        if (backing.hugepages()) {
+            flags |= LibC.MFD_HUGETLB;
+            if (backing.hugepageSize() != 0) {
+                flags |= Long.numberOfTrailingZeros(backing.hugepageSize()) << LibC.MFD_HUGE_SHIFT;
+            }
+        }
+        String option = backing.hugepages() ? "hugepages" : "shared";
+        int fd;
+        try {
+            fd = LibC.memfdCreate("nimbus-guest-ram", flags);
+        } catch (SyscallException e) {
+            throw new MemoryBacking.Unavailable(option, e.getMessage(), e);
+        }
+        try {
+            LibC.ftruncate(fd, size, "ftruncate(" + what + ")");
+            // a hugetlb mapping fails here (ENOMEM) when the host has too few huge pages reserved
+            return LibC.mmap(size, prot, (backing.shared() ? LibC.MAP_SHARED : LibC.MAP_PRIVATE) | populate, fd, 0,
+                    "mmap(" + what + (backing.hugepages() ? ", huge pages" : "") + ")");
+        } catch (SyscallException e) {
+            throw new MemoryBacking.Unavailable(option, e.getMessage(), e);
+        } finally {
+            LibC.close(fd); // the mapping keeps the file
+        }
+    }
+
+    private static void advise(long address, long size, MemoryBacking backing) {
+        if (!backing.shared() && !backing.hugepages()) {
+            try {
+                LibC.madvise(address, size, backing.thp() ? LibC.MADV_HUGEPAGE : LibC.MADV_NOHUGEPAGE, "madvise(thp)");
+            } catch (SyscallException e) {
+                // a kernel without transparent huge pages: the hint has nothing to act on, the RAM is fine
+            }
+        }
+        if (backing.mergeable()) {
+            try {
+                LibC.madvise(address, size, LibC.MADV_MERGEABLE, "madvise(MADV_MERGEABLE)");
+            } catch (SyscallException e) {
+                throw new MemoryBacking.Unavailable("mergeable", e.getMessage() + " (a kernel without KSM)", e);
+            }
+        }
     }
 
     /** Guest memory over segments someone else owns; {@code owner} is closed by {@link #close()}. */

@@ -3,9 +3,19 @@ package dev.nimbus.vmm.config;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 
-/** {@code --memory size=SIZE} ({@code memory} in VmConfig JSON): the guest's RAM. */
-public record MemoryConfig(long size) {
+/**
+ * {@code --memory size=SIZE[,shared=on][,hugepages=on][,hugepage_size=SIZE][,prefault=on][,thp=off][,mergeable=on]}
+ * ({@code memory} in VmConfig JSON): the guest's RAM and how the host backs it ({@code MemoryBacking}).
+ */
+public record MemoryConfig(long size, boolean shared, boolean hugepages, Optional<Long> hugepageSize, boolean prefault,
+                           boolean thp, boolean mergeable) {
+    /** {@code size} bytes with Cloud Hypervisor's default backing. */
+    public MemoryConfig(long size) {
+        this(size, false, false, Optional.empty(), false, true, false);
+    }
+
     /** The smallest guest Nimbus agrees to build: below this a Linux kernel cannot even unpack itself. */
     public static final long MIN_SIZE = 32L << 20;
     /** Cloud Hypervisor's default: 512 MiB. */
@@ -16,9 +26,25 @@ public record MemoryConfig(long size) {
         return from(Values.fromCommandLine(Schema.MEMORY, text));
     }
 
-    /** The section's values from either front end. */
-    public static MemoryConfig from(Values v) {
-        return new MemoryConfig(v.get(Schema.MEMORY_SIZE));
+    /** The section's values from either front end, with the checks across its fields (Cloud Hypervisor's). */
+    public static MemoryConfig from(Values v) throws ConfigException {
+        long size = v.get(Schema.MEMORY_SIZE);
+        boolean shared = v.get(Schema.MEMORY_SHARED);
+        boolean hugepages = v.get(Schema.MEMORY_HUGEPAGES);
+        boolean mergeable = v.get(Schema.MEMORY_MERGEABLE);
+        Optional<Long> hugepageSize = v.find(Schema.MEMORY_HUGEPAGE_SIZE);
+        if (shared && mergeable) {
+            throw v.wrong(Schema.MEMORY_MERGEABLE, "cannot be combined with shared memory");
+        }
+        if (hugepageSize.isPresent() && !hugepages) {
+            throw v.wrong(Schema.MEMORY_HUGEPAGE_SIZE, "needs hugepages on");
+        }
+        long page = hugepageSize.orElse(2L << 20);
+        if (hugepages && size % page != 0) {
+            throw v.wrong(Schema.MEMORY_SIZE, size + " bytes is not a whole number of " + page + "-byte huge pages");
+        }
+        return new MemoryConfig(size, shared, hugepages, hugepageSize, v.get(Schema.MEMORY_PREFAULT), v.get(Schema.MEMORY_THP),
+                mergeable);
     }
 
     /** The host's check on a size (the schema applies it): see {@link #hostProblem(long, long)}. */

@@ -38,12 +38,18 @@ public final class Schema {
             .check(size -> size < MemoryConfig.MIN_SIZE ? size + " bytes is too small (at least 32M)" : null)
             .check(size -> size % 4096 != 0 ? size + " bytes is not a multiple of 4K" : null)
             .check(MemoryConfig::hostProblem);
+    public static final Field<Boolean> MEMORY_SHARED = Field.of("shared", Type.TOGGLE).byDefault(false);
+    public static final Field<Boolean> MEMORY_HUGEPAGES = Field.of("hugepages", Type.TOGGLE).byDefault(false);
+    public static final Field<Long> MEMORY_HUGEPAGE_SIZE = Field.of("hugepage_size", Type.SIZE)
+            .check(size -> Long.bitCount(size) != 1 ? size + " bytes is not a power of two" : null);
+    public static final Field<Boolean> MEMORY_PREFAULT = Field.of("prefault", Type.TOGGLE).byDefault(false);
+    public static final Field<Boolean> MEMORY_THP = Field.of("thp", Type.TOGGLE).byDefault(true);
+    public static final Field<Boolean> MEMORY_MERGEABLE = Field.of("mergeable", Type.TOGGLE).byDefault(false);
     public static final Section MEMORY = Section.of("--memory", "memory", "Guest RAM, such as size=512M or size=2G.",
-            MEMORY_SIZE,
-            off("mergeable"), off("shared"), off("hugepages"), Field.notYet("hugepage_size", "hugepage_size", null),
+            MEMORY_SIZE, MEMORY_SHARED, MEMORY_HUGEPAGES, MEMORY_HUGEPAGE_SIZE, MEMORY_PREFAULT, MEMORY_THP, MEMORY_MERGEABLE,
             Field.notYet("hotplug_method", "hotplug_method", Type.choice(Map.of("acpi", "Acpi", "virtio-mem", "VirtioMem")), "Acpi"),
             Field.notYet("hotplug_size", "hotplug_size", null), Field.notYet("hotplugged_size", "hotplugged_size", null),
-            off("prefault"), off("reserve"), Field.notYet("thp", "thp", Type.TOGGLE, true), Field.notYet(null, "zones", null));
+            off("reserve"), Field.notYet(null, "zones", null));
 
     // --kernel, --initramfs, --cmdline / payload
     public static final Field<Path> KERNEL = Field.of("--kernel", "kernel", Type.PATH).required().check(Schema::imageProblem)

@@ -77,7 +77,15 @@ public final class VmConfigJson {
         ObjectNode cpus = section(root, Schema.CPUS);
         put(cpus, Schema.CPUS_BOOT, (long) config.cpus().boot());
         put(cpus, Schema.CPUS_MAX, (long) config.cpus().max());
-        put(section(root, Schema.MEMORY), Schema.MEMORY_SIZE, config.memory().size());
+        MemoryConfig mem = config.memory();
+        ObjectNode memory = section(root, Schema.MEMORY);
+        put(memory, Schema.MEMORY_SIZE, mem.size());
+        put(memory, Schema.MEMORY_MERGEABLE, mem.mergeable());
+        put(memory, Schema.MEMORY_SHARED, mem.shared());
+        put(memory, Schema.MEMORY_HUGEPAGES, mem.hugepages());
+        mem.hugepageSize().ifPresent(s -> put(memory, Schema.MEMORY_HUGEPAGE_SIZE, s));
+        put(memory, Schema.MEMORY_PREFAULT, mem.prefault());
+        put(memory, Schema.MEMORY_THP, mem.thp());
         ObjectNode payload = section(root, Schema.PAYLOAD);
         put(payload, Schema.KERNEL, config.payload().kernel());
         config.payload().initramfs().ifPresent(i -> put(payload, Schema.INITRAMFS, i));

@@ -14,9 +14,12 @@ import dev.nimbus.hypervisor.arch.MachineDescription;
 import dev.nimbus.hypervisor.arch.MachineLayout;
 import dev.nimbus.hypervisor.arch.PlatformDevice;
 import dev.nimbus.hypervisor.memory.GuestMemory;
+import dev.nimbus.hypervisor.memory.MemoryBacking;
 import dev.nimbus.hypervisor.memory.GuestRegion;
 import dev.nimbus.hypervisor.memory.MemoryRegion;
 import dev.nimbus.vmm.config.ConfigException;
+import dev.nimbus.vmm.config.Field;
+import dev.nimbus.vmm.config.MemoryConfig;
 import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.devices.DeviceManager;
@@ -67,7 +70,7 @@ public final class MachineBuilder {
         MachineDescription description = new MachineDescription(config.cpus().boot(), layout, specs);
 
         DeviceManager devices = deviceManagers.get();
-        GuestMemory memory = GuestMemory.allocate(layout.ram());
+        GuestMemory memory = allocate(layout, config.memory());
         Vm vm = null;
         try {
             // the kernel and initramfs first: a boot refused for its images creates no VM and opens, creates or
@@ -95,6 +98,18 @@ public final class MachineBuilder {
             }
             memory.close();
             throw e;
+        }
+    }
+
+    /** The guest's RAM as the memory options ask; what the host cannot give names the option. */
+    private static GuestMemory allocate(MachineLayout layout, MemoryConfig m) throws ConfigException {
+        try {
+            return GuestMemory.allocate(layout.ram(), new MemoryBacking(m.shared(), m.hugepages(), m.hugepageSize().orElse(0L),
+                    m.prefault(), m.thp(), m.mergeable()));
+        } catch (MemoryBacking.Unavailable e) {
+            Field<?> option = Schema.MEMORY.fields().stream().filter(f -> f.json().orElse("").equals(e.option())).findFirst()
+                    .orElse(Schema.MEMORY_SIZE);
+            throw new ConfigException(option, 0, "this host cannot back the guest's RAM so: " + e.getMessage());
         }
     }
 }

@@ -332,6 +332,29 @@ class ApiServerTest {
     }
 
     @Test
+    void memoryOptionsAreReportedAndWhatTheHostCannotBackIsNamedAtBoot() throws Exception {
+        String json = vmJson().replace("\"memory\":{\"size\":33554432}",
+                "\"memory\":{\"size\":33554432,\"hugepages\":true,\"prefault\":true,\"thp\":false}");
+        assertThat(request("PUT", "vm.create", json).status()).isEqualTo(204);
+        var memory = new com.fasterxml.jackson.databind.ObjectMapper().readTree(request("GET", "vm.info", null).body())
+                .at("/config/memory");
+        assertThat(memory.get("hugepages").asBoolean()).isTrue();
+        assertThat(memory.get("prefault").asBoolean()).isTrue();
+        assertThat(memory.get("thp").asBoolean()).isFalse();
+        long free = Files.readAllLines(Path.of("/proc/meminfo")).stream().filter(l -> l.startsWith("HugePages_Free:"))
+                .mapToLong(l -> Long.parseLong(l.replaceAll("[^0-9]", ""))).findFirst().orElse(0);
+        Answer boot = request("PUT", "vm.boot", null);
+        if (free >= 16) {
+            assertThat(boot.status()).as(boot.body()).isEqualTo(204);
+        } else {
+            // no huge pages reserved on this host: the boot is refused naming the option, and nothing is left made
+            assertThat(boot.status()).isEqualTo(400);
+            assertThat(boot.message()).startsWith("vm.boot: memory.hugepages: this host cannot back the guest's RAM so: ");
+            assertThat(backend.vms).as("no VM was created").isEmpty();
+        }
+    }
+
+    @Test
     void withoutAVmTheStatusesAreCloudHypervisors() throws IOException {
         // CH: 404 where there is nothing to boot, show or reboot; 500 for the rest; deleting nothing is done
         assertThat(request("PUT", "vm.boot", null).status()).isEqualTo(404);

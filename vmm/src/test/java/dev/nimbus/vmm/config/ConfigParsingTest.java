@@ -49,6 +49,14 @@ class ConfigParsingTest {
     }
 
     @Test
+    void memoryOptionsAreRead() throws Exception {
+        assertThat(MemoryConfig.parse("size=512M")).isEqualTo(new MemoryConfig(512L << 20));
+        assertThat(MemoryConfig.parse("size=512M,shared=on,hugepages=on,hugepage_size=2M,prefault=on,thp=off"))
+                .isEqualTo(new MemoryConfig(512L << 20, true, true, java.util.Optional.of(2L << 20), true, false, false));
+        assertThat(MemoryConfig.parse("size=64M,mergeable=on").mergeable()).isTrue();
+    }
+
+    @Test
     void memoryIsBoundedByWhatTheHostCanBack() throws Exception {
         assertThat(MemoryConfig.hostProblem(1L << 30, 1L << 30)).isNull();
         assertThat(MemoryConfig.hostProblem(2L << 30, 1L << 30))
@@ -81,12 +89,15 @@ class ConfigParsingTest {
         "--memory|size=-512M|--memory size: size '-512M' is out of range",
         "--memory|size=99999999999999G|--memory size: size '99999999999999G' is out of range",
         "--memory|size=33554433|--memory size: 33554433 bytes is not a multiple of 4K",
-        "--memory|shared=on|--memory shared: on is not supported yet",
-        "--memory|hugepages=on,size=1G|--memory hugepages: on is not supported yet",
-        "--memory|sise=1G|--memory: unknown key 'sise' (expected size=)",
-        "--memory|mergeable=on|--memory mergeable: on is not supported yet",
-        "--memory|prefault=on|--memory prefault: on is not supported yet",
-        "--memory|1G|--memory: '1G' is not key=value (expected size=)",
+        "--memory|shared=on,mergeable=on|--memory mergeable: cannot be combined with shared memory",
+        "--memory|hugepage_size=2M|--memory hugepage_size: needs hugepages on",
+        "--memory|hugepages=on,hugepage_size=3M|--memory hugepage_size: 3145728 bytes is not a power of two",
+        "--memory|hugepages=on,size=33M|--memory size: 34603008 bytes is not a whole number of 2097152-byte huge pages",
+        "--memory|hugepages=on,hugepage_size=1G,size=512M|--memory size: 536870912 bytes is not a whole number of 1073741824-byte huge pages",
+        "--memory|reserve=on|--memory reserve: on is not supported yet",
+        "--memory|sise=1G|--memory: unknown key 'sise' (expected hugepage_size=, hugepages=, mergeable=, prefault=, shared=, size=, thp=)",
+        "--memory|hotplug_size=1G|--memory hotplug_size: 1G is not supported yet",
+        "--memory|1G|--memory: '1G' is not key=value (expected hugepage_size=, hugepages=, mergeable=, prefault=, shared=, size=, thp=)",
         "--memory|size=1G\"|--memory: unterminated quote in 'size=1G\"'",
         "--memory|size=[1G|--memory: unbalanced '[' in 'size=[1G'",
         "--memory|size=1G]|--memory: unbalanced ']' in 'size=1G]'",
