@@ -112,7 +112,10 @@ class ApiServerTest {
         byte[] all = new byte[h.length + b.length];
         System.arraycopy(h, 0, all, 0, h.length);
         System.arraycopy(b, 0, all, h.length, b.length);
-        return send(all);
+        Answer a = send(all);
+        // every answer of these tests is one the API's OpenAPI document promises
+        OpenApiDocument.check(method, endpoint, a.status(), a.body());
+        return a;
     }
 
     private String vmJson() throws IOException {
