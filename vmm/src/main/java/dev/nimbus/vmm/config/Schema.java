@@ -65,11 +65,14 @@ public final class Schema {
     // --serial, --console / serial, console
     public static final Field<ConsoleConfig.Mode> SERIAL_MODE = Field.of(null, "mode", modes());
     public static final Field<Path> SERIAL_FILE = Field.of("file", Type.PATH);
-    public static final Section SERIAL = console("--serial", "serial", "Serial port (default: null).", SERIAL_MODE, SERIAL_FILE);
+    public static final Field<Path> SERIAL_SOCKET = Field.of("socket", Type.PATH);
+    public static final Section SERIAL = console("--serial", "serial", "Serial port (default: null).", SERIAL_MODE, SERIAL_FILE,
+            SERIAL_SOCKET);
     public static final Field<ConsoleConfig.Mode> CONSOLE_MODE = Field.of(null, "mode", modes());
     public static final Field<Path> CONSOLE_FILE = Field.of("file", Type.PATH);
+    public static final Field<Path> CONSOLE_SOCKET = Field.of("socket", Type.PATH);
     public static final Section CONSOLE = console("--console", "console", "virtio console (default: tty).", CONSOLE_MODE,
-            CONSOLE_FILE);
+            CONSOLE_FILE, CONSOLE_SOCKET);
 
     // --disk / disks
     public static final Field<Path> DISK_PATH = Field.of("path", Type.PATH).required();
@@ -186,9 +189,9 @@ public final class Schema {
             API_SOCKET, NOT_YET);
 
     private static Section console(String option, String json, String description, Field<ConsoleConfig.Mode> mode,
-                                   Field<Path> file) {
+                                   Field<Path> file, Field<Path> socket) {
         return Section.withBareWords(option, json, description, mode, Set.of("off", "null", "tty", "pty"),
-                Set.of("off", "null", "tty", "pty"), mode, file, Field.notYet("socket", "socket", null), off("iommu"),
+                Set.of("off", "null", "tty", "pty"), mode, file, socket, off("iommu"),
                 Field.notYet("pci_segment", "pci_segment", Type.INTEGER, 0L), Field.notYet("pci_device_id", "pci_device_id", null),
                 Field.notYet("id", "id", null));
     }
@@ -219,7 +222,7 @@ public final class Schema {
                     case "null" -> ConsoleConfig.Mode.NULL;
                     case "tty" -> ConsoleConfig.Mode.TTY;
                     case "pty" -> ConsoleConfig.Mode.PTY;
-                    default -> throw new Invalid("expected off, null, tty, pty or file=PATH, got '" + word + "'");
+                    default -> throw new Invalid("expected off, null, tty, pty, file=PATH or socket=PATH, got '" + word + "'");
                 };
             }
 
@@ -232,8 +235,8 @@ public final class Schema {
                     case "Tty" -> ConsoleConfig.Mode.TTY;
                     case "File" -> ConsoleConfig.Mode.FILE;
                     case "Pty" -> ConsoleConfig.Mode.PTY;
-                    case "Socket" -> throw new Invalid(mode + " is not supported yet");
-                    default -> throw new Invalid("expected Off, Null, Tty, Pty or File, got '" + mode + "'");
+                    case "Socket" -> ConsoleConfig.Mode.SOCKET;
+                    default -> throw new Invalid("expected Off, Null, Tty, Pty, File or Socket, got '" + mode + "'");
                 };
             }
 

@@ -90,8 +90,8 @@ public final class VmConfigJson {
         put(payload, Schema.KERNEL, config.payload().kernel());
         config.payload().initramfs().ifPresent(i -> put(payload, Schema.INITRAMFS, i));
         put(payload, Schema.CMDLINE, config.payload().cmdline());
-        console(section(root, Schema.SERIAL), config.serial(), Schema.SERIAL_MODE, Schema.SERIAL_FILE);
-        console(section(root, Schema.CONSOLE), config.console(), Schema.CONSOLE_MODE, Schema.CONSOLE_FILE);
+        console(section(root, Schema.SERIAL), config.serial(), Schema.SERIAL_MODE, Schema.SERIAL_FILE, Schema.SERIAL_SOCKET);
+        console(section(root, Schema.CONSOLE), config.console(), Schema.CONSOLE_MODE, Schema.CONSOLE_FILE, Schema.CONSOLE_SOCKET);
         if (!config.disks().isEmpty()) {
             ArrayNode disks = root.putArray(Schema.DISK.json().orElseThrow());
             for (DiskConfig d : config.disks()) {
@@ -151,8 +151,10 @@ public final class VmConfigJson {
         n.set(f.json().orElseThrow(), f.type().toJson(value));
     }
 
-    private static void console(ObjectNode n, ConsoleConfig c, Field<ConsoleConfig.Mode> mode, Field<Path> file) {
+    private static void console(ObjectNode n, ConsoleConfig c, Field<ConsoleConfig.Mode> mode, Field<Path> file,
+                                Field<Path> socket) {
         put(n, mode, c.mode());
         c.file().ifPresent(f -> put(n, file, f));
+        c.socket().ifPresent(s -> put(n, socket, s));
     }
 }

@@ -20,6 +20,7 @@ import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.console.HostTerminal;
 import dev.nimbus.vmm.console.PtyConsole;
+import dev.nimbus.vmm.console.SocketConsole;
 
 import javax.inject.Inject;
 import java.io.OutputStream;
@@ -104,7 +105,9 @@ public final class DeviceManager implements AutoCloseable {
     private void attachPlatform(VmConfig config, List<PlatformDevice> specs, MachineLayout layout, IrqChip irqChip,
                                 PowerControl power) throws ConfigException {
         PtyConsole serialPty = config.serial().mode() == ConsoleConfig.Mode.PTY ? HostResources.pty(Schema.SERIAL_MODE, resources) : null;
-        OutputStream serialOut = serialPty != null ? serialPty.output()
+        SocketConsole serialSocket = config.serial().mode() == ConsoleConfig.Mode.SOCKET
+                ? HostResources.socket(Schema.SERIAL_SOCKET, config.serial().socket().orElseThrow(), resources) : null;
+        OutputStream serialOut = serialPty != null ? serialPty.output() : serialSocket != null ? serialSocket.output()
                 : HostResources.consoleOutput(Schema.SERIAL_FILE, config.serial(), resources);
         PlatformDeviceFactory factory = new PlatformDeviceFactory(PlatformDeviceFactory.Environment.onHostClocks(
                 gsi -> new IrqChipLine(irqChip, gsi), serialOut, power, layout));
@@ -118,12 +121,15 @@ public final class DeviceManager implements AutoCloseable {
             platform.add(device);
             buses.insert(device.mappings());
         }
-        if (serialPty != null) {
-            // the serial port takes what is typed on its pty
-            for (CreatedDevice d : platform) {
-                if (d.spec() instanceof PlatformDevice.SerialPort && d.is(ConsoleInput.class)) {
+        for (CreatedDevice d : platform) {
+            if (d.spec() instanceof PlatformDevice.SerialPort && d.is(ConsoleInput.class)) {
+                // the serial port takes what is typed on its pty or socket
+                if (serialPty != null) {
                     serialPty.attach(d.device(ConsoleInput.class));
                     this.serialPty = serialPty.path();
+                }
+                if (serialSocket != null) {
+                    serialSocket.attach(d.device(ConsoleInput.class));
                 }
             }
         }

@@ -10,6 +10,7 @@ import dev.nimbus.vmm.config.NetConfig;
 import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.console.ConsoleOutput;
 import dev.nimbus.vmm.console.PtyConsole;
+import dev.nimbus.vmm.console.SocketConsole;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -51,6 +52,15 @@ final class HostResources {
             }
             default -> OutputStream.nullOutputStream();
         };
+    }
+
+    /** A Unix socket for a console in mode socket ({@code socketField} names it in a failure). */
+    static SocketConsole socket(Field<Path> socketField, Path path, Resources resources) throws ConfigException {
+        try {
+            return resources.add(SocketConsole.listen(path));
+        } catch (IOException e) {
+            throw new ConfigException(socketField, 0, "cannot listen on " + path + ": " + e.getMessage());
+        }
     }
 
     /** A pseudo-terminal for a console in mode pty ({@code modeField} names the console in a failure). */

@@ -22,6 +22,7 @@ import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.console.HostTerminal;
 import dev.nimbus.vmm.console.PtyConsole;
+import dev.nimbus.vmm.console.SocketConsole;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -128,6 +129,12 @@ final class VirtioAssembly {
      * also the terminal's input (only one console may have it: the schema's {@code VmConfig.from}).
      */
     private VirtioConsole console(ConsoleConfig option) throws ConfigException {
+        if (option.mode() == ConsoleConfig.Mode.SOCKET) {
+            SocketConsole socket = HostResources.socket(Schema.CONSOLE_SOCKET, option.socket().orElseThrow(), resources);
+            VirtioConsole console = new VirtioConsole(socket.output());
+            socket.attach(console);
+            return console;
+        }
         if (option.mode() == ConsoleConfig.Mode.PTY) {
             PtyConsole pty = HostResources.pty(Schema.CONSOLE_MODE, resources);
             VirtioConsole console = new VirtioConsole(pty.output());

@@ -35,6 +35,8 @@ class ConfigParsingTest {
         assertThat(ConsoleConfig.parse("--serial", "tty").mode()).isEqualTo(ConsoleConfig.Mode.TTY);
         assertThat(ConsoleConfig.parse("--serial", "off").mode()).isEqualTo(ConsoleConfig.Mode.OFF);
         assertThat(ConsoleConfig.parse("--serial", "pty").mode()).isEqualTo(ConsoleConfig.Mode.PTY);
+        assertThat(ConsoleConfig.parse("--console", "socket=/run/c.sock"))
+                .isEqualTo(new ConsoleConfig(ConsoleConfig.Mode.SOCKET, java.util.Optional.empty(), java.util.Optional.of(Path.of("/run/c.sock"))));
         assertThat(ConsoleConfig.parse("--console", "null").mode()).isEqualTo(ConsoleConfig.Mode.NULL);
         ConsoleConfig f = ConsoleConfig.parse("--serial", "file=/tmp/serial.log");
         assertThat(f.mode()).isEqualTo(ConsoleConfig.Mode.FILE);
@@ -114,13 +116,13 @@ class ConfigParsingTest {
 
     @ParameterizedTest(name = "{0} {1}")
     @CsvSource(delimiter = '|', value = {
-        "--serial|socket|--serial: 'socket' is not key=value (expected null, off, pty, tty, file=)",
-        "--serial|socket=/tmp/s|--serial socket: /tmp/s is not supported yet",
+        "--serial|socket|--serial: 'socket' is not key=value (expected null, off, pty, tty, file=, socket=)",
+        "--serial|socket=/tmp/s,file=/tmp/f|--serial socket: cannot be combined with a file",
         "--serial|tty,file=/x|--serial: 'tty' cannot be combined with key=value pairs",
-        "--serial|file=/x,tty|--serial: 'tty' is not key=value (expected null, off, pty, tty, file=)",
-        "--serial|screen|--serial: 'screen' is not key=value (expected null, off, pty, tty, file=)",
+        "--serial|file=/x,tty|--serial: 'tty' is not key=value (expected null, off, pty, tty, file=, socket=)",
+        "--serial|screen|--serial: 'screen' is not key=value (expected null, off, pty, tty, file=, socket=)",
         "--console|file=|--console file: empty value",
-        "--console|path=/x|--console: unknown key 'path' (expected null, off, pty, tty, file=)",
+        "--console|path=/x|--console: unknown key 'path' (expected null, off, pty, tty, file=, socket=)",
     })
     void malformedConsoleValues(String option, String text, String message) {
         assertThatThrownBy(() -> ConsoleConfig.parse(option, text)).isInstanceOf(ConfigException.class).hasMessage(message);

@@ -92,7 +92,7 @@ class VmConfigJsonTest {
         assertRefused(",\"net\":[{\"num_queues\":4}]",
                 "net[0].num_queues: 4 needs multiqueue, which is not supported yet (one receive/transmit pair: 2)");
         assertRefused(",\"rng\":{\"iommu\":true}", "rng.iommu: true is not supported yet");
-        assertRefused("", "console.mode: Socket is not supported yet", "Socket");
+        assertRefused("", "console.socket: required with mode Socket", "Socket");
     }
 
     private void assertRefused(String extra, String apiMessage, String consoleMode) {

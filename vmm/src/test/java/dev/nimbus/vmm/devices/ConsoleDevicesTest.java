@@ -102,6 +102,37 @@ class ConsoleDevicesTest {
     }
 
     @Test
+    void serialOnASocketServesTheClientThatConnectsAndIsGoneWithTheMachine() throws Exception {
+        int com1 = 0x3f8;
+        Path socket = dir.resolve("serial.sock");
+        DeviceManager devices = bench.attach(config(new ConsoleConfig(ConsoleConfig.Mode.SOCKET, Optional.empty(), Optional.of(socket)),
+                ConsoleConfig.of(ConsoleConfig.Mode.OFF)), java.util.List.of(new dev.nimbus.hypervisor.arch.PlatformDevice.SerialPort(
+                dev.nimbus.hypervisor.arch.PlatformDevice.SerialPort.Model.UART_16550_PIO, com1, 4)));
+        assertThat(java.nio.file.Files.getPosixFilePermissions(socket)).containsExactlyInAnyOrder(
+                java.nio.file.attribute.PosixFilePermission.OWNER_READ, java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
+        devices.buses().pio().write(com1, 1, '?'); // before any client: dropped, the guest is not held
+        try (java.nio.channels.SocketChannel client = java.nio.channels.SocketChannel.open(java.net.UnixDomainSocketAddress.of(socket))) {
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            java.nio.ByteBuffer got = java.nio.ByteBuffer.allocate(2);
+            while (got.hasRemaining() && System.nanoTime() < deadline) {
+                devices.buses().pio().write(com1, 1, got.position() == 0 ? 'H' : 'i');
+                client.configureBlocking(false);
+                client.read(got);
+                Thread.sleep(20);
+            }
+            assertThat(new String(got.array(), 0, got.position(), StandardCharsets.US_ASCII)).startsWith("H");
+            client.configureBlocking(true);
+            client.write(java.nio.ByteBuffer.wrap(new byte[] {'x'}));
+            while ((devices.buses().pio().read(com1 + 5, 1) & 1) == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertThat(devices.buses().pio().read(com1, 1)).as("RBR").isEqualTo('x');
+        }
+        devices.close();
+        assertThat(Files.exists(socket)).as("the socket is removed with the machine").isFalse();
+    }
+
+    @Test
     void theVirtioConsoleOnAPtyHasItsOwn() throws Exception {
         DeviceManager wired = attach(ConsoleConfig.of(ConsoleConfig.Mode.PTY));
         Path pty = wired.consolePty().orElseThrow();
