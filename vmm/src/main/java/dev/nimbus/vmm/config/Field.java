@@ -30,13 +30,15 @@ public final class Field<T> {
     private final List<Check<T>> checks;
     private final String notYet;
     private final boolean mayBeEmpty;
-    private final List<T> alsoNothing = new ArrayList<>();
-    private String help = "";
+    private final List<T> alsoNothing;
+    private final String help;
     private Section section;
 
     private Field(String cli, String json, Type<T> type, T dflt, boolean required, List<Check<T>> checks, String notYet,
-                  boolean mayBeEmpty) {
+                  boolean mayBeEmpty, String help, List<T> alsoNothing) {
         this.mayBeEmpty = mayBeEmpty;
+        this.help = help;
+        this.alsoNothing = List.copyOf(alsoNothing);
         this.cli = cli;
         this.json = json;
         this.type = type;
@@ -48,12 +50,12 @@ public final class Field<T> {
 
     /** A field named {@code name} on both front ends. */
     static <T> Field<T> of(String name, Type<T> type) {
-        return new Field<>(name, name, type, null, false, List.of(), null, false);
+        return new Field<>(name, name, type, null, false, List.of(), null, false, "", List.of());
     }
 
     /** A field the command line calls {@code cli} and VmConfig JSON {@code json}; null: that front end has none. */
     static <T> Field<T> of(String cli, String json, Type<T> type) {
-        return new Field<>(cli, json, type, null, false, List.of(), null, false);
+        return new Field<>(cli, json, type, null, false, List.of(), null, false, "", List.of());
     }
 
     /**
@@ -62,7 +64,7 @@ public final class Field<T> {
      * Any value is refused, except in JSON an empty list (which asks for nothing).
      */
     static Field<JsonNode> notYet(String cli, String json, String why) {
-        return new Field<>(cli, json, Type.JSON, null, false, List.of(), why == null ? "" : why, false);
+        return new Field<>(cli, json, Type.JSON, null, false, List.of(), why == null ? "" : why, false, "", List.of());
     }
 
     /**
@@ -71,14 +73,14 @@ public final class Field<T> {
      * with "not supported yet" at any other value.
      */
     static <T> Field<T> notYet(String cli, String json, Type<T> type, T dflt) {
-        return new Field<>(cli, json, type, dflt, false, List.of(), "", false);
+        return new Field<>(cli, json, type, dflt, false, List.of(), "", false, "", List.of());
     }
 
     /** A setting whose JSON value Nimbus accepts only at {@code dflt}, a JSON object, or any part of it. */
     static Field<JsonNode> notYetObject(String cli, String json, String dflt) {
         try {
             return new Field<>(cli, json, Type.JSON, new com.fasterxml.jackson.databind.ObjectMapper().readTree(dflt),
-                    false, List.of(), "", false);
+                    false, List.of(), "", false, "", List.of());
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new IllegalArgumentException("not JSON: " + dflt, e);
         }
@@ -86,34 +88,34 @@ public final class Field<T> {
 
     /** This not-built field also asks for nothing at {@code value} (as well as at its default). */
     Field<T> also(T value) {
-        alsoNothing.add(value);
-        return this;
+        List<T> more = new ArrayList<>(alsoNothing);
+        more.add(value);
+        return new Field<>(cli, json, type, dflt, required, checks, notYet, mayBeEmpty, help, more);
     }
 
     /** The same not-built field with {@code why} after its refusal. */
     Field<T> because(String why) {
-        return new Field<>(cli, json, type, dflt, required, checks, why, mayBeEmpty);
+        return new Field<>(cli, json, type, dflt, required, checks, why, mayBeEmpty, help, alsoNothing);
     }
 
     /** The same field with {@code dflt} when it is not given. */
     Field<T> byDefault(T dflt) {
-        return new Field<>(cli, json, type, dflt, required, checks, notYet, mayBeEmpty);
+        return new Field<>(cli, json, type, dflt, required, checks, notYet, mayBeEmpty, help, alsoNothing);
     }
 
     /** The same field, which must be given. */
     Field<T> required() {
-        return new Field<>(cli, json, type, dflt, true, checks, notYet, mayBeEmpty);
+        return new Field<>(cli, json, type, dflt, true, checks, notYet, mayBeEmpty, help, alsoNothing);
     }
 
     /** The same field, which may be given empty ({@code tap=}: a name the host picks); others refuse that. */
     Field<T> mayBeEmpty() {
-        return new Field<>(cli, json, type, dflt, required, checks, notYet, true);
+        return new Field<>(cli, json, type, dflt, required, checks, notYet, true, help, alsoNothing);
     }
 
-    /** Sets the command line's help for a field that is an option of its own ({@code --kernel}). */
+    /** The same field with the command line's help, for a field that is an option of its own ({@code --kernel}). */
     Field<T> help(String text) {
-        this.help = text;
-        return this;
+        return new Field<>(cli, json, type, dflt, required, checks, notYet, mayBeEmpty, text, alsoNothing);
     }
 
     /** The command line's help for a field that is an option of its own; empty for others. */
@@ -125,7 +127,7 @@ public final class Field<T> {
     Field<T> check(Check<T> check) {
         List<Check<T>> more = new ArrayList<>(checks);
         more.add(check);
-        return new Field<>(cli, json, type, dflt, required, more, notYet, mayBeEmpty);
+        return new Field<>(cli, json, type, dflt, required, more, notYet, mayBeEmpty, help, alsoNothing);
     }
 
     /**

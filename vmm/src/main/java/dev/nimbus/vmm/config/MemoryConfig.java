@@ -39,7 +39,7 @@ public record MemoryConfig(long size, boolean shared, boolean hugepages, Optiona
         if (hugepageSize.isPresent() && !hugepages) {
             throw v.wrong(Schema.MEMORY_HUGEPAGE_SIZE, "needs hugepages on");
         }
-        long page = hugepageSize.orElse(2L << 20);
+        long page = hugepageSize.orElseGet(MemoryConfig::hostHugePageSize);
         if (hugepages && size % page != 0) {
             throw v.wrong(Schema.MEMORY_SIZE, size + " bytes is not a whole number of " + page + "-byte huge pages");
         }
@@ -59,6 +59,32 @@ public record MemoryConfig(long size, boolean shared, boolean hugepages, Optiona
      */
     static String hostProblem(long size, long backable) {
         return size > backable ? size + " bytes is more than this host's RAM and swap together (" + backable + " bytes)" : null;
+    }
+
+    /**
+     * The host's default huge page size ({@code Hugepagesize} in {@code /proc/meminfo}: 2 MiB on x86-64, but
+     * 512 MiB on an arm64 host with 64 KiB pages), which backs the guest when {@code hugepage_size} is not
+     * given; 2 MiB when it cannot be read.
+     */
+    static long hostHugePageSize() {
+        try {
+            return hugePageSize(Files.readString(Path.of("/proc/meminfo")));
+        } catch (IOException e) {
+            return 2L << 20;
+        }
+    }
+
+    /** {@code Hugepagesize} of a {@code /proc/meminfo} text, in bytes; 2 MiB where it has none. */
+    static long hugePageSize(String meminfo) {
+        for (String line : meminfo.split("\n")) {
+            if (line.startsWith("Hugepagesize:")) {
+                String kib = line.replaceAll("[^0-9]", "");
+                if (!kib.isEmpty()) {
+                    return Long.parseLong(kib) << 10;
+                }
+            }
+        }
+        return 2L << 20;
     }
 
     /** MemTotal plus SwapTotal of {@code /proc/meminfo}, in bytes; no bound when it cannot be read. */

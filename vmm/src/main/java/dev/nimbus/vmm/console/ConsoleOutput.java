@@ -41,6 +41,14 @@ public final class ConsoleOutput extends OutputStream {
         return new ConsoleOutput(new FileOutputStream(path.toFile()));
     }
 
+    /**
+     * Buffers for a target that takes each write straight to a system call (a pty, a socket client), which
+     * {@link #close()} closes.
+     */
+    static ConsoleOutput buffering(OutputStream target) {
+        return new ConsoleOutput(target);
+    }
+
     /** Drops everything (the {@code null} console mode). */
     public static OutputStream discard() {
         return OutputStream.nullOutputStream();

@@ -5,6 +5,7 @@ import dev.nimbus.host.Epoll;
 import dev.nimbus.host.EventFd;
 import dev.nimbus.host.Pty;
 
+import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
@@ -25,6 +26,7 @@ public final class PtyConsole implements AutoCloseable {
     private final EventFd stop = EventFd.create();
     private final Epoll epoll = Epoll.create(2);
     private Thread reader;
+    private ConsoleOutput output;
 
     private PtyConsole(Pty pty) {
         this.pty = pty;
@@ -48,19 +50,25 @@ public final class PtyConsole implements AutoCloseable {
         return pty.path();
     }
 
-    /** Where the guest's output goes. */
-    public OutputStream output() {
-        return new OutputStream() {
-            @Override
-            public void write(int b) {
-                pty.write(new byte[] {(byte) b}, 0, 1);
-            }
+    /**
+     * Where the guest's output goes: one buffer per console, flushed at each newline and every 20 ms, so a
+     * UART's byte-at-a-time output does not cost a system call per byte on the vCPU thread.
+     */
+    public synchronized OutputStream output() {
+        if (output == null) {
+            output = ConsoleOutput.buffering(new OutputStream() {
+                @Override
+                public void write(int b) {
+                    write(new byte[] {(byte) b}, 0, 1);
+                }
 
-            @Override
-            public void write(byte[] b, int off, int len) {
-                pty.write(b, off, len);
-            }
-        };
+                @Override
+                public void write(byte[] b, int off, int len) {
+                    pty.write(b, off, len);
+                }
+            });
+        }
+        return output;
     }
 
     /** Sends what the user types to {@code target} until this console is closed. */
@@ -100,8 +108,17 @@ public final class PtyConsole implements AutoCloseable {
     public void close() {
         stop.signal();
         Thread r;
+        ConsoleOutput out;
         synchronized (this) {
             r = reader;
+            out = output;
+        }
+        if (out != null) {
+            try {
+                out.close(); // the last partial line goes out before the pty does
+            } catch (IOException | RuntimeException e) {
+                LOG.log(Level.DEBUG, "flushing {0}: {1}", path(), e.getMessage());
+            }
         }
         if (r != null) {
             try {

@@ -29,6 +29,7 @@ public final class SocketConsole implements AutoCloseable {
     private volatile SocketChannel client;
     private volatile ConsoleInput target;
     private final Thread acceptor;
+    private ConsoleOutput output;
 
     private SocketConsole(Path path, ServerSocketChannel server) {
         this.path = path;
@@ -57,8 +58,18 @@ public final class SocketConsole implements AutoCloseable {
         return path;
     }
 
-    /** Where the guest's output goes: to the client connected now, if any. */
-    public OutputStream output() {
+    /**
+     * Where the guest's output goes: to the client connected now, if any, through one buffer per console
+     * flushed at each newline and every 20 ms (a UART writes a byte at a time from the vCPU thread).
+     */
+    public synchronized OutputStream output() {
+        if (output == null) {
+            output = ConsoleOutput.buffering(direct());
+        }
+        return output;
+    }
+
+    private OutputStream direct() {
         return new OutputStream() {
             @Override
             public void write(int b) {
@@ -145,6 +156,17 @@ public final class SocketConsole implements AutoCloseable {
 
     @Override
     public void close() {
+        ConsoleOutput out;
+        synchronized (this) {
+            out = output;
+        }
+        if (out != null) {
+            try {
+                out.close();
+            } catch (IOException e) {
+                LOG.log(Level.DEBUG, "flushing {0}: {1}", path, e.getMessage());
+            }
+        }
         try {
             server.close();
         } catch (IOException ignored) {

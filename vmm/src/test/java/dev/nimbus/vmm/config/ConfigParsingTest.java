@@ -59,6 +59,15 @@ class ConfigParsingTest {
     }
 
     @Test
+    void hugePagesAreTheHostsDefaultSizeWhenNoSizeIsGiven() {
+        assertThat(MemoryConfig.hugePageSize("MemTotal:       24000000 kB\nHugepagesize:    2048 kB\nHugetlb: 0 kB\n"))
+                .isEqualTo(2L << 20);
+        assertThat(MemoryConfig.hugePageSize("Hugepagesize:  524288 kB\n")).as("arm64 with 64 KiB pages").isEqualTo(512L << 20);
+        assertThat(MemoryConfig.hugePageSize("MemTotal: 1 kB\n")).as("a kernel without hugetlbfs").isEqualTo(2L << 20);
+        assertThat(MemoryConfig.hostHugePageSize()).isPositive();
+    }
+
+    @Test
     void memoryIsBoundedByWhatTheHostCanBack() throws Exception {
         assertThat(MemoryConfig.hostProblem(1L << 30, 1L << 30)).isNull();
         assertThat(MemoryConfig.hostProblem(2L << 30, 1L << 30))

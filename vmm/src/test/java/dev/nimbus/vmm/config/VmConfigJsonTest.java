@@ -52,7 +52,7 @@ class VmConfigJsonTest {
                 new DiskConfig(Path.of("/img/root.raw"), true, false, 1, 256, Optional.of("root"), Optional.of("SN1")),
                 new DiskConfig(Path.of("/img/data.raw"), false, false, 1, 128, Optional.empty(), Optional.empty()));
         assertThat(c.nets()).containsExactly(new NetConfig(Optional.of("nimbus0"), Optional.of("192.168.249.1"),
-                Optional.of("255.255.255.0"), Optional.of("12:34:56:78:9a:bc"), Optional.empty(), Optional.empty(), 2, 512,
+                Optional.of("255.255.255.0"), Optional.of("12:34:56:78:9a:bc"), 2, 512,
                 Optional.of("eth0")));
         assertThat(c.rng()).contains(new RngConfig(Path.of("/dev/random")));
         assertThat(c.console()).isEqualTo(new ConsoleConfig(ConsoleConfig.Mode.FILE, Optional.of(log)));
