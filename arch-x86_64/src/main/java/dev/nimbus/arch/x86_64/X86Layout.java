@@ -53,8 +53,12 @@ public final class X86Layout {
     public static final long ACPI_END = 0xf0000;
     /** The MP floating pointer and configuration table (in the BIOS area Linux scans for "_MP_"). */
     public static final long MPTABLE_START = 0xf0000;
-    /** The end of the MP table area. */
-    public static final long MPTABLE_END = 0x100000;
+    /** The end of the MP table area (254 vCPUs' table takes about 5 KiB of its 32). */
+    public static final long MPTABLE_END = 0xf8000;
+    /** The SMBIOS entry point and tables (in the BIOS area Linux scans for "_SM3_"), up to the reset vector. */
+    public static final long SMBIOS_START = 0xf8000;
+    /** The end of the firmware area: the BIOS area ends where RAM for the kernel starts. */
+    public static final long FIRMWARE_END = 0x100000;
     /** Where RAM that the kernel is loaded into starts. */
     public static final long HIGH_RAM_START = 0x100000;
 
@@ -105,7 +109,7 @@ public final class X86Layout {
         }
         long mmio64Base = alignUp(Math.max(ramEnd, HIGH_MEMORY_START), GIB);
         List<AddressRange> reserved = List.of(
-                new AddressRange(ACPI_START, MPTABLE_END - ACPI_START),
+                new AddressRange(ACPI_START, FIRMWARE_END - ACPI_START),
                 PCI_ECAM,
                 new AddressRange(ACPI_GED_ADDRESS, 4 * KIB),
                 new AddressRange(IOAPIC_ADDRESS, 4 * KIB),

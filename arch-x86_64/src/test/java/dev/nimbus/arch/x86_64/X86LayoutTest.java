@@ -49,7 +49,7 @@ class X86LayoutTest {
     @Test
     void nothingReservedOverlapsRamButTheFirmwareArea() {
         MachineLayout l = platform.layout(4 * GIB);
-        AddressRange firmware = new AddressRange(X86Layout.ACPI_START, X86Layout.MPTABLE_END - X86Layout.ACPI_START);
+        AddressRange firmware = new AddressRange(X86Layout.ACPI_START, X86Layout.FIRMWARE_END - X86Layout.ACPI_START);
         assertThat(l.reserved()).contains(firmware);
         for (AddressRange r : l.reserved()) {
             if (!r.equals(firmware)) {

@@ -1,5 +1,9 @@
 package dev.nimbus.conformance.boot;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -42,5 +46,40 @@ final class E2eGuest {
         assertThat(exit).as(transcript).isZero();
         assertThat(nimbus.output().stream().filter("NIMBUS-E2E-UP"::equals)).as(transcript).hasSize(2);
         assertThat(nimbus.output()).as(transcript).containsSubsequence("ANSWER=reboot", "NIMBUS-E2E-UP", "ANSWER=off", "NIMBUS-GUEST-EXIT=0");
+    }
+
+    /** A {@code /proc/meminfo} count of this host ({@code HugePages_Free}); the number, without its unit. */
+    static long meminfo(String name) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+            if (line.startsWith(name + ":")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        throw new IllegalStateException("/proc/meminfo has no " + name);
+    }
+
+    /** The mappings of process {@code pid}, as {@code /proc/PID/smaps} lists them: a header line, then its fields. */
+    static List<List<String>> smaps(long pid) throws IOException {
+        List<List<String>> mappings = new ArrayList<>();
+        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "smaps"))) {
+            if (line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
+                mappings.add(new ArrayList<>());
+            }
+            if (!mappings.isEmpty()) {
+                mappings.getLast().add(line);
+            }
+        }
+        return mappings;
+    }
+
+    /** One field's line of a mapping of {@link #smaps}; {@code "NAME: (none)"} where it has none. */
+    static String smapsField(List<String> mapping, String name) {
+        return mapping.stream().filter(l -> l.startsWith(name + ":")).findFirst().orElse(name + ": (none)");
+    }
+
+    /** A field of a mapping of {@link #smaps} in KiB; 0 where it has none. */
+    static long smapsKib(List<String> mapping, String name) {
+        String digits = smapsField(mapping, name).replaceAll("[^0-9]", "");
+        return digits.isEmpty() ? 0 : Long.parseLong(digits);
     }
 }

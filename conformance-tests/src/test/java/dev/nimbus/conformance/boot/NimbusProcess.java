@@ -69,6 +69,11 @@ final class NimbusProcess implements AutoCloseable {
         return p;
     }
 
+    /** The VMM's process ID. */
+    long pid() {
+        return process.pid();
+    }
+
     /** The real user ID of the process now (the Uid line of /proc/PID/status), or -1 once it has ended. */
     int uid() {
         try {

@@ -95,6 +95,42 @@ class X86BootTest {
         }
     }
 
+    /**
+     * {@code --memory hugepages=on,prefault=on} on a host with huge pages reserved (the test reserves them in
+     * L1 through {@code vm.nr_hugepages}, and gives back what it took): the guest boots, and while it runs the
+     * VMM's guest RAM is hugetlb memory in 2 MiB pages ({@code ht} in its smaps), every page of it resident
+     * at once (prefault), which the host's hugetlb counters show taken.
+     */
+    @Test
+    void guestRamOnReservedHugePagesIsHugetlbMemoryAllResident() throws Exception {
+        long pages = (256L << 20) / (2L << 20);
+        Path knob = Path.of("/proc/sys/vm/nr_hugepages");
+        String before = Files.readString(knob).trim();
+        Files.writeString(knob, Long.toString(Long.parseLong(before) + pages));
+        try {
+            long free = E2eGuest.meminfo("HugePages_Free");
+            assertThat(free).as("huge pages the host could reserve for the test (vm.nr_hugepages)").isGreaterThanOrEqualTo(pages);
+            try (NimbusProcess nimbus = NimbusProcess.start(args(images.get("kernel.vmlinux"), "reboot", "--memory",
+                    "size=256M,hugepages=on,prefault=on").toArray(String[]::new))) {
+                assertThat(nimbus.awaitLines("ASK-REBOOT"::equals, 1, BOOT_LIMIT_MINUTES, TimeUnit.MINUTES)).as(nimbus.transcript()).isTrue();
+                long hugetlbKib = 0;
+                for (List<String> mapping : E2eGuest.smaps(nimbus.pid())) {
+                    if (E2eGuest.smapsField(mapping, "VmFlags").contains(" ht")) {
+                        assertThat(E2eGuest.smapsField(mapping, "KernelPageSize")).as(mapping.getFirst()).contains("2048 kB");
+                        hugetlbKib += E2eGuest.smapsKib(mapping, "Private_Hugetlb") + E2eGuest.smapsKib(mapping, "Shared_Hugetlb");
+                    }
+                }
+                assertThat(hugetlbKib).as("the VMM's resident hugetlb memory while the guest runs").isEqualTo(256L << 10);
+                assertThat(free - E2eGuest.meminfo("HugePages_Free")).as("huge pages the guest's RAM took from the host's pool")
+                        .isEqualTo(pages);
+                nimbus.type("off");
+                assertThat(nimbus.awaitExit(BOOT_LIMIT_MINUTES, TimeUnit.MINUTES)).as(nimbus.transcript()).isZero();
+            }
+        } finally {
+            Files.writeString(knob, before);
+        }
+    }
+
     @Test
     void aFileThatIsNotAKernelIsBadInput(@TempDir Path dir) throws Exception {
         Path notKernel = Files.writeString(dir.resolve("notes.txt"), "this is not a kernel\n".repeat(100));

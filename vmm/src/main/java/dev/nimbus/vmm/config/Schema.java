@@ -1,5 +1,7 @@
 package dev.nimbus.vmm.config;
 
+import dev.nimbus.hypervisor.arch.SystemIdentity;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 
@@ -149,19 +151,28 @@ public final class Schema {
                     + "waits for vm.create and vm.boot; it runs until vmm.shutdown.",
             API_SOCKET_PATH, Field.notYet("fd", null, "give a path"));
 
-    // --platform / platform: accepted where it asks for nothing (one PCI segment, no SMBIOS strings)
+    // --platform / platform: the machine's identity in its SMBIOS tables (x86-64); one PCI segment
+    static final Type<String> SMBIOS_TEXT = smbiosText();
+    public static final Field<String> PLATFORM_SYSTEM_SERIAL_NUMBER = Field.of("system_serial_number", SMBIOS_TEXT);
+    public static final Field<String> PLATFORM_SERIAL_NUMBER = Field.of("serial_number", SMBIOS_TEXT);
+    public static final Field<java.util.UUID> PLATFORM_SYSTEM_UUID = Field.of("system_uuid", Type.UUID);
+    public static final Field<java.util.UUID> PLATFORM_UUID = Field.of("uuid", Type.UUID);
+    public static final Field<List<String>> PLATFORM_OEM_STRINGS = Field.of("oem_strings", Type.textList(SMBIOS_TEXT))
+            .check(l -> l.size() > 255 ? l.size() + " strings are more than SMBIOS holds (255)" : null);
+    public static final Field<String> PLATFORM_SYSTEM_MANUFACTURER = Field.of("system_manufacturer", SMBIOS_TEXT);
+    public static final Field<String> PLATFORM_SYSTEM_PRODUCT_NAME = Field.of("system_product_name", SMBIOS_TEXT);
+    public static final Field<String> PLATFORM_SYSTEM_VERSION = Field.of("system_version", SMBIOS_TEXT);
+    public static final Field<String> PLATFORM_SYSTEM_FAMILY = Field.of("system_family", SMBIOS_TEXT);
+    public static final Field<String> PLATFORM_SYSTEM_SKU_NUMBER = Field.of("system_sku_number", SMBIOS_TEXT);
     public static final Section PLATFORM = Section.of("--platform", "platform",
-            "Platform settings (PCI segments, IOMMU, SMBIOS strings); Cloud Hypervisor's defaults only.",
+            "Platform settings: the system's identity in its SMBIOS tables on x86-64 (serial_number, uuid, "
+                    + "oem_strings=[A,B], system_manufacturer, ...); one PCI segment.",
             Field.notYet("num_pci_segments", "num_pci_segments", Type.INTEGER, 1L),
             Field.notYet("iommu_segments", "iommu_segments", null),
             Field.notYet("iommu_address_width", "iommu_address_width_bits", Type.INTEGER, 64L),
-            Field.notYet("system_serial_number", "system_serial_number", null),
-            Field.notYet("serial_number", "serial_number", null), Field.notYet("system_uuid", "system_uuid", null),
-            Field.notYet("uuid", "uuid", null), Field.notYet("oem_strings", "oem_strings", null),
-            Field.notYet("system_manufacturer", "system_manufacturer", null),
-            Field.notYet("system_product_name", "system_product_name", null),
-            Field.notYet("system_version", "system_version", null), Field.notYet("system_family", "system_family", null),
-            Field.notYet("system_sku_number", "system_sku_number", null),
+            PLATFORM_SYSTEM_SERIAL_NUMBER, PLATFORM_SERIAL_NUMBER, PLATFORM_SYSTEM_UUID, PLATFORM_UUID, PLATFORM_OEM_STRINGS,
+            PLATFORM_SYSTEM_MANUFACTURER, PLATFORM_SYSTEM_PRODUCT_NAME, PLATFORM_SYSTEM_VERSION, PLATFORM_SYSTEM_FAMILY,
+            PLATFORM_SYSTEM_SKU_NUMBER,
             Field.notYet("chassis_asset_tag", "chassis_asset_tag", null), off("iommufd"),
             Field.notYet("iommufd_fd", "iommufd_fd", null), Field.notYet("vfio_p2p_dma", "vfio_p2p_dma", Type.TOGGLE, true),
             off("tdx"), off("sev_snp"));
@@ -197,6 +208,40 @@ public final class Schema {
     }
 
     /** A switch Cloud Hypervisor has, off by default, that Nimbus does not build: accepted off. */
+    /** Text an SMBIOS string can hold: printable ASCII, not empty ({@link SystemIdentity#textProblem}). */
+    private static Type<String> smbiosText() {
+        Type<String> text = Type.text("STRING");
+        return new Type<>() {
+            @Override
+            public String fromWord(String word) throws Invalid {
+                return checked(text.fromWord(word));
+            }
+
+            @Override
+            public String fromJson(JsonNode node) throws Invalid {
+                return checked(text.fromJson(node));
+            }
+
+            private String checked(String value) throws Invalid {
+                String problem = SystemIdentity.textProblem(value);
+                if (problem != null) {
+                    throw new Invalid("'" + value + "' " + problem);
+                }
+                return value;
+            }
+
+            @Override
+            public JsonNode toJson(String value) {
+                return text.toJson(value);
+            }
+
+            @Override
+            public String label() {
+                return text.label();
+            }
+        };
+    }
+
     private static Field<Boolean> off(String name) {
         return Field.notYet(name, name, Type.TOGGLE, false);
     }

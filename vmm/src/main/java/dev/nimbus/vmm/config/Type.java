@@ -171,6 +171,76 @@ public interface Type<T> {
         }
     };
 
+    /** A UUID in its usual text form ({@code 4c4c4544-0051-3710-8057-b5c04f4b4e31}). */
+    Type<java.util.UUID> UUID = new Type<>() {
+        @Override
+        public java.util.UUID fromWord(String word) throws Invalid {
+            if (!word.matches("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")) {
+                throw new Invalid("'" + word + "' is not a UUID (expected 8-4-4-4-12 hexadecimal digits)");
+            }
+            return java.util.UUID.fromString(word);
+        }
+
+        @Override
+        public java.util.UUID fromJson(JsonNode node) throws Invalid {
+            return fromWord(TEXT.fromJson(node));
+        }
+
+        @Override
+        public JsonNode toJson(java.util.UUID value) {
+            return TextNode.valueOf(value.toString());
+        }
+
+        @Override
+        public String label() {
+            return "UUID";
+        }
+    };
+
+    /**
+     * A list of {@code element}s: {@code [a,b]} on the command line (Cloud Hypervisor's brackets; a single
+     * word without them is a list of one), a JSON array of strings.
+     */
+    static Type<java.util.List<String>> textList(Type<String> element) {
+        return new Type<>() {
+            @Override
+            public java.util.List<String> fromWord(String word) throws Invalid {
+                String inner = word.startsWith("[") && word.endsWith("]") ? word.substring(1, word.length() - 1) : word;
+                java.util.List<String> out = new java.util.ArrayList<>();
+                if (!inner.isEmpty()) {
+                    for (String w : inner.split(",", -1)) {
+                        out.add(element.fromWord(w));
+                    }
+                }
+                return java.util.List.copyOf(out);
+            }
+
+            @Override
+            public java.util.List<String> fromJson(JsonNode node) throws Invalid {
+                if (!node.isArray()) {
+                    throw new Invalid("expected an array of strings, got " + jsonType(node));
+                }
+                java.util.List<String> out = new java.util.ArrayList<>();
+                for (JsonNode n : node) {
+                    out.add(element.fromJson(n));
+                }
+                return java.util.List.copyOf(out);
+            }
+
+            @Override
+            public JsonNode toJson(java.util.List<String> value) {
+                com.fasterxml.jackson.databind.node.ArrayNode a = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode();
+                value.forEach(v -> a.add(element.toJson(v)));
+                return a;
+            }
+
+            @Override
+            public String label() {
+                return "[" + element.label() + ",...]";
+            }
+        };
+    }
+
     /**
      * Any JSON value, kept as it is: what a setting Nimbus does not build holds (an object such as
      * {@code cpus.features}, a list). On the command line the word is kept as a JSON string.

@@ -14,10 +14,17 @@ import java.util.Optional;
  * {@code VmConfig}.
  */
 public record VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig payload, ConsoleConfig serial,
-                       ConsoleConfig console, List<DiskConfig> disks, List<NetConfig> nets, Optional<RngConfig> rng) {
+                       ConsoleConfig console, List<DiskConfig> disks, List<NetConfig> nets, Optional<RngConfig> rng,
+                       PlatformConfig platform) {
     /** A configuration without disks, network or rng. */
     public VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig payload, ConsoleConfig serial, ConsoleConfig console) {
         this(cpus, memory, payload, serial, console, List.of(), List.of(), Optional.empty());
+    }
+
+    /** A configuration with the default platform (a Nimbus machine). */
+    public VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig payload, ConsoleConfig serial, ConsoleConfig console,
+                    List<DiskConfig> disks, List<NetConfig> nets, Optional<RngConfig> rng) {
+        this(cpus, memory, payload, serial, console, disks, nets, rng, PlatformConfig.DEFAULT);
     }
 
     public VmConfig {
@@ -29,6 +36,7 @@ public record VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig paylo
         Objects.requireNonNull(payload, "payload");
         Objects.requireNonNull(serial, "serial");
         Objects.requireNonNull(console, "console");
+        Objects.requireNonNull(platform, "platform");
     }
 
     /**
@@ -38,7 +46,7 @@ public record VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig paylo
     public VmConfig withPtys(Optional<Path> serialPty, Optional<Path> consolePty) {
         ConsoleConfig s = serialPty.isPresent() && serial.mode() == ConsoleConfig.Mode.PTY ? new ConsoleConfig(serial.mode(), serialPty) : serial;
         ConsoleConfig c = consolePty.isPresent() && console.mode() == ConsoleConfig.Mode.PTY ? new ConsoleConfig(console.mode(), consolePty) : console;
-        return new VmConfig(cpus, memory, payload, s, c, disks, nets, rng);
+        return new VmConfig(cpus, memory, payload, s, c, disks, nets, rng, platform);
     }
 
     /**
@@ -85,6 +93,10 @@ public record VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig paylo
         for (Values v : given.getOrDefault(Schema.RNG, List.of())) {
             rng = Optional.of(RngConfig.from(v));
         }
-        return new VmConfig(cpus, memory, PayloadConfig.from(payload.getFirst()), serial, console, disks, nets, rng);
+        PlatformConfig platform = PlatformConfig.DEFAULT;
+        for (Values v : given.getOrDefault(Schema.PLATFORM, List.of())) {
+            platform = PlatformConfig.from(v);
+        }
+        return new VmConfig(cpus, memory, PayloadConfig.from(payload.getFirst()), serial, console, disks, nets, rng, platform);
     }
 }

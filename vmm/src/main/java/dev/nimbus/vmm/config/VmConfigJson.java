@@ -119,6 +119,20 @@ public final class VmConfigJson {
             }
         }
         config.rng().ifPresent(r -> put(section(root, Schema.RNG), Schema.RNG_SRC, r.src()));
+        PlatformConfig p = config.platform();
+        if (!p.equals(PlatformConfig.DEFAULT)) {
+            ObjectNode n = section(root, Schema.PLATFORM);
+            p.serialNumber().ifPresent(v -> put(n, Schema.PLATFORM_SYSTEM_SERIAL_NUMBER, v));
+            p.uuid().ifPresent(v -> put(n, Schema.PLATFORM_SYSTEM_UUID, v));
+            if (!p.oemStrings().isEmpty()) {
+                put(n, Schema.PLATFORM_OEM_STRINGS, p.oemStrings());
+            }
+            p.manufacturer().ifPresent(v -> put(n, Schema.PLATFORM_SYSTEM_MANUFACTURER, v));
+            p.productName().ifPresent(v -> put(n, Schema.PLATFORM_SYSTEM_PRODUCT_NAME, v));
+            p.version().ifPresent(v -> put(n, Schema.PLATFORM_SYSTEM_VERSION, v));
+            p.family().ifPresent(v -> put(n, Schema.PLATFORM_SYSTEM_FAMILY, v));
+            p.skuNumber().ifPresent(v -> put(n, Schema.PLATFORM_SYSTEM_SKU_NUMBER, v));
+        }
         for (Section s : Schema.SECTIONS) {
             JsonNode written = s == Schema.NOT_YET ? root : s.json().map(root::get).orElse(null);
             if (written instanceof ArrayNode list) {

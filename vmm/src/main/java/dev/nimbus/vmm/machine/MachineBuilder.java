@@ -67,7 +67,7 @@ public final class MachineBuilder {
         validate(config);
         MachineLayout layout = arch.layout(config.memory().size());
         List<PlatformDevice> specs = DeviceManager.select(arch.platformDevices(layout), config);
-        MachineDescription description = new MachineDescription(config.cpus().boot(), layout, specs);
+        MachineDescription description = new MachineDescription(config.cpus().boot(), layout, specs, config.platform().identity());
 
         DeviceManager devices = deviceManagers.get();
         GuestMemory memory = allocate(layout, config.memory());

@@ -22,8 +22,11 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * {@code nimbus-remote}: drives a running Nimbus through its REST API, like Cloud Hypervisor's
- * {@code ch-remote}. Exit codes: 0 the request succeeded, 1 the VMM refused it or could not be reached,
- * 2 bad usage.
+ * {@code ch-remote}, with its commands and its output: a response's body as it came (vm.info's and
+ * vmm.ping's JSON) on standard output, nothing for a request without one, and for a refused request its chain
+ * of errors on standard error. Exit codes: 0 the request succeeded, 1 the VMM refused it or could not be
+ * reached, 2 bad usage. Unlike ch-remote, which exits 0 after printing a 4xx answer's body as if it were
+ * output, every refusal (4xx and 5xx) is an error here.
  */
 @Command(name = "nimbus-remote", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Talks to a Nimbus VMM's REST API (nimbus --api-socket path=PATH).",
@@ -69,19 +72,40 @@ public final class RemoteMain implements Callable<Integer> {
     }
 
     /**
-     * The most specific message of an error body: the last of Cloud Hypervisor's JSON array of messages
-     * (general to specific), or the text itself when it is not one.
+     * What ch-remote prints on standard error when the server refuses a request, line by line: its heading,
+     * then the chain of errors numbered from the most general, "http client error", the status as ch-remote's
+     * client names it, then each message of Cloud Hypervisor's JSON array body (general to specific), or the
+     * body itself when it is not such an array (a proxy's plain text).
      */
-    static String mostSpecific(String body) {
+    static List<String> errorChain(int status, String body) {
+        List<String> chain = new java.util.ArrayList<>(List.of("http client error", "Server responded with " + statusName(status)));
         try {
-            com.fasterxml.jackson.databind.JsonNode chain = new com.fasterxml.jackson.databind.ObjectMapper().readTree(body);
-            if (chain != null && chain.isArray() && !chain.isEmpty() && chain.get(chain.size() - 1).isTextual()) {
-                return chain.get(chain.size() - 1).textValue();
+            com.fasterxml.jackson.databind.JsonNode messages = new com.fasterxml.jackson.databind.ObjectMapper().readTree(body);
+            if (messages != null && messages.isArray()) {
+                messages.forEach(m -> chain.add(m.isTextual() ? m.textValue() : m.toString()));
+            } else if (!body.isBlank()) {
+                chain.add(body.strip());
             }
         } catch (IOException notJson) {
-            // a proxy's or an older server's plain text: shown as it is
+            chain.add(body.strip());
         }
-        return body.strip();
+        List<String> lines = new java.util.ArrayList<>(List.of("Error: nimbus-remote exited with the following chain of errors:"));
+        for (int i = 0; i < chain.size(); i++) {
+            lines.add("  " + i + ": " + chain.get(i));
+        }
+        return lines;
+    }
+
+    /** An HTTP status as ch-remote's client names it ({@code InternalServerError}); {@code Unknown} for others. */
+    static String statusName(int status) {
+        return switch (status) {
+            case 400 -> "BadRequest";
+            case 404 -> "NotFound";
+            case 429 -> "TooManyRequests";
+            case 500 -> "InternalServerError";
+            case 501 -> "NotImplemented";
+            default -> "Unknown";
+        };
     }
 
     /** Runs the command line and returns the exit code; the entry point for tests too. */
@@ -144,7 +168,7 @@ public final class RemoteMain implements Callable<Integer> {
                 }
                 return 0;
             }
-            err.println("nimbus-remote: " + target[1] + " failed with HTTP " + response.getStatus() + ": " + mostSpecific(text));
+            errorChain(response.getStatus(), text).forEach(err::println);
             return 1;
         } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();

@@ -73,6 +73,38 @@ class VmConfigJsonTest {
     }
 
     @Test
+    void thePlatformsIdentityIsReadUnderEitherOfChsNamesAndWrittenBack() throws Exception {
+        VmConfig c = read(",\"platform\":{\"num_pci_segments\":1,\"serial_number\":\"SN-7\",\"uuid\":\"4c4c4544-0051-3710-8057-b5c04f4b4e31\","
+                + "\"oem_strings\":[\"a=1\",\"b\"],\"system_manufacturer\":\"Example\",\"system_family\":\"f\"}");
+        PlatformConfig p = c.platform();
+        assertThat(p).isEqualTo(PlatformConfig.parse(
+                "num_pci_segments=1,serial_number=SN-7,uuid=4c4c4544-0051-3710-8057-b5c04f4b4e31,oem_strings=[a=1,b],"
+                        + "system_manufacturer=Example,system_family=f"));
+        assertThat(p.identity().serialNumber()).contains("SN-7");
+        assertThat(p.identity().manufacturer()).isEqualTo("Example");
+        assertThat(p.identity().productName()).as("unset: Nimbus's own").isEqualTo("nimbus");
+        assertThat(p.identity().oemStrings()).containsExactly("a=1", "b");
+        // vm.info writes CH's main names, and they read back to the same configuration
+        assertThat(VmConfigJson.write(c).get("platform").get("system_serial_number").textValue()).isEqualTo("SN-7");
+        assertThat(VmConfigJson.read(VmConfigJson.write(c))).isEqualTo(c);
+        assertThat(read(",\"platform\":{\"system_uuid\":\"4c4c4544-0051-3710-8057-b5c04f4b4e31\"}").platform().uuid())
+                .isEqualTo(p.uuid());
+        assertThat(read("").platform()).isEqualTo(PlatformConfig.DEFAULT);
+    }
+
+    @Test
+    void platformStringsTheFirmwareCannotHoldAreRefusedWithTheirField() {
+        assertRefused(",\"platform\":{\"uuid\":\"not-a-uuid\"}",
+                "platform.uuid: 'not-a-uuid' is not a UUID (expected 8-4-4-4-12 hexadecimal digits)");
+        assertRefused(",\"platform\":{\"oem_strings\":[\"ok\",\"\"]}", "platform.oem_strings: '' is empty");
+        assertRefused(",\"platform\":{\"system_version\":\"caf\u00e9\"}",
+                "platform.system_version: 'caf\u00e9' has a character other than printable ASCII (U+00E9 at 3)");
+        assertRefused(",\"platform\":{\"serial_number\":\"a\",\"system_serial_number\":\"b\"}",
+                "platform.serial_number: give either this or platform.system_serial_number, not both");
+        assertRefused(",\"platform\":{\"chassis_asset_tag\":\"x\"}", "platform.chassis_asset_tag: \"x\" is not supported yet");
+    }
+
+    @Test
     void noDevicesIsNoDevices() throws Exception {
         VmConfig c = read(",\"disks\":null,\"net\":[],\"rng\":null");
         assertThat(c.disks()).isEmpty();

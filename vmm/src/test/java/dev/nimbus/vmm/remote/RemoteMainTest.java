@@ -81,7 +81,24 @@ class RemoteMainTest {
     @Test
     void aRefusedRequestIsExitOneWithTheVmmsMessage() {
         assertThat(remote("boot")).isEqualTo(1);
-        assertThat(err.toString()).isEqualTo("nimbus-remote: vm.boot failed with HTTP 404: vm.boot: no VM has been created (vm.create first)\n");
+        // ch-remote's shape: the chain of errors, from the client's down to the VMM's most specific message
+        assertThat(err.toString()).isEqualTo("""
+                Error: nimbus-remote exited with the following chain of errors:
+                  0: http client error
+                  1: Server responded with NotFound
+                  2: Error from API
+                  3: The VM could not boot
+                  4: vm.boot: no VM has been created (vm.create first)
+                """);
+    }
+
+    @Test
+    void aBodyThatIsNotChsArrayIsShownAsItCame() {
+        assertThat(RemoteMain.errorChain(502, "Bad Gateway\n")).containsExactly(
+                "Error: nimbus-remote exited with the following chain of errors:", "  0: http client error",
+                "  1: Server responded with Unknown", "  2: Bad Gateway");
+        assertThat(RemoteMain.errorChain(500, "[\"Error from API\", \"The VM could not boot\"]")).endsWith(
+                "  1: Server responded with InternalServerError", "  2: Error from API", "  3: The VM could not boot");
     }
 
     @Test

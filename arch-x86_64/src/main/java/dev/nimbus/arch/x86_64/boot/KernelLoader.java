@@ -3,6 +3,7 @@ package dev.nimbus.arch.x86_64.boot;
 import dev.nimbus.arch.x86_64.X86Layout;
 import dev.nimbus.arch.x86_64.acpi.AcpiTables;
 import dev.nimbus.arch.x86_64.mptable.MpTable;
+import dev.nimbus.arch.x86_64.smbios.Smbios;
 import dev.nimbus.hypervisor.arch.BootException;
 import dev.nimbus.hypervisor.arch.BootImages;
 import dev.nimbus.hypervisor.arch.MachineDescription;
@@ -25,7 +26,7 @@ import java.util.OptionalLong;
 /**
  * Loads a Linux kernel into guest memory with the boot protocol its format calls for: a bzImage with the
  * 64-bit Linux boot protocol, an ELF vmlinux with PVH. Also writes what both need: the command line, the
- * initramfs (at the top of RAM below the 32-bit hole), the ACPI tables, the MP table and the boot GDT,
+ * initramfs (at the top of RAM below the 32-bit hole), the ACPI tables, the MP table, SMBIOS and the boot GDT,
  * plus the zero page and page tables (bzImage) or the start info (PVH).
  */
 public final class KernelLoader {
@@ -59,10 +60,16 @@ public final class KernelLoader {
                 memory.write(t.address(), t.bytes());
             }
             byte[] mpTable = MpTable.build(X86Layout.MPTABLE_START, machine.vcpus(), AcpiTables.ioapicId(machine.vcpus()));
-            if (X86Layout.MPTABLE_START + mpTable.length > ResetVector.ADDRESS) {
-                throw new IllegalStateException("the MP table (" + mpTable.length + " bytes) runs into the reset vector");
+            if (X86Layout.MPTABLE_START + mpTable.length > X86Layout.MPTABLE_END) {
+                throw new IllegalStateException("the MP table (" + mpTable.length + " bytes) runs into the SMBIOS tables");
             }
             memory.write(X86Layout.MPTABLE_START, mpTable);
+            byte[] smbios = Smbios.build(X86Layout.SMBIOS_START, machine.identity());
+            if (X86Layout.SMBIOS_START + smbios.length > ResetVector.ADDRESS) {
+                throw new BootException("platform: the SMBIOS tables (" + smbios.length + " bytes) do not fit below the reset vector ("
+                        + (ResetVector.ADDRESS - X86Layout.SMBIOS_START) + " bytes): fewer or shorter oem_strings");
+            }
+            memory.write(X86Layout.SMBIOS_START, smbios);
             memory.write(ResetVector.ADDRESS, ResetVector.code(machine.devices()));
             memory.fill(X86Layout.IDT, 8, (byte) 0);
             return plan;
