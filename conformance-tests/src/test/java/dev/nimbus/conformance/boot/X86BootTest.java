@@ -41,12 +41,22 @@ class X86BootTest {
         return a;
     }
 
+    /**
+     * The bzImage boot also gives the machine an identity ({@code --platform}, as an orchestrator would): the
+     * guest's Linux reads it from the SMBIOS tables into {@code /sys/class/dmi/id}, OEM strings included.
+     */
     private static void bootsToUserSpaceWithTwoVcpus(String kernel) throws Exception {
-        try (NimbusProcess nimbus = NimbusProcess.start(args(kernel, "facts", "--cpus", "boot=2", "--memory", "size=512M")
-                .toArray(String[]::new))) {
+        try (NimbusProcess nimbus = NimbusProcess.start(args(kernel, "facts", "--cpus", "boot=2", "--memory", "size=512M",
+                "--platform", "serial_number=NIMBUS-SN-42,uuid=" + MACHINE_UUID + ",oem_strings=[io.nimbus.test=smbios,second-oem-string],"
+                        + "system_family=e2e").toArray(String[]::new))) {
             checkFactsBoot(nimbus);
+            assertThat(nimbus.output()).as(nimbus.transcript()).contains("DMI sys_vendor=Nimbus", "DMI product_name=nimbus",
+                    "DMI product_serial=NIMBUS-SN-42", "DMI product_uuid=" + MACHINE_UUID, "DMI product_family=e2e",
+                    "DMI-STRING io.nimbus.test=smbios", "DMI-STRING second-oem-string");
         }
     }
+
+    private static final String MACHINE_UUID = "6e696d62-7573-4000-8000-00000000002a";
 
     /** Waits for the facts test's poweroff and checks what the guest reported. */
     private static void checkFactsBoot(NimbusProcess nimbus) throws Exception {
@@ -85,6 +95,8 @@ class X86BootTest {
             assertThat(nimbus.uid()).as("the VMM's user while the guest runs; output:%n%s", nimbus.transcript())
                     .isEqualTo(NimbusProcess.UNPRIVILEGED_UID);
             checkFactsBoot(nimbus);
+            assertThat(nimbus.output()).as("a machine given no identity is a Nimbus machine; output:%n%s", nimbus.transcript())
+                    .contains("DMI sys_vendor=Nimbus", "DMI product_name=nimbus").noneMatch(l -> l.startsWith("DMI product_uuid=6e"));
         }
     }
 
