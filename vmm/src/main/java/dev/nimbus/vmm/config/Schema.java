@@ -207,7 +207,6 @@ public final class Schema {
                 Field.notYet("id", "id", null));
     }
 
-    /** A switch Cloud Hypervisor has, off by default, that Nimbus does not build: accepted off. */
     /** Text an SMBIOS string can hold: printable ASCII, not empty ({@link SystemIdentity#textProblem}). */
     private static Type<String> smbiosText() {
         Type<String> text = Type.text("STRING");
@@ -242,6 +241,7 @@ public final class Schema {
         };
     }
 
+    /** A switch Cloud Hypervisor has, off by default, that Nimbus does not build: accepted off. */
     private static Field<Boolean> off(String name) {
         return Field.notYet(name, name, Type.TOGGLE, false);
     }
