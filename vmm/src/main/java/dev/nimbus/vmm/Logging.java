@@ -6,7 +6,6 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.logging.ConsoleHandler;
-import java.util.logging.FileHandler;
 import java.util.logging.Formatter;
 import java.util.logging.Handler;
 import java.util.logging.Level;
@@ -15,7 +14,8 @@ import java.util.logging.Logger;
 
 /**
  * Nimbus logs through {@link System.Logger}, which lands in java.util.logging; this sets it up once at
- * start: one line per event, to standard error or {@code --log-file}, at the level {@code -v} chose
+ * start: one line per event, to standard error or {@code --log-file} (at most 32 MiB, then the file moves to
+ * {@code PATH.1} and a new one starts), at the level {@code -v} chose
  * (none: warnings, {@code -v}: info, {@code -vv}: debug, {@code -vvv}: everything).
  */
 public final class Logging {
@@ -24,6 +24,11 @@ public final class Logging {
     private Logging() {}
 
     public static void configure(int verbosity, Path logFile) throws IOException {
+        configure(verbosity, logFile, CappedLogFile.DEFAULT_LIMIT);
+    }
+
+    /** The same, with each of the log file's two generations held to {@code limit} bytes ({@link CappedLogFile}). */
+    static void configure(int verbosity, Path logFile, long limit) throws IOException {
         Level level = switch (verbosity) {
             case 0 -> Level.WARNING;
             case 1 -> Level.INFO;
@@ -34,7 +39,7 @@ public final class Logging {
         for (Handler h : root.getHandlers()) {
             root.removeHandler(h);
         }
-        Handler handler = logFile == null ? new ConsoleHandler() : new FileHandler(logFile.toString(), true);
+        Handler handler = logFile == null ? new ConsoleHandler() : new CappedLogFile(logFile, limit);
         handler.setLevel(level);
         handler.setFormatter(new OneLine());
         root.addHandler(handler);

@@ -43,16 +43,19 @@ class X86BootTest {
 
     /**
      * The bzImage boot also gives the machine an identity ({@code --platform}, as an orchestrator would): the
-     * guest's Linux reads it from the SMBIOS tables into {@code /sys/class/dmi/id}, OEM strings included.
+     * guest's Linux reads it from the SMBIOS tables into {@code /sys/class/dmi/id}, OEM strings included; and
+     * fewer physical address bits than the host has ({@code max_phys_bits}), which its CPUID reports.
      */
     private static void bootsToUserSpaceWithTwoVcpus(String kernel) throws Exception {
-        try (NimbusProcess nimbus = NimbusProcess.start(args(kernel, "facts", "--cpus", "boot=2", "--memory", "size=512M",
+        try (NimbusProcess nimbus = NimbusProcess.start(args(kernel, "facts", "--cpus", "boot=2,max_phys_bits=38", "--memory", "size=512M",
                 "--platform", "serial_number=NIMBUS-SN-42,uuid=" + MACHINE_UUID + ",oem_strings=[io.nimbus.test=smbios,second-oem-string],"
                         + "system_family=e2e").toArray(String[]::new))) {
             checkFactsBoot(nimbus);
             assertThat(nimbus.output()).as(nimbus.transcript()).contains("DMI sys_vendor=Nimbus", "DMI product_name=nimbus",
                     "DMI product_serial=NIMBUS-SN-42", "DMI product_uuid=" + MACHINE_UUID, "DMI product_family=e2e",
                     "DMI-STRING io.nimbus.test=smbios", "DMI-STRING second-oem-string");
+            assertThat(nimbus.output()).as("max_phys_bits=38 in the guest's CPUID; output:%n%s", nimbus.transcript())
+                    .anyMatch(l -> l.startsWith("ADDRESS-SIZES=38 bits physical"));
         }
     }
 

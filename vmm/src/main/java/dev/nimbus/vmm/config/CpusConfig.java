@@ -1,9 +1,17 @@
 package dev.nimbus.vmm.config;
 
-/** {@code --cpus boot=N,max=M} ({@code cpus} in VmConfig JSON): the vCPUs the guest starts with and may grow to. */
-public record CpusConfig(int boot, int max) {
+/**
+ * {@code --cpus boot=N,max=M,max_phys_bits=B} ({@code cpus} in VmConfig JSON): the vCPUs the guest starts with
+ * and may grow to, and the most physical address bits its CPUs report (Cloud Hypervisor's default 46).
+ */
+public record CpusConfig(int boot, int max, int maxPhysBits) {
     /** Cloud Hypervisor's default. */
     public static final CpusConfig DEFAULT = new CpusConfig(1, 1);
+
+    /** {@code boot} and {@code max} vCPUs with the default address bits. */
+    public CpusConfig(int boot, int max) {
+        this(boot, max, dev.nimbus.hypervisor.arch.MachineDescription.DEFAULT_MAX_PHYS_BITS);
+    }
 
     /** One {@code --cpus} value. */
     public static CpusConfig parse(String text) throws ConfigException {
@@ -20,6 +28,6 @@ public record CpusConfig(int boot, int max) {
         if (max > boot) {
             throw v.wrong(Schema.CPUS_MAX, "CPU hot-plug (more vCPUs than the boot ones) is not supported yet");
         }
-        return new CpusConfig(boot, max);
+        return new CpusConfig(boot, max, v.integer(Schema.CPUS_MAX_PHYS_BITS));
     }
 }

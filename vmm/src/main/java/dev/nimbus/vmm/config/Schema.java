@@ -27,10 +27,13 @@ public final class Schema {
     // --cpus / cpus
     public static final Field<Long> CPUS_BOOT = Field.of("boot", "boot_vcpus", Type.INTEGER).byDefault(1L).check(Field.range(1, 255));
     public static final Field<Long> CPUS_MAX = Field.of("max", "max_vcpus", Type.INTEGER).check(Field.range(1, 255));
-    public static final Section CPUS = Section.of("--cpus", "cpus", "vCPUs (max equal to boot: no hot-plug yet).",
+    public static final Field<Long> CPUS_MAX_PHYS_BITS = Field.of("max_phys_bits", Type.INTEGER).byDefault(46L)
+            .check(Field.range(32, 64));
+    public static final Section CPUS = Section.of("--cpus", "cpus",
+            "vCPUs (max equal to boot: no hot-plug yet); max_phys_bits: the most physical address bits they report.",
             CPUS_BOOT, CPUS_MAX,
             Field.notYet("topology", "topology", null), off("kvm_hyperv"),
-            Field.notYet("max_phys_bits", "max_phys_bits", Type.INTEGER, 46L), Field.notYet("affinity", "affinity", null),
+            CPUS_MAX_PHYS_BITS, Field.notYet("affinity", "affinity", null),
             Field.notYetObject("features", "features", "{\"amx\": false}"), Field.notYet("nested", "nested", Type.TOGGLE, true),
             Field.notYet("core_scheduling", "core_scheduling", Type.choice(Map.of("vm", "Vm", "vcpu", "Vcpu", "off", "Off")), "Vm"),
             Field.notYet("profile", "profile", Type.choice(Map.of("host", "Host")), "Host"));

@@ -77,6 +77,7 @@ public final class VmConfigJson {
         ObjectNode cpus = section(root, Schema.CPUS);
         put(cpus, Schema.CPUS_BOOT, (long) config.cpus().boot());
         put(cpus, Schema.CPUS_MAX, (long) config.cpus().max());
+        put(cpus, Schema.CPUS_MAX_PHYS_BITS, (long) config.cpus().maxPhysBits());
         MemoryConfig mem = config.memory();
         ObjectNode memory = section(root, Schema.MEMORY);
         put(memory, Schema.MEMORY_SIZE, mem.size());

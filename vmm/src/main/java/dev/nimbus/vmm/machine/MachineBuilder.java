@@ -48,8 +48,19 @@ public final class MachineBuilder {
         this.deviceManagers = deviceManagers;
     }
 
-    /** Checks the configuration against this host before anything is created (vCPU count against both limits). */
+    /**
+     * Checks the configuration against this host before anything is created: the vCPU count against both
+     * limits, the address bits against the machine's layout.
+     */
     public void validate(VmConfig config) throws ConfigException {
+        MachineLayout layout = arch.layout(config.memory().size());
+        long top = Math.max(layout.mmio64().end(), layout.ram().getLast().end());
+        int bits = config.cpus().maxPhysBits();
+        if (bits < 64 && top > 1L << bits) {
+            throw new ConfigException(Schema.CPUS_MAX_PHYS_BITS, 0, String.format(
+                    "%d bits address %d GiB, but this machine's memory and 64-bit PCI window reach 0x%x (%d bits)",
+                    bits, (1L << bits) >> 30, top, 64 - Long.numberOfLeadingZeros(top - 1)));
+        }
         int max = Math.min(hypervisor.maxVcpus(), arch.maxVcpus());
         if (config.cpus().boot() > max) {
             throw new ConfigException(Schema.CPUS_BOOT, 0, config.cpus().boot() + " is more than this host supports ("
@@ -67,7 +78,8 @@ public final class MachineBuilder {
         validate(config);
         MachineLayout layout = arch.layout(config.memory().size());
         List<PlatformDevice> specs = DeviceManager.select(arch.platformDevices(layout), config);
-        MachineDescription description = new MachineDescription(config.cpus().boot(), layout, specs, config.platform().identity());
+        MachineDescription description = new MachineDescription(config.cpus().boot(), layout, specs, config.platform().identity(),
+                config.cpus().maxPhysBits());
 
         DeviceManager devices = deviceManagers.get();
         GuestMemory memory = allocate(layout, config.memory());

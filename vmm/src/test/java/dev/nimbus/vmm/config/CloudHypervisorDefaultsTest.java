@@ -76,7 +76,6 @@ class CloudHypervisorDefaultsTest {
         "/pvpanic|true|pvpanic: true is not supported yet",
         "/landlock_enable|true|landlock_enable: true is not supported yet",
         "/cpus/kvm_hyperv|true|cpus.kvm_hyperv: true is not supported yet",
-        "/cpus/max_phys_bits|40|cpus.max_phys_bits: 40 is not supported yet",
         "/cpus/nested|false|cpus.nested: false is not supported yet",
         "/cpus/features|{\"amx\": true}|cpus.features: {\"amx\":true} is not supported yet",
         "/memory/reserve|true|memory.reserve: true is not supported yet",

@@ -59,6 +59,12 @@ class ConfigParsingTest {
     }
 
     @Test
+    void maxPhysBitsIsCloudHypervisorsDefaultUnlessGiven() throws Exception {
+        assertThat(CpusConfig.parse("boot=2").maxPhysBits()).isEqualTo(46);
+        assertThat(CpusConfig.parse("boot=2,max_phys_bits=40")).isEqualTo(new CpusConfig(2, 2, 40));
+    }
+
+    @Test
     void hugePagesAreTheHostsDefaultSizeWhenNoSizeIsGiven() {
         assertThat(MemoryConfig.hugePageSize("MemTotal:       24000000 kB\nHugepagesize:    2048 kB\nHugetlb: 0 kB\n"))
                 .isEqualTo(2L << 20);
@@ -80,11 +86,12 @@ class ConfigParsingTest {
     @ParameterizedTest(name = "{0} {1}")
     @CsvSource(delimiter = '|', value = {
         "--cpus|boot=0|--cpus boot: 0 is out of range (1 to 255)",
+        "--cpus|boot=1,max_phys_bits=31|--cpus max_phys_bits: 31 is out of range (32 to 64)",
         "--cpus|boot=256|--cpus boot: 256 is out of range (1 to 255)",
         "--cpus|boot=two|--cpus boot: expected a whole number, got 'two'",
         "--cpus|boot=-1|--cpus boot: -1 is out of range (1 to 255)",
-        "--cpus|bot=2|--cpus: unknown key 'bot' (expected boot=, max=)",
-        "--cpus|2|--cpus: '2' is not key=value (expected boot=, max=)",
+        "--cpus|bot=2|--cpus: unknown key 'bot' (expected boot=, max=, max_phys_bits=)",
+        "--cpus|2|--cpus: '2' is not key=value (expected boot=, max=, max_phys_bits=)",
         "--cpus|boot=2,boot=3|--cpus: key 'boot' given twice",
         "--cpus|boot=4,max=2|--cpus max: 2 is less than the 4 boot vCPUs",
         "--cpus|boot=2,max=4|--cpus max: CPU hot-plug (more vCPUs than the boot ones) is not supported yet",
@@ -139,7 +146,7 @@ class ConfigParsingTest {
 
     @Test
     void emptyOptionValueIsRejected() {
-        assertThatThrownBy(() -> CpusConfig.parse(" ")).hasMessage("--cpus: empty value (expected boot=, max=)");
+        assertThatThrownBy(() -> CpusConfig.parse(" ")).hasMessage("--cpus: empty value (expected boot=, max=, max_phys_bits=)");
     }
 
     @Test

@@ -108,6 +108,17 @@ class VmRunnerTest {
     }
 
     @Test
+    void addressBitsTooFewForTheMachinesLayoutAreBadInputBeforeAnythingIsMade() throws Exception {
+        VmConfig c = config(1);
+        VmConfig narrow = new VmConfig(new CpusConfig(1, 1, 32), new MemoryConfig(5L << 30), c.payload(), c.serial(), c.console());
+        ScriptedBackend backend = new ScriptedBackend();
+        assertThat(run(backend, narrow)).isEqualTo(2);
+        assertThat(err.toString()).isEqualTo("nimbus: --cpus max_phys_bits: 32 bits address 4 GiB, but this machine's memory "
+                + "and 64-bit PCI window reach 0x140000000 (33 bits)\n");
+        assertThat(backend.vms).isEmpty();
+    }
+
+    @Test
     void moreVcpusThanTheHostSupportsIsBadInput() throws Exception {
         assertThat(run(new ScriptedBackend(), config(5))).isEqualTo(2);
         assertThat(err.toString()).contains("--cpus boot: 5 is more than this host supports (4 with scripted on");

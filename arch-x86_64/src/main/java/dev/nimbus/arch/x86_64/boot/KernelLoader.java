@@ -106,7 +106,7 @@ public final class KernelLoader {
         memory.write(X86Layout.ZERO_PAGE, zeroPage.bytes());
         memory.write(X86Layout.GDT, Gdt.bytes(Gdt.longMode()));
         PageTables.write(memory);
-        return new X86BootPlan(X86BootPlan.Mode.LINUX_64, load + BzImage.ENTRY_64_OFFSET, X86Layout.ZERO_PAGE, machine.vcpus());
+        return new X86BootPlan(X86BootPlan.Mode.LINUX_64, load + BzImage.ENTRY_64_OFFSET, X86Layout.ZERO_PAGE, machine.vcpus(), machine.maxPhysBits());
     }
 
     private static X86BootPlan loadPvh(GuestMemory memory, BootImages images, MachineDescription machine,
@@ -149,7 +149,7 @@ public final class KernelLoader {
         memory.write(X86Layout.PVH_START_INFO, PvhStartInfo.startInfo(modules, modules == 0 ? 0 : X86Layout.PVH_MODLIST,
                 X86Layout.CMDLINE, X86Layout.ACPI_START, X86Layout.PVH_MEMMAP, map.size()));
         memory.write(X86Layout.GDT, Gdt.bytes(Gdt.protectedMode()));
-        return new X86BootPlan(X86BootPlan.Mode.PVH, entry.getAsLong(), X86Layout.PVH_START_INFO, machine.vcpus());
+        return new X86BootPlan(X86BootPlan.Mode.PVH, entry.getAsLong(), X86Layout.PVH_START_INFO, machine.vcpus(), machine.maxPhysBits());
     }
 
     private static byte[] commandLine(BootImages images, long max, String whose) throws BootException {

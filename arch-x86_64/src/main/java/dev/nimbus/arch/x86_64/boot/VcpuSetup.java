@@ -64,7 +64,7 @@ public final class VcpuSetup {
         if (index < 0 || index >= plan.vcpus()) {
             throw new IllegalArgumentException("vCPU index " + index + " outside this machine's " + plan.vcpus() + " vCPUs");
         }
-        vcpu.setCpuid(GuestCpuid.forVcpu(vcpu.supportedCpuid(), index, plan.vcpus()));
+        vcpu.setCpuid(GuestCpuid.forVcpu(vcpu.supportedCpuid(), index, plan.vcpus(), plan.maxPhysBits()));
         vcpu.setMsrs(bootMsrs());
         vcpu.setFpu(X86Fpu.reset());
         vcpu.setLapic(withLocalInterrupts(vcpu.getLapic()));

@@ -11,8 +11,14 @@ import dev.nimbus.hypervisor.x86.X86Vcpu;
  * @param entryPoint where the boot vCPU starts
  * @param bootInfo   the zero page (64-bit Linux boot: RSI) or the {@code hvm_start_info} (PVH: EBX)
  * @param vcpus      how many vCPUs the machine has (the CPUID topology)
+ * @param maxPhysBits the most physical address bits CPUID reports
  */
-public record X86BootPlan(Mode mode, long entryPoint, long bootInfo, int vcpus) implements BootPlan {
+public record X86BootPlan(Mode mode, long entryPoint, long bootInfo, int vcpus, int maxPhysBits) implements BootPlan {
+    /** A plan whose CPUID reports Cloud Hypervisor's default address bits at most. */
+    public X86BootPlan(Mode mode, long entryPoint, long bootInfo, int vcpus) {
+        this(mode, entryPoint, bootInfo, vcpus, dev.nimbus.hypervisor.arch.MachineDescription.DEFAULT_MAX_PHYS_BITS);
+    }
+
     /** The two ways Nimbus enters a Linux kernel. */
     public enum Mode {
         /** A bzImage entered at its 64-bit entry point in long mode, RSI = zero page. */

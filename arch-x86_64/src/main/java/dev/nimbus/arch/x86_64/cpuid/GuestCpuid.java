@@ -74,6 +74,14 @@ public final class GuestCpuid {
      * @param supported the hypervisor's supported CPUID on this host
      */
     public static List<CpuidEntry> forVcpu(List<CpuidEntry> supported, int apicId, int vcpus) {
+        return forVcpu(supported, apicId, vcpus, 64);
+    }
+
+    /**
+     * The same, reporting at most {@code maxPhysBits} physical address bits (leaf 0x80000008 EAX[7:0], and
+     * the guest physical address size in EAX[23:16] where the host gives one), as {@code max_phys_bits} asks.
+     */
+    public static List<CpuidEntry> forVcpu(List<CpuidEntry> supported, int apicId, int vcpus, int maxPhysBits) {
         if (vcpus < 1 || apicId < 0 || apicId >= vcpus) {
             throw new IllegalArgumentException("vCPU " + apicId + " of " + vcpus);
         }
@@ -105,7 +113,10 @@ public final class GuestCpuid {
                         ? e.withEax(e.eax() & ~KVM_FEATURES_NEEDING_VMM).withEdx(e.edx() & ~KVM_HINTS_REALTIME)
                         : e);
                 case 0x8000_0001 -> out.add(e.withEcx(e.ecx() & ~ECX_SVM));
-                case 0x8000_0008 -> out.add(amd ? e.withEcx((e.ecx() & ~0xf0ff) | (coreBits << 12) | (vcpus - 1)) : e);
+                case 0x8000_0008 -> {
+                    CpuidEntry sized = e.withEax(physBits(e.eax(), maxPhysBits));
+                    out.add(amd ? sized.withEcx((e.ecx() & ~0xf0ff) | (coreBits << 12) | (vcpus - 1)) : sized);
+                }
                 case 0x8000_001e -> out.add(amd ? new CpuidEntry(f, e.index(), e.indexed(), apicId, apicId & 0xff, 0, 0) : e);
                 default -> out.add(e);
             }
@@ -122,6 +133,16 @@ public final class GuestCpuid {
             out.add(new CpuidEntry(HYPERVISOR_BASE, 0, false, HYPERVISOR_BASE, sig[0], sig[1], sig[2]));
         }
         return List.copyOf(out);
+    }
+
+    /** Leaf 0x80000008's EAX with its physical and guest-physical address sizes held to {@code max} bits. */
+    static int physBits(int eax, int max) {
+        int phys = Math.min(eax & 0xff, max);
+        int guestPhys = (eax >>> 16) & 0xff;
+        if (guestPhys != 0) {
+            guestPhys = Math.min(guestPhys, max);
+        }
+        return (eax & 0xff00_ff00) | (guestPhys << 16) | phys;
     }
 
     private static CpuidEntry cacheLeaf(CpuidEntry e, int coreBits) {

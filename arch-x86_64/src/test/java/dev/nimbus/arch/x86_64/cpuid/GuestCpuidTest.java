@@ -141,6 +141,19 @@ class GuestCpuidTest {
     }
 
     @Test
+    void physicalAddressBitsAreHeldToMaxPhysBits() {
+        // Intel: 39 physical, 48 virtual bits; 36 asked
+        assertThat(leaf(GuestCpuid.forVcpu(SyntheticCpuid.intel(), 0, 1, 36), 0x8000_0008, 0).eax()).isEqualTo(0x3024);
+        // more asked than the host has (48): the host's; CH's default 46 below it
+        assertThat(leaf(GuestCpuid.forVcpu(SyntheticCpuid.amd(), 0, 1, 52), 0x8000_0008, 0).eax()).isEqualTo(0x3030);
+        assertThat(leaf(GuestCpuid.forVcpu(SyntheticCpuid.amd(), 0, 1, 46), 0x8000_0008, 0).eax()).isEqualTo(0x302e);
+        assertThat(leaf(GuestCpuid.forVcpu(SyntheticCpuid.amd(), 0, 1, 40), 0x8000_0008, 0).eax()).isEqualTo(0x3028);
+        // a guest physical address size (EAX[23:16]) is held too; an absent one (0) stays absent
+        assertThat(GuestCpuid.physBits(0x0034_3034, 40)).isEqualTo(0x0028_3028);
+        assertThat(GuestCpuid.physBits(0x0000_3034, 40)).isEqualTo(0x0000_3028);
+    }
+
+    @Test
     void intelLeaf80000008IsPassedThrough() {
         assertThat(leaf(GuestCpuid.forVcpu(SyntheticCpuid.intel(), 1, 4), 0x8000_0008, 0))
                 .isEqualTo(leaf(SyntheticCpuid.intel(), 0x8000_0008, 0));
