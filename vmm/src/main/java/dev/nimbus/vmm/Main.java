@@ -2,6 +2,7 @@ package dev.nimbus.vmm;
 
 import dev.nimbus.hypervisor.Availability;
 import dev.nimbus.hypervisor.Hypervisor;
+import dev.nimbus.host.Landlock;
 import dev.nimbus.host.SyscallException;
 import dev.nimbus.hypervisor.HypervisorException;
 import dev.nimbus.vmm.api.ApiHandler;
@@ -12,9 +13,11 @@ import dev.nimbus.vmm.config.ConfigException;
 import dev.nimbus.vmm.config.Field;
 import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.config.Section;
+import dev.nimbus.vmm.config.Type;
 import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.control.VmController;
 import dev.nimbus.vmm.control.VmRunner;
+import dev.nimbus.vmm.sandbox.FileSandbox;
 import dev.nimbus.vmm.wiring.HypervisorChoice;
 import dev.nimbus.vmm.wiring.NimbusComponent;
 import picocli.CommandLine;
@@ -29,6 +32,7 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 
 /**
@@ -140,6 +144,8 @@ public final class Main implements Callable<Integer> {
             return EXIT_VM_ERROR;
         }
         try (VmController controller = component.vmController()) {
+            controller.processFiles(new FileSandbox.ProcessFiles(Optional.ofNullable(api).map(ApiSocketConfig::path),
+                    Optional.ofNullable(logFile).map(Path::of)));
             if (api == null) {
                 return VmRunner.run(controller, config, err);
             }
@@ -171,7 +177,7 @@ public final class Main implements Callable<Integer> {
                 }
                 spec.addOption(OptionSpec.builder(f.cli().get()).paramLabel(f.type().label())
                         .description(f.isNotYet() ? "Not supported yet." : f.help()).hidden(f.isNotYet())
-                        .type(String.class).arity(f.isNotYet() ? "0..1" : "1").userObject(f).build());
+                        .type(String.class).arity(f.isNotYet() || f.type() == Type.FLAG ? "0..1" : "1").userObject(f).build());
             }
         }
     }
@@ -233,7 +239,9 @@ public final class Main implements Callable<Integer> {
                     return ExitCodes.of(e);
                 }
             }
+            Landlock.joinEnforced(); // the main thread, once a VM is booted under --landlock
             controller.awaitVmmShutdown();
+            Landlock.joinEnforced();
             return EXIT_OK;
         }
     }

@@ -2,6 +2,7 @@ package dev.nimbus.vmm.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.TextNode;
+import dev.nimbus.host.Landlock;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -149,6 +150,20 @@ public final class Schema {
                     + "waits for vm.create and vm.boot; it runs until vmm.shutdown.",
             API_SOCKET_PATH, Field.notYet("fd", null, "give a path"));
 
+    // --landlock, --landlock-rules / landlock_enable, landlock_rules
+    public static final Field<Boolean> LANDLOCK_ENABLE = Field.of("--landlock", "landlock_enable", Type.FLAG).byDefault(false)
+            .mayBeEmpty().check(on -> on && Landlock.abiVersion() < 1
+                    ? "this kernel has no Landlock (not built in, or not in the boot's lsm= list); run without it" : null).help("Once the VM is built, restrict the VMM's file access to the files its configuration names "
+                    + "(Landlock; an error where the kernel has none).");
+    public static final Section LANDLOCK = Section.options(null, LANDLOCK_ENABLE);
+    public static final Field<Path> LANDLOCK_RULE_PATH = Field.of("path", Type.PATH).required()
+            .check(p -> Files.exists(p) ? null : p + ": no such file or directory");
+    public static final Field<String> LANDLOCK_RULE_ACCESS = Field.of("access",
+            Type.choice(Map.of("r", "r", "w", "w", "rw", "rw"))).required();
+    public static final Section LANDLOCK_RULES = Section.listOf("--landlock-rules", "landlock_rules",
+            "More files the VMM may reach under --landlock (read, write or both; a directory: all beneath it).",
+            LANDLOCK_RULE_PATH, LANDLOCK_RULE_ACCESS);
+
     // --platform / platform: accepted where it asks for nothing (one PCI segment, no SMBIOS strings)
     public static final Section PLATFORM = Section.of("--platform", "platform",
             "Platform settings (PCI segments, IOMMU, SMBIOS strings); Cloud Hypervisor's defaults only.",
@@ -179,14 +194,13 @@ public final class Schema {
             Field.notYet("--numa", "numa", null), Field.notYet(null, "iommu", Type.TOGGLE, false),
             Field.notYet("--watchdog", "watchdog", Type.TOGGLE, false), Field.notYet("--pvpanic", "pvpanic", Type.TOGGLE, false),
             Field.notYet("--pci-segment", "pci_segments", null), Field.notYet("--tpm", "tpm", null),
-            Field.notYet("--landlock", "landlock_enable", Type.TOGGLE, false),
-            Field.notYet("--landlock-rules", "landlock_rules", null), Field.notYet(null, "preserved_fds", null),
+            Field.notYet(null, "preserved_fds", null),
             Field.notYet("--rate-limit-group", "rate_limit_groups", null),
             Field.notYet("--generic-vhost-user", "generic_vhost_user", null), Field.notYet(null, "rtc", null));
 
     /** Every section, in the order the command line's help lists them. */
     public static final List<Section> SECTIONS = List.of(CPUS, MEMORY, PAYLOAD, SERIAL, CONSOLE, DISK, NET, RNG, PLATFORM,
-            API_SOCKET, NOT_YET);
+            LANDLOCK, LANDLOCK_RULES, API_SOCKET, NOT_YET);
 
     private static Section console(String option, String json, String description, Field<ConsoleConfig.Mode> mode,
                                    Field<Path> file, Field<Path> socket) {

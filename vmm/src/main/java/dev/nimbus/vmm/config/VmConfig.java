@@ -14,7 +14,14 @@ import java.util.Optional;
  * {@code VmConfig}.
  */
 public record VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig payload, ConsoleConfig serial,
-                       ConsoleConfig console, List<DiskConfig> disks, List<NetConfig> nets, Optional<RngConfig> rng) {
+                       ConsoleConfig console, List<DiskConfig> disks, List<NetConfig> nets, Optional<RngConfig> rng,
+                       LandlockConfig landlock) {
+    /** A configuration without Landlock. */
+    public VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig payload, ConsoleConfig serial, ConsoleConfig console,
+                    List<DiskConfig> disks, List<NetConfig> nets, Optional<RngConfig> rng) {
+        this(cpus, memory, payload, serial, console, disks, nets, rng, LandlockConfig.OFF);
+    }
+
     /** A configuration without disks, network or rng. */
     public VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig payload, ConsoleConfig serial, ConsoleConfig console) {
         this(cpus, memory, payload, serial, console, List.of(), List.of(), Optional.empty());
@@ -24,6 +31,7 @@ public record VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig paylo
         disks = List.copyOf(disks);
         nets = List.copyOf(nets);
         Objects.requireNonNull(rng, "rng");
+        Objects.requireNonNull(landlock, "landlock");
         Objects.requireNonNull(cpus, "cpus");
         Objects.requireNonNull(memory, "memory");
         Objects.requireNonNull(payload, "payload");
@@ -38,7 +46,7 @@ public record VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig paylo
     public VmConfig withPtys(Optional<Path> serialPty, Optional<Path> consolePty) {
         ConsoleConfig s = serialPty.isPresent() && serial.mode() == ConsoleConfig.Mode.PTY ? new ConsoleConfig(serial.mode(), serialPty) : serial;
         ConsoleConfig c = consolePty.isPresent() && console.mode() == ConsoleConfig.Mode.PTY ? new ConsoleConfig(console.mode(), consolePty) : console;
-        return new VmConfig(cpus, memory, payload, s, c, disks, nets, rng);
+        return new VmConfig(cpus, memory, payload, s, c, disks, nets, rng, landlock);
     }
 
     /**
@@ -85,6 +93,8 @@ public record VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig paylo
         for (Values v : given.getOrDefault(Schema.RNG, List.of())) {
             rng = Optional.of(RngConfig.from(v));
         }
-        return new VmConfig(cpus, memory, PayloadConfig.from(payload.getFirst()), serial, console, disks, nets, rng);
+        LandlockConfig landlock = LandlockConfig.from(given.getOrDefault(Schema.LANDLOCK, List.of()),
+                given.getOrDefault(Schema.LANDLOCK_RULES, List.of()));
+        return new VmConfig(cpus, memory, PayloadConfig.from(payload.getFirst()), serial, console, disks, nets, rng, landlock);
     }
 }
