@@ -2,6 +2,7 @@ package dev.nimbus.vmm;
 
 import dev.nimbus.hypervisor.Availability;
 import dev.nimbus.hypervisor.Hypervisor;
+import dev.nimbus.host.InheritedSocket;
 import dev.nimbus.host.Landlock;
 import dev.nimbus.host.SyscallException;
 import dev.nimbus.hypervisor.HypervisorException;
@@ -113,6 +114,10 @@ public final class Main implements Callable<Integer> {
             List<String> apiSocket = given("--api-socket");
             if (!apiSocket.isEmpty()) {
                 api = ApiSocketConfig.parse(apiSocket.getFirst());
+                if (api.fd().isPresent() && InheritedSocket.problem(api.fd().getAsInt()) != null) {
+                    // before any backend: a supervisor's mistake is bad input on any host
+                    throw new ConfigException("--api-socket fd: " + InheritedSocket.problem(api.fd().getAsInt()));
+                }
             }
             if (api == null || !given("--kernel").isEmpty()) {
                 Map<String, List<String>> values = new HashMap<>();
@@ -144,7 +149,7 @@ public final class Main implements Callable<Integer> {
             return EXIT_VM_ERROR;
         }
         try (VmController controller = component.vmController()) {
-            controller.processFiles(new FileSandbox.ProcessFiles(Optional.ofNullable(api).map(ApiSocketConfig::path),
+            controller.processFiles(new FileSandbox.ProcessFiles(Optional.ofNullable(api).flatMap(ApiSocketConfig::path),
                     Optional.ofNullable(logFile).map(Path::of)));
             if (api == null) {
                 return VmRunner.run(controller, config, err);
@@ -223,11 +228,20 @@ public final class Main implements Callable<Integer> {
     /** Serves the REST API until vmm.shutdown; boots {@code config} first when the command line gave one. */
     private int serve(VmController controller, ApiSocketConfig api, VmConfig config) throws InterruptedException {
         ApiServer server;
-        try {
-            server = ApiServer.start(api.path(), new ApiHandler(controller));
-        } catch (IOException e) {
-            err.println("nimbus: --api-socket path: cannot listen on " + api.path() + ": " + e.getMessage());
-            return EXIT_USAGE;
+        if (api.fd().isPresent()) {
+            try {
+                server = ApiServer.adopt(api.fd().getAsInt(), new ApiHandler(controller));
+            } catch (IOException | SyscallException e) {
+                err.println("nimbus: --api-socket fd: " + e.getMessage());
+                return EXIT_USAGE;
+            }
+        } else {
+            try {
+                server = ApiServer.start(api.path().orElseThrow(), new ApiHandler(controller));
+            } catch (IOException e) {
+                err.println("nimbus: --api-socket path: cannot listen on " + api.path().orElseThrow() + ": " + e.getMessage());
+                return EXIT_USAGE;
+            }
         }
         try (server) {
             if (config != null) {

@@ -142,13 +142,16 @@ public final class Schema {
     // --api-socket (the command line only)
     /** The kernel's limit for a socket path (sun_path), less the terminating NUL. */
     static final int MAX_SOCKET_PATH_BYTES = 107;
-    public static final Field<Path> API_SOCKET_PATH = Field.of("path", Type.PATH).required()
+    public static final Field<Path> API_SOCKET_PATH = Field.of("path", Type.PATH)
             .check(p -> p.toString().getBytes(StandardCharsets.UTF_8).length > MAX_SOCKET_PATH_BYTES
                     ? "longer than " + MAX_SOCKET_PATH_BYTES + " bytes, the limit of a Unix socket path" : null);
+    /** {@code --api-socket fd=N}: a listening Unix socket a supervisor made, handed down as descriptor N. */
+    public static final Field<Long> API_SOCKET_FD = Field.of("fd", null, Type.INTEGER).check(Field.range(0, Integer.MAX_VALUE));
     public static final Section API_SOCKET = Section.of("--api-socket", null,
-            "Serve the REST API (Cloud Hypervisor's /api/v1) on a Unix socket, mode 0600. Without --kernel the VMM "
-                    + "waits for vm.create and vm.boot; it runs until vmm.shutdown.",
-            API_SOCKET_PATH, Field.notYet("fd", null, "give a path"));
+            "Serve the REST API (Cloud Hypervisor's /api/v1) on a Unix socket: a new one at path=PATH (mode 0600), or "
+                    + "the listening one a supervisor handed down as descriptor fd=N. Without --kernel the VMM waits for "
+                    + "vm.create and vm.boot; it runs until vmm.shutdown.",
+            API_SOCKET_PATH, Schema.API_SOCKET_FD);
 
     // --landlock, --landlock-rules / landlock_enable, landlock_rules
     public static final Field<Boolean> LANDLOCK_ENABLE = Field.of("--landlock", "landlock_enable", Type.FLAG).byDefault(false)

@@ -191,7 +191,7 @@ class ConfigParsingTest {
 
     @Test
     void apiSocketTakesAPath() throws Exception {
-        assertThat(ApiSocketConfig.parse("path=/tmp/n.sock").path()).isEqualTo(Path.of("/tmp/n.sock"));
+        assertThat(ApiSocketConfig.parse("path=/tmp/n.sock").path()).contains(Path.of("/tmp/n.sock"));
     }
 
     @ParameterizedTest(name = "{0} {1}")
