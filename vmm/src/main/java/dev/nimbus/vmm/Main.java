@@ -129,6 +129,13 @@ public final class Main implements Callable<Integer> {
                 config = CommandLineConfig.read(values);
             }
             Logging.configure(verbose.length, logFile == null ? null : Path.of(logFile));
+            if (verbose.length > 0 && (config == null || !config.landlock().enabled())) {
+                // once, at -v: whether --landlock could be used here (with --landlock, a kernel without it was exit 2)
+                int abi = Landlock.abiVersion();
+                System.getLogger(Main.class.getName()).log(System.Logger.Level.INFO, abi > 0
+                        ? "Landlock: ABI " + abi + " (off; --landlock turns it on)"
+                        : "Landlock: this kernel has none (not built in, or not in lsm=); --landlock would be refused");
+            }
         } catch (ConfigException e) {
             err.println("nimbus: " + e.getMessage());
             return EXIT_USAGE;

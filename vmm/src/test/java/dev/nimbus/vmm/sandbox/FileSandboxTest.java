@@ -62,9 +62,12 @@ class FileSandboxTest {
         String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process p = new ProcessBuilder(javaBin, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                 LandlockProbe.class.getName(), kernel.toString(), ro.toString(), rw.toString(), ruleDir.toString(),
-                inRule.toString(), unlisted.toString()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+                inRule.toString(), unlisted.toString()).redirectErrorStream(true).redirectOutput(dir.resolve("probe.out").toFile())
+                .start();
+        boolean ended = p.waitFor(60, TimeUnit.SECONDS);
+        p.destroyForcibly();
+        String out = Files.readString(dir.resolve("probe.out"), StandardCharsets.UTF_8);
+        assertThat(ended).as("the probe ended: %s", out).isTrue();
         assertThat(p.exitValue()).as(out).isZero();
         Map<String, String> results = out.lines().filter(l -> l.contains("=")).collect(Collectors.toMap(
                 l -> l.substring(0, l.indexOf('=')), l -> l.substring(l.indexOf('=') + 1), (a, b) -> b));

@@ -37,7 +37,7 @@ public final class LandlockProbe {
 
         CountDownLatch enforced = new CountDownLatch(1);
         AtomicReference<String> early = new AtomicReference<>();
-        Thread before = Thread.ofPlatform().name("before").start(() -> {
+        Thread before = Thread.ofPlatform().name("before").daemon(true).start(() -> { // no hang if main fails
             try {
                 enforced.await();
             } catch (InterruptedException e) {
