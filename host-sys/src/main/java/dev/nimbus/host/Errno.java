@@ -26,6 +26,7 @@ public final class Errno {
     public static final int ENOSPC = 28;
     public static final int ERANGE = 34;
     public static final int ENOSYS = 38;
+    public static final int ENOTSOCK = 88;
     public static final int EOPNOTSUPP = 95;
 
     private static final String[][] NAMES = {
@@ -56,6 +57,9 @@ public final class Errno {
     public static String describe(int errno) {
         if (errno >= 1 && errno <= NAMES.length) {
             return NAMES[errno - 1][0] + " (" + NAMES[errno - 1][1] + ")";
+        }
+        if (errno == ENOTSOCK) {
+            return "ENOTSOCK (Socket operation on non-socket)";
         }
         if (errno == EOPNOTSUPP) {
             return "EOPNOTSUPP (Operation not supported)";

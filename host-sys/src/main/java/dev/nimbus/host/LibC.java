@@ -60,6 +60,13 @@ public final class LibC {
     public static final int AF_INET = 2;
     public static final int SOCK_DGRAM = 2;
     public static final int SOCK_CLOEXEC = O_CLOEXEC;
+    public static final int AF_UNIX = 1;
+    public static final int SOCK_STREAM = 1;
+    public static final int SOL_SOCKET = 1;
+    public static final int SO_TYPE = 3;
+    public static final int SO_ACCEPTCONN = 30;
+    public static final int SO_DOMAIN = 39;
+    public static final int F_GETFD = 1;
 
     /** {@code struct iovec}: base pointer and length, 16 bytes on the 64-bit hosts Nimbus runs on. */
     public static final StructLayout IOVEC = MemoryLayout.structLayout(ADDRESS.withName("iov_base"), JAVA_LONG.withName("iov_len"));
@@ -68,6 +75,12 @@ public final class LibC {
 
     private static final MethodHandle OPEN = downcall("open",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle DUP = downcall("dup", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle DUP2 = downcall("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle FCNTL = downcall("fcntl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle GETSOCKOPT = downcall("getsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle CLOSE = downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle IOCTL_PTR = downcall("ioctl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
@@ -111,6 +124,40 @@ public final class LibC {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment cPath = arena.allocateFrom(path);
             return Native.checked("open(" + path + ")", c -> (int) OPEN.invokeExact(c, cPath, flags, mode));
+        }
+    }
+
+    /** open(2) for calls where failing is an expected outcome: the new descriptor, or minus the errno. */
+    public static int openErrno(String path, int flags) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cPath = arena.allocateFrom(path);
+            return Native.orErrno(c -> (int) OPEN.invokeExact(c, cPath, flags, 0));
+        }
+    }
+
+    /** dup(2). Returns the new descriptor (the lowest free one). */
+    public static int dup(int fd, String name) {
+        return Native.checked(name, c -> (int) DUP.invokeExact(c, fd));
+    }
+
+    /** dup2(2): {@code newFd} becomes a copy of {@code oldFd}. */
+    public static void dup2(int oldFd, int newFd, String name) {
+        Native.checked(name, c -> (int) DUP2.invokeExact(c, oldFd, newFd));
+    }
+
+    /** fcntl(2) with an integer argument (or none: pass 0); the result, or minus the errno. */
+    public static int fcntl(int fd, int cmd, int arg) {
+        return Native.orErrno(c -> (int) FCNTL.invokeExact(c, fd, cmd, arg));
+    }
+
+    /** getsockopt(2) of an int option; the value, or minus the errno (an option's value is never negative here). */
+    public static int getsockoptInt(int fd, int level, int option) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment value = arena.allocate(JAVA_INT);
+            MemorySegment length = arena.allocate(JAVA_INT);
+            length.set(JAVA_INT, 0, 4);
+            int r = Native.orErrno(c -> (int) GETSOCKOPT.invokeExact(c, fd, level, option, value, length));
+            return r < 0 ? r : value.get(JAVA_INT, 0);
         }
     }
 

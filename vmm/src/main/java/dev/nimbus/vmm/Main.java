@@ -2,6 +2,8 @@ package dev.nimbus.vmm;
 
 import dev.nimbus.hypervisor.Availability;
 import dev.nimbus.hypervisor.Hypervisor;
+import dev.nimbus.host.InheritedSocket;
+import dev.nimbus.host.Landlock;
 import dev.nimbus.host.SyscallException;
 import dev.nimbus.hypervisor.HypervisorException;
 import dev.nimbus.vmm.api.ApiHandler;
@@ -12,9 +14,11 @@ import dev.nimbus.vmm.config.ConfigException;
 import dev.nimbus.vmm.config.Field;
 import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.config.Section;
+import dev.nimbus.vmm.config.Type;
 import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.control.VmController;
 import dev.nimbus.vmm.control.VmRunner;
+import dev.nimbus.vmm.sandbox.FileSandbox;
 import dev.nimbus.vmm.wiring.HypervisorChoice;
 import dev.nimbus.vmm.wiring.NimbusComponent;
 import picocli.CommandLine;
@@ -29,6 +33,7 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 
 /**
@@ -109,6 +114,10 @@ public final class Main implements Callable<Integer> {
             List<String> apiSocket = given("--api-socket");
             if (!apiSocket.isEmpty()) {
                 api = ApiSocketConfig.parse(apiSocket.getFirst());
+                if (api.fd().isPresent() && InheritedSocket.problem(api.fd().getAsInt()) != null) {
+                    // before any backend: a supervisor's mistake is bad input on any host
+                    throw new ConfigException("--api-socket fd: " + InheritedSocket.problem(api.fd().getAsInt()));
+                }
             }
             if (api == null || !given("--kernel").isEmpty()) {
                 Map<String, List<String>> values = new HashMap<>();
@@ -120,6 +129,13 @@ public final class Main implements Callable<Integer> {
                 config = CommandLineConfig.read(values);
             }
             Logging.configure(verbose.length, logFile == null ? null : Path.of(logFile));
+            if (verbose.length > 0 && (config == null || !config.landlock().enabled())) {
+                // once, at -v: whether --landlock could be used here (with --landlock, a kernel without it was exit 2)
+                int abi = Landlock.abiVersion();
+                System.getLogger(Main.class.getName()).log(System.Logger.Level.INFO, abi > 0
+                        ? "Landlock: ABI " + abi + " (off; --landlock turns it on)"
+                        : "Landlock: this kernel has none (not built in, or not in lsm=); --landlock would be refused");
+            }
         } catch (ConfigException e) {
             err.println("nimbus: " + e.getMessage());
             return EXIT_USAGE;
@@ -140,6 +156,8 @@ public final class Main implements Callable<Integer> {
             return EXIT_VM_ERROR;
         }
         try (VmController controller = component.vmController()) {
+            controller.processFiles(new FileSandbox.ProcessFiles(Optional.ofNullable(api).flatMap(ApiSocketConfig::path),
+                    Optional.ofNullable(logFile).map(Path::of)));
             if (api == null) {
                 return VmRunner.run(controller, config, err);
             }
@@ -171,7 +189,7 @@ public final class Main implements Callable<Integer> {
                 }
                 spec.addOption(OptionSpec.builder(f.cli().get()).paramLabel(f.type().label())
                         .description(f.isNotYet() ? "Not supported yet." : f.help()).hidden(f.isNotYet())
-                        .type(String.class).arity(f.isNotYet() ? "0..1" : "1").userObject(f).build());
+                        .type(String.class).arity(f.isNotYet() || f.type() == Type.FLAG ? "0..1" : "1").userObject(f).build());
             }
         }
     }
@@ -217,11 +235,20 @@ public final class Main implements Callable<Integer> {
     /** Serves the REST API until vmm.shutdown; boots {@code config} first when the command line gave one. */
     private int serve(VmController controller, ApiSocketConfig api, VmConfig config) throws InterruptedException {
         ApiServer server;
-        try {
-            server = ApiServer.start(api.path(), new ApiHandler(controller));
-        } catch (IOException e) {
-            err.println("nimbus: --api-socket path: cannot listen on " + api.path() + ": " + e.getMessage());
-            return EXIT_USAGE;
+        if (api.fd().isPresent()) {
+            try {
+                server = ApiServer.adopt(api.fd().getAsInt(), new ApiHandler(controller));
+            } catch (IOException | SyscallException e) {
+                err.println("nimbus: --api-socket fd: " + e.getMessage());
+                return EXIT_USAGE;
+            }
+        } else {
+            try {
+                server = ApiServer.start(api.path().orElseThrow(), new ApiHandler(controller));
+            } catch (IOException e) {
+                err.println("nimbus: --api-socket path: cannot listen on " + api.path().orElseThrow() + ": " + e.getMessage());
+                return EXIT_USAGE;
+            }
         }
         try (server) {
             if (config != null) {
@@ -233,7 +260,9 @@ public final class Main implements Callable<Integer> {
                     return ExitCodes.of(e);
                 }
             }
+            Landlock.joinEnforced(); // the main thread, once a VM is booted under --landlock
             controller.awaitVmmShutdown();
+            Landlock.joinEnforced();
             return EXIT_OK;
         }
     }

@@ -1,5 +1,6 @@
 package dev.nimbus.vmm;
 
+import dev.nimbus.host.LibC;
 import dev.nimbus.hypervisor.Arch;
 import dev.nimbus.hypervisor.HypervisorException;
 import dev.nimbus.vmm.wiring.HypervisorChoice;
@@ -89,7 +90,7 @@ class MainTest {
                 "--disk=path=PATH[,readonly=on|off]",
                 "--net=[tap=NAME][,ip=IP]",
                 "--rng=[src=PATH]", "--serial=null|off|pty|tty|[file=PATH]", "--console=null|off|pty|tty|[file=PATH]", "--kernel=PATH",
-                "--initramfs=PATH", "--cmdline=STRING", "--api-socket=path=PATH", "--log-file=PATH", "-v",
+                "--initramfs=PATH", "--cmdline=STRING", "--api-socket=[path=PATH][,fd=N]", "--landlock", "--landlock-rules=path=PATH,access=r|rw|w", "--log-file=PATH", "-v",
                 "--version", "--hypervisor");
         // what Nimbus does not build yet is refused by name, not offered
         assertThat(out.toString()).doesNotContain("--firmware", "--balloon", "host_mac", "vhost_user");
@@ -103,9 +104,41 @@ class MainTest {
     }
 
     @Test
-    void malformedApiSocketIsAUsageError() {
-        assertThat(run("--api-socket", "fd=3")).isEqualTo(Main.EXIT_USAGE);
-        assertThat(err.toString()).isEqualTo("nimbus: --api-socket fd: 3 is not supported yet (give a path)\n");
+    void apiSocketNeedsOneOfPathAndFd() {
+        assertThat(run("--api-socket", "path=/tmp/a.sock,fd=3")).isEqualTo(Main.EXIT_USAGE);
+        assertThat(err.toString()).isEqualTo("nimbus: --api-socket: give path=PATH or fd=N, one of them\n");
+        err.getBuffer().setLength(0);
+        assertThat(run("--api-socket", "fd=-1")).isEqualTo(Main.EXIT_USAGE);
+        assertThat(err.toString()).startsWith("nimbus: --api-socket fd: -1 is out of range");
+    }
+
+    @Test
+    void apiSocketFdThatIsNotOpenIsAUsageErrorNamingIt() {
+        assertThat(run("--api-socket", "fd=987")).isEqualTo(Main.EXIT_USAGE);
+        assertThat(err.toString()).isEqualTo("nimbus: --api-socket fd: 987 is not an open file descriptor\n");
+    }
+
+    @Test
+    void apiSocketFdThatIsAFileIsAUsageErrorNamingIt(@TempDir Path dir) throws Exception {
+        int fd = LibC.open(Files.writeString(dir.resolve("f"), "x").toString(), LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
+        try {
+            assertThat(run("--api-socket", "fd=" + fd)).isEqualTo(Main.EXIT_USAGE);
+            assertThat(err.toString()).isEqualTo("nimbus: --api-socket fd: " + fd + " is not a socket\n");
+        } finally {
+            LibC.close(fd);
+        }
+    }
+
+    @Test
+    void apiSocketFdThatIsNotListeningIsAUsageErrorNamingIt() {
+        int fd = LibC.socket(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0, "socket");
+        try {
+            assertThat(run("--api-socket", "fd=" + fd)).isEqualTo(Main.EXIT_USAGE);
+            assertThat(err.toString()).isEqualTo("nimbus: --api-socket fd: " + fd
+                    + " is not listening (bind and listen before handing it down)\n");
+        } finally {
+            LibC.close(fd);
+        }
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.nimbus.devices.virtio;
 
+import dev.nimbus.host.Landlock;
 import dev.nimbus.host.Epoll;
 import dev.nimbus.host.EventFd;
 
@@ -81,6 +82,7 @@ public final class VirtioWorker implements AutoCloseable {
                 // While a host descriptor is set aside, look again now and then: a notification written
                 // through MMIO (no ioeventfd) is served on a vCPU thread and does not wake this loop.
                 int n = epoll.await(anySetAside() ? SET_ASIDE_RECHECK_MILLIS : -1);
+                Landlock.joinEnforced(); // the VMM's file sandbox, once enforced: a volatile read otherwise
                 for (int i = 0; i < n; i++) {
                     long token = epoll.token(i);
                     if (token == STOP) {

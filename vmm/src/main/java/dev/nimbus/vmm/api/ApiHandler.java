@@ -1,5 +1,6 @@
 package dev.nimbus.vmm.api;
 
+import dev.nimbus.host.Landlock;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -89,6 +90,7 @@ public final class ApiHandler extends Handler.Abstract {
 
     @Override
     public boolean handle(Request request, Response response, Callback callback) {
+        Landlock.joinEnforced();
         long length = request.getLength();
         if (length == 0 || HttpMethod.GET.is(request.getMethod())) {
             answer(request, response, callback, Body.EMPTY);

@@ -1,10 +1,10 @@
 package dev.nimbus.vmm.api;
 
+import dev.nimbus.host.InheritedSocket;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.handler.GracefulHandler;
-import org.eclipse.jetty.unixdomain.server.UnixDomainServerConnector;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 import java.io.IOException;
@@ -38,11 +38,31 @@ public final class ApiServer implements AutoCloseable {
     static final long STOP_TIMEOUT_MILLIS = 5_000;
 
     private final Server server;
-    private final Path socket;
+    private final Path socket; // null: a socket handed down by a supervisor, whose file is not ours
+    private final ApiConnector connector;
 
     private ApiServer(Server server, Path socket) {
         this.server = server;
         this.socket = socket;
+        this.connector = (ApiConnector) server.getConnectors()[0];
+    }
+
+    /**
+     * Starts serving {@code handler} on the listening Unix socket a supervisor handed down as descriptor
+     * {@code fd} ({@code --api-socket fd=N}); its file, mode and life are the supervisor's. Throws, naming the
+     * descriptor, when it is not open, not a Unix stream socket or not listening.
+     */
+    public static ApiServer adopt(int fd, ApiHandler handler) throws IOException {
+        InheritedSocket.adopt(fd); // checked, and kept by the JDK as the process's inherited channel
+        Server server = newServer(null, handler);
+        try {
+            server.start();
+        } catch (Exception e) {
+            stopQuietly(server);
+            throw e instanceof IOException io ? io : new IOException(e.getMessage() == null ? e.toString() : e.getMessage(), e);
+        }
+        LOG.log(Level.INFO, "REST API listening on descriptor {0}", fd);
+        return new ApiServer(server, null);
     }
 
     /**
@@ -120,8 +140,10 @@ public final class ApiServer implements AutoCloseable {
         HttpConfiguration http = new HttpConfiguration();
         http.setSendServerVersion(false);
         http.setSendDateHeader(false);
-        UnixDomainServerConnector connector = new UnixDomainServerConnector(server, 1, 1, new HttpConnectionFactory(http));
-        connector.setUnixDomainPath(bound);
+        ApiConnector connector = new ApiConnector(server, bound == null, new HttpConnectionFactory(http));
+        if (bound != null) {
+            connector.setUnixDomainPath(bound);
+        }
         connector.setIdleTimeout(IDLE_TIMEOUT_MILLIS);
         server.addConnector(connector);
         // close() lets requests in flight finish (vmm.shutdown's own 204 among them: the process closes
@@ -145,9 +167,14 @@ public final class ApiServer implements AutoCloseable {
         }
     }
 
-    /** The socket's path. */
+    /** The socket's path; null for a socket handed down by a supervisor. */
     public Path socket() {
         return socket;
+    }
+
+    /** How many connections are open (at most {@link ApiConnector#MAX_CONNECTIONS}, but for a moment). */
+    int openConnections() {
+        return connector.openConnections();
     }
 
     @Override
@@ -156,6 +183,9 @@ public final class ApiServer implements AutoCloseable {
             server.stop();
         } catch (Exception e) {
             LOG.log(Level.WARNING, "stopping the REST API failed: {0}", e.toString());
+        }
+        if (socket == null) {
+            return;
         }
         try {
             Files.deleteIfExists(socket);

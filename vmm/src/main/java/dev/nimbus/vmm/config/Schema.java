@@ -4,6 +4,7 @@ import dev.nimbus.hypervisor.arch.SystemIdentity;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.TextNode;
+import dev.nimbus.host.Landlock;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -146,13 +147,30 @@ public final class Schema {
     // --api-socket (the command line only)
     /** The kernel's limit for a socket path (sun_path), less the terminating NUL. */
     static final int MAX_SOCKET_PATH_BYTES = 107;
-    public static final Field<Path> API_SOCKET_PATH = Field.of("path", Type.PATH).required()
+    public static final Field<Path> API_SOCKET_PATH = Field.of("path", Type.PATH)
             .check(p -> p.toString().getBytes(StandardCharsets.UTF_8).length > MAX_SOCKET_PATH_BYTES
                     ? "longer than " + MAX_SOCKET_PATH_BYTES + " bytes, the limit of a Unix socket path" : null);
+    /** {@code --api-socket fd=N}: a listening Unix socket a supervisor made, handed down as descriptor N. */
+    public static final Field<Long> API_SOCKET_FD = Field.of("fd", null, Type.INTEGER).check(Field.range(0, Integer.MAX_VALUE));
     public static final Section API_SOCKET = Section.of("--api-socket", null,
-            "Serve the REST API (Cloud Hypervisor's /api/v1) on a Unix socket, mode 0600. Without --kernel the VMM "
-                    + "waits for vm.create and vm.boot; it runs until vmm.shutdown.",
-            API_SOCKET_PATH, Field.notYet("fd", null, "give a path"));
+            "Serve the REST API (Cloud Hypervisor's /api/v1) on a Unix socket: a new one at path=PATH (mode 0600), or "
+                    + "the listening one a supervisor handed down as descriptor fd=N. Without --kernel the VMM waits for "
+                    + "vm.create and vm.boot; it runs until vmm.shutdown.",
+            API_SOCKET_PATH, Schema.API_SOCKET_FD);
+
+    // --landlock, --landlock-rules / landlock_enable, landlock_rules
+    public static final Field<Boolean> LANDLOCK_ENABLE = Field.of("--landlock", "landlock_enable", Type.FLAG).byDefault(false)
+            .mayBeEmpty().check(on -> on && Landlock.abiVersion() < 1
+                    ? "this kernel has no Landlock (not built in, or not in the boot's lsm= list); run without it" : null).help("Once the VM is built, restrict the VMM's file access to the files its configuration names "
+                    + "(Landlock; an error where the kernel has none).");
+    public static final Section LANDLOCK = Section.options(null, LANDLOCK_ENABLE);
+    public static final Field<Path> LANDLOCK_RULE_PATH = Field.of("path", Type.PATH).required()
+            .check(p -> Files.exists(p) ? null : p + ": no such file or directory");
+    public static final Field<String> LANDLOCK_RULE_ACCESS = Field.of("access",
+            Type.choice(Map.of("r", "r", "w", "w", "rw", "rw"))).required();
+    public static final Section LANDLOCK_RULES = Section.listOf("--landlock-rules", "landlock_rules",
+            "More files the VMM may reach under --landlock (read, write or both; a directory: all beneath it).",
+            LANDLOCK_RULE_PATH, LANDLOCK_RULE_ACCESS);
 
     // --platform / platform: the machine's identity in its SMBIOS tables (x86-64); one PCI segment
     static final Type<String> SMBIOS_TEXT = smbiosText();
@@ -193,14 +211,13 @@ public final class Schema {
             Field.notYet("--numa", "numa", null), Field.notYet(null, "iommu", Type.TOGGLE, false),
             Field.notYet("--watchdog", "watchdog", Type.TOGGLE, false), Field.notYet("--pvpanic", "pvpanic", Type.TOGGLE, false),
             Field.notYet("--pci-segment", "pci_segments", null), Field.notYet("--tpm", "tpm", null),
-            Field.notYet("--landlock", "landlock_enable", Type.TOGGLE, false),
-            Field.notYet("--landlock-rules", "landlock_rules", null), Field.notYet(null, "preserved_fds", null),
+            Field.notYet(null, "preserved_fds", null),
             Field.notYet("--rate-limit-group", "rate_limit_groups", null),
             Field.notYet("--generic-vhost-user", "generic_vhost_user", null), Field.notYet(null, "rtc", null));
 
     /** Every section, in the order the command line's help lists them. */
     public static final List<Section> SECTIONS = List.of(CPUS, MEMORY, PAYLOAD, SERIAL, CONSOLE, DISK, NET, RNG, PLATFORM,
-            API_SOCKET, NOT_YET);
+            LANDLOCK, LANDLOCK_RULES, API_SOCKET, NOT_YET);
 
     private static Section console(String option, String json, String description, Field<ConsoleConfig.Mode> mode,
                                    Field<Path> file, Field<Path> socket) {

@@ -67,6 +67,32 @@ public interface Type<T> {
         }
     };
 
+    /**
+     * A switch given bare on the command line ({@code --landlock}: on; {@code on}/{@code off} are taken too),
+     * a JSON boolean.
+     */
+    Type<Boolean> FLAG = new Type<>() {
+        @Override
+        public Boolean fromWord(String word) throws Invalid {
+            return word.isEmpty() || TOGGLE.fromWord(word);
+        }
+
+        @Override
+        public Boolean fromJson(JsonNode node) throws Invalid {
+            return TOGGLE.fromJson(node);
+        }
+
+        @Override
+        public JsonNode toJson(Boolean value) {
+            return TOGGLE.toJson(value);
+        }
+
+        @Override
+        public String label() {
+            return "";
+        }
+    };
+
     /** A whole number: decimal on the command line, a JSON integer. */
     Type<Long> INTEGER = new Type<>() {
         @Override

@@ -15,22 +15,24 @@ import java.util.Optional;
  */
 public record VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig payload, ConsoleConfig serial,
                        ConsoleConfig console, List<DiskConfig> disks, List<NetConfig> nets, Optional<RngConfig> rng,
-                       PlatformConfig platform) {
+                       PlatformConfig platform, LandlockConfig landlock) {
+    /** A configuration with the default platform (a Nimbus machine) and without Landlock. */
+    public VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig payload, ConsoleConfig serial, ConsoleConfig console,
+                    List<DiskConfig> disks, List<NetConfig> nets, Optional<RngConfig> rng) {
+        this(cpus, memory, payload, serial, console, disks, nets, rng, PlatformConfig.DEFAULT, LandlockConfig.OFF);
+    }
+
     /** A configuration without disks, network or rng. */
     public VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig payload, ConsoleConfig serial, ConsoleConfig console) {
         this(cpus, memory, payload, serial, console, List.of(), List.of(), Optional.empty());
     }
 
-    /** A configuration with the default platform (a Nimbus machine). */
-    public VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig payload, ConsoleConfig serial, ConsoleConfig console,
-                    List<DiskConfig> disks, List<NetConfig> nets, Optional<RngConfig> rng) {
-        this(cpus, memory, payload, serial, console, disks, nets, rng, PlatformConfig.DEFAULT);
-    }
 
     public VmConfig {
         disks = List.copyOf(disks);
         nets = List.copyOf(nets);
         Objects.requireNonNull(rng, "rng");
+        Objects.requireNonNull(landlock, "landlock");
         Objects.requireNonNull(cpus, "cpus");
         Objects.requireNonNull(memory, "memory");
         Objects.requireNonNull(payload, "payload");
@@ -46,7 +48,7 @@ public record VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig paylo
     public VmConfig withPtys(Optional<Path> serialPty, Optional<Path> consolePty) {
         ConsoleConfig s = serialPty.isPresent() && serial.mode() == ConsoleConfig.Mode.PTY ? new ConsoleConfig(serial.mode(), serialPty) : serial;
         ConsoleConfig c = consolePty.isPresent() && console.mode() == ConsoleConfig.Mode.PTY ? new ConsoleConfig(console.mode(), consolePty) : console;
-        return new VmConfig(cpus, memory, payload, s, c, disks, nets, rng, platform);
+        return new VmConfig(cpus, memory, payload, s, c, disks, nets, rng, platform, landlock);
     }
 
     /**
@@ -97,6 +99,9 @@ public record VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig paylo
         for (Values v : given.getOrDefault(Schema.PLATFORM, List.of())) {
             platform = PlatformConfig.from(v);
         }
-        return new VmConfig(cpus, memory, PayloadConfig.from(payload.getFirst()), serial, console, disks, nets, rng, platform);
+        LandlockConfig landlock = LandlockConfig.from(given.getOrDefault(Schema.LANDLOCK, List.of()),
+                given.getOrDefault(Schema.LANDLOCK_RULES, List.of()));
+        return new VmConfig(cpus, memory, PayloadConfig.from(payload.getFirst()), serial, console, disks, nets, rng, platform,
+                landlock);
     }
 }

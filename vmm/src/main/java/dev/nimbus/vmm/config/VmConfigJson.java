@@ -31,17 +31,19 @@ public final class VmConfigJson {
             throw new ConfigException("VmConfig: expected a JSON object, got " + Type.jsonType(root));
         }
         Map<Section, List<Values>> sections = new LinkedHashMap<>();
-        ObjectNode notYetMembers = NODES.objectNode(); // the members of Schema.NOT_YET, read together below
+        // the members of the sections whose fields are VmConfig's own (landlock_enable, the not-built ones),
+        // read together below
+        Map<Section, ObjectNode> topLevel = new LinkedHashMap<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = root.properties().iterator(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             String name = e.getKey();
             JsonNode node = e.getValue();
             Optional<Section> section = Schema.SECTIONS.stream().filter(s -> s.json().orElse("").equals(name)).findFirst();
             if (section.isEmpty()) {
-                if (Schema.NOT_YET.fields().stream().noneMatch(f -> f.json().orElse("").equals(name))) {
-                    throw new ConfigException(name + ": unknown field");
-                }
-                notYetMembers.set(name, node);
+                Section owner = Schema.SECTIONS.stream().filter(s -> s.json().isEmpty() && s.option().isEmpty())
+                        .filter(s -> s.fields().stream().anyMatch(f -> f.json().orElse("").equals(name))).findFirst()
+                        .orElseThrow(() -> new ConfigException(name + ": unknown field"));
+                topLevel.computeIfAbsent(owner, s -> NODES.objectNode()).set(name, node);
                 continue;
             }
             if (node.isNull()) {
@@ -61,8 +63,8 @@ public final class VmConfigJson {
             }
             sections.put(s, read);
         }
-        if (!notYetMembers.isEmpty()) {
-            sections.put(Schema.NOT_YET, List.of(Values.fromJson(Schema.NOT_YET, notYetMembers, 0)));
+        for (Map.Entry<Section, ObjectNode> e : topLevel.entrySet()) {
+            sections.put(e.getKey(), List.of(Values.fromJson(e.getKey(), e.getValue(), 0)));
         }
         return VmConfig.from(sections);
     }
@@ -133,6 +135,15 @@ public final class VmConfigJson {
             p.version().ifPresent(v -> put(n, Schema.PLATFORM_SYSTEM_VERSION, v));
             p.family().ifPresent(v -> put(n, Schema.PLATFORM_SYSTEM_FAMILY, v));
             p.skuNumber().ifPresent(v -> put(n, Schema.PLATFORM_SYSTEM_SKU_NUMBER, v));
+        }
+        put(root, Schema.LANDLOCK_ENABLE, config.landlock().enabled());
+        if (!config.landlock().rules().isEmpty()) {
+            ArrayNode rules = root.putArray(Schema.LANDLOCK_RULES.json().orElseThrow());
+            for (LandlockConfig.Rule r : config.landlock().rules()) {
+                ObjectNode n = rules.addObject();
+                put(n, Schema.LANDLOCK_RULE_PATH, r.path());
+                put(n, Schema.LANDLOCK_RULE_ACCESS, r.access());
+            }
         }
         for (Section s : Schema.SECTIONS) {
             JsonNode written = s == Schema.NOT_YET ? root : s.json().map(root::get).orElse(null);

@@ -1,5 +1,6 @@
 package dev.nimbus.vmm.console;
 
+import dev.nimbus.host.Landlock;
 import dev.nimbus.devices.console.ConsoleInput;
 
 import javax.inject.Inject;
@@ -51,6 +52,7 @@ public final class HostTerminal {
         try {
             int n;
             while ((n = in.read(buf)) > 0) {
+                Landlock.joinEnforced();
                 ConsoleInput s = sink;
                 if (s != null) {
                     s.receive(buf, 0, n);

@@ -1,5 +1,6 @@
 package dev.nimbus.vmm.console;
 
+import dev.nimbus.host.Landlock;
 import dev.nimbus.devices.console.ConsoleInput;
 import dev.nimbus.host.Epoll;
 import dev.nimbus.host.EventFd;
@@ -84,6 +85,7 @@ public final class PtyConsole implements AutoCloseable {
         try {
             while (true) {
                 int ready = epoll.await(-1);
+                Landlock.joinEnforced(); // see docs/security.md: each thread joins at its next unit of work
                 for (int i = 0; i < ready; i++) {
                     if (epoll.token(i) == STOP) {
                         return;

@@ -1,5 +1,6 @@
 package dev.nimbus.vmm.console;
 
+import dev.nimbus.host.Landlock;
 import dev.nimbus.devices.console.ConsoleInput;
 
 import java.io.IOException;
@@ -101,6 +102,7 @@ public final class SocketConsole implements AutoCloseable {
         try {
             while (true) {
                 SocketChannel c = server.accept();
+                Landlock.joinEnforced(); // before it makes the client's thread, which then inherits it
                 SocketChannel old = client;
                 client = null;
                 if (old != null) {

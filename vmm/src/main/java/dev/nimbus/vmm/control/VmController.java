@@ -2,6 +2,7 @@ package dev.nimbus.vmm.control;
 
 import dev.nimbus.devices.debug.DebugPort;
 import dev.nimbus.devices.power.PowerControl;
+import dev.nimbus.host.Landlock;
 import dev.nimbus.host.SyscallException;
 import dev.nimbus.hypervisor.HypervisorException;
 import dev.nimbus.hypervisor.arch.BootException;
@@ -11,6 +12,7 @@ import dev.nimbus.vmm.control.ControlException.Kind;
 import dev.nimbus.vmm.machine.Machine;
 import dev.nimbus.vmm.machine.MachineBuilder;
 import dev.nimbus.vmm.machine.MachineExit;
+import dev.nimbus.vmm.sandbox.FileSandbox;
 
 import javax.inject.Inject;
 import java.lang.System.Logger.Level;
@@ -43,6 +45,7 @@ public final class VmController implements AutoCloseable {
     private final ExecutorService control = Executors.newSingleThreadExecutor(
             r -> Thread.ofPlatform().name("vm-control").daemon(true).unstarted(r));
     private final CompletableFuture<Void> vmmShutdown = new CompletableFuture<>();
+    private volatile FileSandbox.ProcessFiles processFiles = FileSandbox.ProcessFiles.NONE;
 
     // touched only on the control thread
     private VmConfig config;
@@ -55,6 +58,11 @@ public final class VmController implements AutoCloseable {
     @Inject
     public VmController(MachineBuilder builder) {
         this.builder = builder;
+    }
+
+    /** What the process was started with that {@code --landlock} must keep reachable (the API socket, the log). */
+    public void processFiles(FileSandbox.ProcessFiles files) {
+        this.processFiles = files;
     }
 
     /** {@code vm.create}: checks and keeps the configuration; builds nothing yet. */
@@ -278,6 +286,16 @@ public final class VmController implements AutoCloseable {
             throw new ControlException(Kind.INTERNAL, e.getMessage(), e);
         } catch (RuntimeException e) {
             throw new ControlException(Kind.INTERNAL, "building the VM failed: " + e, e);
+        }
+        if (config.landlock().enabled() && !Landlock.isEnforced()) {
+            // built: from here on the control thread, and every thread it makes (the vCPUs), reaches only the
+            // configuration's files; a reboot's machine is built under the same rules
+            try {
+                FileSandbox.enforce(config, processFiles);
+            } catch (RuntimeException e) {
+                m.close();
+                throw new ControlException(Kind.INTERNAL, "--landlock: " + e.getMessage(), e);
+            }
         }
         current.set(m);
         machine = m;

@@ -1,5 +1,6 @@
 package dev.nimbus.vmm.control;
 
+import dev.nimbus.host.Landlock;
 import dev.nimbus.vmm.ExitCodes;
 import dev.nimbus.vmm.config.VmConfig;
 
@@ -25,6 +26,7 @@ public final class VmRunner {
             err.println("nimbus: " + e.getMessage());
             return ExitCodes.of(e);
         }
+        Landlock.joinEnforced(); // the main thread too, under --landlock
         RunOutcome outcome = controller.awaitRunEnd();
         switch (outcome) {
             case RunOutcome.PoweredOff p -> { }

@@ -1,5 +1,6 @@
 package dev.nimbus.vmm.machine;
 
+import dev.nimbus.host.Landlock;
 import dev.nimbus.devices.bus.Buses;
 import dev.nimbus.host.SyscallException;
 import dev.nimbus.hypervisor.HypervisorException;
@@ -53,6 +54,7 @@ final class VcpuLoop implements Runnable {
         }
         try {
             ready.await();
+            Landlock.joinEnforced(); // made by the control thread after it enforced: no second layer
             loop();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -315,6 +315,58 @@ class ApiServerTest {
     }
 
     @Test
+    void connectionsBeyondTheCapCloseTheIdlestAndANewClientIsStillAnswered() throws Exception {
+        assertThat(request("GET", "vmm.ping", null).status()).isEqualTo(200);
+        int cap = ApiConnector.MAX_CONNECTIONS;
+        List<SocketChannel> flood = new ArrayList<>();
+        try {
+            for (int i = 0; i < cap + 10; i++) {
+                SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+                ch.connect(UnixDomainSocketAddress.of(socket));
+                flood.add(ch);
+                Thread.sleep(2); // each a little longer idle than the next
+            }
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+            while (server.openConnections() < cap && System.nanoTime() < deadline) {
+                Thread.sleep(10); // until the server has taken them in
+            }
+            Thread.sleep(300);
+            assertThat(server.openConnections()).as("connections the server holds").isLessThanOrEqualTo(cap);
+            // the ones it closed read end-of-file: the oldest, so at least 10 of the first ones
+            List<Integer> closed = new ArrayList<>();
+            for (int i = 0; i < flood.size(); i++) {
+                SocketChannel ch = flood.get(i);
+                ch.configureBlocking(false);
+                int n;
+                try {
+                    n = ch.read(ByteBuffer.allocate(1));
+                } catch (IOException e) {
+                    n = -1;
+                }
+                if (n < 0) {
+                    closed.add(i);
+                }
+            }
+            assertThat(closed).hasSizeGreaterThanOrEqualTo(10).contains(0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
+                    .doesNotContain(flood.size() - 1);
+            // a new client, with the flood still there: answered within a second
+            var ping = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return request("GET", "vmm.ping", null).status();
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            assertThat(ping.get(1, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(200);
+        } finally {
+            for (SocketChannel ch : flood) {
+                ch.close();
+            }
+        }
+        assertThat(request("GET", "vmm.ping", null).status()).isEqualTo(200);
+    }
+
+    @Test
     void aSerialPortOnAPtyIsReportedByVmInfoWithItsPath() throws Exception {
         String json = vmJson().replaceAll("\"serial\":\\{[^}]*\\}", "\"serial\":{\"mode\":\"Pty\"}");
         assertThat(request("PUT", "vm.create", json).status()).isEqualTo(204);

@@ -161,7 +161,7 @@ class OpenApiTest {
         top.properties().forEach(p -> documented.add(p.getKey()));
         List<String> declared = new ArrayList<>();
         for (Section s : Schema.SECTIONS) {
-            if (s == Schema.NOT_YET) {
+            if (s.json().isEmpty() && s.option().isEmpty()) { // VmConfig's own fields (landlock_enable, not-built ones)
                 s.fields().forEach(f -> f.json().ifPresent(declared::add));
             } else {
                 s.json().ifPresent(declared::add);
@@ -170,7 +170,7 @@ class OpenApiTest {
         assertThat(documented).containsExactlyInAnyOrderElementsOf(declared);
         Map<String, String> schemaNames = Map.of("cpus", "CpusConfig", "memory", "MemoryConfig", "payload", "PayloadConfig",
                 "disks", "DiskConfig", "net", "NetConfig", "rng", "RngConfig", "serial", "ConsoleConfig", "console", "ConsoleConfig",
-                "platform", "PlatformConfig");
+                "platform", "PlatformConfig", "landlock_rules", "LandlockConfig");
         for (Section s : Schema.SECTIONS) {
             Optional<String> json = s.json();
             if (json.isEmpty() || s == Schema.NOT_YET) {

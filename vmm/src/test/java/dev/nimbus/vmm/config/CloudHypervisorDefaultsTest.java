@@ -74,7 +74,6 @@ class CloudHypervisorDefaultsTest {
         "/iommu|true|iommu: true is not supported yet",
         "/watchdog|true|watchdog: true is not supported yet",
         "/pvpanic|true|pvpanic: true is not supported yet",
-        "/landlock_enable|true|landlock_enable: true is not supported yet",
         "/cpus/kvm_hyperv|true|cpus.kvm_hyperv: true is not supported yet",
         "/cpus/nested|false|cpus.nested: false is not supported yet",
         "/cpus/features|{\"amx\": true}|cpus.features: {\"amx\":true} is not supported yet",

@@ -207,7 +207,7 @@ class ConfigParsingTest {
 
     @Test
     void apiSocketTakesAPath() throws Exception {
-        assertThat(ApiSocketConfig.parse("path=/tmp/n.sock").path()).isEqualTo(Path.of("/tmp/n.sock"));
+        assertThat(ApiSocketConfig.parse("path=/tmp/n.sock").path()).contains(Path.of("/tmp/n.sock"));
     }
 
     @ParameterizedTest(name = "{0} {1}")
@@ -252,10 +252,11 @@ class ConfigParsingTest {
         "--rng|iommu=on|--rng iommu: on is not supported yet",
         "--rng|/dev/urandom|--rng: '/dev/urandom' is not key=value (expected src=)",
         "--rng|source=/dev/random|--rng: unknown key 'source' (expected src=)",
-        "--api-socket|fd=3|--api-socket fd: 3 is not supported yet (give a path)",
+        "--api-socket|fd=three|--api-socket fd: expected a whole number, got 'three'",
+        "--api-socket|path=/tmp/n.sock,fd=3|--api-socket: give path=PATH or fd=N, one of them",
         "--api-socket|path=|--api-socket path: empty value",
-        "--api-socket|/tmp/n.sock|--api-socket: '/tmp/n.sock' is not key=value (expected path=)",
-        "--api-socket|mode=0600|--api-socket: unknown key 'mode' (expected path=)",
+        "--api-socket|/tmp/n.sock|--api-socket: '/tmp/n.sock' is not key=value (expected fd=, path=)",
+        "--api-socket|mode=0600|--api-socket: unknown key 'mode' (expected fd=, path=)",
     })
     void malformedDeviceAndApiValuesNameOptionKeyAndExpectation(String option, String text, String message) {
         assertThatThrownBy(() -> {

@@ -41,6 +41,30 @@ class VmConfigJsonTest {
     }
 
     @Test
+    void landlockAndItsRulesReadAsOnTheCommandLineAndWriteBack() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dev.nimbus.host.Landlock.abiVersion() >= 1, "this kernel has no Landlock");
+        VmConfig json = read(",\"landlock_enable\":true,\"landlock_rules\":[{\"path\":\"" + dir + "\",\"access\":\"rw\"}]");
+        assertThat(json.landlock()).isEqualTo(new LandlockConfig(true, List.of(new LandlockConfig.Rule(dir, "rw"))));
+        VmConfig cli = CommandLineConfig.read(java.util.Map.of("--kernel", List.of(dir.resolve("vmlinuz").toString()),
+                "--console", List.of("off"), "--landlock", List.of(""),
+                "--landlock-rules", List.of("path=" + dir + ",access=rw")));
+        assertThat(cli).isEqualTo(json);
+        assertThat(VmConfigJson.read(VmConfigJson.write(json))).isEqualTo(json);
+        assertThat(read("").landlock()).isEqualTo(LandlockConfig.OFF);
+    }
+
+    @Test
+    void badLandlockRulesAreRefusedNamingTheField() {
+        assertRefused(",\"landlock_enable\":true,\"landlock_rules\":[{\"path\":\"/nonexistent/x\",\"access\":\"r\"}]",
+                "landlock_rules[0].path: /nonexistent/x: no such file or directory");
+        assertRefused(",\"landlock_enable\":true,\"landlock_rules\":[{\"path\":\"/\",\"access\":\"x\"}]",
+                "landlock_rules[0].access: expected one of r, rw, w, got 'x'");
+        assertRefused(",\"landlock_rules\":[{\"path\":\"/\",\"access\":\"r\"}]",
+                "landlock_rules: given without landlock_enable: true");
+        assertRefused(",\"landlock_enable\":\"yes\"", "landlock_enable: expected a boolean, got a string");
+    }
+
+    @Test
     void disksNetRngAndAFileConsoleBecomeTheCommandLinesRecords() throws Exception {
         Path log = dir.resolve("console.log");
         VmConfig c = VmConfigJson.read(JSON.readTree(config(",\"disks\":[{\"path\":\"/img/root.raw\",\"readonly\":true,\"queue_size\":256,\"id\":\"root\","
