@@ -32,7 +32,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  *
  * <p>Invariants: nothing is thrown (the transport turns a broken queue into DEVICE_NEEDS_RESET); a
  * configuration read and a register read give no bits beyond their width; the MMIO bus's ranges stay
- * disjoint, with the ECAM window and the fixed device where they were; BAR 0 is mapped exactly where its
+ * disjoint, with the ECAM window and the fixed device where they were; BAR 0 answers at one place at most
+ * (a moved BAR leaves nothing behind), and is mapped exactly where its
  * register points while memory decoding is on, unless that range is taken or does not fit the address
  * space, and never while decoding is off; an MSI-X vector fires only while MSI-X is enabled, the function
  * not masked and the vector unmasked, after its message was configured.
@@ -161,6 +162,9 @@ class VirtioPciFuzzTest {
         boolean decode = (config.get16(PciConfigSpace.COMMAND) & PciConfigSpace.COMMAND_MEMORY) != 0;
         long address = config.barAddress(0, true);
         long mapped = root.mappedBase(slot, 0);
+        String name = root.device(slot).name();
+        List<Long> onTheBus = mmio.mappings().stream().filter(m -> m.device().name().equals(name)).map(BusMapping::base).toList();
+        assertThat(onTheBus).as("where BAR 0 answers on the bus").isEqualTo(mapped < 0 ? List.of() : List.of(mapped));
         if (!decode || address == 0) {
             assertThat(mapped).as("BAR 0 mapped without memory decoding or address").isEqualTo(-1);
             return;
