@@ -1,5 +1,6 @@
 package dev.nimbus.devices.virtio;
 
+import dev.nimbus.devices.testing.QuietLogs;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.nimbus.devices.virtio.net.VirtioNet;
@@ -11,8 +12,6 @@ import dev.nimbus.host.net.Tap;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -45,12 +44,7 @@ class VirtioNetFuzzTest {
     /** Where receive buffers may start: above every ring. */
     static final long BUFFERS = 0x1_0000;
     static final byte[] MAC = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
-    /** The device's warnings (the socket refuses TUNSETOFFLOAD, guests' broken chains) would drown the run. */
-    static final Logger QUIET = Logger.getLogger("dev.nimbus");
 
-    static {
-        QUIET.setLevel(Level.OFF);
-    }
 
     /** Device end (a stand-in for the tap) and wire end of a socket pair. */
     record Link(Tap tap, Tap wire) implements AutoCloseable {
@@ -68,109 +62,113 @@ class VirtioNetFuzzTest {
 
     @FuzzTest(maxDuration = "30s")
     void transmittedFramesReachTheWireWhole(FuzzedDataProvider data) throws Exception {
-        boolean mergeable = data.consumeBoolean();
-        try (GuestMemory memory = GuestMemory.allocate(List.of(new AddressRange(0, RAM)));
-             Link link = Link.open()) {
-            VirtQueue q = VirtioFuzzTest.queue(memory, data);
-            if (q == null) {
-                return;
+        try (QuietLogs quiet = QuietLogs.during()) {
+            boolean mergeable = data.consumeBoolean();
+            try (GuestMemory memory = GuestMemory.allocate(List.of(new AddressRange(0, RAM)));
+                 Link link = Link.open()) {
+                VirtQueue q = VirtioFuzzTest.queue(memory, data);
+                if (q == null) {
+                    return;
+                }
+                VirtioNet net = new VirtioNet(link.tap(), MAC, VirtioNet.QUEUES, 256);
+                net.activate(mergeable ? 1L << VirtioNet.F_MRG_RXBUF : 0);
+                int usedBefore = memory.readShort(USED + 2) & 0xffff;
+                try {
+                    net.process(VirtioNet.TX_QUEUE, q);
+                } catch (VirtQueueException expected) {
+                    // a broken ring: the device needs a reset
+                }
+                int returned = (memory.readShort(USED + 2) - usedBefore) & 0xffff;
+                assertThat(returned).as("chains returned for one notification").isLessThanOrEqualTo(q.size());
+                for (int i = 0; i < returned; i++) {
+                    long entry = USED + 4 + 8L * ((usedBefore + i) % q.size());
+                    assertThat(memory.readInt(entry)).as("used id").isBetween(0, q.size() - 1);
+                    assertThat(memory.readInt(entry + 4)).as("used length of a transmit chain").isZero();
+                }
+                ByteBuffer frame = ByteBuffer.allocateDirect(VirtioNet.HEADER_SIZE + VirtioNet.MAX_FRAME + 1);
+                long frames = 0;
+                long bytes = 0;
+                for (long n; (n = link.wire().readv(List.of(frame.clear()))) >= 0; ) {
+                    assertThat(n).as("a frame on the wire").isBetween((long) VirtioNet.HEADER_SIZE,
+                            (long) VirtioNet.HEADER_SIZE + VirtioNet.MAX_FRAME);
+                    frames++;
+                    bytes += n - VirtioNet.HEADER_SIZE;
+                }
+                assertThat(frames).as("frames on the wire").isEqualTo(net.counters().get("tx_frames")).isLessThanOrEqualTo(returned);
+                assertThat(bytes).as("bytes on the wire").isEqualTo(net.counters().get("tx_bytes"));
             }
-            VirtioNet net = new VirtioNet(link.tap(), MAC, VirtioNet.QUEUES, 256);
-            net.activate(mergeable ? 1L << VirtioNet.F_MRG_RXBUF : 0);
-            int usedBefore = memory.readShort(USED + 2) & 0xffff;
-            try {
-                net.process(VirtioNet.TX_QUEUE, q);
-            } catch (VirtQueueException expected) {
-                // a broken ring: the device needs a reset
-            }
-            int returned = (memory.readShort(USED + 2) - usedBefore) & 0xffff;
-            assertThat(returned).as("chains returned for one notification").isLessThanOrEqualTo(q.size());
-            for (int i = 0; i < returned; i++) {
-                long entry = USED + 4 + 8L * ((usedBefore + i) % q.size());
-                assertThat(memory.readInt(entry)).as("used id").isBetween(0, q.size() - 1);
-                assertThat(memory.readInt(entry + 4)).as("used length of a transmit chain").isZero();
-            }
-            ByteBuffer frame = ByteBuffer.allocateDirect(VirtioNet.HEADER_SIZE + VirtioNet.MAX_FRAME + 1);
-            long frames = 0;
-            long bytes = 0;
-            for (long n; (n = link.wire().readv(List.of(frame.clear()))) >= 0; ) {
-                assertThat(n).as("a frame on the wire").isBetween((long) VirtioNet.HEADER_SIZE,
-                        (long) VirtioNet.HEADER_SIZE + VirtioNet.MAX_FRAME);
-                frames++;
-                bytes += n - VirtioNet.HEADER_SIZE;
-            }
-            assertThat(frames).as("frames on the wire").isEqualTo(net.counters().get("tx_frames")).isLessThanOrEqualTo(returned);
-            assertThat(bytes).as("bytes on the wire").isEqualTo(net.counters().get("tx_bytes"));
         }
     }
 
     @FuzzTest(maxDuration = "30s")
     void receivedFramesFitTheChainsTheyFill(FuzzedDataProvider data) throws Exception {
-        boolean mergeable = data.consumeBoolean();
-        boolean eventIdx = data.consumeBoolean();
-        int size = 1 << data.consumeInt(0, 4);
-        try (GuestMemory memory = GuestMemory.allocate(List.of(new AddressRange(0, RAM)));
-             Link link = Link.open()) {
-            VirtQueue q = ringsApart(memory, 0, size, eventIdx, data);
-            VirtioNet net = new VirtioNet(link.tap(), MAC, VirtioNet.QUEUES, 256);
-            net.activate(mergeable ? 1L << VirtioNet.F_MRG_RXBUF : 0);
+        try (QuietLogs quiet = QuietLogs.during()) {
+            boolean mergeable = data.consumeBoolean();
+            boolean eventIdx = data.consumeBoolean();
+            int size = 1 << data.consumeInt(0, 4);
+            try (GuestMemory memory = GuestMemory.allocate(List.of(new AddressRange(0, RAM)));
+                 Link link = Link.open()) {
+                VirtQueue q = ringsApart(memory, 0, size, eventIdx, data);
+                VirtioNet net = new VirtioNet(link.tap(), MAC, VirtioNet.QUEUES, 256);
+                net.activate(mergeable ? 1L << VirtioNet.F_MRG_RXBUF : 0);
 
-            long sent = 0;
-            long sentBytes = 0;
-            int checkedUsed = memory.readShort(USED + 2) & 0xffff;
-            long usedBytes = 0;
-            boolean usedLapped = false;
-            try {
-                for (int op = 0; op < 16 && data.remainingBytes() > 0; op++) {
-                    switch (data.consumeInt(0, 3)) {
-                        case 0 -> { // a frame from the wire: a header, then a frame of the fuzzer's length
-                            ByteBuffer frame = ByteBuffer.allocateDirect(VirtioNet.HEADER_SIZE + data.consumeInt(0, VirtioNet.MAX_FRAME));
-                            frame.put(data.consumeBytes(Math.min(frame.capacity(), 16))).clear();
-                            if (link.wire().writev(List.of(frame)) >= 0) {
-                                sent++;
-                                sentBytes += frame.capacity();
+                long sent = 0;
+                long sentBytes = 0;
+                int checkedUsed = memory.readShort(USED + 2) & 0xffff;
+                long usedBytes = 0;
+                boolean usedLapped = false;
+                try {
+                    for (int op = 0; op < 16 && data.remainingBytes() > 0; op++) {
+                        switch (data.consumeInt(0, 3)) {
+                            case 0 -> { // a frame from the wire: a header, then a frame of the fuzzer's length
+                                ByteBuffer frame = ByteBuffer.allocateDirect(VirtioNet.HEADER_SIZE + data.consumeInt(0, VirtioNet.MAX_FRAME));
+                                frame.put(data.consumeBytes(Math.min(frame.capacity(), 16))).clear();
+                                if (link.wire().writev(List.of(frame)) >= 0) {
+                                    sent++;
+                                    sentBytes += frame.capacity();
+                                }
+                            }
+                            case 1 -> net.process(VirtioNet.RX_QUEUE, q); // the driver notifies
+                            case 2 -> { // the worker finds the tap readable, if the device asked to wait on it
+                                if (net.hostFdWanted(0)) {
+                                    net.hostFdReady(0, List.of(q, q));
+                                }
+                            }
+                            default -> { // the driver makes more heads available
+                                int avail = memory.readShort(AVAIL + 2) & 0xffff;
+                                int more = data.consumeInt(0, size);
+                                for (int i = 0; i < more; i++) {
+                                    memory.writeShort(AVAIL + 4 + 2L * ((avail + i) % size), (short) data.consumeInt(0, size - 1));
+                                }
+                                memory.writeShort(AVAIL + 2, (short) (avail + more));
                             }
                         }
-                        case 1 -> net.process(VirtioNet.RX_QUEUE, q); // the driver notifies
-                        case 2 -> { // the worker finds the tap readable, if the device asked to wait on it
-                            if (net.hostFdWanted(0)) {
-                                net.hostFdReady(0, List.of(q, q));
-                            }
+                        int used = memory.readShort(USED + 2) & 0xffff;
+                        int added = (used - checkedUsed) & 0xffff;
+                        if (added > size) {
+                            usedLapped = true; // the ring wrapped over entries not yet read; check the newest
                         }
-                        default -> { // the driver makes more heads available
-                            int avail = memory.readShort(AVAIL + 2) & 0xffff;
-                            int more = data.consumeInt(0, size);
-                            for (int i = 0; i < more; i++) {
-                                memory.writeShort(AVAIL + 4 + 2L * ((avail + i) % size), (short) data.consumeInt(0, size - 1));
-                            }
-                            memory.writeShort(AVAIL + 2, (short) (avail + more));
+                        for (int i = Math.max(0, added - size); i < added; i++) {
+                            long entry = USED + 4 + 8L * ((checkedUsed + i) % size);
+                            int head = memory.readInt(entry);
+                            long length = memory.readInt(entry + 4) & 0xffff_ffffL;
+                            assertThat(head).as("used id").isBetween(0, size - 1);
+                            assertThat(length).as("bytes reported in the chain at head %d", head)
+                                    .isLessThanOrEqualTo(writableBytes(memory, 0, head, size));
+                            usedBytes += length;
                         }
+                        checkedUsed = used;
                     }
-                    int used = memory.readShort(USED + 2) & 0xffff;
-                    int added = (used - checkedUsed) & 0xffff;
-                    if (added > size) {
-                        usedLapped = true; // the ring wrapped over entries not yet read; check the newest
-                    }
-                    for (int i = Math.max(0, added - size); i < added; i++) {
-                        long entry = USED + 4 + 8L * ((checkedUsed + i) % size);
-                        int head = memory.readInt(entry);
-                        long length = memory.readInt(entry + 4) & 0xffff_ffffL;
-                        assertThat(head).as("used id").isBetween(0, size - 1);
-                        assertThat(length).as("bytes reported in the chain at head %d", head)
-                                .isLessThanOrEqualTo(writableBytes(memory, 0, head, size));
-                        usedBytes += length;
-                    }
-                    checkedUsed = used;
+                } catch (VirtQueueException expected) {
+                    return; // a broken ring: the device needs a reset, and the used ring is no longer checked
                 }
-            } catch (VirtQueueException expected) {
-                return; // a broken ring: the device needs a reset, and the used ring is no longer checked
-            }
-            long frames = net.counters().get("rx_frames");
-            long bytes = net.counters().get("rx_bytes");
-            assertThat(frames).as("frames delivered").isLessThanOrEqualTo(sent);
-            assertThat(bytes + VirtioNet.HEADER_SIZE * frames).as("bytes delivered").isLessThanOrEqualTo(sentBytes);
-            if (!usedLapped) {
-                assertThat(usedBytes).as("used lengths against the frames delivered").isEqualTo(bytes + VirtioNet.HEADER_SIZE * frames);
+                long frames = net.counters().get("rx_frames");
+                long bytes = net.counters().get("rx_bytes");
+                assertThat(frames).as("frames delivered").isLessThanOrEqualTo(sent);
+                assertThat(bytes + VirtioNet.HEADER_SIZE * frames).as("bytes delivered").isLessThanOrEqualTo(sentBytes);
+                if (!usedLapped) {
+                    assertThat(usedBytes).as("used lengths against the frames delivered").isEqualTo(bytes + VirtioNet.HEADER_SIZE * frames);
+                }
             }
         }
     }

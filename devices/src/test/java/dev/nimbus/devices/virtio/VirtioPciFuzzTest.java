@@ -1,5 +1,6 @@
 package dev.nimbus.devices.virtio;
 
+import dev.nimbus.devices.testing.QuietLogs;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.nimbus.devices.bus.Bus;
@@ -49,99 +50,98 @@ class VirtioPciFuzzTest {
     static final int[] REGIONS = {VirtioPciDevice.COMMON_OFFSET, VirtioPciDevice.ISR_OFFSET, VirtioPciDevice.DEVICE_CONFIG_OFFSET,
             VirtioPciDevice.NOTIFY_OFFSET, VirtioPciDevice.MSIX_TABLE_OFFSET, VirtioPciDevice.MSIX_PBA_OFFSET};
 
-    static {
-        VirtioNetFuzzTest.QUIET.getLevel(); // the device's warnings off
-    }
 
     @FuzzTest(maxDuration = "30s")
     void theTransportKeepsItsRegistersAndBarsInBounds(FuzzedDataProvider data) throws Exception {
-        try (GuestMemory memory = GuestMemory.allocate(List.of(new AddressRange(0, RAM)))) {
-            Buses buses = new Buses();
-            Bus mmio = buses.mmio();
-            PciRoot root = new PciRoot(mmio, new PciBarAllocator(MMIO32, MMIO64), PciRoot.BarListener.NONE);
-            VirtioPciDevice[] device = new VirtioPciDevice[1];
-            MsiRouting routing = new MsiRouting() {
-                final boolean[] configured = new boolean[64];
+        try (QuietLogs quiet = QuietLogs.during()) {
+            try (GuestMemory memory = GuestMemory.allocate(List.of(new AddressRange(0, RAM)))) {
+                Buses buses = new Buses();
+                Bus mmio = buses.mmio();
+                PciRoot root = new PciRoot(mmio, new PciBarAllocator(MMIO32, MMIO64), PciRoot.BarListener.NONE);
+                VirtioPciDevice[] device = new VirtioPciDevice[1];
+                MsiRouting routing = new MsiRouting() {
+                    final boolean[] configured = new boolean[64];
 
-                @Override
-                public void configure(int vector, MsiMessage message) {
-                    configured[vector] = true;
-                }
-
-                @Override
-                public void signal(int vector) {
-                    var msix = device[0].msix();
-                    assertThat(vector).as("vector signalled").isBetween(0, msix.vectorCount() - 1);
-                    assertThat(configured[vector]).as("vector %d configured before it fires", vector).isTrue();
-                    assertThat(msix.enabled()).as("MSI-X enabled when vector %d fires", vector).isTrue();
-                    int control = device[0].config().get16(msix.offset() + 2);
-                    assertThat(control & 0x4000).as("function mask when vector %d fires", vector).isZero();
-                    assertThat(msix.readTable(vector * 16 + 12, 4) & 1).as("vector %d's mask when it fires", vector).isZero();
-                }
-            };
-            device[0] = new VirtioPciDevice(new VirtioConsole(OutputStream.nullOutputStream()), memory, routing, -1);
-            int slot = root.add(device[0]);
-            PciEcam ecam = new PciEcam(root, 0);
-            mmio.insert(ECAM, ecam.size(), ecam);
-            BusDevice fixed = new BusDevice() {
-                @Override
-                public long read(long offset, int size) {
-                    return 0;
-                }
-
-                @Override
-                public void write(long offset, int size, long value) {
-                }
-            };
-            mmio.insert(FIXED, FIXED_SIZE, fixed);
-            buses.pio().insert(PciConfigIo.BASE, PciConfigIo.PORTS, new PciConfigIo(root));
-            BusDevice registers = device[0].bars().getFirst().region();
-            long initial = device[0].config().barAddress(0, true);
-            assertThat(initial).as("BAR 0 as assigned").isBetween(MMIO64.base(), MMIO64.end() - VirtioPciDevice.BAR_SIZE);
-
-            for (int op = 0; op < 64 && data.remainingBytes() > 0; op++) {
-                int size = 1 << data.consumeInt(0, 2);
-                switch (data.consumeInt(0, 7)) {
-                    case 0 -> { // configuration write through ECAM, mostly to our function
-                        int dev = data.consumeBoolean() ? slot : data.consumeInt(0, 31);
-                        int register = data.consumeBoolean() ? data.consumeInt(0, 0x3f) : data.consumeInt(0, 0xfff);
-                        mmio.write(ECAM + ((long) dev << 15) + (register & ~(size - 1)), size, data.consumeLong());
+                    @Override
+                    public void configure(int vector, MsiMessage message) {
+                        configured[vector] = true;
                     }
-                    case 1 -> { // configuration read
-                        int register = data.consumeInt(0, 0xfff) & ~(size - 1);
-                        long v = root.configRead(0, data.consumeBoolean() ? slot : data.consumeInt(0, 31), 0, register, size);
-                        assertThat(v & ~Bus.allOnes(size)).as("bits beyond a %d-byte configuration read", size).isZero();
+
+                    @Override
+                    public void signal(int vector) {
+                        var msix = device[0].msix();
+                        assertThat(vector).as("vector signalled").isBetween(0, msix.vectorCount() - 1);
+                        assertThat(configured[vector]).as("vector %d configured before it fires", vector).isTrue();
+                        assertThat(msix.enabled()).as("MSI-X enabled when vector %d fires", vector).isTrue();
+                        int control = device[0].config().get16(msix.offset() + 2);
+                        assertThat(control & 0x4000).as("function mask when vector %d fires", vector).isZero();
+                        assertThat(msix.readTable(vector * 16 + 12, 4) & 1).as("vector %d's mask when it fires", vector).isZero();
                     }
-                    case 2 -> { // configuration access through ports 0xcf8/0xcfc
-                        buses.pio().write(PciConfigIo.BASE, 4, 0x8000_0000L | (long) slot << 11 | data.consumeInt(0, 0xff));
-                        int port = PciConfigIo.BASE + 4 + (data.consumeInt(0, 3) & ~(size - 1));
-                        if (data.consumeBoolean()) {
-                            buses.pio().write(port, size, data.consumeLong());
-                        } else {
-                            buses.pio().read(port, size);
+                };
+                device[0] = new VirtioPciDevice(new VirtioConsole(OutputStream.nullOutputStream()), memory, routing, -1);
+                int slot = root.add(device[0]);
+                PciEcam ecam = new PciEcam(root, 0);
+                mmio.insert(ECAM, ecam.size(), ecam);
+                BusDevice fixed = new BusDevice() {
+                    @Override
+                    public long read(long offset, int size) {
+                        return 0;
+                    }
+
+                    @Override
+                    public void write(long offset, int size, long value) {
+                    }
+                };
+                mmio.insert(FIXED, FIXED_SIZE, fixed);
+                buses.pio().insert(PciConfigIo.BASE, PciConfigIo.PORTS, new PciConfigIo(root));
+                BusDevice registers = device[0].bars().getFirst().region();
+                long initial = device[0].config().barAddress(0, true);
+                assertThat(initial).as("BAR 0 as assigned").isBetween(MMIO64.base(), MMIO64.end() - VirtioPciDevice.BAR_SIZE);
+
+                for (int op = 0; op < 64 && data.remainingBytes() > 0; op++) {
+                    int size = 1 << data.consumeInt(0, 2);
+                    switch (data.consumeInt(0, 7)) {
+                        case 0 -> { // configuration write through ECAM, mostly to our function
+                            int dev = data.consumeBoolean() ? slot : data.consumeInt(0, 31);
+                            int register = data.consumeBoolean() ? data.consumeInt(0, 0x3f) : data.consumeInt(0, 0xfff);
+                            mmio.write(ECAM + ((long) dev << 15) + (register & ~(size - 1)), size, data.consumeLong());
                         }
-                    }
-                    case 3 -> { // register write, through the bus where BAR 0 is mapped, else straight
-                        long offset = (REGIONS[data.consumeInt(0, REGIONS.length - 1)] + data.consumeInt(0, 0x7f)) & ~(size - 1);
-                        long value = data.consumeLong();
-                        long base = root.mappedBase(slot, 0);
-                        if (base >= 0) {
-                            mmio.write(base + offset, size, value);
-                        } else {
-                            registers.write(offset, size, value);
+                        case 1 -> { // configuration read
+                            int register = data.consumeInt(0, 0xfff) & ~(size - 1);
+                            long v = root.configRead(0, data.consumeBoolean() ? slot : data.consumeInt(0, 31), 0, register, size);
+                            assertThat(v & ~Bus.allOnes(size)).as("bits beyond a %d-byte configuration read", size).isZero();
                         }
+                        case 2 -> { // configuration access through ports 0xcf8/0xcfc
+                            buses.pio().write(PciConfigIo.BASE, 4, 0x8000_0000L | (long) slot << 11 | data.consumeInt(0, 0xff));
+                            int port = PciConfigIo.BASE + 4 + (data.consumeInt(0, 3) & ~(size - 1));
+                            if (data.consumeBoolean()) {
+                                buses.pio().write(port, size, data.consumeLong());
+                            } else {
+                                buses.pio().read(port, size);
+                            }
+                        }
+                        case 3 -> { // register write, through the bus where BAR 0 is mapped, else straight
+                            long offset = (REGIONS[data.consumeInt(0, REGIONS.length - 1)] + data.consumeInt(0, 0x7f)) & ~(size - 1);
+                            long value = data.consumeLong();
+                            long base = root.mappedBase(slot, 0);
+                            if (base >= 0) {
+                                mmio.write(base + offset, size, value);
+                            } else {
+                                registers.write(offset, size, value);
+                            }
+                        }
+                        case 4 -> { // register read
+                            long offset = (REGIONS[data.consumeInt(0, REGIONS.length - 1)] + data.consumeInt(0, 0x7f)) & ~(size - 1);
+                            long v = registers.read(offset, size);
+                            assertThat(v & ~Bus.allOnes(size)).as("bits beyond a %d-byte read at 0x%x", size, offset).isZero();
+                        }
+                        case 5 -> device[0].processQueue(data.consumeInt(0, 2));
+                        case 6 -> memory.write(data.consumeInt(0, (int) RAM - 64), data.consumeBytes(64));
+                        default -> device[0].configChanged();
                     }
-                    case 4 -> { // register read
-                        long offset = (REGIONS[data.consumeInt(0, REGIONS.length - 1)] + data.consumeInt(0, 0x7f)) & ~(size - 1);
-                        long v = registers.read(offset, size);
-                        assertThat(v & ~Bus.allOnes(size)).as("bits beyond a %d-byte read at 0x%x", size, offset).isZero();
-                    }
-                    case 5 -> device[0].processQueue(data.consumeInt(0, 2));
-                    case 6 -> memory.write(data.consumeInt(0, (int) RAM - 64), data.consumeBytes(64));
-                    default -> device[0].configChanged();
+                    checkBus(mmio, fixed);
+                    checkBar0(root, slot, device[0].config(), mmio);
                 }
-                checkBus(mmio, fixed);
-                checkBar0(root, slot, device[0].config(), mmio);
             }
         }
     }
