@@ -67,6 +67,8 @@ public final class LibC {
     public static final int SO_ACCEPTCONN = 30;
     public static final int SO_DOMAIN = 39;
     public static final int F_GETFD = 1;
+    public static final int SOCK_SEQPACKET = 5;
+    public static final int SOCK_NONBLOCK = 0x800;
 
     /** {@code struct iovec}: base pointer and length, 16 bytes on the 64-bit hosts Nimbus runs on. */
     public static final StructLayout IOVEC = MemoryLayout.structLayout(ADDRESS.withName("iov_base"), JAVA_LONG.withName("iov_len"));
@@ -96,6 +98,8 @@ public final class LibC {
     private static final MethodHandle READV = longCount(downcall("readv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT)));
     private static final MethodHandle WRITEV = longCount(downcall("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT)));
     private static final MethodHandle SOCKET = downcall("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle SOCKETPAIR = downcall("socketpair",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle EPOLL_CREATE1 = downcall("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle EPOLL_CTL = downcall("epoll_ctl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
@@ -290,6 +294,15 @@ public final class LibC {
     /** socket(2). Returns the new descriptor. */
     public static int socket(int domain, int type, int protocol, String name) {
         return Native.checked(name, c -> (int) SOCKET.invokeExact(c, domain, type, protocol));
+    }
+
+    /** socketpair(2). Returns the two connected descriptors. */
+    public static int[] socketpair(int domain, int type, int protocol, String name) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment fds = arena.allocate(JAVA_INT, 2);
+            Native.checked(name, c -> (int) SOCKETPAIR.invokeExact(c, domain, type, protocol, fds));
+            return new int[] {fds.getAtIndex(JAVA_INT, 0), fds.getAtIndex(JAVA_INT, 1)};
+        }
     }
 
     /** epoll_create1(2). Returns the new epoll descriptor. */

@@ -175,6 +175,20 @@ public final class Tap implements AutoCloseable {
         }
     }
 
+    /**
+     * Wraps {@code fd}, a descriptor that already carries one frame per read or write with its 12-byte
+     * {@code virtio_net_hdr_v1} first, and takes ownership of it: a tap another process opened and passed
+     * on, or one end of a non-blocking {@code SOCK_SEQPACKET} socket pair, which keeps frame boundaries and
+     * cuts a frame short as a tap does (the fuzz targets of virtio-net put that in place of a tap, with the
+     * other end as the wire). The offload calls fail on a descriptor that is not a tap.
+     */
+    public static Tap adopt(int fd, String name) {
+        if (fd < 0) {
+            throw new IllegalArgumentException("no descriptor to adopt: " + fd);
+        }
+        return new Tap(fd, name);
+    }
+
     /** The interface name the kernel gave the tap. */
     public String name() {
         return name;

@@ -114,7 +114,9 @@ public record Arm64Image(byte[] bytes, long textOffset, long imageSize, boolean 
 
     private static byte[] gunzip(String what, byte[] file, long maxBytes) throws BootException {
         try (InputStream in = new GZIPInputStream(new java.io.ByteArrayInputStream(file), 64 * 1024)) {
-            ByteArrayOutputStream out = new ByteArrayOutputStream(file.length * 3);
+            // a guess at the image's size; file.length * 3 alone overflows an int for files over 682 MiB, which
+            // maxBytes (up to 1 GiB of RAM) lets through, and would ask for the whole guess at once
+            ByteArrayOutputStream out = new ByteArrayOutputStream((int) Math.min(Math.min(3L * file.length, maxBytes), 64 << 20));
             byte[] buf = new byte[64 * 1024];
             for (int n; (n = in.read(buf)) > 0; ) {
                 if (out.size() + (long) n > maxBytes) {
