@@ -19,6 +19,8 @@ public final class FakeRiscv64Vcpu implements Riscv64Vcpu {
     public static final long IMAFDCH = bits("imafdch");
     private final int id;
     public final Map<Long, Long> regs = new LinkedHashMap<>();
+    /** Whether KVM_GET_REG_LIST fails, as on riscv64 hosts before Linux 6.6. */
+    public boolean noRegisterList;
     /** "set <id> <value>" in order. */
     public final List<String> calls = new ArrayList<>();
 
@@ -66,5 +68,11 @@ public final class FakeRiscv64Vcpu implements Riscv64Vcpu {
 
     @Override public void getOneReg(long id, byte[] value) { throw new UnsupportedOperationException(); }
     @Override public void setOneReg(long id, byte[] value) { throw new UnsupportedOperationException(); }
-    @Override public long[] registerList() { return regs.keySet().stream().mapToLong(Long::longValue).toArray(); }
+    @Override
+    public long[] registerList() {
+        if (noRegisterList) {
+            throw new IllegalStateException("KVM_GET_REG_LIST failed: EINVAL");
+        }
+        return regs.keySet().stream().mapToLong(Long::longValue).toArray();
+    }
 }

@@ -81,7 +81,7 @@ public record HartFeatures(String letters, List<String> extensions, String mmuTy
                 letters.append(c);
             }
         }
-        long[] registers = vcpu.registerList();
+        long[] registers = registers(vcpu);
         TreeMap<Integer, String> on = new TreeMap<>();
         boolean satpMode = false;
         boolean cboz = false;
@@ -100,6 +100,29 @@ public record HartFeatures(String letters, List<String> extensions, String mmuTy
                 ? OptionalInt.of((int) vcpu.getOneReg(Registers.CONFIG_ZICBOZ_BLOCK_SIZE)) : OptionalInt.empty();
         return new HartFeatures(letters.toString(), new ArrayList<>(on.values()), mmu, vcpu.getOneReg(Registers.TIMER_FREQUENCY),
                 cbom, cbozSize);
+    }
+
+    /**
+     * The hart's registers: {@code KVM_GET_REG_LIST}, which riscv64 KVM has from Linux 6.6; before that, the
+     * registers this class asks about that a read answers (one that fails does not exist on this host).
+     */
+    private static long[] registers(Riscv64Vcpu vcpu) {
+        try {
+            return vcpu.registerList();
+        } catch (RuntimeException noRegList) {
+            List<Long> candidates = new ArrayList<>(List.of(Registers.CONFIG_SATP_MODE, Registers.CONFIG_ZICBOZ_BLOCK_SIZE));
+            MULTI_LETTER.keySet().stream().sorted().forEach(id -> candidates.add(Registers.isaExtension(id)));
+            return candidates.stream().filter(r -> answers(vcpu, r)).mapToLong(Long::longValue).toArray();
+        }
+    }
+
+    private static boolean answers(Riscv64Vcpu vcpu, long register) {
+        try {
+            vcpu.getOneReg(register);
+            return true;
+        } catch (RuntimeException absent) {
+            return false;
+        }
     }
 
     /** {@code riscv,isa-base}: {@code rv64i}. */

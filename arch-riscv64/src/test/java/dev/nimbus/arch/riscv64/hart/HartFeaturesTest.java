@@ -52,6 +52,15 @@ class HartFeaturesTest {
     }
 
     @Test
+    void aKernelWithoutARegisterListIsAskedRegisterByRegister() {
+        FakeRiscv64Vcpu vcpu = new FakeRiscv64Vcpu(0);
+        vcpu.noRegisterList = true;
+        HartFeatures f = HartFeatures.read(vcpu);
+        assertThat(f.extensions()).containsExactly("sstc", "zicbom", "zicsr", "zifencei");
+        assertThat(f.mmuType()).isEqualTo("riscv,sv48");
+    }
+
+    @Test
     void aHartWithoutTheBaseIntegerIsaIsRefused() {
         assertThatThrownBy(() -> new HartFeatures("mafdc", List.of(), "riscv,sv39", 10_000_000, OptionalInt.empty(), OptionalInt.empty()))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("base integer ISA");
