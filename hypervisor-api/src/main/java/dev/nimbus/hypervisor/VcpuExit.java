@@ -4,7 +4,7 @@ package dev.nimbus.hypervisor;
  * Why {@link Vcpu#run()} returned. Sealed, so the VMM's exit loop is an exhaustive {@code switch}: a new
  * kind of exit is a compile error wherever it is not handled.
  *
- * <p>The four I/O exits are interfaces that a backend implements as views over its own exit data (the
+ * <p>The four I/O exits and the SBI call are interfaces that a backend implements as views over its own exit data (the
  * {@code kvm_run} page for KVM), so the common exits allocate nothing. Such a view is valid until the next
  * {@link Vcpu#run()} on the same vCPU; a response written with {@code respond} is delivered to the guest by
  * that next {@code run()}. The other exits are plain values.
@@ -64,6 +64,33 @@ public sealed interface VcpuExit {
 
         /** Sets the value the guest reads; the low {@link #size()} bytes are used. */
         void respond(long value);
+    }
+
+    /**
+     * riscv64: the guest made an SBI call ({@code ecall} from S-mode, extension id in a7, function id in a6,
+     * arguments in a0-a5) that the hypervisor hands to the VMM rather than answering itself. KVM answers most
+     * extensions in the kernel (timer, IPI, remote fences, HSM, PMU, and system reset, which arrives as a
+     * {@link SystemEvent}) and forwards only a few (the legacy console calls, the debug console when user space
+     * enabled it, the experimental and vendor ranges). The answer goes back to the guest in a0 (an SBI error
+     * code) and a1 (a value) through {@link #respond}, delivered by the next {@link Vcpu#run()}.
+     */
+    non-sealed interface SbiCall extends VcpuExit {
+        /** SBI's {@code SBI_SUCCESS}. */
+        long SUCCESS = 0;
+        /** SBI's {@code SBI_ERR_NOT_SUPPORTED}: the answer to a call the VMM does not implement. */
+        long ERR_NOT_SUPPORTED = -2;
+
+        /** The extension id (a7). */
+        long extension();
+
+        /** The function id (a6). */
+        long function();
+
+        /** Argument {@code index} (a0-a5), 0 &lt;= index &lt; 6. */
+        long arg(int index);
+
+        /** Sets what the call returns: {@code error} in a0, {@code value} in a1. */
+        void respond(long error, long value);
     }
 
     /** The vCPU executed HLT (or WFI) and the hypervisor hands the wait to user space. */

@@ -12,6 +12,8 @@ import dev.nimbus.devices.layeringfixture.DeviceUsingKvm;
 import dev.nimbus.hypervisor.layeringfixture.ApiUsingVmm;
 import dev.nimbus.host.layeringfixture.HostUsingSpi;
 import dev.nimbus.arch.riscv64.layeringfixture.ArchUsingHost;
+import dev.nimbus.arch.riscv64.layeringfixture.ArchUsingAnotherArch;
+import dev.nimbus.arch.fdt.layeringfixture.FdtKnowingAMachine;
 import dev.nimbus.kvm.layeringfixture.KvmUsingMshv;
 import dev.nimbus.vmm.layeringfixture.VmmMakingADevice;
 import dev.nimbus.vmm.layeringfixture.VmmMakingADeviceByFactory;
@@ -40,7 +42,7 @@ class LayeringTest {
     @ParameterizedTest(name = "classes of {0} were imported")
     @ValueSource(strings = {"dev.nimbus.hypervisor", "dev.nimbus.host", "dev.nimbus.hypervisor.memory",
         "dev.nimbus.kvm", "dev.nimbus.mshv", "dev.nimbus.arch.x86_64", "dev.nimbus.arch.aarch64",
-        "dev.nimbus.arch.riscv64", "dev.nimbus.devices", "dev.nimbus.vmm"})
+        "dev.nimbus.arch.riscv64", "dev.nimbus.arch.fdt", "dev.nimbus.devices", "dev.nimbus.vmm"})
     void everyModuleIsImported(String pkg) {
         // a rule over an empty class set proves nothing: make sure each module's classes are really there
         assertThat(production.stream().map(JavaClass::getPackageName))
@@ -85,6 +87,11 @@ class LayeringTest {
     @Test
     void archModulesAreIndependent() {
         LayeringRules.ARCH_MODULES_ARE_INDEPENDENT.check(production);
+    }
+
+    @Test
+    void theSharedDeviceTreeWriterKnowsNoMachine() {
+        LayeringRules.FDT_KNOWS_NO_MACHINE.check(production);
     }
 
     @Test
@@ -146,6 +153,16 @@ class LayeringTest {
     @Test
     void archRuleCatchesAnArchPlatformUsingABackend() {
         assertThat(violated(LayeringRules.ARCH_USES_NO_BACKEND, ArchUsingBackend.class)).isTrue();
+    }
+
+    @Test
+    void archIndependenceRuleCatchesRiscv64UsingAarch64Code() {
+        assertThat(violated(LayeringRules.ARCH_MODULES_ARE_INDEPENDENT, ArchUsingAnotherArch.class)).isTrue();
+    }
+
+    @Test
+    void fdtRuleCatchesTheWriterKnowingAMachine() {
+        assertThat(violated(LayeringRules.FDT_KNOWS_NO_MACHINE, FdtKnowingAMachine.class)).isTrue();
     }
 
     @Test

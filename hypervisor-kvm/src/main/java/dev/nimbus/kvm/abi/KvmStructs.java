@@ -188,6 +188,7 @@ public final class KvmStructs {
     public static final long RUN_EX_ERROR_CODE = offset(KVM_RUN, "$exit", "ex", "error_code");
     public static final long RUN_SBI_EXTENSION = offset(KVM_RUN, "$exit", "riscv_sbi", "extension_id");
     public static final long RUN_SBI_FUNCTION = offset(KVM_RUN, "$exit", "riscv_sbi", "function_id");
+    public static final long RUN_SBI_ARGS = offset(KVM_RUN, "$exit", "riscv_sbi", "args");
     public static final long RUN_SBI_RET = offset(KVM_RUN, "$exit", "riscv_sbi", "ret");
     public static final long RUN_CSR_NUM = offset(KVM_RUN, "$exit", "riscv_csr", "csr_num");
 

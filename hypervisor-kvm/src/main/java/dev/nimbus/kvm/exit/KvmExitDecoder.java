@@ -13,9 +13,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
- * Turns the exit a vCPU reported in its {@code kvm_run} page into a {@link VcpuExit}. The four I/O exits are
- * views over the page, one instance of each per vCPU, reused for every exit: decoding a PIO or MMIO exit
- * allocates nothing. The rarer exits are small values built when they happen.
+ * Turns the exit a vCPU reported in its {@code kvm_run} page into a {@link VcpuExit}. The four I/O exits and
+ * the riscv64 SBI call are views over the page, one instance of each per vCPU, reused for every exit: decoding
+ * a PIO, MMIO or SBI exit allocates nothing. The rarer exits are small values built when they happen.
  *
  * <p>Works on any segment laid out as {@code struct kvm_run}, so tests and benchmarks replay exits from a
  * page filled in memory without KVM.
@@ -30,6 +30,7 @@ public final class KvmExitDecoder {
     private final IoIn ioIn = new IoIn();
     private final MmioWrite mmioWrite = new MmioWrite();
     private final MmioRead mmioRead = new MmioRead();
+    private final SbiCall sbiCall = new SbiCall();
 
     /** A decoder over {@code run}, which must be at least {@code sizeof(struct kvm_run)} bytes. */
     public KvmExitDecoder(MemorySegment run) {
@@ -59,9 +60,7 @@ public final class KvmExitDecoder {
             case KVM_EXIT_EXCEPTION -> new VcpuExit.Unknown(reason, String.format(
                     "KVM_EXIT_EXCEPTION: exception %d, error code 0x%x", run.get(JAVA_INT, RUN_EX_EXCEPTION),
                     run.get(JAVA_INT, RUN_EX_ERROR_CODE)));
-            case KVM_EXIT_RISCV_SBI -> new VcpuExit.Unknown(reason, String.format(
-                    "KVM_EXIT_RISCV_SBI: extension 0x%x function %d", run.get(JAVA_LONG, RUN_SBI_EXTENSION),
-                    run.get(JAVA_LONG, RUN_SBI_FUNCTION)));
+            case KVM_EXIT_RISCV_SBI -> sbiCall;
             case KVM_EXIT_RISCV_CSR -> new VcpuExit.Unknown(reason, String.format(
                     "KVM_EXIT_RISCV_CSR: CSR 0x%x", run.get(JAVA_LONG, RUN_CSR_NUM)));
             default -> new VcpuExit.Unknown(reason, "KVM exit reason " + reason);
@@ -257,6 +256,42 @@ public final class KvmExitDecoder {
         @Override
         public String toString() {
             return String.format("MmioRead[address=0x%x, size=%d]", address(), size());
+        }
+    }
+
+    /**
+     * {@code riscv_sbi}: KVM has already put {@code SBI_ERR_NOT_SUPPORTED} and 0 in {@code ret} before it
+     * exits, and on the next {@code KVM_RUN} copies {@code ret[0]} and {@code ret[1]} to a0 and a1 and steps
+     * the guest past its {@code ecall}; {@link #respond} overwrites them.
+     */
+    private final class SbiCall implements VcpuExit.SbiCall {
+        @Override
+        public long extension() {
+            return run.get(JAVA_LONG, RUN_SBI_EXTENSION);
+        }
+
+        @Override
+        public long function() {
+            return run.get(JAVA_LONG, RUN_SBI_FUNCTION);
+        }
+
+        @Override
+        public long arg(int index) {
+            if (index < 0 || index >= 6) {
+                throw new IndexOutOfBoundsException("SBI argument " + index + " of 6");
+            }
+            return run.get(JAVA_LONG, RUN_SBI_ARGS + 8L * index);
+        }
+
+        @Override
+        public void respond(long error, long value) {
+            run.set(JAVA_LONG, RUN_SBI_RET, error);
+            run.set(JAVA_LONG, RUN_SBI_RET + 8, value);
+        }
+
+        @Override
+        public String toString() {
+            return String.format("SbiCall[extension=0x%x, function=%d]", extension(), function());
         }
     }
 }

@@ -161,4 +161,50 @@ class KvmExitDecoderTest {
 
         assertThat(decoder.decode()).isEqualTo(new VcpuExit.Unknown(99, "KVM exit reason 99"));
     }
+
+    /** What KVM leaves in riscv_sbi when it forwards a call: ids, a0-a5, and ret already NOT_SUPPORTED, 0. */
+    private void sbi(long extension, long function, long... args) {
+        run.set(JAVA_INT, RUN_EXIT_REASON, KVM_EXIT_RISCV_SBI);
+        run.set(JAVA_LONG, RUN_SBI_EXTENSION, extension);
+        run.set(JAVA_LONG, RUN_SBI_FUNCTION, function);
+        for (int i = 0; i < args.length; i++) {
+            run.set(JAVA_LONG, RUN_SBI_ARGS + 8L * i, args[i]);
+        }
+        run.set(JAVA_LONG, RUN_SBI_RET, -2L);
+        run.set(JAVA_LONG, RUN_SBI_RET + 8, 0L);
+    }
+
+    @Test
+    void aForwardedSbiCallDecodesItsExtensionFunctionAndArguments() {
+        // the SBI v0.1 console_putchar (extension 0x01) of 'x', which KVM forwards to user space
+        sbi(0x01, 0, 'x', 0, 0, 0, 0, 0x5a5a);
+
+        VcpuExit exit = decoder.decode();
+
+        assertThat(exit).isInstanceOf(VcpuExit.SbiCall.class);
+        VcpuExit.SbiCall call = (VcpuExit.SbiCall) exit;
+        assertThat(call.extension()).isEqualTo(0x01);
+        assertThat(call.function()).isZero();
+        assertThat(call.arg(0)).isEqualTo('x');
+        assertThat(call.arg(5)).isEqualTo(0x5a5a);
+    }
+
+    @Test
+    void anSbiAnswerGoesWhereKvmCopiesItToA0AndA1() {
+        sbi(0x4442_434eL, 2, 1); // the debug console's write_byte
+        ((VcpuExit.SbiCall) decoder.decode()).respond(VcpuExit.SbiCall.SUCCESS, 0x1234);
+        assertThat(run.get(JAVA_LONG, RUN_SBI_RET)).isZero();
+        assertThat(run.get(JAVA_LONG, RUN_SBI_RET + 8)).isEqualTo(0x1234);
+
+        sbi(0x0900_0000L, 7); // a vendor extension
+        ((VcpuExit.SbiCall) decoder.decode()).respond(VcpuExit.SbiCall.ERR_NOT_SUPPORTED, 0);
+        assertThat(run.get(JAVA_LONG, RUN_SBI_RET)).isEqualTo(-2);
+    }
+
+    @Test
+    void theSbiArgumentsAreA0ToA5Only() {
+        sbi(0x01, 0);
+        VcpuExit.SbiCall call = (VcpuExit.SbiCall) decoder.decode();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> call.arg(6)).isInstanceOf(IndexOutOfBoundsException.class);
+    }
 }

@@ -98,6 +98,12 @@ final class VcpuLoop implements Runnable {
                         case OTHER -> LOG.log(Level.WARNING, "vCPU {0}: ignoring system event type {1}", index, e.rawType());
                     }
                 }
+                case VcpuExit.SbiCall call -> {
+                    // nothing here implements an SBI extension KVM forwards: say so to the guest, which goes on
+                    LOG.log(Level.DEBUG, "vCPU {0}: SBI extension 0x{1} function {2} answered not supported", index,
+                            Long.toHexString(call.extension()), call.function());
+                    call.respond(VcpuExit.SbiCall.ERR_NOT_SUPPORTED, 0);
+                }
                 case VcpuExit.Shutdown s -> fail("vCPU " + index + ": the guest shut down the CPU (triple fault): " + s.detail());
                 case VcpuExit.InternalError e -> fail("vCPU " + index + ": hypervisor internal error: " + e.detail());
                 case VcpuExit.Unknown u -> fail("vCPU " + index + ": unhandled exit reason " + u.reason() + " (" + u.detail() + ")");

@@ -85,6 +85,38 @@ class VmRunnerTest {
         assertThat(platform.kernelsLoaded).hasValue(2);
     }
 
+    /** An SBI call as a backend hands it over, recording the answer. */
+    private static final class Sbi implements VcpuExit.SbiCall {
+        final long extension;
+        long error = 99;
+        long value = 99;
+
+        Sbi(long extension) {
+            this.extension = extension;
+        }
+
+        @Override public long extension() { return extension; }
+        @Override public long function() { return 0; }
+        @Override public long arg(int index) { return 0; }
+
+        @Override
+        public void respond(long error, long value) {
+            this.error = error;
+            this.value = value;
+        }
+    }
+
+    @Test
+    void anSbiCallTheVmmDoesNotImplementIsAnsweredNotSupportedAndTheGuestGoesOn() throws Exception {
+        Sbi vendor = new Sbi(0x0900_0000L);
+        ScriptedBackend backend = new ScriptedBackend().thenVm(() -> vendor, () -> out(COM1, 'k'), () -> out(ACPI, 0x34));
+        assertThat(run(backend, config(1))).isZero();
+        assertThat(vendor.error).isEqualTo(VcpuExit.SbiCall.ERR_NOT_SUPPORTED);
+        assertThat(vendor.value).isZero();
+        assertThat(Files.readString(dir.resolve("serial.log"))).isEqualTo("k");
+        assertThat(err.toString()).isEmpty();
+    }
+
     @Test
     void everyVcpuIsSetUpAndEverythingIsClosedAfterTheRun() throws Exception {
         ScriptedBackend backend = new ScriptedBackend().thenVm(() -> out(ACPI, 0x34));

@@ -1,17 +1,12 @@
 package dev.nimbus.arch.aarch64.boot;
 
 import dev.nimbus.hypervisor.arch.BootException;
+import dev.nimbus.hypervisor.arch.BootFiles;
 
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HexFormat;
-import java.util.zip.GZIPInputStream;
-import java.util.zip.ZipException;
 
 /**
  * An arm64 Linux kernel {@code Image} (Documentation/arch/arm64/booting.rst, "Call the kernel image"),
@@ -38,7 +33,6 @@ public record Arm64Image(byte[] bytes, long textOffset, long imageSize, boolean 
     public static final long LEGACY_TEXT_OFFSET = 0x80000;
     /** Header flags bit 0: the kernel is big-endian. */
     public static final long FLAG_BIG_ENDIAN = 1;
-    private static final int GZIP_MAGIC = 0x8b1f;
 
     /**
      * Reads and checks the kernel at {@code path}; a gzip file is decompressed first, to at most
@@ -47,26 +41,8 @@ public record Arm64Image(byte[] bytes, long textOffset, long imageSize, boolean 
      * @throws BootException naming the file and what was found when it is not an arm64 Image this machine boots
      */
     public static Arm64Image read(Path path, long maxBytes) throws BootException {
-        String what = "kernel " + path;
-        byte[] file;
-        if (!Files.exists(path)) {
-            throw new BootException(what + ": no such file");
-        }
-        if (!Files.isRegularFile(path)) {
-            throw new BootException(what + ": not a regular file");
-        }
-        try {
-            long size = Files.size(path);
-            if (size > maxBytes) {
-                throw new BootException(String.format("%s: %d bytes, more than the %d bytes of RAM a kernel may use", what, size, maxBytes));
-            }
-            file = Files.readAllBytes(path);
-        } catch (IOException e) {
-            throw new BootException(what + ": cannot read it: " + describe(e), e);
-        }
-        boolean gzip = file.length >= 2 && ((file[0] & 0xff) | (file[1] & 0xff) << 8) == GZIP_MAGIC;
-        byte[] image = gzip ? gunzip(what, file, maxBytes) : file;
-        return parse(what + (gzip ? " (gzip-compressed)" : ""), image, gzip);
+        BootFiles.KernelFile file = BootFiles.readKernel(path, maxBytes);
+        return parse("kernel " + path + (file.gzip() ? " (gzip-compressed)" : ""), file.bytes(), file.gzip());
     }
 
     /** Checks the header of an uncompressed image; {@code what} names it in errors. */
@@ -110,29 +86,5 @@ public record Arm64Image(byte[] bytes, long textOffset, long imageSize, boolean 
             return ": an x86 bzImage";
         }
         return "";
-    }
-
-    private static byte[] gunzip(String what, byte[] file, long maxBytes) throws BootException {
-        try (InputStream in = new GZIPInputStream(new java.io.ByteArrayInputStream(file), 64 * 1024)) {
-            // a guess at the image's size; file.length * 3 alone overflows an int for files over 682 MiB, which
-            // maxBytes (up to 1 GiB of RAM) lets through, and would ask for the whole guess at once
-            ByteArrayOutputStream out = new ByteArrayOutputStream((int) Math.min(Math.min(3L * file.length, maxBytes), 64 << 20));
-            byte[] buf = new byte[64 * 1024];
-            for (int n; (n = in.read(buf)) > 0; ) {
-                if (out.size() + (long) n > maxBytes) {
-                    throw new BootException(String.format("%s: decompresses to more than the %d bytes of RAM a kernel may use", what, maxBytes));
-                }
-                out.write(buf, 0, n);
-            }
-            return out.toByteArray();
-        } catch (ZipException | java.io.EOFException e) {
-            throw new BootException(what + ": gzip data is corrupt or cut short: " + describe(e), e);
-        } catch (IOException e) {
-            throw new BootException(what + ": cannot decompress it: " + describe(e), e);
-        }
-    }
-
-    private static String describe(Exception e) {
-        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     }
 }

@@ -2,16 +2,12 @@ package dev.nimbus.arch.aarch64.boot;
 
 import dev.nimbus.arch.aarch64.Aarch64Layout;
 import dev.nimbus.hypervisor.arch.BootException;
+import dev.nimbus.hypervisor.arch.BootFiles;
 import dev.nimbus.hypervisor.arch.BootImages;
 import dev.nimbus.hypervisor.memory.AddressRange;
 import dev.nimbus.hypervisor.memory.GuestMemory;
 import dev.nimbus.hypervisor.memory.GuestMemoryException;
 
-import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 import java.util.function.Function;
 
@@ -33,7 +29,6 @@ public final class ImageLoader {
     public static final long BOOT_WINDOW = Aarch64Layout.GIB;
     /** The most bytes a device tree may have, and the alignment of the region it sits in. */
     public static final long FDT_MAX = 2 * Aarch64Layout.MIB;
-    private static final int CHUNK = 1 << 20;
 
     /** Where the loader put things. */
     public record Placement(long kernel, long kernelEnd, Optional<AddressRange> initramfs, long fdt) {}
@@ -59,7 +54,7 @@ public final class ImageLoader {
         try {
             memory.write(load, image.bytes());
             memory.fill(load + image.bytes().length, kernelEnd - load - image.bytes().length, (byte) 0);
-            Optional<AddressRange> initramfs = loadInitramfs(memory, images, kernelEnd, fdtAddress);
+            Optional<AddressRange> initramfs = BootFiles.loadInitramfs(memory, images.initramfs(), kernelEnd, fdtAddress, "the device tree");
             byte[] blob = fdt.apply(initramfs);
             if (blob.length > FDT_MAX) {
                 throw new BootException(String.format("the device tree is %d bytes, more than the %d a kernel accepts", blob.length, FDT_MAX));
@@ -68,47 +63,6 @@ public final class ImageLoader {
             return new Placement(load, kernelEnd, initramfs, fdtAddress);
         } catch (GuestMemoryException e) {
             throw new IllegalStateException("the aarch64 boot layout points outside guest RAM: " + e.getMessage(), e);
-        }
-    }
-
-    /** The initramfs at the highest page below {@code limit} that leaves it above {@code kernelEnd}. */
-    private static Optional<AddressRange> loadInitramfs(GuestMemory memory, BootImages images, long kernelEnd, long limit)
-            throws BootException, GuestMemoryException {
-        if (images.initramfs().isEmpty()) {
-            return Optional.empty();
-        }
-        Path path = images.initramfs().get();
-        String what = "initramfs " + path;
-        if (!Files.exists(path)) {
-            throw new BootException(what + ": no such file");
-        }
-        if (!Files.isRegularFile(path)) {
-            throw new BootException(what + ": not a regular file");
-        }
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (size == 0) {
-                throw new BootException(what + ": the file is empty");
-            }
-            long floor = (kernelEnd + 4095) & -4096L;
-            long address = (limit - size) & -4096L;
-            if (size > limit || address < floor) {
-                throw new BootException(String.format("%s: %d bytes do not fit in RAM between the kernel's end (0x%x) and the device tree (0x%x)",
-                        what, size, floor, limit));
-            }
-            for (long done = 0; done < size; ) {
-                int n = (int) Math.min(CHUNK, size - done);
-                var buffer = memory.buffer(address + done, n);
-                while (buffer.hasRemaining()) {
-                    if (ch.read(buffer, done + buffer.position()) < 0) {
-                        throw new BootException(what + ": the file got shorter while it was read");
-                    }
-                }
-                done += n;
-            }
-            return Optional.of(new AddressRange(address, size));
-        } catch (IOException e) {
-            throw new BootException(what + ": cannot read it: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.nimbus.arch.aarch64.fdt;
 
 import dev.nimbus.arch.aarch64.Aarch64Layout;
+import dev.nimbus.arch.fdt.FdtWriter;
 import dev.nimbus.hypervisor.IrqChipConfig;
 import dev.nimbus.hypervisor.arch.MachineLayout;
 import dev.nimbus.hypervisor.arch.PlatformDevice;

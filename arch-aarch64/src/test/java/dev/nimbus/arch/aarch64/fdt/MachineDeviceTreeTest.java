@@ -1,5 +1,6 @@
 package dev.nimbus.arch.aarch64.fdt;
 
+import dev.nimbus.testsupport.Dtc;
 import dev.nimbus.testsupport.HostTools;
 import dev.nimbus.arch.aarch64.Aarch64Layout;
 import dev.nimbus.hypervisor.IrqChipConfig;

@@ -1,5 +1,6 @@
-package dev.nimbus.arch.aarch64.fdt;
+package dev.nimbus.arch.fdt;
 
+import dev.nimbus.testsupport.Dtc;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

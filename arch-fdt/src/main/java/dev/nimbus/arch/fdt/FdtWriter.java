@@ -1,4 +1,4 @@
-package dev.nimbus.arch.aarch64.fdt;
+package dev.nimbus.arch.fdt;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
