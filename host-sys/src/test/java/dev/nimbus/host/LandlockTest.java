@@ -22,6 +22,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * restriction runs on a thread of its own, which ends with the test, so the rest of this JVM is not
  * restricted.
  */
+@org.junit.jupiter.api.Tag("host-kernel") // QEMU user mode (the cross-architecture runs) has no Landlock system calls
 class LandlockTest {
     @TempDir
     Path dir;
