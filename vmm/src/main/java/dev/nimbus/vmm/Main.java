@@ -114,9 +114,10 @@ public final class Main implements Callable<Integer> {
             List<String> apiSocket = given("--api-socket");
             if (!apiSocket.isEmpty()) {
                 api = ApiSocketConfig.parse(apiSocket.getFirst());
-                if (api.fd().isPresent() && InheritedSocket.problem(api.fd().getAsInt()) != null) {
+                String fdProblem = api.fd().isPresent() ? InheritedSocket.problem(api.fd().getAsInt()) : null;
+                if (fdProblem != null) {
                     // before any backend: a supervisor's mistake is bad input on any host
-                    throw new ConfigException("--api-socket fd: " + InheritedSocket.problem(api.fd().getAsInt()));
+                    throw new ConfigException("--api-socket fd: " + fdProblem);
                 }
             }
             if (api == null || !given("--kernel").isEmpty()) {

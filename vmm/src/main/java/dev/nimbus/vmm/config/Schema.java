@@ -1,10 +1,9 @@
 package dev.nimbus.vmm.config;
 
-import dev.nimbus.hypervisor.arch.SystemIdentity;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import dev.nimbus.host.Landlock;
+import dev.nimbus.hypervisor.arch.SystemIdentity;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -156,12 +155,13 @@ public final class Schema {
             "Serve the REST API (Cloud Hypervisor's /api/v1) on a Unix socket: a new one at path=PATH (mode 0600), or "
                     + "the listening one a supervisor handed down as descriptor fd=N. Without --kernel the VMM waits for "
                     + "vm.create and vm.boot; it runs until vmm.shutdown.",
-            API_SOCKET_PATH, Schema.API_SOCKET_FD);
+            API_SOCKET_PATH, API_SOCKET_FD);
 
     // --landlock, --landlock-rules / landlock_enable, landlock_rules
     public static final Field<Boolean> LANDLOCK_ENABLE = Field.of("--landlock", "landlock_enable", Type.FLAG).byDefault(false)
             .mayBeEmpty().check(on -> on && Landlock.abiVersion() < 1
-                    ? "this kernel has no Landlock (not built in, or not in the boot's lsm= list); run without it" : null).help("Once the VM is built, restrict the VMM's file access to the files its configuration names "
+                    ? "this kernel has no Landlock (not built in, or not in the boot's lsm= list); run without it" : null)
+            .help("Once the VM is built, restrict the VMM's file access to the files its configuration names "
                     + "(Landlock; an error where the kernel has none).");
     public static final Section LANDLOCK = Section.options(null, LANDLOCK_ENABLE);
     public static final Field<Path> LANDLOCK_RULE_PATH = Field.of("path", Type.PATH).required()
@@ -173,18 +173,18 @@ public final class Schema {
             LANDLOCK_RULE_PATH, LANDLOCK_RULE_ACCESS);
 
     // --platform / platform: the machine's identity in its SMBIOS tables (x86-64); one PCI segment
-    static final Type<String> SMBIOS_TEXT = smbiosText();
-    public static final Field<String> PLATFORM_SYSTEM_SERIAL_NUMBER = Field.of("system_serial_number", SMBIOS_TEXT);
-    public static final Field<String> PLATFORM_SERIAL_NUMBER = Field.of("serial_number", SMBIOS_TEXT);
+    public static final Field<String> PLATFORM_SYSTEM_SERIAL_NUMBER = smbiosText("system_serial_number");
+    public static final Field<String> PLATFORM_SERIAL_NUMBER = smbiosText("serial_number");
     public static final Field<java.util.UUID> PLATFORM_SYSTEM_UUID = Field.of("system_uuid", Type.UUID);
     public static final Field<java.util.UUID> PLATFORM_UUID = Field.of("uuid", Type.UUID);
-    public static final Field<List<String>> PLATFORM_OEM_STRINGS = Field.of("oem_strings", Type.textList(SMBIOS_TEXT))
-            .check(l -> l.size() > 255 ? l.size() + " strings are more than SMBIOS holds (255)" : null);
-    public static final Field<String> PLATFORM_SYSTEM_MANUFACTURER = Field.of("system_manufacturer", SMBIOS_TEXT);
-    public static final Field<String> PLATFORM_SYSTEM_PRODUCT_NAME = Field.of("system_product_name", SMBIOS_TEXT);
-    public static final Field<String> PLATFORM_SYSTEM_VERSION = Field.of("system_version", SMBIOS_TEXT);
-    public static final Field<String> PLATFORM_SYSTEM_FAMILY = Field.of("system_family", SMBIOS_TEXT);
-    public static final Field<String> PLATFORM_SYSTEM_SKU_NUMBER = Field.of("system_sku_number", SMBIOS_TEXT);
+    public static final Field<List<String>> PLATFORM_OEM_STRINGS = Field.of("oem_strings", Type.textList(Type.TEXT))
+            .check(l -> l.stream().map(Schema::smbiosTextProblem).filter(java.util.Objects::nonNull).findFirst()
+                    .orElse(l.size() > 255 ? l.size() + " strings are more than SMBIOS holds (255)" : null));
+    public static final Field<String> PLATFORM_SYSTEM_MANUFACTURER = smbiosText("system_manufacturer");
+    public static final Field<String> PLATFORM_SYSTEM_PRODUCT_NAME = smbiosText("system_product_name");
+    public static final Field<String> PLATFORM_SYSTEM_VERSION = smbiosText("system_version");
+    public static final Field<String> PLATFORM_SYSTEM_FAMILY = smbiosText("system_family");
+    public static final Field<String> PLATFORM_SYSTEM_SKU_NUMBER = smbiosText("system_sku_number");
     public static final Section PLATFORM = Section.of("--platform", "platform",
             "Platform settings: the system's identity in its SMBIOS tables on x86-64 (serial_number, uuid, "
                     + "oem_strings=[A,B], system_manufacturer, ...); one PCI segment.",
@@ -227,38 +227,14 @@ public final class Schema {
                 Field.notYet("id", "id", null));
     }
 
-    /** Text an SMBIOS string can hold: printable ASCII, not empty ({@link SystemIdentity#textProblem}). */
-    private static Type<String> smbiosText() {
-        Type<String> text = Type.text("STRING");
-        return new Type<>() {
-            @Override
-            public String fromWord(String word) throws Invalid {
-                return checked(text.fromWord(word));
-            }
+    /** A text field whose value the SMBIOS tables hold as a string ({@link SystemIdentity#textProblem}). */
+    private static Field<String> smbiosText(String name) {
+        return Field.of(name, Type.TEXT).check(Schema::smbiosTextProblem);
+    }
 
-            @Override
-            public String fromJson(JsonNode node) throws Invalid {
-                return checked(text.fromJson(node));
-            }
-
-            private String checked(String value) throws Invalid {
-                String problem = SystemIdentity.textProblem(value);
-                if (problem != null) {
-                    throw new Invalid("'" + value + "' " + problem);
-                }
-                return value;
-            }
-
-            @Override
-            public JsonNode toJson(String value) {
-                return text.toJson(value);
-            }
-
-            @Override
-            public String label() {
-                return text.label();
-            }
-        };
+    private static String smbiosTextProblem(String value) {
+        String problem = SystemIdentity.textProblem(value);
+        return problem == null ? null : "'" + value + "' " + problem;
     }
 
     /** A switch Cloud Hypervisor has, off by default, that Nimbus does not build: accepted off. */

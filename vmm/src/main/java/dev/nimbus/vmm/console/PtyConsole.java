@@ -26,13 +26,24 @@ public final class PtyConsole implements AutoCloseable {
     private final Pty pty;
     private final EventFd stop = EventFd.create();
     private final Epoll epoll = Epoll.create(2);
+    private final ConsoleOutput output;
     private Thread reader;
-    private ConsoleOutput output;
 
     private PtyConsole(Pty pty) {
         this.pty = pty;
         epoll.add(pty.masterFd(), INPUT);
         epoll.add(stop.fd(), STOP);
+        this.output = ConsoleOutput.buffering(new OutputStream() {
+            @Override
+            public void write(int b) {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) {
+                pty.write(b, off, len);
+            }
+        });
     }
 
     /** A new pty for a console. */
@@ -55,20 +66,7 @@ public final class PtyConsole implements AutoCloseable {
      * Where the guest's output goes: one buffer per console, flushed at each newline and every 20 ms, so a
      * UART's byte-at-a-time output does not cost a system call per byte on the vCPU thread.
      */
-    public synchronized OutputStream output() {
-        if (output == null) {
-            output = ConsoleOutput.buffering(new OutputStream() {
-                @Override
-                public void write(int b) {
-                    write(new byte[] {(byte) b}, 0, 1);
-                }
-
-                @Override
-                public void write(byte[] b, int off, int len) {
-                    pty.write(b, off, len);
-                }
-            });
-        }
+    public OutputStream output() {
         return output;
     }
 
@@ -110,17 +108,13 @@ public final class PtyConsole implements AutoCloseable {
     public void close() {
         stop.signal();
         Thread r;
-        ConsoleOutput out;
         synchronized (this) {
             r = reader;
-            out = output;
         }
-        if (out != null) {
-            try {
-                out.close(); // the last partial line goes out before the pty does
-            } catch (IOException | RuntimeException e) {
-                LOG.log(Level.DEBUG, "flushing {0}: {1}", path(), e.getMessage());
-            }
+        try {
+            output.close(); // the last partial line goes out before the pty does
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.DEBUG, "flushing {0}: {1}", path(), e.getMessage());
         }
         if (r != null) {
             try {

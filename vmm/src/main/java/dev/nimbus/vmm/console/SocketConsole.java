@@ -30,7 +30,7 @@ public final class SocketConsole implements AutoCloseable {
     private volatile SocketChannel client;
     private volatile ConsoleInput target;
     private final Thread acceptor;
-    private ConsoleOutput output;
+    private final ConsoleOutput output = ConsoleOutput.buffering(direct());
 
     private SocketConsole(Path path, ServerSocketChannel server) {
         this.path = path;
@@ -63,10 +63,7 @@ public final class SocketConsole implements AutoCloseable {
      * Where the guest's output goes: to the client connected now, if any, through one buffer per console
      * flushed at each newline and every 20 ms (a UART writes a byte at a time from the vCPU thread).
      */
-    public synchronized OutputStream output() {
-        if (output == null) {
-            output = ConsoleOutput.buffering(direct());
-        }
+    public OutputStream output() {
         return output;
     }
 
@@ -158,16 +155,10 @@ public final class SocketConsole implements AutoCloseable {
 
     @Override
     public void close() {
-        ConsoleOutput out;
-        synchronized (this) {
-            out = output;
-        }
-        if (out != null) {
-            try {
-                out.close();
-            } catch (IOException e) {
-                LOG.log(Level.DEBUG, "flushing {0}: {1}", path, e.getMessage());
-            }
+        try {
+            output.close();
+        } catch (IOException e) {
+            LOG.log(Level.DEBUG, "flushing {0}: {1}", path, e.getMessage());
         }
         try {
             server.close();

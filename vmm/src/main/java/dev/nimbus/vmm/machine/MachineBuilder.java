@@ -53,7 +53,10 @@ public final class MachineBuilder {
      * limits, the address bits against the machine's layout.
      */
     public void validate(VmConfig config) throws ConfigException {
-        MachineLayout layout = arch.layout(config.memory().size());
+        validate(config, arch.layout(config.memory().size()));
+    }
+
+    private void validate(VmConfig config, MachineLayout layout) throws ConfigException {
         long top = Math.max(layout.mmio64().end(), layout.ram().getLast().end());
         int bits = config.cpus().maxPhysBits();
         if (bits < 64 && top > 1L << bits) {
@@ -75,8 +78,8 @@ public final class MachineBuilder {
      * @throws ConfigException when the configuration does not fit this host
      */
     public Machine build(VmConfig config, PowerControl power) throws BootException, ConfigException {
-        validate(config);
         MachineLayout layout = arch.layout(config.memory().size());
+        validate(config, layout);
         List<PlatformDevice> specs = DeviceManager.select(arch.platformDevices(layout), config);
         MachineDescription description = new MachineDescription(config.cpus().boot(), layout, specs, config.platform().identity(),
                 config.cpus().maxPhysBits());
