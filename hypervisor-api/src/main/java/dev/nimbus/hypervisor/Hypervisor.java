@@ -32,6 +32,13 @@ public interface Hypervisor {
     /** The most vCPUs one VM may have on this host (at least 1 when usable). */
     int maxVcpus();
 
+    /**
+     * The ioctl requests this backend makes on a VM's and its vCPUs' descriptors once the VM is built and
+     * its vCPUs run (running, registers, interrupts, irqfd and ioeventfd changes, routes): what a vCPU
+     * thread's seccomp filter lets through. Empty for a backend that cannot run VMs.
+     */
+    Set<Long> runtimeIoctls();
+
     /** Creates an empty VM: no memory, no vCPUs, no interrupt controller yet. */
     Vm createVm(VmOptions options);
 }

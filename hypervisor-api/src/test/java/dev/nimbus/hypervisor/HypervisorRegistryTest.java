@@ -24,6 +24,11 @@ class HypervisorRegistryTest {
         }
 
         @Override
+        public Set<Long> runtimeIoctls() {
+            return Set.of();
+        }
+
+        @Override
         public int maxVcpus() {
             return 1;
         }

@@ -13,6 +13,7 @@ import dev.nimbus.host.SyscallException;
 import dev.nimbus.kvm.abi.KvmConstants;
 import dev.nimbus.kvm.fd.KvmSystemFd;
 import dev.nimbus.kvm.fd.KvmVmFd;
+import dev.nimbus.kvm.abi.KvmIoctls;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -146,6 +147,11 @@ public final class KvmHypervisor implements Hypervisor {
             }
             return caps;
         }
+    }
+
+    @Override
+    public Set<Long> runtimeIoctls() {
+        return KvmIoctls.runtime();
     }
 
     @Override

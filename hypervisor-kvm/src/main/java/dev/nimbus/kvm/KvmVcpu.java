@@ -44,6 +44,9 @@ public abstract sealed class KvmVcpu implements Vcpu permits KvmX86Vcpu, KvmOneR
     KvmVcpu(KvmVcpuFd fd) {
         this.fd = fd;
         this.exits = new KvmExitDecoder(fd.runPage());
+        // the kick's handler is the process's: installed here, by the thread that makes vCPUs, so that the
+        // vCPU thread (seccomp-filtered from its first run) never has to change a signal's action
+        Signals.installNoOpHandler(KICK_SIGNAL);
     }
 
     @Override

@@ -53,6 +53,11 @@ public final class MshvHypervisor implements Hypervisor {
     }
 
     @Override
+    public Set<Long> runtimeIoctls() {
+        return Set.of(); // no VM runs on this backend yet
+    }
+
+    @Override
     public int maxVcpus() {
         return 0;
     }

@@ -58,6 +58,8 @@ public final class Tap implements AutoCloseable {
     static final long TUNSETIFF = Ioctl.iow(TUN_TYPE, 202, 4);
     static final long TUNSETOFFLOAD = Ioctl.iow(TUN_TYPE, 208, 4);
     static final long TUNSETVNETHDRSZ = Ioctl.iow(TUN_TYPE, 216, 4);
+    /** The requests made on an open tap while a guest runs (its driver's offloads): a vCPU thread's filter allows them. */
+    public static final java.util.Set<Long> RUNTIME_IOCTLS = java.util.Set.of(TUNSETOFFLOAD);
 
     /** Socket ioctls (linux/sockios.h): plain numbers, not _IOC-encoded. */
     static final long SIOCGIFFLAGS = 0x8913;

@@ -5,7 +5,9 @@ import dev.nimbus.host.Ioctl;
 import java.lang.foreign.MemoryLayout;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The KVM ioctl request numbers, each computed from the {@code _IOC} encoding with the size of its
@@ -108,4 +110,32 @@ public final class KvmIoctls {
     public static final long KVM_SET_ONE_REG = iow(common, "KVM_SET_ONE_REG", 0xac, KvmStructs.KVM_ONE_REG);
     public static final long KVM_ARM_VCPU_INIT = iow(arm64, "KVM_ARM_VCPU_INIT", 0xae, Arm64KvmStructs.KVM_VCPU_INIT);
     public static final long KVM_GET_REG_LIST = iowr(common, "KVM_GET_REG_LIST", 0xb0, KvmStructs.KVM_REG_LIST);
+
+    /**
+     * What Nimbus asks of a VM and its vCPUs once the VM is built and running, by C name: running a vCPU and
+     * reading or writing its state, raising interrupts, changing irqfd, ioeventfd and MSI routes (a guest
+     * driver programs MSI-X and the queues while it runs), device attributes, the clock. Making things (the VM,
+     * vCPUs, interrupt controllers, memory slots, the CPUID) is left out: that happens before any vCPU runs,
+     * on the thread that builds the machine. The seccomp filter of a vCPU thread allows these.
+     */
+    public static final Set<String> RUNTIME_NAMES = Set.of("KVM_CHECK_EXTENSION", "KVM_RUN", "KVM_GET_REGS",
+            "KVM_SET_REGS", "KVM_GET_SREGS", "KVM_SET_SREGS", "KVM_GET_MSRS", "KVM_SET_MSRS", "KVM_GET_FPU", "KVM_SET_FPU",
+            "KVM_GET_LAPIC", "KVM_SET_LAPIC", "KVM_GET_MP_STATE", "KVM_SET_MP_STATE", "KVM_GET_VCPU_EVENTS",
+            "KVM_SET_VCPU_EVENTS", "KVM_GET_XSAVE", "KVM_SET_XSAVE", "KVM_GET_ONE_REG", "KVM_SET_ONE_REG",
+            "KVM_GET_REG_LIST", "KVM_SET_SIGNAL_MASK", "KVM_GET_TSC_KHZ", "KVM_IRQ_LINE", "KVM_SET_GSI_ROUTING",
+            "KVM_IRQFD", "KVM_IOEVENTFD", "KVM_SIGNAL_MSI", "KVM_SET_DEVICE_ATTR", "KVM_GET_DEVICE_ATTR",
+            "KVM_HAS_DEVICE_ATTR", "KVM_GET_CLOCK", "KVM_SET_CLOCK", "KVM_GET_DIRTY_LOG");
+
+    /** The request numbers of {@link #RUNTIME_NAMES}. */
+    public static Set<Long> runtime() {
+        Set<Long> numbers = new java.util.HashSet<>();
+        for (Map<String, Long> m : List.of(common, x86, arm64)) {
+            m.forEach((name, nr) -> {
+                if (RUNTIME_NAMES.contains(name)) {
+                    numbers.add(nr);
+                }
+            });
+        }
+        return Set.copyOf(numbers);
+    }
 }

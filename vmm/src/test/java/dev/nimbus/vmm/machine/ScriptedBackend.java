@@ -79,6 +79,11 @@ public final class ScriptedBackend implements Hypervisor {
     }
 
     @Override
+    public Set<Long> runtimeIoctls() {
+        return Set.of(); // scripted vCPUs make no ioctls
+    }
+
+    @Override
     public int maxVcpus() {
         return 8;
     }
