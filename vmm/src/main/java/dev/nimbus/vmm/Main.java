@@ -4,6 +4,7 @@ import dev.nimbus.hypervisor.Availability;
 import dev.nimbus.hypervisor.Hypervisor;
 import dev.nimbus.host.InheritedSocket;
 import dev.nimbus.host.Landlock;
+import dev.nimbus.host.Seccomp;
 import dev.nimbus.host.SyscallException;
 import dev.nimbus.hypervisor.HypervisorException;
 import dev.nimbus.vmm.api.ApiHandler;
@@ -19,6 +20,7 @@ import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.control.VmController;
 import dev.nimbus.vmm.control.VmRunner;
 import dev.nimbus.vmm.sandbox.FileSandbox;
+import dev.nimbus.vmm.sandbox.SyscallPolicy;
 import dev.nimbus.vmm.wiring.HypervisorChoice;
 import dev.nimbus.vmm.wiring.NimbusComponent;
 import picocli.CommandLine;
@@ -66,6 +68,12 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--log-file", paramLabel = "PATH", description = "Write the log to PATH instead of standard error.")
     String logFile;
 
+    @Option(names = "--seccomp", paramLabel = "true|false|log", defaultValue = "true",
+            description = "Filter the system calls of the vCPU, virtio worker and REST API threads (default: ${DEFAULT-VALUE}): "
+                    + "true ends the VMM, naming the call, when one makes a call its list does not have; log logs such "
+                    + "a call once and lets it run; false filters nothing.")
+    String seccomp;
+
     private final PrintWriter out;
     private final PrintWriter err;
     private CommandSpec spec;
@@ -75,7 +83,14 @@ public final class Main implements Callable<Integer> {
         this.err = err;
     }
 
+    /**
+     * Whether this JVM is the VMM's own process ({@link #main}), which may filter its threads; a caller of
+     * {@link #run} in a JVM of its own (a test) shares it, so its threads are not filtered.
+     */
+    private static volatile boolean ownProcess;
+
     public static void main(String[] args) {
+        ownProcess = true;
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
@@ -107,6 +122,16 @@ public final class Main implements Callable<Integer> {
         }
         if (checkHypervisor) {
             return checkHypervisor(choice);
+        }
+        Seccomp.Mode seccompMode = switch (seccomp) {
+            case "true" -> Seccomp.Mode.ENFORCE;
+            case "log" -> Seccomp.Mode.LOG;
+            case "false" -> Seccomp.Mode.OFF;
+            default -> null;
+        };
+        if (seccompMode == null) {
+            err.println("nimbus: --seccomp: '" + seccomp + "' is not one of true, false, log");
+            return EXIT_USAGE;
         }
         VmConfig config = null;
         ApiSocketConfig api = null;
@@ -156,6 +181,15 @@ public final class Main implements Callable<Integer> {
             err.println("nimbus: " + e.getMessage());
             return EXIT_VM_ERROR;
         }
+        // from this thread, which stays unfiltered: the threads that join later take their kind's filter
+        if (ownProcess) {
+            Seccomp.enforce(seccompMode, SyscallPolicy.filters(component.hypervisor()));
+        }
+        System.getLogger(Main.class.getName()).log(System.Logger.Level.INFO, "seccomp: " + switch (Seccomp.mode()) {
+            case ENFORCE -> "vCPU, virtio worker and REST API threads filtered (a forbidden call ends the VMM)";
+            case LOG -> "vCPU, virtio worker and REST API threads filtered in log mode (a forbidden call is logged and runs)";
+            case OFF -> "off (--seccomp false)";
+        });
         try (VmController controller = component.vmController()) {
             controller.processFiles(new FileSandbox.ProcessFiles(Optional.ofNullable(api).flatMap(ApiSocketConfig::path),
                     Optional.ofNullable(logFile).map(Path::of)));

@@ -38,6 +38,14 @@ class MainTest {
     }
 
     @Test
+    void seccompTakesTrueFalseOrLogAndNamesTheOptionOtherwise() {
+        assertThat(run("--seccomp", "yes", "--kernel", "k")).isEqualTo(Main.EXIT_USAGE);
+        assertThat(err.toString()).isEqualTo("nimbus: --seccomp: 'yes' is not one of true, false, log\n");
+        assertThat(run("--help")).isZero();
+        assertThat(out.toString()).contains("--seccomp=true|false|log").contains("(default: true)");
+    }
+
+    @Test
     void componentBindsTheHostArchitecturePlatform() {
         NimbusComponent c = NimbusComponent.create(HypervisorChoice.auto());
         assertThat(c.archPlatform().arch()).isEqualTo(Arch.host());

@@ -29,8 +29,15 @@ final class NimbusProcess implements AutoCloseable {
     }
 
     static NimbusProcess start(String... args) throws IOException {
+        return startWithJvmOptions(List.of(), args);
+    }
+
+    /** The same, with options for its JVM first (a test hook's {@code -D}). */
+    static NimbusProcess startWithJvmOptions(List<String> jvmOptions, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-jar", JAR.toString()));
+                "--enable-native-access=ALL-UNNAMED"));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-jar", JAR.toString()));
         cmd.addAll(List.of(args));
         return new NimbusProcess(new ProcessBuilder(cmd).redirectErrorStream(true).start());
     }

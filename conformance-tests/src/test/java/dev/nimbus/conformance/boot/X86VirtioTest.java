@@ -131,7 +131,7 @@ class X86VirtioTest {
     }
 
     /** nimbus-remote, in this JVM: the command's standard output (empty when it failed). */
-    private static String remote(Path socket, String command) {
+    static String remote(Path socket, String command) {
         java.io.StringWriter out = new java.io.StringWriter();
         dev.nimbus.vmm.remote.RemoteMain.run(new String[] {"--api-socket", socket.toString(), command},
                 new java.io.PrintWriter(out, true), new java.io.PrintWriter(java.io.Writer.nullWriter(), true));

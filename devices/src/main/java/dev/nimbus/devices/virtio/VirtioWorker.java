@@ -1,6 +1,7 @@
 package dev.nimbus.devices.virtio;
 
 import dev.nimbus.host.Landlock;
+import dev.nimbus.host.Seccomp;
 import dev.nimbus.host.Epoll;
 import dev.nimbus.host.EventFd;
 
@@ -75,6 +76,7 @@ public final class VirtioWorker implements AutoCloseable {
 
     private void run() {
         try {
+            Seccomp.join(Seccomp.ThreadKind.WORKER);
             while (true) {
                 if (!parkWhilePaused()) {
                     return;

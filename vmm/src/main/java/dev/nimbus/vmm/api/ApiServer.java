@@ -1,6 +1,7 @@
 package dev.nimbus.vmm.api;
 
 import dev.nimbus.host.InheritedSocket;
+import dev.nimbus.host.Seccomp;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
@@ -133,7 +134,16 @@ public final class ApiServer implements AutoCloseable {
     }
 
     private static Server newServer(Path bound, ApiHandler handler) {
-        QueuedThreadPool threads = new QueuedThreadPool(MAX_THREADS, 2);
+        QueuedThreadPool threads = new QueuedThreadPool(MAX_THREADS, 2) {
+            @Override
+            public Thread newThread(Runnable job) {
+                // every thread of the pool (acceptor, selectors, requests) takes the API's filter first
+                return super.newThread(() -> {
+                    Seccomp.join(Seccomp.ThreadKind.API);
+                    job.run();
+                });
+            }
+        };
         threads.setName("api");
         threads.setDaemon(true);
         Server server = new Server(threads);

@@ -20,7 +20,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicReference;
@@ -42,8 +41,12 @@ public final class VmController implements AutoCloseable {
     static final long PAUSE_TIMEOUT_MILLIS = 10_000;
 
     private final MachineBuilder builder;
-    private final ExecutorService control = Executors.newSingleThreadExecutor(
-            r -> Thread.ofPlatform().name("vm-control").daemon(true).unstarted(r));
+    /**
+     * The one control thread, started with the controller (by the thread that makes it, the main thread)
+     * rather than at the first request: a thread takes its maker's seccomp filter, and the thread that builds
+     * machines and makes the vCPU threads must not have an API thread's.
+     */
+    private final ExecutorService control = startedControlThread();
     private final CompletableFuture<Void> vmmShutdown = new CompletableFuture<>();
     private volatile FileSandbox.ProcessFiles processFiles = FileSandbox.ProcessFiles.NONE;
 
@@ -58,6 +61,14 @@ public final class VmController implements AutoCloseable {
     @Inject
     public VmController(MachineBuilder builder) {
         this.builder = builder;
+    }
+
+    private static ExecutorService startedControlThread() {
+        java.util.concurrent.ThreadPoolExecutor pool = new java.util.concurrent.ThreadPoolExecutor(1, 1, 0L,
+                java.util.concurrent.TimeUnit.MILLISECONDS, new java.util.concurrent.LinkedBlockingQueue<>(),
+                r -> Thread.ofPlatform().name("vm-control").daemon(true).unstarted(r));
+        pool.prestartAllCoreThreads();
+        return pool;
     }
 
     /** What the process was started with that {@code --landlock} must keep reachable (the API socket, the log). */

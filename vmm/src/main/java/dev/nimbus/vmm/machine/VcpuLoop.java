@@ -1,6 +1,7 @@
 package dev.nimbus.vmm.machine;
 
 import dev.nimbus.host.Landlock;
+import dev.nimbus.host.Seccomp;
 import dev.nimbus.devices.bus.Buses;
 import dev.nimbus.host.SyscallException;
 import dev.nimbus.hypervisor.HypervisorException;
@@ -55,6 +56,7 @@ final class VcpuLoop implements Runnable {
         try {
             ready.await();
             Landlock.joinEnforced(); // made by the control thread after it enforced: no second layer
+            Seccomp.join(Seccomp.ThreadKind.VCPU); // its set-up done: from here on, only what a running vCPU needs
             loop();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
