@@ -114,15 +114,7 @@ public final class Seccomp {
         int action = notify ? RET_USER_NOTIF : fallback;
         Map<ThreadKind, MemorySegment> programs = new EnumMap<>(ThreadKind.class);
         Arena arena = Arena.global();
-        filters.forEach((kind, f) -> {
-            byte[] code = f.compile(table, action);
-            MemorySegment insns = arena.allocate(code.length, 8);
-            insns.copyFrom(MemorySegment.ofArray(code));
-            MemorySegment fprog = arena.allocate(SOCK_FPROG_SIZE, 8);
-            fprog.set(JAVA_SHORT, 0, (short) (code.length / 8));
-            fprog.set(ADDRESS, 8, insns);
-            programs.put(kind, fprog);
-        });
+        filters.forEach((kind, f) -> programs.put(kind, fprog(arena, f.compile(table, action))));
         Monitor monitor = notify ? new Monitor(mode, table) : null;
         if (!notify) {
             LOG.log(System.Logger.Level.WARNING, "seccomp: this kernel has no user notification (Linux 5.0); a forbidden "
@@ -214,6 +206,16 @@ public final class Seccomp {
         }
     }
 
+    /** A {@code struct sock_fprog} in {@code arena} for the program {@code code}, its instructions beside it. */
+    private static MemorySegment fprog(Arena arena, byte[] code) {
+        MemorySegment insns = arena.allocate(code.length, 8);
+        insns.copyFrom(MemorySegment.ofArray(code));
+        MemorySegment fprog = arena.allocate(SOCK_FPROG_SIZE, 8);
+        fprog.set(JAVA_SHORT, 0, (short) (code.length / 8));
+        fprog.set(ADDRESS, 8, insns);
+        return fprog;
+    }
+
     /**
      * Whether a filter may ask for a listener: a probe thread installs an allow-all filter with
      * {@code SECCOMP_FILTER_FLAG_NEW_LISTENER} and ends.
@@ -223,11 +225,7 @@ public final class Seccomp {
         long[] result = new long[1];
         Thread probe = Thread.ofPlatform().name("seccomp-probe").unstarted(() -> {
             try (Arena a = Arena.ofConfined()) {
-                MemorySegment insns = a.allocate(code.length, 8);
-                insns.copyFrom(MemorySegment.ofArray(code));
-                MemorySegment fprog = a.allocate(SOCK_FPROG_SIZE, 8);
-                fprog.set(JAVA_SHORT, 0, (short) (code.length / 8));
-                fprog.set(ADDRESS, 8, insns);
+                MemorySegment fprog = fprog(a, code);
                 Native.checked("prctl(PR_SET_NO_NEW_PRIVS)", c -> (int) PRCTL.invokeExact(c, PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L));
                 long nr = table.number("seccomp").orElseThrow();
                 result[0] = Native.plain(c -> (long) SYSCALL3_PTR.invokeExact(c, nr, (long) SECCOMP_SET_MODE_FILTER,
