@@ -176,6 +176,8 @@ public final class Seccomp {
                     Native.errno(Native.capture()));
         }
         if (e.monitor() != null) {
+            // until the listener is in the monitor's epoll, a forbidden call here would wait for an answer no one
+            // gives: what runs in between (a map insert, epoll_ctl) makes only calls every filter allows
             e.monitor().watch((int) r, kind, Thread.currentThread().getName());
         }
         if (kind.name().equalsIgnoreCase(System.getProperty(TEST_HOOK, ""))) {

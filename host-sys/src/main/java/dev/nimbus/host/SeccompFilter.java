@@ -76,6 +76,9 @@ public final class SeccompFilter {
         return builder("Java thread")
                 // memory
                 .allow("mmap", "munmap", "mprotect", "madvise", "mremap", "brk")
+                // code: on riscv64 the JIT asks the kernel to make patched code visible to the instruction fetch of
+                // every hart (found in the riscv64 L1: a vCPU thread stopped in it; other arches have no such call)
+                .allow("riscv_flush_icache")
                 // synchronization, scheduling, time
                 .allow("futex", "sched_yield", "sched_getaffinity", "nanosleep", "clock_nanosleep", "clock_gettime",
                         "clock_getres", "gettimeofday", "time", "restart_syscall")

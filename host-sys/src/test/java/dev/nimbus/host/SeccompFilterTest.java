@@ -54,6 +54,13 @@ class SeccompFilterTest {
     }
 
     @Test
+    void riscv64sJitMayFlushTheInstructionCache() {
+        SyscallTable riscv = SyscallTable.of("riscv64");
+        int flush = riscv.number("riscv_flush_icache").orElseThrow();
+        assertThat(run(FILTER.compile(riscv, DEFAULT), flush, riscv.auditArch(), new long[6])).isEqualTo(Seccomp.RET_ALLOW);
+    }
+
+    @Test
     void anotherArchitecturesCallsAreKilled() {
         SyscallTable x86 = SyscallTable.of("x86_64");
         byte[] prog = FILTER.compile(x86, DEFAULT);
