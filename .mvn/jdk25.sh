@@ -3,9 +3,16 @@
 # that is 25+. The machine's default `java` (often 17) is never used by accident.
 
 nimbus_jdk_major() {
-  # prints the feature version of the JDK at $1 (e.g. 25), or nothing
+  # prints the feature version of the JDK at $1 (e.g. 25), or nothing; plain sh only (the L1 guests'
+  # root file systems have no sed or grep)
   if [ -f "$1/release" ]; then
-    sed -n 's/^JAVA_VERSION="\{0,1\}\([0-9]*\).*/\1/p' "$1/release" | head -n 1
+    while IFS= read -r line; do
+      case $line in
+        JAVA_VERSION=*)
+          v=${line#JAVA_VERSION=}; v=${v#\"}; v=${v%%[!0-9]*}
+          echo "$v"; return 0 ;;
+      esac
+    done < "$1/release"
   elif [ -x "$1/bin/java" ]; then
     "$1/bin/java" -XshowSettings:properties -version 2>&1 |
       sed -n 's/^ *java\.specification\.version = \([0-9]*\).*/\1/p' | head -n 1
@@ -13,7 +20,9 @@ nimbus_jdk_major() {
 }
 
 nimbus_jdk_ok() {
-  [ -x "$1/bin/java" ] && [ -x "$1/bin/javac" ] || return 1
+  # a JDK; with NIMBUS_JAVA_RUNTIME_ONLY=1 a JRE will do (running a built jar, as inside an L1 guest)
+  [ -x "$1/bin/java" ] || return 1
+  [ "${NIMBUS_JAVA_RUNTIME_ONLY:-}" = 1 ] || [ -x "$1/bin/javac" ] || return 1
   v=$(nimbus_jdk_major "$1")
   [ -n "$v" ] && [ "$v" -ge 25 ] 2>/dev/null
 }
