@@ -4,8 +4,10 @@ import dev.nimbus.arch.riscv64.boot.ImageLoader;
 import dev.nimbus.arch.riscv64.boot.Riscv64BootPlan;
 import dev.nimbus.arch.riscv64.fdt.Riscv64DeviceTree;
 import dev.nimbus.arch.riscv64.hart.HartFeatures;
+import dev.nimbus.arch.riscv64.hart.RegisterDump;
 import dev.nimbus.hypervisor.Arch;
 import dev.nimbus.hypervisor.IrqChipConfig;
+import dev.nimbus.hypervisor.Vcpu;
 import dev.nimbus.hypervisor.arch.ArchPlatform;
 import dev.nimbus.hypervisor.arch.BootException;
 import dev.nimbus.hypervisor.arch.BootImages;
@@ -99,8 +101,17 @@ public final class Riscv64Platform implements ArchPlatform {
     public BootPlan loadKernel(GuestMemory memory, BootImages images, MachineDescription machine) throws BootException {
         interruptController(machine.layout(), machine.vcpus()); // checks the hart count
         ImageLoader.Placement p = ImageLoader.load(memory, machine.layout().ram().getFirst(), images);
+        // the plan lives as long as the VM: it keeps what the tree needs, not the placement (which holds the
+        // kernel's bytes, tens of MiB of heap)
+        Optional<AddressRange> initramfs = p.initramfs();
+        String cmdline = images.cmdline();
         return new Riscv64BootPlan(memory, p.kernel(), p.fdt(), ImageLoader.FDT_MAX, machine.vcpus(),
-                harts -> deviceTree(machine, images.cmdline(), p.initramfs(), harts));
+                harts -> deviceTree(machine, cmdline, initramfs, harts));
+    }
+
+    @Override
+    public String describeVcpuState(Vcpu vcpu) {
+        return RegisterDump.describe(vcpu);
     }
 
     /** The tree for {@code harts}' features as their vCPUs report them. */

@@ -35,7 +35,7 @@ class Aarch64VirtioTest {
 
     @Test
     void rootOnVirtioBlkWithMsisThroughTheItsReachesTheHostDiskAndTheReadOnlyDiskAndRngWork(@TempDir Path dir) throws Exception {
-        List<String> log = e2e.diskAndRng(dir);
+        List<String> log = E2eGuest.kernelLog(e2e.diskAndRng(dir));
         assertThat(log).as("kernel log").anyMatch(l -> l.contains("ITS@0x0000000008080000"));
     }
 

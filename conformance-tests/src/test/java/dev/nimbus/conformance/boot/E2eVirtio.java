@@ -52,24 +52,28 @@ final class E2eVirtio {
 
     /**
      * Root on virtio-blk, the guest writes and syncs a file the host then reads out of the image; a read-only
-     * second disk refuses writes and stays unchanged; /dev/hwrng is virtio-rng. Returns the kernel log, for the
+     * second disk refuses writes and stays unchanged; /dev/hwrng is virtio-rng; {@code moreArgs} go to nimbus
+     * too. Returns the guest's output (its
+     * kernel log: {@link E2eGuest#kernelLog}; its virtio interrupts: the lines starting "INTR "), for the
      * architecture's own checks.
      */
-    List<String> diskAndRng(Path dir) throws Exception {
+    List<String> diskAndRng(Path dir, String... moreArgs) throws Exception {
         Path root = root(dir);
         byte[] data = Arrays.copyOf(DATA_DISK_HEAD, 1 << 20);
         Path dataDisk = Files.write(dir.resolve("data.raw"), data);
         // digits only: a hex token once spelt "bad" on the kernel command line, which the bad-log pattern caught
         String token = Long.toUnsignedString(new java.security.SecureRandom().nextLong());
-        List<String> log;
-        try (NimbusProcess nimbus = NimbusProcess.start("--kernel", images.get(kernelKey),
+        List<String> out;
+        List<String> args = new java.util.ArrayList<>(List.of("--kernel", images.get(kernelKey),
                 "--initramfs", images.get("initramfs.virtio"),
                 "--cmdline", images.cmdline() + " nimbus.root=/dev/vda nimbus.test=virtio nimbus.token=" + token,
                 "--cpus", "boot=" + vcpus, "--memory", "size=512M", "--serial", "tty", "--console", "off",
                 "--disk", "path=" + root, "path=" + dataDisk + ",readonly=on,id=data",
-                "--rng", "src=/dev/urandom")) {
+                "--rng", "src=/dev/urandom"));
+        args.addAll(List.of(moreArgs));
+        try (NimbusProcess nimbus = NimbusProcess.start(args.toArray(String[]::new))) {
             int exit = nimbus.awaitExit(bootLimitMinutes, TimeUnit.MINUTES);
-            List<String> out = nimbus.output();
+            out = nimbus.output();
             String transcript = nimbus.transcript();
             assertThat(exit).as("nimbus exit code after the guest's poweroff; output:%n%s", transcript).isZero();
             assertThat(out).as(transcript).contains("NIMBUS-INITRAMFS-UP", "NIMBUS-E2E-UP", "E2E-TEST=virtio",
@@ -79,14 +83,27 @@ final class E2eVirtio {
             assertThat(out).as("virtio functions bound by virtio-pci: %n%s", transcript)
                     .contains("PCI 0000:00:01.0 0x1af4:0x1042 driver=virtio-pci", "PCI 0000:00:02.0 0x1af4:0x1042 driver=virtio-pci",
                             "PCI 0000:00:03.0 0x1af4:0x1044 driver=virtio-pci");
-            log = E2eGuest.kernelLog(out);
+            List<String> log = E2eGuest.kernelLog(out);
             assertThat(log).as("kernel log").anyMatch(l -> l.contains("[vda]")).anyMatch(l -> l.contains("[vdb]"));
             assertCleanLog(log);
         }
         assertThat(debugfsCat(root, "/hello.txt")).as("the file the guest wrote and synced, read on the host")
                 .isEqualTo("written by the guest: " + token + "\n");
         assertThat(Files.readAllBytes(dataDisk)).as("the read-only disk is untouched").isEqualTo(data);
-        return log;
+        return out;
+    }
+
+    /**
+     * The interrupts a line of the guest's /proc/interrupts (as the script prints it: "INTR " then the line)
+     * counted, over every CPU.
+     */
+    static long interruptCount(String intrLine) {
+        String[] fields = intrLine.substring("INTR ".length()).strip().split("\\s+");
+        long total = 0;
+        for (int i = 1; i < fields.length && fields[i].matches("[0-9]+"); i++) {
+            total += Long.parseLong(fields[i]);
+        }
+        return total;
     }
 
     /**

@@ -12,6 +12,7 @@ import dev.nimbus.host.EventFd;
  * Java.
  */
 final class IrqfdMsiRouting implements MsiRouting, AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(IrqfdMsiRouting.class.getName());
     private final Vm vm;
     private final MsiRoutes routes;
     private final EventFd[] fds;
@@ -29,6 +30,9 @@ final class IrqfdMsiRouting implements MsiRouting, AutoCloseable {
         if (vector < 0 || vector >= fds.length) {
             return;
         }
+        // what the guest programmed and where it goes: at -vv, the proof of which controller takes each vector
+        LOG.log(System.Logger.Level.DEBUG, () -> String.format("MSI-X vector %d -> GSI %s: address 0x%x, data 0x%x, device id 0x%x",
+                vector, fds[vector] == null ? "new" : String.valueOf(gsis[vector]), message.address(), message.data(), message.deviceId()));
         if (fds[vector] == null) {
             int gsi = routes.allocate();
             routes.route(gsi, message);

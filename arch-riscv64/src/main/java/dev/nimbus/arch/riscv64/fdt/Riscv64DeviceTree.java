@@ -75,7 +75,8 @@ public final class Riscv64DeviceTree {
         w.beginNode("")
                 .string("compatible", "nimbus,virt")
                 .string("model", "Nimbus virtual machine")
-                .cells("interrupt-parent", APLIC_PHANDLE)
+                // no interrupt-parent here: the harts' own controllers would inherit it and Linux would find no
+                // root controller ("No interrupt controller found"); each wired device names the APLIC itself
                 .cells("#address-cells", 2)
                 .cells("#size-cells", 2);
 
@@ -158,12 +159,14 @@ public final class Riscv64DeviceTree {
                                 .cells("reg-shift", 0)
                                 .cells("reg-io-width", 1)
                                 .cells("clock-frequency", UART_CLOCK_HZ)
+                                .cells("interrupt-parent", APLIC_PHANDLE)
                                 .cells("interrupts", source(s, aia), IRQ_TYPE_LEVEL_HIGH)
                                 .endNode();
                 case PlatformDevice.RealTimeClock r when r.model() == PlatformDevice.RealTimeClock.Model.GOLDFISH ->
                         w.beginNode("rtc@" + Long.toHexString(r.base()))
                                 .string("compatible", "google,goldfish-rtc")
                                 .cells64("reg", r.base(), Riscv64Layout.RTC_SIZE)
+                                .cells("interrupt-parent", APLIC_PHANDLE)
                                 .cells("interrupts", source(r, aia), IRQ_TYPE_LEVEL_HIGH)
                                 .endNode();
                 case PlatformDevice.PciHost p when !p.configPorts() -> pciHost(w, p, c.layout());

@@ -42,10 +42,32 @@ public final class Registers {
     public static final long MODE = u64(CORE, 32);
     /** Supervisor mode, as {@code KVM_RISCV_MODE_S}. */
     public static final long MODE_S = 1;
+    /** {@code csr.sstatus}. */
+    public static final long SSTATUS = u64(CSR, 0);
+    /** {@code csr.sie}: the interrupts the hart takes. */
+    public static final long SIE = u64(CSR, 1);
+    /** {@code csr.stvec}: the trap vector. */
+    public static final long STVEC = u64(CSR, 2);
+    /** {@code csr.sepc}: where the last trap was taken. */
+    public static final long SEPC = u64(CSR, 4);
+    /** {@code csr.scause}: why. */
+    public static final long SCAUSE = u64(CSR, 5);
+    /** {@code csr.stval}: the faulting address or instruction of the last trap. */
+    public static final long STVAL = u64(CSR, 6);
+    /** {@code csr.sip}: the interrupts pending. */
+    public static final long SIP = u64(CSR, 7);
     /** {@code csr.satp}: address translation; 0 is Bare (off), as the boot protocol asks. */
     public static final long SATP = u64(CSR, 8);
     /** {@code timer.frequency}: the rate {@code time} counts at, which the guest calls the timebase. */
     public static final long TIMER_FREQUENCY = u64(TIMER, 0);
+
+    /** {@code core.regs.x<n>}, n from 1 to 31 (x0 is always zero and has no register; index 0 is the PC). */
+    public static long x(int n) {
+        if (n < 1 || n > 31) {
+            throw new IllegalArgumentException("x1 to x31, not x" + n);
+        }
+        return u64(CORE, n);
+    }
 
     /** {@code core.regs.a<n>} (x10 + n). */
     public static long a(int n) {

@@ -100,7 +100,19 @@ class Riscv64DeviceTreeTest {
         assertThat(fdtget(blob, aplic, "riscv,num-sources")).isEqualTo("96");
         assertThat(fdtget(blob, "/pcie@30000000", "compatible")).isEqualTo("pci-host-ecam-generic");
         assertThat(fdtget(blob, "/pcie@30000000", "msi-parent")).isEqualTo(imsic);
-        assertThat(fdtget(blob, "/", "interrupt-parent")).isEqualTo(fdtget(blob, aplic, "phandle"));
+    }
+
+    @Test
+    void eachHartsControllerIsARootAndTheWiredDevicesNameTheAplic() throws Exception {
+        byte[] blob = twoHarts();
+        // Linux's of_irq_init starts from controllers without a parent; an interrupt-parent on "/" would be
+        // inherited by the harts' controllers ("No interrupt controller found", found in the riscv64 L1)
+        for (String node : List.of("/", "/cpus", "/cpus/cpu@0", "/cpus/cpu@0/interrupt-controller")) {
+            assertThat(fdtget(blob, "-p", node).lines()).as(node + "'s properties").doesNotContain("interrupt-parent");
+        }
+        String aplic = fdtget(blob, "/interrupt-controller@d000000", "phandle");
+        assertThat(fdtget(blob, "/serial@10000000", "interrupt-parent")).isEqualTo(aplic);
+        assertThat(fdtget(blob, "/rtc@101000", "interrupt-parent")).isEqualTo(aplic);
     }
 
     @Test
