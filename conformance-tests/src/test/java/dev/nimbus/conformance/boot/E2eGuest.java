@@ -26,6 +26,23 @@ final class E2eGuest {
         return out.subList(begin + 1, end);
     }
 
+    /**
+     * Waits for the {@code facts} test of a guest with 2 vCPUs and 512 MiB to power off and checks what every
+     * architecture's guest reports: exit 0, its markers, 2 CPUs, MemTotal (512 MiB less what the kernel keeps for
+     * itself: its image, page structures, reserved low memory), and no kernel log line {@code badLogLine} finds.
+     * Returns the guest's output, for the architecture's own checks.
+     */
+    static List<String> factsOfTwoVcpus(NimbusProcess nimbus, long limitMinutes, java.util.regex.Pattern badLogLine) throws Exception {
+        int exit = nimbus.awaitExit(limitMinutes, TimeUnit.MINUTES);
+        List<String> out = nimbus.output();
+        String transcript = nimbus.transcript();
+        assertThat(exit).as("nimbus exit code after the guest's poweroff -f; output:%n%s", transcript).isZero();
+        assertThat(out).as(transcript).contains("NIMBUS-E2E-UP", "E2E-TEST=facts", "NPROC=2", "NIMBUS-GUEST-EXIT=0");
+        assertThat(memTotalKib(out)).isBetween(400L * 1024, 512L * 1024);
+        assertThat(kernelLog(out)).as("kernel log lines that point at a fault in the machine").noneMatch(l -> badLogLine.matcher(l).find());
+        return out;
+    }
+
     /** The guest's MemTotal line, in KiB. */
     static long memTotalKib(List<String> out) {
         return out.stream().filter(l -> l.startsWith("MemTotal:"))

@@ -50,14 +50,8 @@ class Riscv64BootTest {
     @Test
     void imageBootsToUserSpaceWithTwoHartsAndACleanLog() throws Exception {
         try (NimbusProcess nimbus = NimbusProcess.start(args("facts", "--cpus", "boot=2", "--memory", "size=512M").toArray(String[]::new))) {
-            int exit = nimbus.awaitExit(BOOT_LIMIT_MINUTES, TimeUnit.MINUTES);
-            List<String> out = nimbus.output();
+            List<String> out = E2eGuest.factsOfTwoVcpus(nimbus, BOOT_LIMIT_MINUTES, BAD_LOG_LINE);
             String transcript = nimbus.transcript();
-            assertThat(exit).as("nimbus exit code after the guest's poweroff -f; output:%n%s", transcript).isZero();
-            assertThat(out).as(transcript).contains("NIMBUS-E2E-UP", "E2E-TEST=facts", "NPROC=2", "NIMBUS-GUEST-EXIT=0");
-            long memKib = E2eGuest.memTotalKib(out);
-            // 512 MiB less what the kernel keeps for itself (its image, page structures)
-            assertThat(memKib).isBetween(400L * 1024, 512L * 1024);
             // the ISA in the tree is what KVM reported for the vCPU: Sstc and Zicbom come from its one-reg
             // registers (the tree Nimbus writes without a vCPU has neither), H is never given to a guest
             String isa = out.stream().filter(l -> l.startsWith("CPU-ISA=")).findFirst().orElseThrow(() -> new AssertionError(transcript));
@@ -70,7 +64,6 @@ class Riscv64BootTest {
             assertThat(log).as("kernel log: the ns16550a").anyMatch(l -> l.contains("10000000.serial: ttyS0 at MMIO 0x10000000") && l.contains("16550A"));
             assertThat(log).as("kernel log: the Goldfish RTC").anyMatch(l -> l.contains("goldfish_rtc 101000.rtc: registered as rtc0"));
             assertThat(log).as("kernel log: the generic ECAM host bridge probed").anyMatch(l -> l.contains("pci-host-generic 30000000.pcie: ECAM at"));
-            assertThat(log).as("kernel log lines that point at a fault in the machine").noneMatch(l -> BAD_LOG_LINE.matcher(l).find());
             // lspci -n: the host bridge (QEMU's generic PCIe host bridge IDs, class 0x060000) at 00:00.0
             assertThat(out).as(transcript).contains("PCI-FUNCTION 0000:00:00.0 0x1b36 0x0008 0x060000");
         }
