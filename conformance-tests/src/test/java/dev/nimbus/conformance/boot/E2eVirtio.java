@@ -139,6 +139,27 @@ final class E2eVirtio {
         }
     }
 
+    /**
+     * The guest's shell on the virtio console, with the console options left at their defaults ({@code --console
+     * tty}, as Cloud Hypervisor's): booted with {@code console=hvc0}, the guest's script asks for a command there,
+     * runs what the test types and powers off; the serial port goes to a file.
+     */
+    void shellOnTheVirtioConsole(Path dir) throws Exception {
+        Path root = root(dir);
+        Path serial = dir.resolve("serial.log");
+        try (NimbusProcess nimbus = NimbusProcess.start("--kernel", images.get(kernelKey), "--initramfs", images.get("initramfs.virtio"),
+                "--cmdline", "console=hvc0 quiet panic=-1 nimbus.root=/dev/vda nimbus.test=console",
+                "--cpus", "boot=" + vcpus, "--memory", "size=512M", "--serial", "file=" + serial, "--disk", "path=" + root)) {
+            assertThat(nimbus.awaitLines("ASK-COMMAND"::equals, 1, bootLimitMinutes, TimeUnit.MINUTES))
+                    .as("the guest's script asked on the virtio console; output:%n%s", nimbus.transcript()).isTrue();
+            nimbus.type("echo HVC-$((6 * 7)) from $(cat /sys/class/tty/console/active)");
+            int exit = nimbus.awaitExit(bootLimitMinutes, TimeUnit.MINUTES);
+            String transcript = nimbus.transcript();
+            assertThat(exit).as("nimbus exit code; output:%n%s", transcript).isZero();
+            assertThat(nimbus.output()).as(transcript).contains("CONSOLE-ACTIVE=hvc0", "HVC-42 from hvc0", "NIMBUS-GUEST-EXIT=0");
+        }
+    }
+
     void assertCleanLog(List<String> log) {
         assertThat(log).as("kernel log lines that point at a fault in the devices").noneMatch(l -> badLogLine.matcher(l).find());
     }

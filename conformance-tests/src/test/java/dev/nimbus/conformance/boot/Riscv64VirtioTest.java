@@ -60,6 +60,11 @@ class Riscv64VirtioTest {
     }
 
     @Test
+    void theGuestsShellRunsOnTheVirtioConsoleWithTheDefaultConsoleOptions(@TempDir Path dir) throws Exception {
+        e2e.shellOnTheVirtioConsole(dir);
+    }
+
+    @Test
     void virtioNetCarriesPingAndTcpBothWaysWithTheConfiguredMac(@TempDir Path dir) throws Exception {
         // 16 MiB to the guest, as on AArch64: the riscv64 L1 emulates more slowly than x86-64's
         e2e.net(dir, "52:54:00:4e:42:03", 16 << 20);

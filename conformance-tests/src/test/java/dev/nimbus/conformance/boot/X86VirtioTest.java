@@ -50,20 +50,7 @@ class X86VirtioTest {
 
     @Test
     void theGuestsShellRunsOnTheVirtioConsole(@TempDir Path dir) throws Exception {
-        Path root = e2e.root(dir);
-        Path serial = dir.resolve("serial.log");
-        List<String> args = List.of("--kernel", images.get("kernel.bzimage"), "--initramfs", images.get("initramfs.virtio"),
-                "--cmdline", "console=hvc0 quiet panic=-1 nimbus.root=/dev/vda nimbus.test=console",
-                "--memory", "size=512M", "--serial", "file=" + serial, "--console", "tty", "--disk", "path=" + root);
-        try (NimbusProcess nimbus = NimbusProcess.start(args.toArray(String[]::new))) {
-            assertThat(nimbus.awaitLines("ASK-COMMAND"::equals, 1, BOOT_LIMIT_MINUTES, TimeUnit.MINUTES))
-                    .as("the guest's script asked on the virtio console; output:%n%s", nimbus.transcript()).isTrue();
-            nimbus.type("echo HVC-$((6 * 7)) from $(cat /sys/class/tty/console/active)");
-            int exit = nimbus.awaitExit(BOOT_LIMIT_MINUTES, TimeUnit.MINUTES);
-            String transcript = nimbus.transcript();
-            assertThat(exit).as("nimbus exit code; output:%n%s", transcript).isZero();
-            assertThat(nimbus.output()).as(transcript).contains("CONSOLE-ACTIVE=hvc0", "HVC-42 from hvc0", "NIMBUS-GUEST-EXIT=0");
-        }
+        e2e.shellOnTheVirtioConsole(dir);
     }
 
     /**
