@@ -8,9 +8,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -38,10 +36,7 @@ class Aarch64BootTest {
     }
 
     private static List<String> args(String test, String... extra) {
-        List<String> a = new ArrayList<>(List.of("--kernel", images.get("kernel.image"), "--initramfs", images.get("initramfs"),
-                "--cmdline", images.cmdline() + " nimbus.test=" + test, "--serial", "tty", "--console", "off"));
-        a.addAll(List.of(extra));
-        return a;
+        return E2eGuest.serialGuestArgs(images, images.get("kernel.image"), test, extra);
     }
 
     @Test
@@ -70,9 +65,7 @@ class Aarch64BootTest {
     void aFileThatIsNotAKernelIsBadInput(@TempDir Path dir) throws Exception {
         Path notKernel = Files.writeString(dir.resolve("notes.txt"), "this is not a kernel\n".repeat(100));
         try (NimbusProcess nimbus = NimbusProcess.start("--kernel", notKernel.toString(), "--console", "off")) {
-            assertThat(nimbus.awaitExit(2, TimeUnit.MINUTES)).as(nimbus.transcript()).isEqualTo(2);
-            assertThat(nimbus.output()).hasSize(1);
-            assertThat(nimbus.output().getFirst()).startsWith("nimbus: ").contains(notKernel.toString()).contains("not an arm64 Image");
+            assertThat(E2eGuest.refusedInOneLine(nimbus)).contains(notKernel.toString()).contains("not an arm64 Image");
         }
     }
 }

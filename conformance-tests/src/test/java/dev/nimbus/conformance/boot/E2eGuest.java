@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -27,12 +28,36 @@ final class E2eGuest {
     }
 
     /**
+     * The command line of the end-to-end guests that talk over the serial port: {@code kernel}, the {@code initramfs}
+     * of {@code images} running the e2e script's {@code test}, the serial port on the terminal, no virtio console,
+     * then {@code extra}.
+     */
+    static List<String> serialGuestArgs(GuestImages images, String kernel, String test, String... extra) {
+        List<String> a = new ArrayList<>(List.of("--kernel", kernel, "--initramfs", images.get("initramfs"),
+                "--cmdline", images.cmdline() + " nimbus.test=" + test, "--serial", "tty", "--console", "off"));
+        a.addAll(List.of(extra));
+        return a;
+    }
+
+    /**
+     * Waits for {@code nimbus} to refuse its input: exit 2 and one line of output, which starts "nimbus: " and is
+     * returned for the caller's checks of what it names.
+     */
+    static String refusedInOneLine(NimbusProcess nimbus) throws Exception {
+        assertThat(nimbus.awaitExit(2, TimeUnit.MINUTES)).as(nimbus.transcript()).isEqualTo(2);
+        assertThat(nimbus.output()).as(nimbus.transcript()).hasSize(1);
+        String line = nimbus.output().getFirst();
+        assertThat(line).startsWith("nimbus: ");
+        return line;
+    }
+
+    /**
      * Waits for the {@code facts} test of a guest with 2 vCPUs and 512 MiB to power off and checks what every
      * architecture's guest reports: exit 0, its markers, 2 CPUs, MemTotal (512 MiB less what the kernel keeps for
      * itself: its image, page structures, reserved low memory), and no kernel log line {@code badLogLine} finds.
      * Returns the guest's output, for the architecture's own checks.
      */
-    static List<String> factsOfTwoVcpus(NimbusProcess nimbus, long limitMinutes, java.util.regex.Pattern badLogLine) throws Exception {
+    static List<String> factsOfTwoVcpus(NimbusProcess nimbus, long limitMinutes, Pattern badLogLine) throws Exception {
         int exit = nimbus.awaitExit(limitMinutes, TimeUnit.MINUTES);
         List<String> out = nimbus.output();
         String transcript = nimbus.transcript();

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
@@ -64,7 +65,7 @@ final class E2eVirtio {
         // digits only: a hex token once spelt "bad" on the kernel command line, which the bad-log pattern caught
         String token = Long.toUnsignedString(new java.security.SecureRandom().nextLong());
         List<String> out;
-        List<String> args = new java.util.ArrayList<>(List.of("--kernel", images.get(kernelKey),
+        List<String> args = new ArrayList<>(List.of("--kernel", images.get(kernelKey),
                 "--initramfs", images.get("initramfs.virtio"),
                 "--cmdline", images.cmdline() + " nimbus.root=/dev/vda nimbus.test=virtio nimbus.token=" + token,
                 "--cpus", "boot=" + vcpus, "--memory", "size=512M", "--serial", "tty", "--console", "off",

@@ -9,7 +9,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
@@ -27,7 +26,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class Riscv64BootTest {
     private static final long BOOT_LIMIT_MINUTES = 10;
     /** Kernel log lines that mean something is wrong with what Nimbus gave the guest. */
-    static final Pattern BAD_LOG_LINE = Pattern.compile(
+    private static final Pattern BAD_LOG_LINE = Pattern.compile(
             "WARNING:|\\bBUG\\b|Oops|Unable to handle|No interrupt controller"
                     + "|(?i:\\bof:.*(error|fail|bad|invalid|missing|cannot))"
                     + "|(?i:(imsic|aplic|intc).*(error|fail|invalid|cannot|unable))"
@@ -41,10 +40,7 @@ class Riscv64BootTest {
     }
 
     private static List<String> args(String test, String... extra) {
-        List<String> a = new ArrayList<>(List.of("--kernel", images.get("kernel.image"), "--initramfs", images.get("initramfs"),
-                "--cmdline", images.cmdline() + " nimbus.test=" + test, "--serial", "tty", "--console", "off"));
-        a.addAll(List.of(extra));
-        return a;
+        return E2eGuest.serialGuestArgs(images, images.get("kernel.image"), test, extra);
     }
 
     @Test
@@ -93,8 +89,9 @@ class Riscv64BootTest {
     @Test
     void aFileThatIsNotAKernelIsBadInput(@TempDir Path dir) throws Exception {
         Path notKernel = Files.writeString(dir.resolve("notes.txt"), "this is not a kernel\n".repeat(100));
-        assertOneLineExit2(NimbusProcess.start("--kernel", notKernel.toString(), "--console", "off"),
-                notKernel.toString(), "not a riscv64 Image");
+        try (NimbusProcess nimbus = NimbusProcess.start("--kernel", notKernel.toString(), "--console", "off")) {
+            assertThat(E2eGuest.refusedInOneLine(nimbus)).contains(notKernel.toString(), "not a riscv64 Image");
+        }
     }
 
     @Test
@@ -104,21 +101,16 @@ class Riscv64BootTest {
         try (RandomAccessFile f = new RandomAccessFile(big.toFile(), "rw")) {
             f.setLength(600L << 20);
         }
-        assertOneLineExit2(NimbusProcess.start("--kernel", images.get("kernel.image"), "--initramfs", big.toString(),
-                "--memory", "size=512M", "--console", "off"), big.toString(), "do not fit in RAM");
+        try (NimbusProcess nimbus = NimbusProcess.start("--kernel", images.get("kernel.image"), "--initramfs", big.toString(),
+                "--memory", "size=512M", "--console", "off")) {
+            assertThat(E2eGuest.refusedInOneLine(nimbus)).contains(big.toString(), "do not fit in RAM");
+        }
     }
 
     @Test
     void tooManyVcpusIsBadInput() throws Exception {
-        assertOneLineExit2(NimbusProcess.start("--kernel", images.get("kernel.image"), "--cpus", "boot=256", "--console", "off"),
-                "--cpus", "boot");
-    }
-
-    private static void assertOneLineExit2(NimbusProcess process, String... parts) throws Exception {
-        try (NimbusProcess nimbus = process) {
-            assertThat(nimbus.awaitExit(2, TimeUnit.MINUTES)).as(nimbus.transcript()).isEqualTo(2);
-            assertThat(nimbus.output()).as(nimbus.transcript()).hasSize(1);
-            assertThat(nimbus.output().getFirst()).startsWith("nimbus: ").contains(parts);
+        try (NimbusProcess nimbus = NimbusProcess.start("--kernel", images.get("kernel.image"), "--cpus", "boot=256", "--console", "off")) {
+            assertThat(E2eGuest.refusedInOneLine(nimbus)).contains("--cpus", "boot");
         }
     }
 }
