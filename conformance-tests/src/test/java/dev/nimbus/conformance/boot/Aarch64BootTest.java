@@ -62,6 +62,11 @@ class Aarch64BootTest {
     }
 
     @Test
+    void theLauncherRunsTheDemoGuestOnAJavaRuntimeAlone() throws Exception {
+        E2eGuest.demoGuestThroughTheLauncher(images, BOOT_LIMIT_MINUTES, BAD_LOG_LINE);
+    }
+
+    @Test
     void aFileThatIsNotAKernelIsBadInput(@TempDir Path dir) throws Exception {
         Path notKernel = Files.writeString(dir.resolve("notes.txt"), "this is not a kernel\n".repeat(100));
         try (NimbusProcess nimbus = NimbusProcess.start("--kernel", notKernel.toString(), "--console", "off")) {

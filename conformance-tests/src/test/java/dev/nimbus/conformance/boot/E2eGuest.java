@@ -43,6 +43,28 @@ final class E2eGuest {
      * Waits for {@code nimbus} to refuse its input: exit 2 and one line of output, which starts "nimbus: " and is
      * returned for the caller's checks of what it names.
      */
+    /**
+     * The guest of {@code ./nimbus demo} on the demo's machine, run through the {@code ./nimbus} launcher
+     * with no {@code JAVA_HOME}: it comes to init, answers, powers off, and the launcher exits 0. Where
+     * the machine has only a Java runtime (the AArch64 and riscv64 L1 guests), that is what ran it.
+     */
+    static void demoGuestThroughTheLauncher(GuestImages images, long limitMinutes, Pattern badLogLine) throws Exception {
+        if (!System.getProperty("os.arch").equals("amd64")) {
+            assertThat(Path.of(System.getProperty("java.home"), "bin", "javac")).as("this L1 guest has only a Java runtime").doesNotExist();
+        }
+        try (NimbusProcess nimbus = NimbusProcess.startThroughTheLauncher("--kernel", images.get("kernel.image"),
+                "--initramfs", images.get("initramfs.demo"), "--cmdline", images.cmdline(), "--cpus", "boot=2",
+                "--memory", "size=512M", "--serial", "tty", "--console", "off")) {
+            int exit = nimbus.awaitExit(limitMinutes, TimeUnit.MINUTES);
+            String transcript = nimbus.transcript();
+            assertThat(exit).as(transcript).isZero();
+            assertThat(nimbus.output()).as(transcript).noneMatch(l -> l.startsWith("nimbus: "))
+                    .containsSubsequence("Nimbus demo guest: init is running", "Welcome to a Nimbus guest.",
+                            "2", "The guest powers off now.", "NIMBUS-GUEST-EXIT=0");
+            assertThat(nimbus.output()).as(transcript).noneMatch(l -> l.contains("Segmentation fault") || badLogLine.matcher(l).find());
+        }
+    }
+
     static String refusedInOneLine(NimbusProcess nimbus) throws Exception {
         assertThat(nimbus.awaitExit(2, TimeUnit.MINUTES)).as(nimbus.transcript()).isEqualTo(2);
         assertThat(nimbus.output()).as(nimbus.transcript()).hasSize(1);

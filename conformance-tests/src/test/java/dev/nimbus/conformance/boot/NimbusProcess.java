@@ -42,6 +42,22 @@ final class NimbusProcess implements AutoCloseable {
         return new NimbusProcess(new ProcessBuilder(cmd).redirectErrorStream(true).start());
     }
 
+    /**
+     * The same through the {@code ./nimbus} launcher at the checkout's root, as a user runs it: without
+     * {@code JAVA_HOME}, so that the launcher finds a Java of its own (in the AArch64 and riscv64 L1 guests,
+     * Debian's runtime, which has no {@code javac}), and without {@code NIMBUS_NO_BUILD}, so that it decides
+     * for itself that the jar is current.
+     */
+    static NimbusProcess startThroughTheLauncher(String... args) throws IOException {
+        Path launcher = JAR.getParent().getParent().getParent().resolve("nimbus");
+        List<String> cmd = new ArrayList<>(List.of(launcher.toString()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().remove("JAVA_HOME");
+        pb.environment().remove("NIMBUS_NO_BUILD");
+        return new NimbusProcess(pb.start());
+    }
+
     /** The user an unprivileged VMM runs as: {@code nobody}. */
     static final int UNPRIVILEGED_UID = 65534;
 

@@ -73,17 +73,9 @@ class Riscv64BootTest {
     }
 
     @Test
-    void theDemoGuestRunsWithoutAFault() throws Exception {
+    void theLauncherRunsTheDemoGuestOnAJavaRuntimeAlone() throws Exception {
         // the guest of ./nimbus demo, with the demo's machine (its script once oopsed the riscv64 kernel through /dev/port)
-        try (NimbusProcess nimbus = NimbusProcess.start("--kernel", images.get("kernel.image"), "--initramfs", images.get("initramfs.demo"),
-                "--cmdline", images.cmdline(), "--cpus", "boot=2", "--memory", "size=512M", "--serial", "tty", "--console", "off")) {
-            int exit = nimbus.awaitExit(BOOT_LIMIT_MINUTES, TimeUnit.MINUTES);
-            String transcript = nimbus.transcript();
-            assertThat(exit).as(transcript).isZero();
-            assertThat(nimbus.output()).as(transcript).containsSubsequence("Nimbus demo guest: init is running", "Welcome to a Nimbus guest.",
-                    "2", "The guest powers off now.", "NIMBUS-GUEST-EXIT=0");
-            assertThat(nimbus.output()).as(transcript).noneMatch(l -> l.contains("Segmentation fault") || BAD_LOG_LINE.matcher(l).find());
-        }
+        E2eGuest.demoGuestThroughTheLauncher(images, BOOT_LIMIT_MINUTES, BAD_LOG_LINE);
     }
 
     @Test
