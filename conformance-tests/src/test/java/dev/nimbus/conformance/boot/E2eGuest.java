@@ -43,18 +43,18 @@ final class E2eGuest {
      * Waits for {@code nimbus} to refuse its input: exit 2 and one line of output, which starts "nimbus: " and is
      * returned for the caller's checks of what it names.
      */
+    /** What {@link #demoGuest} starts: a way to run the VMM with these arguments. */
+    interface Start {
+        NimbusProcess start(String... args) throws Exception;
+    }
+
     /**
-     * The guest of {@code ./nimbus demo} on the demo's machine, run through the {@code ./nimbus} launcher
-     * with no {@code JAVA_HOME}: it comes to init, answers, powers off, and the launcher exits 0. Where
-     * the machine has only a Java runtime (the AArch64 and riscv64 L1 guests), that is what ran it.
+     * The guest of {@code ./nimbus demo} on the demo's machine (kernel {@code kernel}), started by {@code how}:
+     * it comes to init, answers, powers off, and the process exits 0 with no line of the launcher's own.
      */
-    static void demoGuestThroughTheLauncher(GuestImages images, long limitMinutes, Pattern badLogLine) throws Exception {
-        if (!System.getProperty("os.arch").equals("amd64")) {
-            assertThat(Path.of(System.getProperty("java.home"), "bin", "javac")).as("this L1 guest has only a Java runtime").doesNotExist();
-        }
-        try (NimbusProcess nimbus = NimbusProcess.startThroughTheLauncher("--kernel", images.get("kernel.image"),
-                "--initramfs", images.get("initramfs.demo"), "--cmdline", images.cmdline(), "--cpus", "boot=2",
-                "--memory", "size=512M", "--serial", "tty", "--console", "off")) {
+    static void demoGuest(Start how, GuestImages images, String kernel, long limitMinutes, Pattern badLogLine) throws Exception {
+        try (NimbusProcess nimbus = how.start("--kernel", images.get(kernel), "--initramfs", images.get("initramfs.demo"),
+                "--cmdline", images.cmdline(), "--cpus", "boot=2", "--memory", "size=512M", "--serial", "tty", "--console", "off")) {
             int exit = nimbus.awaitExit(limitMinutes, TimeUnit.MINUTES);
             String transcript = nimbus.transcript();
             assertThat(exit).as(transcript).isZero();
@@ -63,6 +63,17 @@ final class E2eGuest {
                             "2", "The guest powers off now.", "NIMBUS-GUEST-EXIT=0");
             assertThat(nimbus.output()).as(transcript).noneMatch(l -> l.contains("Segmentation fault") || badLogLine.matcher(l).find());
         }
+    }
+
+    /**
+     * {@link #demoGuest} through the {@code ./nimbus} launcher with no {@code JAVA_HOME}. Where the machine has
+     * only a Java runtime (the AArch64 and riscv64 L1 guests), that is what ran it.
+     */
+    static void demoGuestThroughTheLauncher(GuestImages images, long limitMinutes, Pattern badLogLine) throws Exception {
+        if (!System.getProperty("os.arch").equals("amd64")) {
+            assertThat(Path.of(System.getProperty("java.home"), "bin", "javac")).as("this L1 guest has only a Java runtime").doesNotExist();
+        }
+        demoGuest(NimbusProcess::startThroughTheLauncher, images, "kernel.image", limitMinutes, badLogLine);
     }
 
     static String refusedInOneLine(NimbusProcess nimbus) throws Exception {

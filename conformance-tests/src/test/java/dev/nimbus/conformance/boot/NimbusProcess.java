@@ -58,6 +58,18 @@ final class NimbusProcess implements AutoCloseable {
         return new NimbusProcess(pb.start());
     }
 
+    /**
+     * The same from an unpacked distribution ({@code home/bin/nimbus}) with an empty environment: no
+     * {@code PATH}, no {@code JAVA_HOME}, so nothing but the tarball's own runtime can run it.
+     */
+    static NimbusProcess startFromDistribution(Path home, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(home.resolve("bin/nimbus").toString()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().clear();
+        return new NimbusProcess(pb.start());
+    }
+
     /** The user an unprivileged VMM runs as: {@code nobody}. */
     static final int UNPRIVILEGED_UID = 65534;
 

@@ -1,6 +1,7 @@
 package dev.nimbus.conformance.boot;
 
 import dev.nimbus.conformance.RequiresKvm;
+import dev.nimbus.conformance.distribution.Distribution;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
@@ -138,6 +139,12 @@ class X86BootTest {
         } finally {
             Files.writeString(knob, before);
         }
+    }
+
+    @Test
+    void theTarballBootsTheDemoGuestWithNoJavaAndAnEmptyEnvironment(@TempDir Path dir) throws Exception {
+        Path home = Distribution.unpack(dir);
+        E2eGuest.demoGuest(args -> NimbusProcess.startFromDistribution(home, args), images, "kernel.bzimage", BOOT_LIMIT_MINUTES, BAD_LOG_LINE);
     }
 
     @Test
