@@ -5,6 +5,8 @@ import dev.nimbus.vmm.control.VmController;
 import dev.nimbus.vmm.machine.MachineBuilder;
 import dev.nimbus.vmm.machine.ScriptedBackend;
 import dev.nimbus.vmm.machine.ScriptedPlatform;
+import org.eclipse.jetty.io.ByteBufferPool;
+import org.eclipse.jetty.io.RetainableByteBuffer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -610,6 +612,36 @@ class ApiServerTest {
         Answer a = send(("GET /api/v1/vmm.ping HTTP/1.1\r\nHost: x\r\nX-Big: " + "b".repeat(100_000) + "\r\nConnection: close\r\n\r\n")
                 .getBytes(StandardCharsets.US_ASCII));
         assertThat(a.status()).isIn(431, 400, -1);
+        assertStillServing();
+    }
+
+    /**
+     * Issue 16: after a malformed request that follows a complete one in the same read, Jetty can run two
+     * threads in that connection's onFillable; one releases the connection's request buffer while the other
+     * still fills it, or both release it. A buffer released that way must never be another connection's: the
+     * fuzz target saw a correct ping on the next connection answered "400 Illegal character", unanswered, or
+     * answered with its body alone when the pool had given that buffer to it.
+     */
+    @Test
+    void aBufferOneConnectionReleasedIsNeverGivenToAnother() throws IOException {
+        ByteBufferPool pool = server.bufferPool();
+        for (boolean direct : new boolean[] {false, true}) {
+            RetainableByteBuffer released = pool.acquire(8192, direct);
+            released.release();
+            RetainableByteBuffer next = pool.acquire(8192, direct);
+            assertThat(next.getByteBuffer()).as("a buffer taken after another was released (direct: %s)", direct)
+                    .isNotSameAs(released.getByteBuffer());
+            try {
+                released.release(); // the late second release
+            } catch (IllegalStateException alreadyReleased) {
+                // a buffer that was only ever its own says so
+            }
+            RetainableByteBuffer after = pool.acquire(8192, direct);
+            assertThat(after.getByteBuffer()).as("a buffer taken after a second release (direct: %s)", direct)
+                    .isNotSameAs(next.getByteBuffer()).isNotSameAs(released.getByteBuffer());
+            next.release();
+            after.release();
+        }
         assertStillServing();
     }
 
