@@ -217,6 +217,9 @@ class VirtioBlockTest {
     static final class ForceCounting extends FileChannel {
         final FileChannel in;
         int forces;
+        /** Calls that move data: positional ones (one buffer each), and vectored ones. */
+        int positional;
+        int vectored;
 
         ForceCounting(FileChannel in) {
             this.in = in;
@@ -224,21 +227,71 @@ class VirtioBlockTest {
 
         @Override public void force(boolean metaData) throws java.io.IOException { forces++; in.force(metaData); }
         @Override public int read(java.nio.ByteBuffer dst) throws java.io.IOException { return in.read(dst); }
-        @Override public long read(java.nio.ByteBuffer[] dsts, int offset, int length) throws java.io.IOException { return in.read(dsts, offset, length); }
+        @Override public long read(java.nio.ByteBuffer[] dsts, int offset, int length) throws java.io.IOException { vectored++; return in.read(dsts, offset, length); }
         @Override public int write(java.nio.ByteBuffer src) throws java.io.IOException { return in.write(src); }
-        @Override public long write(java.nio.ByteBuffer[] srcs, int offset, int length) throws java.io.IOException { return in.write(srcs, offset, length); }
+        @Override public long write(java.nio.ByteBuffer[] srcs, int offset, int length) throws java.io.IOException { vectored++; return in.write(srcs, offset, length); }
         @Override public long position() throws java.io.IOException { return in.position(); }
         @Override public FileChannel position(long newPosition) throws java.io.IOException { in.position(newPosition); return this; }
         @Override public long size() throws java.io.IOException { return in.size(); }
         @Override public FileChannel truncate(long size) throws java.io.IOException { in.truncate(size); return this; }
         @Override public long transferTo(long position, long count, java.nio.channels.WritableByteChannel target) throws java.io.IOException { return in.transferTo(position, count, target); }
         @Override public long transferFrom(java.nio.channels.ReadableByteChannel src, long position, long count) throws java.io.IOException { return in.transferFrom(src, position, count); }
-        @Override public int read(java.nio.ByteBuffer dst, long position) throws java.io.IOException { return in.read(dst, position); }
-        @Override public int write(java.nio.ByteBuffer src, long position) throws java.io.IOException { return in.write(src, position); }
+        @Override public int read(java.nio.ByteBuffer dst, long position) throws java.io.IOException { positional++; return in.read(dst, position); }
+        @Override public int write(java.nio.ByteBuffer src, long position) throws java.io.IOException { positional++; return in.write(src, position); }
         @Override public java.nio.MappedByteBuffer map(MapMode mode, long position, long size) throws java.io.IOException { return in.map(mode, position, size); }
         @Override public java.nio.channels.FileLock lock(long position, long size, boolean shared) throws java.io.IOException { return in.lock(position, size, shared); }
         @Override public java.nio.channels.FileLock tryLock(long position, long size, boolean shared) throws java.io.IOException { return in.tryLock(position, size, shared); }
         @Override protected void implCloseChannel() throws java.io.IOException { in.close(); }
+    }
+
+    /**
+     * A request of 14 one-sector buffers, laid out in guest memory in the reverse of their order in the chain:
+     * written to the image in chain order, read back the same, each with one vectored call.
+     */
+    @Test
+    void aRequestOfManyBuffersIsOneVectoredCallInChainOrder() throws Exception {
+        int buffers = 14;
+        try (ForceCounting ch = new ForceCounting(FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE))) {
+            VirtioBlock blk = new VirtioBlock(ch, false, "vectored");
+            blk.activate(1L << 32 | 1L << VirtioBlock.F_FLUSH);
+            byte[] expected = new byte[buffers * VirtioBlock.SECTOR_SIZE];
+            header(VirtioBlock.T_OUT, 3);
+            descriptor(0, HEADER, 16, DESC_F_NEXT, 1);
+            for (int i = 0; i < buffers; i++) {
+                byte[] sector = new byte[VirtioBlock.SECTOR_SIZE];
+                Arrays.fill(sector, (byte) (0x40 + i));
+                System.arraycopy(sector, 0, expected, i * VirtioBlock.SECTOR_SIZE, sector.length);
+                long at = DATA + (long) (buffers - 1 - i) * 4096;
+                memory.write(at, sector);
+                descriptor(1 + i, at, VirtioBlock.SECTOR_SIZE, DESC_F_NEXT, 2 + i);
+            }
+            descriptor(1 + buffers, STATUS, 1, DESC_F_WRITE, 0);
+            offer(0);
+            blk.process(0, queue);
+            assertThat(status()).isEqualTo(VirtioBlock.S_OK);
+            assertThat(Arrays.copyOfRange(Files.readAllBytes(image), 3 * VirtioBlock.SECTOR_SIZE, (3 + buffers) * VirtioBlock.SECTOR_SIZE))
+                    .isEqualTo(expected);
+            assertThat(ch.vectored).isEqualTo(1);
+
+            // and back: the guest's buffers cleared, then read from the image
+            for (int i = 0; i < buffers; i++) {
+                memory.write(DATA + (long) i * 4096, new byte[VirtioBlock.SECTOR_SIZE]);
+            }
+            header(VirtioBlock.T_IN, 3);
+            for (int i = 0; i < buffers; i++) {
+                descriptor(1 + i, DATA + (long) (buffers - 1 - i) * 4096, VirtioBlock.SECTOR_SIZE, DESC_F_NEXT | DESC_F_WRITE, 2 + i);
+            }
+            offer(0);
+            blk.process(0, queue);
+            assertThat(status()).isEqualTo(VirtioBlock.S_OK);
+            for (int i = 0; i < buffers; i++) {
+                byte[] got = new byte[VirtioBlock.SECTOR_SIZE];
+                memory.read(DATA + (long) (buffers - 1 - i) * 4096, got);
+                assertThat(got).as("buffer %d", i).containsOnly((byte) (0x40 + i));
+            }
+            assertThat(ch.vectored).isEqualTo(2);
+            assertThat(ch.positional).isZero();
+        }
     }
 
     /** One write request of a sector at sector 2 into a device that negotiated {@code features}; the forces it took. */
