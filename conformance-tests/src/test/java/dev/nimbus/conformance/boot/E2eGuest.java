@@ -39,10 +39,6 @@ final class E2eGuest {
         return a;
     }
 
-    /**
-     * Waits for {@code nimbus} to refuse its input: exit 2 and one line of output, which starts "nimbus: " and is
-     * returned for the caller's checks of what it names.
-     */
     /** What {@link #demoGuest} starts: a way to run the VMM with these arguments. */
     interface Start {
         NimbusProcess start(String... args) throws Exception;
@@ -76,6 +72,10 @@ final class E2eGuest {
         demoGuest(NimbusProcess::startThroughTheLauncher, images, "kernel.image", limitMinutes, badLogLine);
     }
 
+    /**
+     * Waits for {@code nimbus} to refuse its input: exit 2 and one line of output, which starts "nimbus: " and is
+     * returned for the caller's checks of what it names.
+     */
     static String refusedInOneLine(NimbusProcess nimbus) throws Exception {
         assertThat(nimbus.awaitExit(2, TimeUnit.MINUTES)).as(nimbus.transcript()).isEqualTo(2);
         assertThat(nimbus.output()).as(nimbus.transcript()).hasSize(1);

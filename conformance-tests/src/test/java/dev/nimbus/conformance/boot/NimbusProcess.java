@@ -49,13 +49,10 @@ final class NimbusProcess implements AutoCloseable {
      * for itself that the jar is current.
      */
     static NimbusProcess startThroughTheLauncher(String... args) throws IOException {
-        Path launcher = JAR.getParent().getParent().getParent().resolve("nimbus");
-        List<String> cmd = new ArrayList<>(List.of(launcher.toString()));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().remove("JAVA_HOME");
-        pb.environment().remove("NIMBUS_NO_BUILD");
-        return new NimbusProcess(pb.start());
+        return startCommand(JAR.getParent().getParent().getParent().resolve("nimbus"), env -> {
+            env.remove("JAVA_HOME");
+            env.remove("NIMBUS_NO_BUILD");
+        }, args);
     }
 
     /**
@@ -63,10 +60,15 @@ final class NimbusProcess implements AutoCloseable {
      * {@code PATH}, no {@code JAVA_HOME}, so nothing but the tarball's own runtime can run it.
      */
     static NimbusProcess startFromDistribution(Path home, String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(home.resolve("bin/nimbus").toString()));
+        return startCommand(home.resolve("bin/nimbus"), java.util.Map::clear, args);
+    }
+
+    private static NimbusProcess startCommand(Path command, java.util.function.Consumer<java.util.Map<String, String>> environment,
+                                              String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(command.toString()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().clear();
+        environment.accept(pb.environment());
         return new NimbusProcess(pb.start());
     }
 
