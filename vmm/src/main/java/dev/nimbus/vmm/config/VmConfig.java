@@ -42,6 +42,14 @@ public record VmConfig(CpusConfig cpus, MemoryConfig memory, PayloadConfig paylo
     }
 
     /**
+     * This configuration with other consoles. The embedding API puts both consoles in mode tty on its own
+     * streams, which {@link #from} refuses for the command line and the REST API, where tty is the one terminal.
+     */
+    public VmConfig withConsoles(ConsoleConfig serial, ConsoleConfig console) {
+        return new VmConfig(cpus, memory, payload, serial, console, disks, nets, rng, platform, landlock);
+    }
+
+    /**
      * This configuration as vm.info reports it once the machine runs: a console on a pseudo-terminal names
      * the pty it got as its file, as Cloud Hypervisor does (empty: no pty).
      */

@@ -7,6 +7,7 @@ import javax.inject.Inject;
 import javax.inject.Singleton;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
 
@@ -17,7 +18,7 @@ import java.nio.charset.StandardCharsets;
  * unchanged, Ctrl-C included) while a console is attached, and restored when it detaches or at exit.
  */
 @Singleton
-public final class HostTerminal {
+public final class HostTerminal implements ConsoleHost {
     private static final System.Logger LOG = System.getLogger(HostTerminal.class.getName());
 
     private volatile ConsoleInput sink;
@@ -28,6 +29,21 @@ public final class HostTerminal {
     /** The process's terminal: one per VMM process, made by the Dagger component (tests make their own). */
     @Inject
     public HostTerminal() {}
+
+    /** Standard output, buffered per machine (closing it flushes and leaves standard output open). */
+    @Override
+    public OutputStream output(Which console) {
+        return ConsoleOutput.stdout();
+    }
+
+    /**
+     * Sends what is typed to {@code target} (it may block until the guest has room) until the returned handle
+     * is closed; one console at a time has the terminal, whichever it is.
+     */
+    @Override
+    public AutoCloseable attach(Which console, ConsoleInput target) {
+        return attach(target);
+    }
 
     /** Sends what is typed to {@code target} (it may block until the guest has room) until the returned handle is closed. */
     public synchronized AutoCloseable attach(ConsoleInput target) {

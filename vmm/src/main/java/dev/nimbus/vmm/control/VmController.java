@@ -242,6 +242,15 @@ public final class VmController implements AutoCloseable {
         }
     }
 
+    /**
+     * The current boot's end, for a front end that does not block on it (the embedding API): completes when
+     * the run ends, as {@link #awaitRunEnd()} returns. Completing the returned future changes nothing here.
+     */
+    public CompletableFuture<RunOutcome> runEnd() {
+        return run.copy();
+    }
+
+    /** Deletes the VM, then stops the control thread and waits for it to end (a few seconds at most). */
     @Override
     public void close() {
         try {
@@ -250,6 +259,13 @@ public final class VmController implements AutoCloseable {
             LOG.log(Level.WARNING, "closing the VM failed: {0}", e.getMessage());
         }
         control.shutdown();
+        try {
+            if (!control.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                LOG.log(Level.WARNING, "the VM-control thread did not end within 10 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     // ---- on the control thread ----

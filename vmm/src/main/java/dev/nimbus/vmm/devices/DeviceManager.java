@@ -18,7 +18,7 @@ import dev.nimbus.vmm.config.ConfigException;
 import dev.nimbus.vmm.config.ConsoleConfig;
 import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.config.VmConfig;
-import dev.nimbus.vmm.console.HostTerminal;
+import dev.nimbus.vmm.console.ConsoleHost;
 import dev.nimbus.vmm.console.PtyConsole;
 import dev.nimbus.vmm.console.SocketConsole;
 
@@ -39,7 +39,8 @@ import java.util.concurrent.TimeUnit;
  * {@link PlatformDeviceFactory}) and the configured virtio functions ({@link VirtioAssembly}), and gives
  * them their resources: host files, disk locks and taps ({@link HostResources}), bus ranges behind a
  * counting view ({@link CountedBuses}), interrupt lines ({@link IrqChipLine}), MSI-X vectors as irqfd
- * routes and queue notifications as ioeventfds, the terminal's input. What it opened is released in the
+ * routes and queue notifications as ioeventfds, the {@link ConsoleHost}'s input and output for a console in mode
+ * {@code tty} (the process's terminal, or an embedding program's streams). What it opened is released in the
  * reverse order on any failure, and by {@link #close()}.
  *
  * <p>While the machine runs, it starts, pauses, resumes and stops the virtio workers, reports every device's
@@ -49,7 +50,7 @@ import java.util.concurrent.TimeUnit;
 public final class DeviceManager implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(DeviceManager.class.getName());
 
-    private final HostTerminal terminal;
+    private final ConsoleHost consoles;
     private final CountedBuses buses = new CountedBuses();
     private final Resources resources = new Resources();
     private final List<CreatedDevice> platform = new ArrayList<>();
@@ -60,8 +61,8 @@ public final class DeviceManager implements AutoCloseable {
     private Path consolePty;
 
     @Inject
-    public DeviceManager(HostTerminal terminal) {
-        this.terminal = terminal;
+    public DeviceManager(ConsoleHost consoles) {
+        this.consoles = consoles;
     }
 
     /** The platform devices this configuration keeps ({@code --serial off} removes the UART). */
@@ -90,7 +91,7 @@ public final class DeviceManager implements AutoCloseable {
             if (VirtioAssembly.wanted(config)) {
                 PciRoot root = platformDevices(PciRoot.class).stream().findFirst().orElseThrow(() -> new ConfigException(
                         "this machine has no PCI host bridge, so it cannot have virtio devices (--disk, --net, --rng, --console)"));
-                VirtioAssembly assembly = new VirtioAssembly(terminal, memory, vm, irqChip, resources);
+                VirtioAssembly assembly = new VirtioAssembly(consoles, memory, vm, irqChip, resources);
                 virtio.addAll(assembly.attach(config, root));
                 consolePty = assembly.consolePty().orElse(null);
             }
@@ -108,7 +109,7 @@ public final class DeviceManager implements AutoCloseable {
         SocketConsole serialSocket = config.serial().mode() == ConsoleConfig.Mode.SOCKET
                 ? HostResources.socket(Schema.SERIAL_SOCKET, config.serial().socket().orElseThrow(), resources) : null;
         OutputStream serialOut = serialPty != null ? serialPty.output() : serialSocket != null ? serialSocket.output()
-                : HostResources.consoleOutput(Schema.SERIAL_FILE, config.serial(), resources);
+                : HostResources.consoleOutput(Schema.SERIAL_FILE, config.serial(), consoles, ConsoleHost.Which.SERIAL, resources);
         PlatformDeviceFactory factory = new PlatformDeviceFactory(PlatformDeviceFactory.Environment.onHostClocks(
                 gsi -> new IrqChipLine(irqChip, gsi), serialOut, power, layout));
         for (PlatformDevice spec : specs) {
@@ -134,10 +135,10 @@ public final class DeviceManager implements AutoCloseable {
             }
         }
         if (config.serial().mode() == ConsoleConfig.Mode.TTY) {
-            // the serial port (whichever UART the arch has) takes the terminal's input
+            // the serial port (whichever UART the arch has) takes the host's input
             for (CreatedDevice d : platform) {
                 if (d.spec() instanceof PlatformDevice.SerialPort && d.is(ConsoleInput.class)) {
-                    resources.add(terminal.attach(d.device(ConsoleInput.class)));
+                    resources.add(consoles.attach(ConsoleHost.Which.SERIAL, d.device(ConsoleInput.class)));
                 }
             }
         }

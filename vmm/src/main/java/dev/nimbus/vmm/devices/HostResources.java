@@ -8,6 +8,7 @@ import dev.nimbus.vmm.config.DiskConfig;
 import dev.nimbus.vmm.config.Field;
 import dev.nimbus.vmm.config.NetConfig;
 import dev.nimbus.vmm.config.Schema;
+import dev.nimbus.vmm.console.ConsoleHost;
 import dev.nimbus.vmm.console.ConsoleOutput;
 import dev.nimbus.vmm.console.PtyConsole;
 import dev.nimbus.vmm.console.SocketConsole;
@@ -39,9 +40,14 @@ final class HostResources {
      * Where a console's output goes ({@code fileField}: {@link Schema#SERIAL_FILE} or {@link Schema#CONSOLE_FILE}):
      * stdout for {@code tty}, the file for {@code file=PATH} (created or truncated), nowhere otherwise.
      */
-    static OutputStream consoleOutput(Field<Path> fileField, ConsoleConfig config, Resources resources) throws ConfigException {
+    static OutputStream consoleOutput(Field<Path> fileField, ConsoleConfig config, ConsoleHost host,
+                                      ConsoleHost.Which console, Resources resources) throws ConfigException {
         return switch (config.mode()) {
-            case TTY -> resources.add(ConsoleOutput.stdout());
+            case TTY -> {
+                OutputStream out = host.output(console);
+                resources.add(out::close);
+                yield out;
+            }
             case FILE -> {
                 Path file = config.file().orElseThrow();
                 try {

@@ -20,7 +20,7 @@ import dev.nimbus.vmm.config.DiskConfig;
 import dev.nimbus.vmm.config.NetConfig;
 import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.config.VmConfig;
-import dev.nimbus.vmm.console.HostTerminal;
+import dev.nimbus.vmm.console.ConsoleHost;
 import dev.nimbus.vmm.console.PtyConsole;
 import dev.nimbus.vmm.console.SocketConsole;
 
@@ -46,15 +46,15 @@ final class VirtioAssembly {
     /** A device made from the configuration, not yet on the bus, and its {@code vm.counters} id. */
     private record Made(String id, VirtioDevice device) {}
 
-    private final HostTerminal terminal;
+    private final ConsoleHost consoles;
     private final GuestMemory memory;
     private final Vm vm;
     private final IrqChip irqChip;
     private final Resources resources;
     private Path consolePty;
 
-    VirtioAssembly(HostTerminal terminal, GuestMemory memory, Vm vm, IrqChip irqChip, Resources resources) {
-        this.terminal = terminal;
+    VirtioAssembly(ConsoleHost consoles, GuestMemory memory, Vm vm, IrqChip irqChip, Resources resources) {
+        this.consoles = consoles;
         this.memory = memory;
         this.vm = vm;
         this.irqChip = irqChip;
@@ -125,8 +125,9 @@ final class VirtioAssembly {
     }
 
     /**
-     * The virtio console: output to stdout ({@code tty}), a file or nowhere ({@code null}); with {@code tty}
-     * also the terminal's input (only one console may have it: the schema's {@code VmConfig.from}).
+     * The virtio console: on a socket or a pty with its input, output to a file or nowhere ({@code null}), or
+     * on the console host ({@code tty}: the terminal, of which only one console may have the input, as the
+     * schema's {@code VmConfig.from} checks, or an embedding program's streams) with its input.
      */
     private VirtioConsole console(ConsoleConfig option) throws ConfigException {
         if (option.mode() == ConsoleConfig.Mode.SOCKET) {
@@ -142,10 +143,10 @@ final class VirtioAssembly {
             consolePty = pty.path();
             return console;
         }
-        OutputStream out = HostResources.consoleOutput(Schema.CONSOLE_FILE, option, resources);
+        OutputStream out = HostResources.consoleOutput(Schema.CONSOLE_FILE, option, consoles, ConsoleHost.Which.VIRTIO, resources);
         VirtioConsole console = new VirtioConsole(out);
         if (option.mode() == ConsoleConfig.Mode.TTY) {
-            resources.add(terminal.attach(console));
+            resources.add(consoles.attach(ConsoleHost.Which.VIRTIO, console));
         }
         return console;
     }

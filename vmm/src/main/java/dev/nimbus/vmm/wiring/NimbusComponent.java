@@ -5,6 +5,8 @@ import dagger.Component;
 import dev.nimbus.hypervisor.Hypervisor;
 import dev.nimbus.hypervisor.HypervisorRegistry;
 import dev.nimbus.hypervisor.arch.ArchPlatform;
+import dev.nimbus.vmm.console.ConsoleHost;
+import dev.nimbus.vmm.console.HostTerminal;
 import dev.nimbus.vmm.control.VmController;
 
 import javax.inject.Singleton;
@@ -28,13 +30,19 @@ public interface NimbusComponent {
     /** The VM-control thread every front end goes through (selects the backend when first used). */
     VmController vmController();
 
+    /** The component of a VMM process: a console in mode tty is on the process's terminal. */
     static NimbusComponent create(HypervisorChoice choice) {
-        return DaggerNimbusComponent.factory().create(choice);
+        return create(choice, new HostTerminal());
     }
 
-    /** Creates the component for one VMM process. */
+    /** A component whose consoles in mode tty are on {@code consoles} (an embedding program's streams). */
+    static NimbusComponent create(HypervisorChoice choice, ConsoleHost consoles) {
+        return DaggerNimbusComponent.factory().create(choice, consoles);
+    }
+
+    /** Creates the component for one VMM process, or for one VM a Java program embeds. */
     @Component.Factory
     interface Factory {
-        NimbusComponent create(@BindsInstance HypervisorChoice choice);
+        NimbusComponent create(@BindsInstance HypervisorChoice choice, @BindsInstance ConsoleHost consoles);
     }
 }
