@@ -49,6 +49,9 @@ final class LayeringRules {
     static final String DEVICES = "dev.nimbus.devices..";
     static final String VMM = "dev.nimbus.vmm..";
     static final String CONFORMANCE = "dev.nimbus.conformance..";
+    /** The embedding API (module nimbus-api) and the JUnit extension on it (nimbus-junit): above the VMM. */
+    static final String EMBEDDING = "dev.nimbus.api..";
+    static final String JUNIT = "dev.nimbus.junit..";
     /** The VMM's device manager: {@code DeviceManager} and the few classes it is split into. */
     static final String DEVICE_MANAGER = "dev.nimbus.vmm.devices..";
 
@@ -109,9 +112,17 @@ final class LayeringRules {
             .should().dependOnClassesThat().resideInAnyPackage(KVM, MSHV, ARCH, VMM)
             .because("devices get guest memory and interrupts through the SPI");
 
-    static final ArchRule NOTHING_DEPENDS_ON_VMM = noClasses().that().resideOutsideOfPackages(VMM, CONFORMANCE)
+    static final ArchRule NOTHING_DEPENDS_ON_VMM = noClasses().that().resideOutsideOfPackages(VMM, EMBEDDING, CONFORMANCE)
             .should().dependOnClassesThat().resideInAPackage(VMM)
-            .because("the VMM is the top of the stack");
+            .because("the VMM is the top of the stack, under only the embedding API that drives it");
+
+    static final ArchRule NOTHING_INSIDE_USES_THE_EMBEDDING_API = noClasses().that().resideOutsideOfPackages(EMBEDDING, JUNIT, CONFORMANCE)
+            .should().dependOnClassesThat().resideInAPackage(EMBEDDING)
+            .because("the embedding API is a front end for other programs, not a layer Nimbus builds on");
+
+    static final ArchRule THE_JUNIT_EXTENSION_USES_THE_PUBLIC_API_ONLY = classes().that().resideInAPackage(JUNIT)
+            .should().onlyDependOnClassesThat().resideInAnyPackage(JUNIT, EMBEDDING, "java..", "org.junit..", "org.opentest4j..")
+            .because("the JUnit extension is built as any user of the embedding API would build it");
 
     static final ArchRule FOREIGN_ONLY_AT_THE_NATIVE_EDGE = noClasses().that().resideOutsideOfPackages(FOREIGN_ALLOWED)
             .should().dependOnClassesThat().resideInAPackage("java.lang.foreign..")
@@ -212,5 +223,6 @@ final class LayeringRules {
         HOST_IS_JDK_ONLY, API_IS_THE_CONTRACT_ONLY, ARCH_USES_NO_HOST_LAYER, BACKENDS_ARE_INDEPENDENT, MSHV_IS_INDEPENDENT, ARCH_USES_NO_BACKEND,
         ARCH_MODULES_ARE_INDEPENDENT, FDT_KNOWS_NO_MACHINE, DEVICES_USE_NO_BACKEND, NOTHING_DEPENDS_ON_VMM, FOREIGN_ONLY_AT_THE_NATIVE_EDGE,
         NO_ARCH_BRANCHES_OUTSIDE_ARCH_AND_BACKENDS, ONLY_THE_DEVICE_MANAGER_MAKES_DEVICES, CONFIG_KEYS_ONLY_IN_THE_SCHEMA,
+        NOTHING_INSIDE_USES_THE_EMBEDDING_API, THE_JUNIT_EXTENSION_USES_THE_PUBLIC_API_ONLY,
     };
 }

@@ -14,7 +14,9 @@ import dev.nimbus.host.layeringfixture.HostUsingSpi;
 import dev.nimbus.arch.riscv64.layeringfixture.ArchUsingHost;
 import dev.nimbus.arch.riscv64.layeringfixture.ArchUsingAnotherArch;
 import dev.nimbus.arch.fdt.layeringfixture.FdtKnowingAMachine;
+import dev.nimbus.junit.layeringfixture.ExtensionUsingTheVmm;
 import dev.nimbus.kvm.layeringfixture.KvmUsingMshv;
+import dev.nimbus.vmm.layeringfixture.VmmUsingTheEmbeddingApi;
 import dev.nimbus.vmm.layeringfixture.VmmMakingADevice;
 import dev.nimbus.vmm.layeringfixture.VmmMakingADeviceByFactory;
 import dev.nimbus.vmm.layeringfixture.VmmPuttingADeviceOnABus;
@@ -42,7 +44,8 @@ class LayeringTest {
     @ParameterizedTest(name = "classes of {0} were imported")
     @ValueSource(strings = {"dev.nimbus.hypervisor", "dev.nimbus.host", "dev.nimbus.hypervisor.memory",
         "dev.nimbus.kvm", "dev.nimbus.mshv", "dev.nimbus.arch.x86_64", "dev.nimbus.arch.aarch64",
-        "dev.nimbus.arch.riscv64", "dev.nimbus.arch.fdt", "dev.nimbus.devices", "dev.nimbus.vmm"})
+        "dev.nimbus.arch.riscv64", "dev.nimbus.arch.fdt", "dev.nimbus.devices", "dev.nimbus.vmm", "dev.nimbus.api",
+        "dev.nimbus.junit"})
     void everyModuleIsImported(String pkg) {
         // a rule over an empty class set proves nothing: make sure each module's classes are really there
         assertThat(production.stream().map(JavaClass::getPackageName))
@@ -102,6 +105,16 @@ class LayeringTest {
     @Test
     void nothingDependsOnTheVmm() {
         LayeringRules.NOTHING_DEPENDS_ON_VMM.check(production);
+    }
+
+    @Test
+    void nothingInsideUsesTheEmbeddingApi() {
+        LayeringRules.NOTHING_INSIDE_USES_THE_EMBEDDING_API.check(production);
+    }
+
+    @Test
+    void theJunitExtensionUsesThePublicApiOnly() {
+        LayeringRules.THE_JUNIT_EXTENSION_USES_THE_PUBLIC_API_ONLY.check(production);
     }
 
     @Test
@@ -173,6 +186,16 @@ class LayeringTest {
     @Test
     void vmmRuleCatchesTheApiUsingTheVmm() {
         assertThat(violated(LayeringRules.NOTHING_DEPENDS_ON_VMM, ApiUsingVmm.class)).isTrue();
+    }
+
+    @Test
+    void embeddingRuleCatchesTheVmmUsingTheEmbeddingApi() {
+        assertThat(violated(LayeringRules.NOTHING_INSIDE_USES_THE_EMBEDDING_API, VmmUsingTheEmbeddingApi.class)).isTrue();
+    }
+
+    @Test
+    void junitRuleCatchesTheExtensionReachingIntoTheVmm() {
+        assertThat(violated(LayeringRules.THE_JUNIT_EXTENSION_USES_THE_PUBLIC_API_ONLY, ExtensionUsingTheVmm.class)).isTrue();
     }
 
     @Test
