@@ -4,14 +4,14 @@ import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.StructLayout;
 import java.util.List;
 
-import static dev.nimbus.kvm.abi.CLayouts.U32;
-import static dev.nimbus.kvm.abi.CLayouts.U64;
-import static dev.nimbus.kvm.abi.CLayouts.U8;
-import static dev.nimbus.kvm.abi.CLayouts.array;
-import static dev.nimbus.kvm.abi.CLayouts.field;
-import static dev.nimbus.kvm.abi.CLayouts.member;
-import static dev.nimbus.kvm.abi.CLayouts.offset;
-import static dev.nimbus.kvm.abi.CLayouts.struct;
+import static dev.nimbus.host.CLayouts.U32;
+import static dev.nimbus.host.CLayouts.U64;
+import static dev.nimbus.host.CLayouts.U8;
+import static dev.nimbus.host.CLayouts.array;
+import static dev.nimbus.host.CLayouts.field;
+import static dev.nimbus.host.CLayouts.member;
+import static dev.nimbus.host.CLayouts.offset;
+import static dev.nimbus.host.CLayouts.struct;
 
 /**
  * The AArch64 structs of {@code <asm/kvm.h>} (arch/arm64/include/uapi/asm/kvm.h), with the offsets the code

@@ -1,5 +1,6 @@
 package dev.nimbus.kvm.abi;
 
+import dev.nimbus.host.CLayouts;
 import dev.nimbus.host.Ioctl;
 
 import java.lang.foreign.MemoryLayout;

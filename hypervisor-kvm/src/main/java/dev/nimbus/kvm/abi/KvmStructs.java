@@ -1,19 +1,20 @@
 package dev.nimbus.kvm.abi;
 
+import dev.nimbus.host.CLayouts;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.StructLayout;
 import java.util.List;
 
-import static dev.nimbus.kvm.abi.CLayouts.U16;
-import static dev.nimbus.kvm.abi.CLayouts.U32;
-import static dev.nimbus.kvm.abi.CLayouts.U64;
-import static dev.nimbus.kvm.abi.CLayouts.U8;
-import static dev.nimbus.kvm.abi.CLayouts.array;
-import static dev.nimbus.kvm.abi.CLayouts.field;
-import static dev.nimbus.kvm.abi.CLayouts.member;
-import static dev.nimbus.kvm.abi.CLayouts.offset;
-import static dev.nimbus.kvm.abi.CLayouts.struct;
-import static dev.nimbus.kvm.abi.CLayouts.union;
+import static dev.nimbus.host.CLayouts.U16;
+import static dev.nimbus.host.CLayouts.U32;
+import static dev.nimbus.host.CLayouts.U64;
+import static dev.nimbus.host.CLayouts.U8;
+import static dev.nimbus.host.CLayouts.array;
+import static dev.nimbus.host.CLayouts.field;
+import static dev.nimbus.host.CLayouts.member;
+import static dev.nimbus.host.CLayouts.offset;
+import static dev.nimbus.host.CLayouts.struct;
+import static dev.nimbus.host.CLayouts.union;
 
 /**
  * The architecture-neutral structs of {@code <linux/kvm.h>} that Nimbus passes to the kernel, with the

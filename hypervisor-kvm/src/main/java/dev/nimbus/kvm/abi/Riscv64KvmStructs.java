@@ -3,10 +3,10 @@ package dev.nimbus.kvm.abi;
 import java.lang.foreign.StructLayout;
 import java.util.List;
 
-import static dev.nimbus.kvm.abi.CLayouts.U64;
-import static dev.nimbus.kvm.abi.CLayouts.field;
-import static dev.nimbus.kvm.abi.CLayouts.member;
-import static dev.nimbus.kvm.abi.CLayouts.struct;
+import static dev.nimbus.host.CLayouts.U64;
+import static dev.nimbus.host.CLayouts.field;
+import static dev.nimbus.host.CLayouts.member;
+import static dev.nimbus.host.CLayouts.struct;
 
 /**
  * The riscv64 structs of {@code <asm/kvm.h>} (arch/riscv/include/uapi/asm/kvm.h). None is passed whole to

@@ -3,15 +3,15 @@ package dev.nimbus.kvm.abi;
 import java.lang.foreign.StructLayout;
 import java.util.List;
 
-import static dev.nimbus.kvm.abi.CLayouts.U16;
-import static dev.nimbus.kvm.abi.CLayouts.U32;
-import static dev.nimbus.kvm.abi.CLayouts.U64;
-import static dev.nimbus.kvm.abi.CLayouts.U8;
-import static dev.nimbus.kvm.abi.CLayouts.array;
-import static dev.nimbus.kvm.abi.CLayouts.field;
-import static dev.nimbus.kvm.abi.CLayouts.member;
-import static dev.nimbus.kvm.abi.CLayouts.offset;
-import static dev.nimbus.kvm.abi.CLayouts.struct;
+import static dev.nimbus.host.CLayouts.U16;
+import static dev.nimbus.host.CLayouts.U32;
+import static dev.nimbus.host.CLayouts.U64;
+import static dev.nimbus.host.CLayouts.U8;
+import static dev.nimbus.host.CLayouts.array;
+import static dev.nimbus.host.CLayouts.field;
+import static dev.nimbus.host.CLayouts.member;
+import static dev.nimbus.host.CLayouts.offset;
+import static dev.nimbus.host.CLayouts.struct;
 
 /**
  * The x86-64 structs of {@code <asm/kvm.h>} (arch/x86/include/uapi/asm/kvm.h), each with the offsets of the

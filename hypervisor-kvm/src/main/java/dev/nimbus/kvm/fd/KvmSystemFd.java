@@ -1,5 +1,6 @@
 package dev.nimbus.kvm.fd;
 
+import dev.nimbus.host.NativeIoctl;
 import dev.nimbus.host.Errno;
 import dev.nimbus.host.LibC;
 import dev.nimbus.host.SyscallException;

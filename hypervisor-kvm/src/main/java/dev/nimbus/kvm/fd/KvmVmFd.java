@@ -1,5 +1,6 @@
 package dev.nimbus.kvm.fd;
 
+import dev.nimbus.host.NativeIoctl;
 import dev.nimbus.hypervisor.GsiRoute;
 import dev.nimbus.hypervisor.MsiMessage;
 import dev.nimbus.host.Errno;

@@ -1,6 +1,8 @@
 package dev.nimbus.kvm.abi;
 
 import dev.nimbus.host.Signals;
+import dev.nimbus.testsupport.abi.HeaderProbe;
+import dev.nimbus.testsupport.abi.LayoutChecker;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Test;
@@ -29,7 +31,7 @@ class KvmHeaderConformanceTest {
             "KVM_DEV_RISCV_AIA_MODE_EMUL", "KVM_DEV_RISCV_AIA_GRP_ADDR", "KVM_DEV_RISCV_AIA_ADDR_APLIC",
             "KVM_DEV_RISCV_AIA_GRP_CTRL", "KVM_DEV_RISCV_AIA_CTRL_INIT");
 
-    private static List<StructLayout> archStructs(HeaderProbe.Headers h) {
+    private static List<StructLayout> archStructs(KvmHeaders h) {
         return switch (h) {
             case X86_64 -> X86KvmStructs.ALL;
             case ARM64 -> Arm64KvmStructs.ALL;
@@ -37,7 +39,7 @@ class KvmHeaderConformanceTest {
         };
     }
 
-    private static Map<String, Long> ioctls(HeaderProbe.Headers h) {
+    private static Map<String, Long> ioctls(KvmHeaders h) {
         Map<String, Long> m = new LinkedHashMap<>(KvmIoctls.COMMON);
         switch (h) {
             case X86_64 -> m.putAll(KvmIoctls.X86);
@@ -57,19 +59,19 @@ class KvmHeaderConformanceTest {
         return m;
     }
 
-    private static HeaderProbe.Answers probe(HeaderProbe.Headers h, Map<String, Long> constants) throws Exception {
-        HeaderProbe.ensureHeaders(h);
+    private static HeaderProbe.Answers probe(KvmHeaders h, Map<String, Long> constants) throws Exception {
+        h.ensure();
         List<StructLayout> structs = new ArrayList<>(KvmStructs.ALL);
         structs.addAll(archStructs(h));
         Map<String, Long> names = new LinkedHashMap<>(constants);
         names.putAll(ioctls(h));
         String body = LayoutChecker.probe(structs) + HeaderProbe.constantProbe(names.keySet());
-        return HeaderProbe.run(h, List.of("linux/kvm.h"), body);
+        return HeaderProbe.run(h.program("linux/kvm.h"), body);
     }
 
     @ParameterizedTest
-    @EnumSource(HeaderProbe.Headers.class)
-    void structLayoutsMatchTheKernelHeaders(HeaderProbe.Headers headers) throws Exception {
+    @EnumSource(KvmHeaders.class)
+    void structLayoutsMatchTheKernelHeaders(KvmHeaders headers) throws Exception {
         HeaderProbe.Answers answers = probe(headers, Map.of());
         List<StructLayout> structs = new ArrayList<>(KvmStructs.ALL);
         structs.addAll(archStructs(headers));
@@ -77,8 +79,8 @@ class KvmHeaderConformanceTest {
     }
 
     @ParameterizedTest
-    @EnumSource(HeaderProbe.Headers.class)
-    void ioctlNumbersMatchTheKernelHeaders(HeaderProbe.Headers headers) throws Exception {
+    @EnumSource(KvmHeaders.class)
+    void ioctlNumbersMatchTheKernelHeaders(KvmHeaders headers) throws Exception {
         HeaderProbe.Answers answers = probe(headers, Map.of());
         List<String> missing = new ArrayList<>();
         assertThat(LayoutChecker.compareConstants(ioctls(headers), answers, missing)).isEmpty();
@@ -90,7 +92,7 @@ class KvmHeaderConformanceTest {
         Map<String, Long> constants = constants();
         List<String> diffs = new ArrayList<>();
         Set<String> foundSomewhere = new java.util.HashSet<>();
-        for (HeaderProbe.Headers h : HeaderProbe.Headers.values()) {
+        for (KvmHeaders h : KvmHeaders.values()) {
             HeaderProbe.Answers answers = probe(h, constants);
             List<String> missing = new ArrayList<>();
             LayoutChecker.compareConstants(constants, answers, missing)
@@ -105,7 +107,7 @@ class KvmHeaderConformanceTest {
 
     @Test
     void sigactionLayoutMatchesGlibc() throws Exception {
-        HeaderProbe.Answers answers = HeaderProbe.run(HeaderProbe.Headers.X86_64, List.of("signal.h"),
+        HeaderProbe.Answers answers = HeaderProbe.run(KvmHeaders.X86_64.program("signal.h"),
                 LayoutChecker.probe(List.of(Signals.SIGACTION)));
         assertThat(LayoutChecker.compare(List.of(Signals.SIGACTION), answers)).isEmpty();
     }

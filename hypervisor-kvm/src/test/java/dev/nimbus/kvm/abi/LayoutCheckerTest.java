@@ -1,5 +1,7 @@
 package dev.nimbus.kvm.abi;
 
+import dev.nimbus.testsupport.abi.HeaderProbe;
+import dev.nimbus.testsupport.abi.LayoutChecker;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.StructLayout;
@@ -7,10 +9,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-import static dev.nimbus.kvm.abi.CLayouts.U32;
-import static dev.nimbus.kvm.abi.CLayouts.U64;
-import static dev.nimbus.kvm.abi.CLayouts.field;
-import static dev.nimbus.kvm.abi.CLayouts.struct;
+import static dev.nimbus.host.CLayouts.U32;
+import static dev.nimbus.host.CLayouts.U64;
+import static dev.nimbus.host.CLayouts.field;
+import static dev.nimbus.host.CLayouts.struct;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** The checker itself: it must notice a wrong layout, not just agree with everything. */
@@ -21,8 +23,8 @@ class LayoutCheckerTest {
         StructLayout wrong = struct("kvm_userspace_memory_region",
                 field("slot", U32), field("flags", U32), field("memory_size", U64),
                 field("guest_phys_addr", U64), field("userspace_addr", U64));
-        HeaderProbe.ensureHeaders(HeaderProbe.Headers.X86_64);
-        HeaderProbe.Answers answers = HeaderProbe.run(HeaderProbe.Headers.X86_64, List.of("linux/kvm.h"),
+        KvmHeaders.X86_64.ensure();
+        HeaderProbe.Answers answers = HeaderProbe.run(KvmHeaders.X86_64.program("linux/kvm.h"),
                 LayoutChecker.probe(List.of(wrong)));
 
         assertThat(LayoutChecker.compare(List.of(wrong), answers)).containsExactlyInAnyOrder(
@@ -35,7 +37,7 @@ class LayoutCheckerTest {
     void wrongStructSizeIsReported() throws Exception {
         StructLayout shortOne = struct("kvm_irqfd", field("fd", U32), field("gsi", U32), field("flags", U32),
                 field("resamplefd", U32));
-        HeaderProbe.Answers answers = HeaderProbe.run(HeaderProbe.Headers.X86_64, List.of("linux/kvm.h"),
+        HeaderProbe.Answers answers = HeaderProbe.run(KvmHeaders.X86_64.program("linux/kvm.h"),
                 LayoutChecker.probe(List.of(shortOne)));
 
         assertThat(LayoutChecker.compare(List.of(shortOne), answers))
@@ -44,7 +46,7 @@ class LayoutCheckerTest {
 
     @Test
     void wrongIoctlNumberIsReported() throws Exception {
-        HeaderProbe.Answers answers = HeaderProbe.run(HeaderProbe.Headers.X86_64, List.of("linux/kvm.h"),
+        HeaderProbe.Answers answers = HeaderProbe.run(KvmHeaders.X86_64.program("linux/kvm.h"),
                 HeaderProbe.constantProbe(List.of("KVM_RUN")));
         List<String> missing = new ArrayList<>();
 

@@ -1,5 +1,6 @@
 package dev.nimbus.kvm.fd;
 
+import dev.nimbus.host.NativeIoctl;
 import java.lang.foreign.MemorySegment;
 
 /**

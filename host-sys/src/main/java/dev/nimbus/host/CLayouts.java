@@ -1,4 +1,4 @@
-package dev.nimbus.kvm.abi;
+package dev.nimbus.host;
 
 import java.lang.foreign.GroupLayout;
 import java.lang.foreign.MemoryLayout;
@@ -14,10 +14,18 @@ import java.util.List;
  * each member at the next multiple of its alignment, the whole padded to its largest alignment. The
  * struct definitions then list only the members, in header order, with the header's names.
  *
- * <p>Naming conventions the layout test relies on: a member's name is its C name; an anonymous C union
+ * <p>Naming conventions the layout tests rely on: a member's name is its C name; an anonymous C union
  * or struct is named with a leading {@code $} (it is left out of the C member path, but {@link #offset}
  * names it); padding the compiler inserts has no name. Flexible array members ({@code entries[]}) are not
  * part of a layout.
+ *
+ * <p>Packed structs ({@code __attribute__((packed))}, which the Microsoft Hypervisor's formats use
+ * throughout) are built with {@link #packedStruct} and {@link #packedUnion}: members back to back, every
+ * scalar unaligned. A C bit-field's storage unit has no C name of its own; {@link #bits} names it with a
+ * leading {@code $} too, and the layout tests check its bits apart ({@code offsetof} cannot name a
+ * bit-field).
+ *
+ * <p>Shared by the backends (KVM, MSHV) and by the host's own structs; it knows no kernel interface.
  */
 public final class CLayouts {
     public static final ValueLayout.OfByte U8 = ValueLayout.JAVA_BYTE;
@@ -48,6 +56,39 @@ public final class CLayouts {
             out.add(MemoryLayout.paddingLayout(tail));
         }
         return MemoryLayout.structLayout(out.toArray(MemoryLayout[]::new)).withName(name);
+    }
+
+    /**
+     * A packed C struct {@code name}: members back to back with no padding, every scalar and nested group
+     * byte-aligned (pass nested structs and unions built with the packed builders).
+     */
+    public static StructLayout packedStruct(String name, MemoryLayout... members) {
+        return MemoryLayout.structLayout(unaligned(members)).withName(name);
+    }
+
+    /** A packed C union {@code name}: as large as its largest member, byte-aligned. */
+    public static UnionLayout packedUnion(String name, MemoryLayout... members) {
+        return MemoryLayout.unionLayout(unaligned(members)).withName(name);
+    }
+
+    private static MemoryLayout[] unaligned(MemoryLayout... members) {
+        MemoryLayout[] out = new MemoryLayout[members.length];
+        for (int i = 0; i < members.length; i++) {
+            MemoryLayout m = members[i];
+            if (m instanceof GroupLayout g && g.byteAlignment() != 1) {
+                throw new IllegalArgumentException(g.name().orElse("a member") + " of a packed layout must be packed too");
+            }
+            out[i] = m instanceof ValueLayout v ? v.withByteAlignment(1) : m;
+        }
+        return out;
+    }
+
+    /**
+     * The storage unit of C bit-fields ({@code u8 instruction_length:4; u8 cr8:4;} is one {@code U8}), named
+     * {@code $name}: the layout tests check its offset through its neighbours and its bits apart.
+     */
+    public static MemoryLayout bits(String name, ValueLayout unit) {
+        return unit.withName("$" + name);
     }
 
     /** A C union {@code name}, padded to a multiple of its alignment. */

@@ -1,4 +1,4 @@
-package dev.nimbus.kvm.abi;
+package dev.nimbus.testsupport.abi;
 
 import java.lang.foreign.GroupLayout;
 import java.lang.foreign.MemoryLayout;
@@ -10,21 +10,21 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Compares Java struct layouts and constants with what {@link HeaderProbe} read from the kernel's headers.
+ * Compares Java struct layouts, bit-fields and constants with what {@link HeaderProbe} read from a set of headers.
  * Every difference becomes one readable line; an empty list means the layouts agree.
  */
-final class LayoutChecker {
+public final class LayoutChecker {
     private LayoutChecker() {}
 
     /** The probe program's statements for {@code layouts}. */
-    static String probe(List<StructLayout> layouts) {
+    public static String probe(List<StructLayout> layouts) {
         StringBuilder sb = new StringBuilder();
         layouts.forEach(l -> sb.append(HeaderProbe.structProbe(l)));
         return sb.toString();
     }
 
     /** Differences between {@code layouts} and the header's answers. */
-    static List<String> compare(List<StructLayout> layouts, HeaderProbe.Answers header) {
+    public static List<String> compare(List<StructLayout> layouts, HeaderProbe.Answers header) {
         List<String> diffs = new ArrayList<>();
         for (StructLayout s : layouts) {
             String name = s.name().orElseThrow();
@@ -52,8 +52,10 @@ final class LayoutChecker {
             }
             String n = m.name().get();
             if (n.startsWith("$")) {
-                compareMembers(struct, (GroupLayout) m, at, prefix, header, diffs);
-                continue;
+                if (m instanceof GroupLayout anonymous) {
+                    compareMembers(struct, anonymous, at, prefix, header, diffs);
+                }
+                continue; // a bit-field's storage unit: its neighbours pin its offset, compareBitFields its bits
             }
             String path = prefix + n;
             long[] h = header.get("F " + struct + "." + path);
@@ -74,7 +76,7 @@ final class LayoutChecker {
     }
 
     /** Differences between named constants and the header's macros; names the header lacks are returned in {@code missing}. */
-    static List<String> compareConstants(Map<String, Long> constants, HeaderProbe.Answers header, List<String> missing) {
+    public static List<String> compareConstants(Map<String, Long> constants, HeaderProbe.Answers header, List<String> missing) {
         List<String> diffs = new ArrayList<>();
         constants.forEach((name, value) -> {
             long[] h = header.get("C " + name);
@@ -84,6 +86,22 @@ final class LayoutChecker {
                 diffs.add(String.format("%s: 0x%x in Java, 0x%x in the header", name, value, h[0]));
             }
         });
+        return diffs;
+    }
+
+    /** Differences between the Java side's bit-fields and the header's. */
+    public static List<String> compareBitFields(List<HeaderProbe.BitField> fields, HeaderProbe.Answers header) {
+        List<String> diffs = new ArrayList<>();
+        for (HeaderProbe.BitField f : fields) {
+            String name = f.struct() + "." + f.path();
+            long[] h = header.get("B " + name);
+            if (h == null) {
+                diffs.add(name + ": not in the header");
+            } else if (h[0] != f.byteOffset() || h[1] != f.mask()) {
+                diffs.add(String.format("%s: byte %d mask 0x%x in Java, byte %d mask 0x%x in the header",
+                        name, f.byteOffset(), f.mask(), h[0], h[1]));
+            }
+        }
         return diffs;
     }
 }
