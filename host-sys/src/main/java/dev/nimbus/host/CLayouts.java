@@ -78,7 +78,13 @@ public final class CLayouts {
             if (m instanceof GroupLayout g && g.byteAlignment() != 1) {
                 throw new IllegalArgumentException(g.name().orElse("a member") + " of a packed layout must be packed too");
             }
-            out[i] = m instanceof ValueLayout v ? v.withByteAlignment(1) : m;
+            out[i] = switch (m) {
+                case ValueLayout v -> v.withByteAlignment(1);
+                case SequenceLayout q when q.elementLayout() instanceof ValueLayout e ->
+                        q.name().map(n -> MemoryLayout.sequenceLayout(q.elementCount(), e.withByteAlignment(1)).withName(n))
+                                .orElseGet(() -> MemoryLayout.sequenceLayout(q.elementCount(), e.withByteAlignment(1)));
+                default -> m;
+            };
         }
         return out;
     }
