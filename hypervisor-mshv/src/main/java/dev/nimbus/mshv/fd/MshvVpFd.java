@@ -1,0 +1,137 @@
+package dev.nimbus.mshv.fd;
+
+import dev.nimbus.host.NativeIoctl;
+import dev.nimbus.hypervisor.HypervisorException;
+import dev.nimbus.mshv.abi.HvConstants;
+import dev.nimbus.mshv.abi.HvRegisterName;
+import dev.nimbus.mshv.abi.MshvIoctls;
+
+import java.lang.foreign.MemorySegment;
+
+import static dev.nimbus.mshv.abi.HvStructs.*;
+import static dev.nimbus.mshv.abi.MshvStructs.*;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A virtual processor: running it, its registers (through the get/set-VP-registers hypercalls, in batches)
+ * and its LAPIC/XSAVE state. Upstream's uapi has no register ioctls for a child partition's VPs: registers
+ * are hypercalls passed through {@code MSHV_ROOT_HVCALL} on the VP fd.
+ */
+public final class MshvVpFd extends MshvFd {
+    /** Registers per {@code HVCALL_GET_VP_REGISTERS}: 16 bytes of output each, in {@link #HVCALL_BUFFER}. */
+    public static final int GET_BATCH = (int) (HVCALL_BUFFER / HV_REGISTER_VALUE.byteSize());
+    /** Registers per {@code HVCALL_SET_VP_REGISTERS}: 32 bytes of input each after the 16-byte header. */
+    public static final int SET_BATCH = (int) ((HVCALL_BUFFER - VP_REGISTERS_ELEMENTS) / HV_REGISTER_ASSOC.byteSize());
+
+    private final int index;
+
+    MshvVpFd(int fd, int index, NativeIoctl nativeIoctl) {
+        super(fd, nativeIoctl);
+        this.index = index;
+    }
+
+    /** The VP's index in its partition. */
+    public int index() {
+        return index;
+    }
+
+    /**
+     * {@code MSHV_RUN_VP}, exactly once: runs the VP until it stops with a message, copied into {@code message}
+     * (at least {@link dev.nimbus.mshv.abi.MshvConstants#MSHV_RUN_VP_BUF_SZ} bytes). Returns 0, or minus the
+     * errno (EINTR when a kick's signal arrived; the run loop decides), never throws for an errno.
+     */
+    public int run(MemorySegment message) {
+        if (message.byteSize() < MSHV_RUN_VP.byteSize()) {
+            throw new IllegalArgumentException("MSHV_RUN_VP needs a " + MSHV_RUN_VP.byteSize() + "-byte buffer");
+        }
+        checkOpen("MSHV_RUN_VP");
+        return ioctlOnce(MshvIoctls.MSHV_RUN_VP, message);
+    }
+
+    /**
+     * {@code HVCALL_GET_VP_REGISTERS}: the values of {@code names}, each 16 bytes ({@code hv_register_value}) at
+     * {@code 16 * i} of {@code values}, in batches of {@link #GET_BATCH}.
+     */
+    public void getRegisters(HvRegisterName[] names, MemorySegment values) {
+        long valueSize = HV_REGISTER_VALUE.byteSize();
+        checkValues(names, values, valueSize);
+        for (int from = 0; from < names.length; from += GET_BATCH) {
+            int n = Math.min(GET_BATCH, names.length - from);
+            long inSize = VP_REGISTERS_ELEMENTS + 4L * n;
+            MemorySegment s = hvcallScratch(inSize);
+            s.set(JAVA_INT_UNALIGNED, HVCALL_IN + VP_REGISTERS_VP_INDEX, index);
+            for (int i = 0; i < n; i++) {
+                s.set(JAVA_INT_UNALIGNED, HVCALL_IN + VP_REGISTERS_ELEMENTS + 4L * i, names[from + i].value());
+            }
+            int done = rootHvcall(s, HvConstants.HVCALL_GET_VP_REGISTERS, n, inSize, n * valueSize,
+                    "HVCALL_GET_VP_REGISTERS(" + names[from] + (n > 1 ? ".." + names[from + n - 1] : "") + ")");
+            checkReps(done, n, "HVCALL_GET_VP_REGISTERS");
+            MemorySegment.copy(s, HVCALL_OUT, values, from * valueSize, n * valueSize);
+        }
+    }
+
+    /**
+     * {@code HVCALL_SET_VP_REGISTERS}: sets {@code names} to the 16-byte values at {@code 16 * i} of
+     * {@code values}, in batches of {@link #SET_BATCH}.
+     */
+    public void setRegisters(HvRegisterName[] names, MemorySegment values) {
+        long valueSize = HV_REGISTER_VALUE.byteSize();
+        long assoc = HV_REGISTER_ASSOC.byteSize();
+        checkValues(names, values, valueSize);
+        for (int from = 0; from < names.length; from += SET_BATCH) {
+            int n = Math.min(SET_BATCH, names.length - from);
+            long inSize = VP_REGISTERS_ELEMENTS + assoc * n;
+            MemorySegment s = hvcallScratch(inSize);
+            s.set(JAVA_INT_UNALIGNED, HVCALL_IN + VP_REGISTERS_VP_INDEX, index);
+            for (int i = 0; i < n; i++) {
+                long e = HVCALL_IN + VP_REGISTERS_ELEMENTS + assoc * i;
+                s.set(JAVA_INT_UNALIGNED, e + REGISTER_ASSOC_NAME, names[from + i].value());
+                MemorySegment.copy(values, (from + i) * valueSize, s, e + REGISTER_ASSOC_VALUE, valueSize);
+            }
+            int done = rootHvcall(s, HvConstants.HVCALL_SET_VP_REGISTERS, n, inSize, 0,
+                    "HVCALL_SET_VP_REGISTERS(" + names[from] + (n > 1 ? ".." + names[from + n - 1] : "") + ")");
+            checkReps(done, n, "HVCALL_SET_VP_REGISTERS");
+        }
+    }
+
+    private static void checkValues(HvRegisterName[] names, MemorySegment values, long valueSize) {
+        if (values.byteSize() < names.length * valueSize) {
+            throw new IllegalArgumentException(names.length + " registers need " + names.length * valueSize
+                    + " bytes of values, not " + values.byteSize());
+        }
+    }
+
+    private static void checkReps(int done, int asked, String name) {
+        if (done != asked) {
+            throw new HypervisorException(name + ": the hypervisor completed " + done + " of " + asked + " registers");
+        }
+    }
+
+    /**
+     * {@code MSHV_GET_VP_STATE}: state {@code type} ({@code MSHV_VP_STATE_*}) into {@code buffer} (page-aligned, a
+     * multiple of 4 KiB). Returns the size of the state.
+     */
+    public int getState(int type, MemorySegment buffer) {
+        return vpState(MshvIoctls.MSHV_GET_VP_STATE, type, buffer, "MSHV_GET_VP_STATE");
+    }
+
+    /** {@code MSHV_SET_VP_STATE}: state {@code type} from {@code buffer} (page-aligned, a multiple of 4 KiB). */
+    public void setState(int type, MemorySegment buffer) {
+        vpState(MshvIoctls.MSHV_SET_VP_STATE, type, buffer, "MSHV_SET_VP_STATE");
+    }
+
+    private int vpState(long request, int type, MemorySegment buffer, String name) {
+        if (buffer.address() % 4096 != 0 || buffer.byteSize() % 4096 != 0 || buffer.byteSize() == 0) {
+            throw new IllegalArgumentException(name + " needs a page-aligned buffer of whole pages");
+        }
+        MemorySegment s = scratch(MSHV_GET_SET_VP_STATE.byteSize());
+        s.set(JAVA_BYTE, VP_STATE_TYPE, (byte) type);
+        s.set(JAVA_INT, VP_STATE_BUF_SZ, (int) buffer.byteSize());
+        s.set(JAVA_LONG, VP_STATE_BUF_PTR, buffer.address());
+        ioctl(request, s, name + "(type " + type + ")");
+        return s.get(JAVA_INT, VP_STATE_BUF_SZ);
+    }
+}

@@ -1,0 +1,98 @@
+package dev.nimbus.mshv.fd;
+
+import dev.nimbus.host.NativeIoctl;
+import dev.nimbus.mshv.abi.MshvIoctls;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.nimbus.mshv.abi.MshvStructs.*;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+/**
+ * A stand-in for the mshv driver, so the descriptor classes' argument-filling code runs without /dev/mshv
+ * (there is none on this project's machines): it keeps a copy of every argument as the kernel would read it
+ * (for {@code MSHV_ROOT_HVCALL} also the hypercall's input), answers from a script of results (minus an errno
+ * for a failure, then 0) and, for a hypercall, reports every repetition done and the scripted hypervisor
+ * status, filling a get-registers output with {@code name * 0x100 + word} per 64-bit word.
+ */
+final class KernelStandIn implements NativeIoctl {
+    record Call(long request, byte[] arg, byte[] hvcallInput) {
+        MemorySegment argument() {
+            return MemorySegment.ofArray(arg);
+        }
+
+        MemorySegment input() {
+            return MemorySegment.ofArray(hvcallInput);
+        }
+    }
+
+    final List<Call> calls = new ArrayList<>();
+    private final int[] results;
+    private final int hvStatus;
+    private int next;
+
+    KernelStandIn(int hvStatus, int... results) {
+        this.hvStatus = hvStatus;
+        this.results = results.clone();
+    }
+
+    KernelStandIn() {
+        this(0);
+    }
+
+    MshvPartitionFd partition() {
+        return new MshvPartitionFd(-1, this);
+    }
+
+    MshvVpFd vp(int index) {
+        return new MshvVpFd(-1, index, this);
+    }
+
+    Call last() {
+        return calls.getLast();
+    }
+
+    @Override
+    public int ioctl(int fd, long request, MemorySegment arg) {
+        long size = (request >>> 16) & 0x3FFF;
+        MemorySegment a = arg.byteSize() < size ? arg.reinterpret(Math.max(size, 8)) : arg;
+        if (request == MshvIoctls.MSHV_SET_MSI_ROUTING) {
+            size += 16L * a.get(JAVA_INT_AT0, 0);
+            a = arg.reinterpret(size);
+        }
+        byte[] input = new byte[0];
+        if (request == MshvIoctls.MSHV_ROOT_HVCALL) {
+            int inSize = Short.toUnsignedInt(a.get(JAVA_SHORT, ROOT_HVCALL_IN_SZ));
+            input = MemorySegment.ofAddress(a.get(JAVA_LONG, ROOT_HVCALL_IN_PTR)).reinterpret(inSize).toArray(BYTES);
+            a.set(JAVA_SHORT, ROOT_HVCALL_STATUS, (short) hvStatus);
+            int outSize = Short.toUnsignedInt(a.get(JAVA_SHORT, ROOT_HVCALL_OUT_SZ));
+            if (outSize > 0) {
+                MemorySegment out = MemorySegment.ofAddress(a.get(JAVA_LONG, ROOT_HVCALL_OUT_PTR)).reinterpret(outSize);
+                for (int i = 0; i < outSize / 16; i++) {
+                    int name = MemorySegment.ofArray(input).get(JAVA_INT_AT0, 16 + 4L * i);
+                    out.set(JAVA_LONG_AT0, 16L * i, (long) name * 0x100);
+                    out.set(JAVA_LONG_AT0, 16L * i + 8, (long) name * 0x100 + 1);
+                }
+            }
+        }
+        calls.add(new Call(request, a.asSlice(0, size).toArray(BYTES), input));
+        return answer();
+    }
+
+    @Override
+    public int ioctl(int fd, long request, long arg) {
+        calls.add(new Call(request, new byte[0], new byte[0]));
+        return answer();
+    }
+
+    private int answer() {
+        return next < results.length ? results[next++] : 0;
+    }
+
+    private static final java.lang.foreign.ValueLayout.OfByte BYTES = java.lang.foreign.ValueLayout.JAVA_BYTE;
+    private static final java.lang.foreign.ValueLayout.OfInt JAVA_INT_AT0 = java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+    private static final java.lang.foreign.ValueLayout.OfLong JAVA_LONG_AT0 = java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+}
