@@ -226,6 +226,8 @@ public final class HvStructs {
             field("default_result_rdx", U64), field("default_result_rbx", U64));
     public static final long CPUID_RAX = offset(HV_X64_CPUID_INTERCEPT_MESSAGE, "rax");
     public static final long CPUID_RCX = offset(HV_X64_CPUID_INTERCEPT_MESSAGE, "rcx");
+    public static final long CPUID_RDX = offset(HV_X64_CPUID_INTERCEPT_MESSAGE, "rdx");
+    public static final long CPUID_RBX = offset(HV_X64_CPUID_INTERCEPT_MESSAGE, "rbx");
     public static final long CPUID_DEFAULT_RAX = offset(HV_X64_CPUID_INTERCEPT_MESSAGE, "default_result_rax");
     public static final long CPUID_DEFAULT_RCX = offset(HV_X64_CPUID_INTERCEPT_MESSAGE, "default_result_rcx");
     public static final long CPUID_DEFAULT_RDX = offset(HV_X64_CPUID_INTERCEPT_MESSAGE, "default_result_rdx");
@@ -258,6 +260,8 @@ public final class HvStructs {
     public static final long EXCEPTION_INFO = offset(HV_X64_EXCEPTION_INTERCEPT_MESSAGE, "exception_info");
     public static final long EXCEPTION_ERROR_CODE = offset(HV_X64_EXCEPTION_INTERCEPT_MESSAGE, "error_code");
     public static final long EXCEPTION_PARAMETER = offset(HV_X64_EXCEPTION_INTERCEPT_MESSAGE, "exception_parameter");
+    public static final long EXCEPTION_INSTRUCTION_BYTE_COUNT = offset(HV_X64_EXCEPTION_INTERCEPT_MESSAGE, "instruction_byte_count");
+    public static final long EXCEPTION_INSTRUCTION_BYTES = offset(HV_X64_EXCEPTION_INTERCEPT_MESSAGE, "instruction_bytes");
 
     /** The guest cannot continue (a triple fault among them): the header alone. */
     public static final StructLayout HV_X64_UNRECOVERABLE_EXCEPTION_MESSAGE = packedStruct(
