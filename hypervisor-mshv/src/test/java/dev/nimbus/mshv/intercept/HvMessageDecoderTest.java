@@ -65,6 +65,19 @@ class HvMessageDecoderTest {
     }
 
     @Test
+    void insWithoutRepIsAStringAccessOnce() {
+        IoPortIntercept io = (IoPortIntercept) new MessageBuilder(HVMSG_X64_IO_PORT_INTERCEPT)
+                .header(HV_INTERCEPT_ACCESS_READ, 0x3000, 2).u16(IO_PORT_NUMBER, 0x1f0)
+                .u8(IO_ACCESS_INFO, 2 | 1 << IO_STRING_OP_BIT).bytes(IO_INSTRUCTION_BYTE_COUNT, IO_INSTRUCTION_BYTES, 0x66, 0x6d)
+                .decode();
+
+        assertThat(io.in()).isTrue();
+        assertThat(io.size()).isEqualTo(2);
+        assertThat(io.string()).isTrue();
+        assertThat(io.rep()).isFalse();
+    }
+
+    @Test
     void anIoAccessSizeOutsideTheFormatIsRefusedNamingIt() {
         MessageBuilder m = new MessageBuilder(HVMSG_X64_IO_PORT_INTERCEPT).header(HV_INTERCEPT_ACCESS_WRITE, 0, 1)
                 .u16(IO_PORT_NUMBER, 0x80).u8(IO_ACCESS_INFO, 3);
