@@ -15,6 +15,8 @@ public final class MshvConstants {
     public static final int MSHV_PT_BIT_CPU_AND_XSAVE_FEATURES = 3;
     public static final int MSHV_PT_BIT_NESTED_VIRTUALIZATION = 4;
     public static final int MSHV_PT_BIT_SMT_ENABLED_GUEST = 5;
+    /** {@code mshv_create_partition_v2.pt_num_cpu_fbanks} must be this. */
+    public static final int MSHV_NUM_CPU_FEATURES_BANKS = 2;
     // mshv_create_partition.pt_isolation
     public static final int MSHV_PT_ISOLATION_NONE = 0;
 

@@ -10,6 +10,7 @@ import static dev.nimbus.host.CLayouts.U8;
 import static dev.nimbus.host.CLayouts.array;
 import static dev.nimbus.host.CLayouts.field;
 import static dev.nimbus.host.CLayouts.offset;
+import static dev.nimbus.host.CLayouts.packedStruct;
 import static dev.nimbus.host.CLayouts.struct;
 
 /**
@@ -26,6 +27,18 @@ public final class MshvStructs {
             field("pt_flags", U64), field("pt_isolation", U64));
     public static final long CREATE_PARTITION_PT_FLAGS = offset(MSHV_CREATE_PARTITION, "pt_flags");
     public static final long CREATE_PARTITION_PT_ISOLATION = offset(MSHV_CREATE_PARTITION, "pt_isolation");
+
+    /**
+     * {@code MSHV_CREATE_PARTITION}'s argument when {@code pt_flags} has {@code MSHV_PT_BIT_CPU_AND_XSAVE_FEATURES}
+     * (same request number, the kernel reads this larger, packed form): the processor feature banks and XSAVE
+     * features to disable, passed to the hypervisor as they are.
+     */
+    public static final StructLayout MSHV_CREATE_PARTITION_V2 = packedStruct("mshv_create_partition_v2",
+            field("pt_flags", U64), field("pt_isolation", U64), field("pt_num_cpu_fbanks", U16), array("pt_rsvd", U8, 6),
+            array("pt_cpu_fbanks", U64, 2), array("pt_rsvd1", U64, 2), field("pt_disabled_xsave", U64));
+    public static final long CREATE_PARTITION_V2_NUM_CPU_FBANKS = offset(MSHV_CREATE_PARTITION_V2, "pt_num_cpu_fbanks");
+    public static final long CREATE_PARTITION_V2_CPU_FBANKS = offset(MSHV_CREATE_PARTITION_V2, "pt_cpu_fbanks");
+    public static final long CREATE_PARTITION_V2_DISABLED_XSAVE = offset(MSHV_CREATE_PARTITION_V2, "pt_disabled_xsave");
 
     public static final StructLayout MSHV_CREATE_VP = struct("mshv_create_vp", field("vp_index", U32));
     public static final long CREATE_VP_VP_INDEX = offset(MSHV_CREATE_VP, "vp_index");
@@ -97,7 +110,7 @@ public final class MshvStructs {
     public static final long VP_STATE_BUF_PTR = offset(MSHV_GET_SET_VP_STATE, "buf_ptr");
 
     /** Every struct above, for the conformance test. */
-    public static final List<StructLayout> ALL = List.of(MSHV_CREATE_PARTITION, MSHV_CREATE_VP, MSHV_USER_MEM_REGION,
+    public static final List<StructLayout> ALL = List.of(MSHV_CREATE_PARTITION, MSHV_CREATE_PARTITION_V2, MSHV_CREATE_VP, MSHV_USER_MEM_REGION,
             MSHV_USER_IRQFD, MSHV_USER_IOEVENTFD, MSHV_USER_IRQ_ENTRY, MSHV_USER_IRQ_TABLE, MSHV_GPAP_ACCESS_BITMAP,
             MSHV_ROOT_HVCALL, MSHV_RUN_VP, MSHV_GET_SET_VP_STATE);
 }
