@@ -162,6 +162,13 @@ class EmbeddingTest {
         @Test
         @Order(1)
         void answersACommand() {
+            // paused, the guest cannot answer; resumed, it does
+            vm.pause();
+            assertThat(vm.info().status()).isEqualTo(VmStatus.PAUSED);
+            vm.resume();
+            assertThat(vm.info().status()).isEqualTo(VmStatus.RUNNING);
+            assertThat(vm.counters().get("_disk0")).as("the root disk's counters").containsKey("read_bytes")
+                    .hasEntrySatisfying("read_bytes", n -> assertThat(n).isPositive());
             vm.serial().write("echo ANSWER=$((6 * 7)) ROOT=$(awk '$2 == \"/\" { print $1 }' /proc/mounts)\n");
             assertThat(vm.serial().awaitLine("^ANSWER=", Duration.ofSeconds(60))).isEqualTo("ANSWER=42 ROOT=/dev/vda");
         }
@@ -174,8 +181,9 @@ class EmbeddingTest {
     }
 
     /**
-     * The JUnit extension on a test class of its own: its VM boots once for the class, its first test gets
-     * the answer to a command typed on the serial console, and its second, which waits for a line the guest
+     * The JUnit extension on a test class of its own: its VM boots once for the class, its first test pauses
+     * and resumes it, reads its disk's counters and gets the answer to a command typed on the serial console,
+     * and its second, which waits for a line the guest
      * never prints, fails within its timeout with the console's last lines in the message and the
      * transcript in its report. Then the VM is closed: its exit future says so.
      */
