@@ -2,9 +2,11 @@ package dev.nimbus.arch.x86_64;
 
 import dev.nimbus.arch.x86_64.acpi.AcpiTables;
 import dev.nimbus.arch.x86_64.boot.KernelLoader;
+import dev.nimbus.arch.x86_64.emulator.MmioInstructionEmulator;
 import dev.nimbus.hypervisor.Arch;
 import dev.nimbus.hypervisor.IrqChipConfig;
 import dev.nimbus.hypervisor.Vcpu;
+import dev.nimbus.hypervisor.VmOptions;
 import dev.nimbus.hypervisor.arch.ArchPlatform;
 import dev.nimbus.hypervisor.arch.BootException;
 import dev.nimbus.hypervisor.arch.BootImages;
@@ -131,6 +133,12 @@ public final class X86_64Platform implements ArchPlatform {
     }
 
     /** RIP, RSP, the general-purpose, control and segment registers, GDT and IDT. */
+    /** The MMIO instruction emulator, for a backend whose hypervisor leaves MMIO instructions to user space (MSHV). */
+    @Override
+    public VmOptions vmOptions() {
+        return VmOptions.defaults().withInstructionEmulator(MmioInstructionEmulator.INSTANCE);
+    }
+
     @Override
     public String describeVcpuState(Vcpu vcpu) {
         return RegisterDump.describe(vcpu);

@@ -3,6 +3,7 @@ package dev.nimbus.hypervisor.arch;
 import dev.nimbus.hypervisor.Arch;
 import dev.nimbus.hypervisor.IrqChipConfig;
 import dev.nimbus.hypervisor.Vcpu;
+import dev.nimbus.hypervisor.VmOptions;
 import dev.nimbus.hypervisor.memory.GuestMemory;
 
 import java.util.List;
@@ -42,6 +43,14 @@ public interface ArchPlatform {
      *         fit; the message names the file and what was found
      */
     BootPlan loadKernel(GuestMemory memory, BootImages images, MachineDescription machine) throws BootException;
+
+    /**
+     * The options to create this machine's VM with: what the platform hands the backend through the SPI (on
+     * x86-64 the MMIO instruction emulator a backend such as MSHV needs). The default asks for nothing.
+     */
+    default VmOptions vmOptions() {
+        return VmOptions.defaults();
+    }
 
     /**
      * The vCPU's registers as text, for the message that ends a VM on a fatal exit (a triple fault, an

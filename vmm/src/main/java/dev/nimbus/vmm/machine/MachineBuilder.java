@@ -5,7 +5,6 @@ import dev.nimbus.hypervisor.Hypervisor;
 import dev.nimbus.hypervisor.IrqChip;
 import dev.nimbus.hypervisor.Vcpu;
 import dev.nimbus.hypervisor.Vm;
-import dev.nimbus.hypervisor.VmOptions;
 import dev.nimbus.hypervisor.arch.ArchPlatform;
 import dev.nimbus.hypervisor.arch.BootException;
 import dev.nimbus.hypervisor.arch.BootImages;
@@ -92,7 +91,7 @@ public final class MachineBuilder {
             // truncates nothing on the host (console files, taps, disk locks come after)
             BootPlan plan = arch.loadKernel(memory, new BootImages(config.payload().kernel(),
                     config.payload().initramfs(), config.payload().cmdline()), description);
-            vm = hypervisor.createVm(VmOptions.defaults());
+            vm = hypervisor.createVm(arch.vmOptions());
             int slot = 0;
             for (GuestRegion r : memory.regions()) {
                 vm.setMemoryRegion(MemoryRegion.ram(slot++, r));

@@ -14,7 +14,7 @@ record MemoryOperand(int base, int index, int scale, long displacement) {
     static final int RIP = 16;
 
     /** The effective address (before segmentation) for these registers and the address size in bytes. */
-    long effectiveAddress(Registers registers, long nextRip, int addressSize) {
+    long effectiveAddress(dev.nimbus.hypervisor.x86.InstructionEmulator.Registers registers, long nextRip, int addressSize) {
         long address = displacement;
         if (base == RIP) {
             address += nextRip;

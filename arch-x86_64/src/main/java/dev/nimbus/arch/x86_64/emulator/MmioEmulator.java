@@ -1,5 +1,7 @@
 package dev.nimbus.arch.x86_64.emulator;
 
+import dev.nimbus.hypervisor.x86.InstructionEmulator;
+
 import java.util.HexFormat;
 
 /**
@@ -39,7 +41,7 @@ public final class MmioEmulator {
      * Emulates the instruction in the first {@code count} of {@code instruction}, fetched at the current RIP
      * in {@code mode}, whose memory access went to {@code gpa}.
      */
-    public static EmulationResult emulate(byte[] instruction, int count, CpuMode mode, Registers registers, long gpa, MmioAccess mmio) {
+    public static EmulationResult emulate(byte[] instruction, int count, CpuMode mode, InstructionEmulator.Registers registers, long gpa, InstructionEmulator.Memory mmio) {
         Instruction decoded;
         try {
             decoded = InstructionDecoder.decode(instruction, count, mode);
@@ -83,7 +85,7 @@ public final class MmioEmulator {
         };
     }
 
-    private static void execute(Instruction i, Registers registers, long gpa, MmioAccess mmio) {
+    private static void execute(Instruction i, InstructionEmulator.Registers registers, long gpa, InstructionEmulator.Memory mmio) {
         int size = i.operandSize();
         int memorySize = i.memorySize();
         int op = i.opcode();
@@ -118,7 +120,7 @@ public final class MmioEmulator {
         }
     }
 
-    private static void memoryDestination(Alu.Operation operation, Instruction i, Registers registers, long gpa, MmioAccess mmio, long source) {
+    private static void memoryDestination(Alu.Operation operation, Instruction i, InstructionEmulator.Registers registers, long gpa, InstructionEmulator.Memory mmio, long source) {
         int size = i.operandSize();
         long value = mmio.read(gpa, size);
         long rflags = registers.rflags();
@@ -132,7 +134,7 @@ public final class MmioEmulator {
      * Register {@code index} at {@code size} bytes. Without a REX prefix byte registers 4 to 7 are AH, CH,
      * DH and BH, bits 8 to 15 of registers 0 to 3; with one they are SPL, BPL, SIL and DIL.
      */
-    static long register(Registers registers, int index, int size, boolean rex) {
+    static long register(InstructionEmulator.Registers registers, int index, int size, boolean rex) {
         if (size == 1 && !rex && index >= 4 && index < 8) {
             return (registers.gpr(index - 4) >>> 8) & 0xff;
         }
@@ -140,7 +142,7 @@ public final class MmioEmulator {
     }
 
     /** Writes register {@code index} as the CPU does: 8- and 16-bit writes merge, 32-bit writes zero-extend. */
-    static void setRegister(Registers registers, int index, int size, boolean rex, long value) {
+    static void setRegister(InstructionEmulator.Registers registers, int index, int size, boolean rex, long value) {
         if (size == 1 && !rex && index >= 4 && index < 8) {
             long old = registers.gpr(index - 4);
             registers.setGpr(index - 4, (old & ~0xff00L) | ((value & 0xff) << 8));
