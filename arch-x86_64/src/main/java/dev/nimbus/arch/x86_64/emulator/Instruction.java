@@ -15,7 +15,8 @@ package dev.nimbus.arch.x86_64.emulator;
  * @param lock         whether a {@code f0} prefix was present
  * @param mod          the ModRM mod field, or -1 for an instruction without ModRM (the {@code moffs} forms)
  * @param reg          the ModRM reg field with REX.R: a register number, or the opcode extension of a group
- * @param memory       the memory operand, {@code null} when ModRM names a register ({@code mod == 3})
+ * @param memory       the memory operand, {@code null} when ModRM names a register ({@code mod == 3}) and for
+ *                     the string instructions, whose operands the opcode implies
  * @param immediate    the immediate, sign-extended to 64 bits as the instruction extends it; 0 if none
  */
 record Instruction(int length, int opcode, int operandSize, int addressSize, int memorySize, boolean rex,

@@ -102,6 +102,14 @@ final class InstructionDecoder {
                 operandSize = fullSize;
                 modrm = false;
             }
+            case 0xa4, 0xaa -> {
+                operandSize = 1;
+                modrm = false;
+            }
+            case 0xa5, 0xab -> {
+                operandSize = fullSize;
+                modrm = false;
+            }
             case 0x63 -> {
                 if (mode != CpuMode.LONG_64) {
                     throw unknown(opcode);
@@ -136,6 +144,8 @@ final class InstructionDecoder {
             } else {
                 memory = memory32(mode, mod, m & 7, rex);
             }
+        } else if (isString(opcode)) {
+            memory = null; // ES:rDI and DS:rSI, implied by the opcode
         } else {
             memory = new MemoryOperand(MemoryOperand.NONE, MemoryOperand.NONE, 1, unsigned(addressSize));
         }
@@ -194,6 +204,11 @@ final class InstructionDecoder {
             default -> 0;
         };
         return new MemoryOperand(base, index, 1, displacement);
+    }
+
+    /** {@code movs} ({@code a4}/{@code a5}) and {@code stos} ({@code aa}/{@code ab}): operands implied, REP allowed. */
+    static boolean isString(int opcode) {
+        return opcode == 0xa4 || opcode == 0xa5 || opcode == 0xaa || opcode == 0xab;
     }
 
     private static boolean isLegacyPrefix(int b) {

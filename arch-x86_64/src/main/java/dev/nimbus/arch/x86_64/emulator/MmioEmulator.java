@@ -19,18 +19,17 @@ import java.util.HexFormat;
  *   <li>{@code add}, {@code or}, {@code adc}, {@code sbb}, {@code and}, {@code sub}, {@code xor}, {@code cmp} with a
  *       memory operand, either way round ({@code 00}-{@code 3b}) or with an immediate ({@code 80}-{@code 83}),
  *       and {@code test} ({@code 84}/{@code 85}, {@code f6}/{@code f7 /0}), flags as {@link Alu} computes them;</li>
- *   <li>{@code xchg} of a register with memory ({@code 86}/{@code 87}).</li>
+ *   <li>{@code xchg} of a register with memory ({@code 86}/{@code 87});</li>
+ *   <li>{@code movs} and {@code stos} ({@code a4}/{@code a5}, {@code aa}/{@code ab}), with or without {@code rep}
+ *       ({@code f3}), stepping by RFLAGS.DF, their other addresses through the backend's translation.</li>
  * </ul>
  *
  * <p>Everything else ends in {@link EmulationResult.CannotEmulate}, before any access or register change: other
  * opcodes, register-only forms (which cannot have caused the intercept), {@code lock} where the CPU raises #UD,
- * {@code f2}/{@code f3} on these non-string instructions (reserved in the SDM; no guess at what a CPU does),
+ * {@code f2}/{@code f3} on the non-string instructions and {@code f2} on the string ones (reserved in the SDM; no guess at what a CPU does),
  * instructions longer than 15 bytes or than the bytes given. Segment overrides are decoded and ignored: the
  * intercept's address is already physical. A locked read-modify-write is a read then a write on the bus,
  * which is all a device register can see of it.
- *
- * <p>The string instructions ({@code movs}, {@code stos}, with REP) are not emulated yet: they need the guest's
- * virtual-to-physical translation for the operand that is not the intercept's.
  */
 public final class MmioEmulator {
     private static final HexFormat HEX = HexFormat.ofDelimiter(" ");
@@ -51,7 +50,20 @@ public final class MmioEmulator {
             String bytes = shown == 0 ? "<no instruction bytes>" : HEX.formatHex(instruction, 0, shown);
             return new EmulationResult.CannotEmulate(String.format("cannot emulate %s at rip 0x%x: %s", bytes, registers.rip(), r.getMessage()));
         }
-        execute(decoded, registers, gpa, mmio);
+        if (InstructionDecoder.isString(decoded.opcode())) {
+            boolean complete;
+            try {
+                complete = string(decoded, registers, gpa, mmio);
+            } catch (Refused r) {
+                return new EmulationResult.CannotEmulate(String.format("cannot emulate %s at rip 0x%x: %s",
+                        HEX.formatHex(instruction, 0, decoded.length()), registers.rip(), r.getMessage()));
+            }
+            if (!complete) {
+                return new EmulationResult.Emulated(registers.rip()); // the guest executes the rest again
+            }
+        } else {
+            execute(decoded, registers, gpa, mmio);
+        }
         long nextRip = registers.rip() + decoded.length();
         if (mode != CpuMode.LONG_64) {
             nextRip &= Alu.mask(mode.defaultOperandSize());
@@ -61,6 +73,15 @@ public final class MmioEmulator {
     }
 
     private static void check(Instruction i) throws Refused {
+        if (InstructionDecoder.isString(i.opcode())) {
+            if (i.lock()) {
+                throw new Refused("a lock prefix on a string instruction (#UD on the CPU)", i.length());
+            }
+            if (i.repeat() == 0xf2) {
+                throw new Refused("an f2 (repne) prefix on movs/stos, which the SDM does not define", i.length());
+            }
+            return;
+        }
         if (i.memory() == null) {
             throw new Refused("a register operand, no memory access to emulate", i.length());
         }
@@ -118,6 +139,79 @@ public final class MmioEmulator {
                 }
             }
         }
+    }
+
+    /**
+     * {@code movs} and {@code stos}, with REP: each iteration moves one element to ES:rDI (from DS:rSI, or the
+     * segment an override names, for {@code movs}; from the accumulator for {@code stos}), steps rDI (and rSI)
+     * by the element size, down when RFLAGS.DF is set, and with REP counts rCX down to zero; the registers at
+     * the address size (16-bit ones merge, 32-bit ones zero-extend, as the CPU writes them). Every address but
+     * the first {@code stos} destination, which is the intercept's, comes from {@link InstructionEmulator.Memory#translate}.
+     * Stops early, with the registers describing what is left and RIP still at the instruction, when an address
+     * cannot be translated or after {@link #MAX_ITERATIONS} (so a huge rCX cannot hold the vCPU thread): the
+     * guest executes the instruction again, as it does after an interrupt taken mid-REP. Refuses, with
+     * nothing done, when the first iteration's addresses cannot be had or the intercept's address is neither.
+     *
+     * @return whether the instruction is complete (RIP is to advance)
+     */
+    private static boolean string(Instruction i, InstructionEmulator.Registers registers, long gpa,
+                                  InstructionEmulator.Memory memory) throws Refused {
+        boolean movs = i.opcode() == 0xa4 || i.opcode() == 0xa5;
+        int size = i.operandSize();
+        int addressSize = i.addressSize();
+        long addressMask = Alu.mask(addressSize);
+        boolean rep = i.repeat() == 0xf3;
+        long count = rep ? registers.gpr(Registers.RCX) & addressMask : 1;
+        long step = (registers.rflags() & DF) != 0 ? -size : size;
+        int sourceSegment = i.segment() == 0 ? InstructionEmulator.Memory.DS : segmentIndex(i.segment());
+        long done = 0;
+        while (done < count && done < MAX_ITERATIONS) {
+            long di = registers.gpr(Registers.RDI) & addressMask;
+            long si = registers.gpr(Registers.RSI) & addressMask;
+            long destination = !movs && done == 0 ? gpa : memory.translate(InstructionEmulator.Memory.ES, di, size, true);
+            long source = movs ? memory.translate(sourceSegment, si, size, false) : 0;
+            if (destination == -1 || source == -1) {
+                if (done == 0) {
+                    throw new Refused(String.format("%s needs the guest physical address of %s, which this backend cannot translate here",
+                            movs ? "movs" : "stos", destination == -1 ? String.format("es:0x%x", di)
+                                    : String.format("%s:0x%x", SEGMENT_NAMES[sourceSegment], si)), i.length());
+                }
+                return false;
+            }
+            if (done == 0 && movs && destination != gpa && source != gpa) {
+                throw new Refused(String.format("the intercept's address 0x%x is neither operand (source 0x%x, destination 0x%x)",
+                        gpa, source, destination), i.length());
+            }
+            long value = movs ? memory.read(source, size) & Alu.mask(size) : registers.gpr(Registers.RAX) & Alu.mask(size);
+            memory.write(destination, size, value);
+            setRegister(registers, Registers.RDI, addressSize, true, di + step);
+            if (movs) {
+                setRegister(registers, Registers.RSI, addressSize, true, si + step);
+            }
+            if (rep) {
+                setRegister(registers, Registers.RCX, addressSize, true, (registers.gpr(Registers.RCX) & addressMask) - 1);
+            }
+            done++;
+        }
+        return done == count;
+    }
+
+    /** The iterations of a REP string instruction one call makes at most; the guest re-executes for the rest. */
+    static final int MAX_ITERATIONS = 4096;
+    /** RFLAGS.DF: string instructions step down. */
+    static final long DF = 0x400;
+    private static final String[] SEGMENT_NAMES = {"es", "cs", "ss", "ds", "fs", "gs"};
+
+    /** The segment register a segment-override prefix names, in encoding order (ES 0 .. GS 5). */
+    private static int segmentIndex(int prefix) {
+        return switch (prefix) {
+            case 0x26 -> InstructionEmulator.Memory.ES;
+            case 0x2e -> InstructionEmulator.Memory.CS;
+            case 0x36 -> InstructionEmulator.Memory.SS;
+            case 0x3e -> InstructionEmulator.Memory.DS;
+            case 0x64 -> InstructionEmulator.Memory.FS;
+            default -> InstructionEmulator.Memory.GS;
+        };
     }
 
     private static void memoryDestination(Alu.Operation operation, Instruction i, InstructionEmulator.Registers registers, long gpa, InstructionEmulator.Memory mmio, long source) {

@@ -13,7 +13,11 @@ import static org.assertj.core.api.Assertions.fail;
  * returns one of its two results and throws nothing; a refusal names the RIP and changes nothing; an
  * emulation advanced RIP by the decoded length (at most 15 bytes, within the bytes given), made one or two
  * accesses (a read, a write, or a read then a write) of the memory operand's size at the intercept's address,
- * and changed at most one general-purpose register and only the status flags of RFLAGS.
+ * and changed at most one general-purpose register and only the status flags of RFLAGS. A string instruction
+ * ({@code movs}, {@code stos}) instead made accesses of its element size, at most two per iteration and at most
+ * {@link MmioEmulator#MAX_ITERATIONS} iterations, changed only rCX, rSI and rDI and no flag, and left RIP either
+ * past it or, part way through a REP, at it with rCX not zero. The translation the string instructions ask for
+ * is a made-up one that sometimes gives the intercept's address, sometimes RAM and sometimes nothing.
  */
 final class EmulationInvariants {
     static final long GPA = 0xfee0_0030L;
@@ -24,6 +28,7 @@ final class EmulationInvariants {
     static boolean check(byte[] bytes, int count, CpuMode mode, TestRegisters registers, long busValue) {
         TestRegisters before = registers.copy();
         RecordingMmio mmio = new RecordingMmio(busValue);
+        mmio.translation = (segment, offset) -> offset % 5 == 0 ? -1 : segment == 0 && offset % 3 != 0 ? GPA : 0x1000 + (offset & 0xfff);
         EmulationResult result;
         try {
             result = MmioEmulator.emulate(bytes, count, mode, registers, GPA, mmio);
@@ -54,6 +59,10 @@ final class EmulationInvariants {
         if (mode != CpuMode.LONG_64) {
             expectedRip &= Alu.mask(mode.defaultOperandSize());
         }
+        if (InstructionDecoder.isString(i.opcode())) {
+            checkString(what, i, before, after, accesses, nextRip, expectedRip);
+            return;
+        }
         assertThat(nextRip).as(what).isEqualTo(expectedRip);
         assertThat(after.rip).as(what).isEqualTo(expectedRip);
 
@@ -76,6 +85,27 @@ final class EmulationInvariants {
         }
         if (changed > 1) {
             fail(what + " changed " + changed + " registers: " + before + " -> " + after);
+        }
+    }
+
+    private static void checkString(String what, Instruction i, TestRegisters before, TestRegisters after, List<Access> accesses,
+                                    long nextRip, long expectedRip) {
+        assertThat(after.rip).as(what).isEqualTo(nextRip);
+        if (nextRip != expectedRip) {
+            assertThat(nextRip).as(what + ": stopped part way, at the instruction").isEqualTo(before.rip);
+            assertThat(i.repeat()).as(what + ": only a REP stops part way").isEqualTo(0xf3);
+            assertThat(after.gprs[Registers.RCX] & Alu.mask(i.addressSize())).as(what + ": iterations left").isNotZero();
+        }
+        assertThat(accesses).as(what).hasSizeLessThanOrEqualTo(2 * MmioEmulator.MAX_ITERATIONS)
+                .allSatisfy(a -> {
+                    assertThat(a.size()).isEqualTo(i.operandSize());
+                    assertThat(a.value() & ~Alu.mask(a.size())).isZero();
+                });
+        assertThat(after.rflags).as(what + ": no flag changes").isEqualTo(before.rflags);
+        for (int r = 0; r < 16; r++) {
+            if (r != Registers.RCX && r != Registers.RSI && r != Registers.RDI) {
+                assertThat(after.gprs[r]).as(what + ": register " + r).isEqualTo(before.gprs[r]);
+            }
         }
     }
 
