@@ -16,20 +16,24 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * (there is none on this project's machines): it keeps a copy of every argument as the kernel would read it
  * (for {@code MSHV_ROOT_HVCALL} also the hypercall's input), answers from a script of results (minus an errno
  * for a failure, then 0) and, for a hypercall, reports every repetition done and the scripted hypervisor
- * status, filling a get-registers output with {@code name * 0x100 + word} per 64-bit word.
+ * status, filling a get-registers output with {@code name * 0x100 + word} per 64-bit word, or with the value
+ * {@link #registers} holds for that name (its low word; the high word 0). Public for the VP run loop's tests
+ * in {@code dev.nimbus.mshv.vp}, the other layer allowed this stand-in.
  */
-final class KernelStandIn implements NativeIoctl {
-    record Call(long request, byte[] arg, byte[] hvcallInput) {
-        MemorySegment argument() {
+public final class KernelStandIn implements NativeIoctl {
+    public record Call(long request, byte[] arg, byte[] hvcallInput) {
+        public MemorySegment argument() {
             return MemorySegment.ofArray(arg);
         }
 
-        MemorySegment input() {
+        public MemorySegment input() {
             return MemorySegment.ofArray(hvcallInput);
         }
     }
 
-    final List<Call> calls = new ArrayList<>();
+    public final List<Call> calls = new ArrayList<>();
+    /** What {@code HVCALL_GET_VP_REGISTERS} answers, by register name value; others get the pattern above. */
+    public final java.util.Map<Integer, Long> registers = new java.util.HashMap<>();
     private final int[] results;
     private final int hvStatus;
     private int next;
@@ -39,7 +43,7 @@ final class KernelStandIn implements NativeIoctl {
         this.results = results.clone();
     }
 
-    KernelStandIn() {
+    public KernelStandIn() {
         this(0);
     }
 
@@ -47,7 +51,7 @@ final class KernelStandIn implements NativeIoctl {
         return new MshvPartitionFd(-1, this);
     }
 
-    MshvVpFd vp(int index) {
+    public MshvVpFd vp(int index) {
         return new MshvVpFd(-1, index, this);
     }
 
@@ -73,8 +77,9 @@ final class KernelStandIn implements NativeIoctl {
                 MemorySegment out = MemorySegment.ofAddress(a.get(JAVA_LONG, ROOT_HVCALL_OUT_PTR)).reinterpret(outSize);
                 for (int i = 0; i < outSize / 16; i++) {
                     int name = MemorySegment.ofArray(input).get(JAVA_INT_AT0, 16 + 4L * i);
-                    out.set(JAVA_LONG_AT0, 16L * i, (long) name * 0x100);
-                    out.set(JAVA_LONG_AT0, 16L * i + 8, (long) name * 0x100 + 1);
+                    Long value = registers.get(name);
+                    out.set(JAVA_LONG_AT0, 16L * i, value != null ? value : (long) name * 0x100);
+                    out.set(JAVA_LONG_AT0, 16L * i + 8, value != null ? 0 : (long) name * 0x100 + 1);
                 }
             }
         }

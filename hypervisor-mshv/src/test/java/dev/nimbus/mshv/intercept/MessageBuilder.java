@@ -12,19 +12,19 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 /**
  * Builds the 256-byte {@code hv_message} a VP stops with, the way the hypervisor would, through the offsets of
  * the header-checked layouts ({@code HvStructs}): the stand-in for {@code MSHV_RUN_VP}'s output, since no
- * machine here has /dev/mshv.
+ * machine here has /dev/mshv. Public for the VP run loop's tests.
  */
-final class MessageBuilder {
-    final MemorySegment message = Arena.ofAuto().allocate(HV_MESSAGE);
+public final class MessageBuilder {
+    public final MemorySegment message = Arena.ofAuto().allocate(HV_MESSAGE);
     private final MemorySegment payload = message.asSlice(MESSAGE_PAYLOAD);
 
-    MessageBuilder(int type) {
+    public MessageBuilder(int type) {
         message.set(JAVA_INT_UNALIGNED, MESSAGE_HEADER + MESSAGE_HEADER_MESSAGE_TYPE, type);
         message.set(JAVA_BYTE, MESSAGE_HEADER + MESSAGE_HEADER_PAYLOAD_SIZE, (byte) 240);
     }
 
     /** The intercept header: VP 1, CS a 64-bit code segment (selector 0x10), RFLAGS 0x2, long mode at CPL 0. */
-    MessageBuilder header(int access, long rip, int instructionLength) {
+    public MessageBuilder header(int access, long rip, int instructionLength) {
         payload.set(JAVA_INT_UNALIGNED, INTERCEPT_VP_INDEX, 1);
         // the high nibble is cr8, which must not leak into the length
         payload.set(JAVA_BYTE, INTERCEPT_INSTRUCTION_LENGTH, (byte) (0xA0 | instructionLength));
@@ -37,7 +37,7 @@ final class MessageBuilder {
         return this;
     }
 
-    MessageBuilder segment(long at, long base, int selector, int attributes) {
+    public MessageBuilder segment(long at, long base, int selector, int attributes) {
         payload.set(JAVA_LONG_UNALIGNED, at + SEGMENT_BASE, base);
         payload.set(JAVA_INT_UNALIGNED, at + SEGMENT_LIMIT, 0xFFFFF);
         payload.set(JAVA_SHORT_UNALIGNED, at + SEGMENT_SELECTOR, (short) selector);
@@ -45,27 +45,27 @@ final class MessageBuilder {
         return this;
     }
 
-    MessageBuilder u8(long at, int value) {
+    public MessageBuilder u8(long at, int value) {
         payload.set(JAVA_BYTE, at, (byte) value);
         return this;
     }
 
-    MessageBuilder u16(long at, int value) {
+    public MessageBuilder u16(long at, int value) {
         payload.set(JAVA_SHORT_UNALIGNED, at, (short) value);
         return this;
     }
 
-    MessageBuilder u32(long at, int value) {
+    public MessageBuilder u32(long at, int value) {
         payload.set(JAVA_INT_UNALIGNED, at, value);
         return this;
     }
 
-    MessageBuilder u64(long at, long value) {
+    public MessageBuilder u64(long at, long value) {
         payload.set(JAVA_LONG_UNALIGNED, at, value);
         return this;
     }
 
-    MessageBuilder bytes(long countAt, long at, int... bytes) {
+    public MessageBuilder bytes(long countAt, long at, int... bytes) {
         payload.set(JAVA_BYTE, countAt, (byte) bytes.length);
         for (int i = 0; i < bytes.length; i++) {
             payload.set(JAVA_BYTE, at + i, (byte) bytes[i]);
@@ -73,7 +73,7 @@ final class MessageBuilder {
         return this;
     }
 
-    HvIntercept decode() {
+    public HvIntercept decode() {
         return HvMessageDecoder.decode(message);
     }
 }

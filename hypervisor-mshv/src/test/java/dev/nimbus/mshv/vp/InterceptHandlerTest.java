@@ -1,0 +1,325 @@
+package dev.nimbus.mshv.vp;
+
+import dev.nimbus.arch.x86_64.X86_64Platform;
+import dev.nimbus.hypervisor.VcpuExit;
+import dev.nimbus.hypervisor.x86.CpuidEntry;
+import dev.nimbus.mshv.abi.HvConstants;
+import dev.nimbus.mshv.abi.HvRegisterName;
+import dev.nimbus.mshv.abi.MshvIoctls;
+import dev.nimbus.mshv.fd.KernelStandIn;
+import dev.nimbus.mshv.intercept.MessageBuilder;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static dev.nimbus.mshv.abi.HvConstants.*;
+import static dev.nimbus.mshv.abi.HvStructs.*;
+import static dev.nimbus.mshv.abi.MshvStructs.*;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The VP run loop's handling of each intercept: the exit the VMM sees, and what goes back to the hypervisor
+ * once the VMM answered (the {@code HVCALL_SET_VP_REGISTERS} input, read back here by register name).
+ *
+ * <p>No machine here has /dev/mshv, so both ends are stand-ins, as the issue allows at this layer only: the
+ * messages are built by {@link MessageBuilder} through the header-checked layouts, and the descriptor is a
+ * {@link KernelStandIn} that records every hypercall and answers {@code HVCALL_GET_VP_REGISTERS} from
+ * {@link KernelStandIn#registers}. The MMIO tests run the real x86-64 emulator, as the x86-64 platform hands it
+ * over ({@code X86_64Platform.vmOptions()}). Guest instructions are real encodings.
+ */
+class InterceptHandlerTest {
+    static final long RIP = 0xffff_ffff_8100_0000L;
+
+    final KernelStandIn kernel = new KernelStandIn();
+    final MemorySegment ram = Arena.ofAuto().allocate(0x4000, 4096);
+    /** Guest RAM at guest physical 0 to 0x4000. */
+    final GuestRam guestRam = (gpa, size) -> gpa >= 0 && gpa + size <= ram.byteSize() ? ram.asSlice(gpa, size) : null;
+    final InterceptHandler handler = new InterceptHandler(kernel.vp(1),
+            new X86_64Platform().vmOptions().emulator().orElseThrow(), guestRam);
+
+    /** Every register the handler set, in order, by name, over all SET_VP_REGISTERS calls so far. */
+    private Map<HvRegisterName, Long> written() {
+        Map<HvRegisterName, Long> m = new LinkedHashMap<>();
+        for (KernelStandIn.Call c : kernel.calls) {
+            if (c.request() != MshvIoctls.MSHV_ROOT_HVCALL
+                    || Short.toUnsignedInt(c.argument().get(JAVA_SHORT_UNALIGNED, ROOT_HVCALL_CODE)) != HvConstants.HVCALL_SET_VP_REGISTERS) {
+                continue;
+            }
+            MemorySegment in = c.input();
+            assertThat(in.get(JAVA_INT_UNALIGNED, VP_REGISTERS_VP_INDEX)).as("the VP's index").isEqualTo(1);
+            for (long e = VP_REGISTERS_ELEMENTS; e < in.byteSize(); e += HV_REGISTER_ASSOC.byteSize()) {
+                int name = in.get(JAVA_INT_UNALIGNED, e + REGISTER_ASSOC_NAME);
+                HvRegisterName n = java.util.Arrays.stream(HvRegisterName.values()).filter(r -> r.value() == name).findFirst().orElseThrow();
+                m.put(n, in.get(JAVA_LONG_UNALIGNED, e + REGISTER_ASSOC_VALUE));
+            }
+        }
+        return m;
+    }
+
+    private long setCalls() {
+        return kernel.calls.stream().filter(c -> c.request() == MshvIoctls.MSHV_ROOT_HVCALL
+                && Short.toUnsignedInt(c.argument().get(JAVA_SHORT_UNALIGNED, ROOT_HVCALL_CODE)) == HvConstants.HVCALL_SET_VP_REGISTERS).count();
+    }
+
+    private static MessageBuilder io(int access, int length, int port, int info) {
+        return new MessageBuilder(HVMSG_X64_IO_PORT_INTERCEPT).header(access, RIP, length).u16(IO_PORT_NUMBER, port).u8(IO_ACCESS_INFO, info);
+    }
+
+    /** Real mode: CR0.PE clear, CS a 16-bit segment. */
+    private static MessageBuilder realMode(MessageBuilder b) {
+        return b.u16(INTERCEPT_EXECUTION_STATE, 0).segment(INTERCEPT_CS, 0xf0000, 0xf000, 0x93);
+    }
+
+    /** 32-bit protected mode without long mode: CR0.PE set, CS with D set. */
+    private static MessageBuilder protected32(MessageBuilder b) {
+        return b.u16(INTERCEPT_EXECUTION_STATE, 1 << EXECUTION_STATE_CR0_PE_BIT)
+                .segment(INTERCEPT_CS, 0, 0x10, 0xb | 1 << SEGMENT_S_BIT | 1 << SEGMENT_P_BIT | 1 << SEGMENT_DB_BIT | 1 << SEGMENT_G_BIT);
+    }
+
+    // in and out
+
+    @Test
+    void outHandsTheLowBytesOfRaxToTheVmmAndTheNextRunAdvancesRip() {
+        VcpuExit exit = handler.handle(io(HV_INTERCEPT_ACCESS_WRITE, 1, 0x3f8, 1).u64(IO_RAX, 0x1234_5641)
+                .bytes(IO_INSTRUCTION_BYTE_COUNT, IO_INSTRUCTION_BYTES, 0xee).decode()); // out dx, al
+
+        VcpuExit.IoOut out = (VcpuExit.IoOut) exit;
+        assertThat(new long[] {out.port(), out.size(), out.count(), out.value()}).containsExactly(0x3f8, 1, 1, 0x41);
+        assertThat(kernel.calls).as("nothing goes back before the VMM handled the exit").isEmpty();
+        assertThat(handler.resume()).isNull();
+        assertThat(written()).containsExactly(Map.entry(HvRegisterName.RIP, RIP + 1));
+        assertThat(setCalls()).as("one batch").isEqualTo(1);
+    }
+
+    @Test
+    void inOfAByteMergesTheAnswerIntoAl() {
+        VcpuExit.IoIn in = (VcpuExit.IoIn) handler.handle(io(HV_INTERCEPT_ACCESS_READ, 1, 0x3fd, 1).u64(IO_RAX, -1L).decode()); // in al, dx
+        in.respond(0x1_5a);
+        assertThat(handler.resume()).isNull();
+        assertThat(written()).containsExactly(Map.entry(HvRegisterName.RAX, 0xffff_ffff_ffff_ff5aL), Map.entry(HvRegisterName.RIP, RIP + 1));
+    }
+
+    @Test
+    void inOfADwordZeroExtendsRaxAsTheCpuWritesEax() {
+        VcpuExit.IoIn in = (VcpuExit.IoIn) handler.handle(io(HV_INTERCEPT_ACCESS_READ, 1, 0xcfc, 4).u64(IO_RAX, -1L).decode()); // in eax, dx
+        in.respond(0x1234_5678);
+        handler.resume();
+        assertThat(written()).containsEntry(HvRegisterName.RAX, 0x1234_5678L);
+    }
+
+    @Test
+    void inOfAWordKeepsTheRestOfRax() {
+        VcpuExit.IoIn in = (VcpuExit.IoIn) handler.handle(io(HV_INTERCEPT_ACCESS_READ, 2, 0x1f0, 2).u64(IO_RAX, 0xaaaa_bbbb_cccc_ddddL).decode());
+        in.respond(0x1234);
+        handler.resume();
+        assertThat(written()).containsEntry(HvRegisterName.RAX, 0xaaaa_bbbb_cccc_1234L).containsEntry(HvRegisterName.RIP, RIP + 2);
+    }
+
+    // ins and outs
+
+    @Test
+    void repOutsbInRealModeHandsTheBytesAtDsSiToTheVmmInOneExit() {
+        ram.asSlice(0x1020, 3).copyFrom(MemorySegment.ofArray("abc".getBytes()));
+        VcpuExit.IoOut out = (VcpuExit.IoOut) handler.handle(realMode(io(HV_INTERCEPT_ACCESS_WRITE, 2, 0x3f8,
+                1 | 1 << IO_STRING_OP_BIT | 1 << IO_REP_PREFIX_BIT)).u64(IO_RCX, 0xdead_0003L).u64(IO_RSI, 0xbeef_0020L)
+                .segment(IO_DS, 0x1000, 0x100, 0x93).bytes(IO_INSTRUCTION_BYTE_COUNT, IO_INSTRUCTION_BYTES, 0xf3, 0x6e).decode()); // rep outsb
+
+        assertThat(out.count()).isEqualTo(3);
+        assertThat(new long[] {out.value(0), out.value(1), out.value(2)}).containsExactly('a', 'b', 'c');
+        assertThat(handler.resume()).isNull();
+        // 16-bit address size: SI and CX change, the upper bits stay
+        assertThat(written()).containsExactly(Map.entry(HvRegisterName.RSI, 0xbeef_0023L), Map.entry(HvRegisterName.RCX, 0xdead_0000L),
+                Map.entry(HvRegisterName.RIP, RIP + 2));
+    }
+
+    @Test
+    void repInswWithTheDirectionFlagFillsDownwardAtEsDi() {
+        kernel.registers.put(HvRegisterName.CR0.value(), 0x11L); // PE, ET: paging off
+        VcpuExit.IoIn in = (VcpuExit.IoIn) handler.handle(protected32(io(HV_INTERCEPT_ACCESS_READ, 3, 0x1f0,
+                2 | 1 << IO_STRING_OP_BIT | 1 << IO_REP_PREFIX_BIT)).u64(INTERCEPT_RFLAGS, 0x2 | 0x400).u64(IO_RCX, 2)
+                .u64(IO_RDI, 0x2004).segment(IO_ES, 0, 0x18, 0x93)
+                .bytes(IO_INSTRUCTION_BYTE_COUNT, IO_INSTRUCTION_BYTES, 0xf3, 0x66, 0x6d).decode()); // rep insw, DF set
+
+        assertThat(new int[] {in.port(), in.size(), in.count()}).containsExactly(0x1f0, 2, 2);
+        in.respond(0, 0x1111);
+        in.respond(1, 0x2233);
+        assertThat(handler.resume()).isNull();
+        assertThat(ram.asSlice(0x2002, 4).toArray(JAVA_BYTE)).containsExactly(0x33, 0x22, 0x11, 0x11);
+        assertThat(written()).containsExactly(Map.entry(HvRegisterName.RDI, 0x2000L), Map.entry(HvRegisterName.RCX, 0L),
+                Map.entry(HvRegisterName.RIP, RIP + 3));
+    }
+
+    @Test
+    void aRepOutsThatRunsPastItsPageStopsThereAndTheGuestExecutesItAgain() {
+        VcpuExit.IoOut out = (VcpuExit.IoOut) handler.handle(realMode(io(HV_INTERCEPT_ACCESS_WRITE, 2, 0x3f8,
+                1 | 1 << IO_STRING_OP_BIT | 1 << IO_REP_PREFIX_BIT)).u64(IO_RCX, 5).u64(IO_RSI, 0xffe)
+                .segment(IO_DS, 0, 0, 0x93).bytes(IO_INSTRUCTION_BYTE_COUNT, IO_INSTRUCTION_BYTES, 0xf3, 0x6e).decode());
+
+        assertThat(out.count()).isEqualTo(2);
+        handler.resume();
+        assertThat(written()).containsExactly(Map.entry(HvRegisterName.RSI, 0x1000L), Map.entry(HvRegisterName.RCX, 3L),
+                Map.entry(HvRegisterName.RIP, RIP));
+    }
+
+    @Test
+    void insWithPagingOnIsAnInternalErrorThatNamesTheMissingTranslation() {
+        kernel.registers.put(HvRegisterName.CR0.value(), 0x8000_0011L);
+        VcpuExit exit = handler.handle(io(HV_INTERCEPT_ACCESS_READ, 2, 0x1f0, 2 | 1 << IO_STRING_OP_BIT | 1 << IO_REP_PREFIX_BIT)
+                .u64(IO_RCX, 1).u64(IO_RDI, 0x2000).bytes(IO_INSTRUCTION_BYTE_COUNT, IO_INSTRUCTION_BYTES, 0xf3, 0x66, 0x6d).decode());
+
+        assertThat(exit).isInstanceOf(VcpuExit.InternalError.class);
+        assertThat(((VcpuExit.InternalError) exit).detail()).contains("ins at rip 0xffffffff81000000 with paging on")
+                .contains("HVCALL_TRANSLATE_VIRTUAL_ADDRESS");
+        assertThat(setCalls()).isZero();
+    }
+
+    // MMIO
+
+    private static MessageBuilder mmio(int access, long gpa, int... instruction) {
+        return new MessageBuilder(HVMSG_UNMAPPED_GPA).header(access, RIP, 0).u64(MEMORY_GPA, gpa)
+                .bytes(MEMORY_INSTRUCTION_BYTE_COUNT, MEMORY_INSTRUCTION_BYTES, instruction);
+    }
+
+    @Test
+    void anMmioStoreIsEmulatedIntoAWriteExitAndRipAdvancesAfterIt() {
+        kernel.registers.put(HvRegisterName.RCX.value(), 0x1122_3344_5566_7788L);
+        VcpuExit.MmioWrite w = (VcpuExit.MmioWrite) handler.handle(mmio(HV_INTERCEPT_ACCESS_WRITE, 0xfeb0_1004L, 0x89, 0x08).decode()); // mov [rax], ecx
+
+        assertThat(new long[] {w.address(), w.size(), w.value()}).containsExactly(0xfeb0_1004L, 4, 0x5566_7788L);
+        assertThat(setCalls()).isZero();
+        assertThat(handler.resume()).isNull();
+        assertThat(written()).containsExactly(Map.entry(HvRegisterName.RFLAGS, 0x2L), Map.entry(HvRegisterName.RIP, RIP + 2));
+    }
+
+    @Test
+    void anMmioLoadWritesTheAnswerIntoTheDestinationRegister() {
+        kernel.registers.put(HvRegisterName.RCX.value(), -1L);
+        VcpuExit.MmioRead r = (VcpuExit.MmioRead) handler.handle(mmio(HV_INTERCEPT_ACCESS_READ, 0xfeb0_1000L, 0x8b, 0x08).decode()); // mov ecx, [rax]
+        assertThat(new long[] {r.address(), r.size()}).containsExactly(0xfeb0_1000L, 4);
+        r.respond(0x89ab_cdefL);
+        assertThat(handler.resume()).isNull();
+        assertThat(written()).containsExactly(Map.entry(HvRegisterName.RCX, 0x89ab_cdefL), Map.entry(HvRegisterName.RFLAGS, 0x2L),
+                Map.entry(HvRegisterName.RIP, RIP + 2));
+    }
+
+    @Test
+    void aReadModifyWriteIsAReadExitThenAWriteExitThenTheFlags() {
+        kernel.registers.put(HvRegisterName.RCX.value(), 1L);
+        VcpuExit.MmioRead r = (VcpuExit.MmioRead) handler.handle(mmio(HV_INTERCEPT_ACCESS_WRITE, 0xfeb0_1000L, 0x01, 0x08).decode()); // add [rax], ecx
+        r.respond(0xffff_ffffL);
+        VcpuExit.MmioWrite w = (VcpuExit.MmioWrite) handler.resume();
+        assertThat(new long[] {w.address(), w.size(), w.value()}).containsExactly(0xfeb0_1000L, 4, 0);
+        assertThat(setCalls()).as("nothing before the instruction is complete").isZero();
+        assertThat(handler.resume()).isNull();
+        // ZF, CF, PF, AF: 0xffffffff + 1
+        assertThat(written()).containsExactly(Map.entry(HvRegisterName.RFLAGS, 0x2L | 0x1 | 0x4 | 0x10 | 0x40), Map.entry(HvRegisterName.RIP, RIP + 2));
+    }
+
+    @Test
+    void anInstructionTheEmulatorRefusesIsAnInternalErrorNamingItsBytesWithARegisterDump() {
+        VcpuExit exit = handler.handle(mmio(HV_INTERCEPT_ACCESS_READ, 0xfeb0_1000L, 0x0f, 0x0b).decode()); // ud2
+        String detail = ((VcpuExit.InternalError) exit).detail();
+        assertThat(detail).startsWith("mshv: cannot emulate 0f 0b at rip 0xffffffff81000000: ").contains("VP 1:", "RIP=", "CR0=");
+        assertThat(setCalls()).isZero();
+    }
+
+    @Test
+    void withoutAnEmulatorAMemoryInterceptSaysWhatIsMissing() {
+        InterceptHandler bare = new InterceptHandler(kernel.vp(1), null, guestRam);
+        VcpuExit exit = bare.handle(mmio(HV_INTERCEPT_ACCESS_READ, 0xfeb0_1000L, 0x8b, 0x08).decode());
+        assertThat(((VcpuExit.InternalError) exit).detail()).contains("needs an instruction emulator").contains("VmOptions.instructionEmulator");
+    }
+
+    /** Runs a {@code rep stosb} of 100 bytes from {@code rdi} (GVA, valid) on the device page; returns the writes made. */
+    private int repStosb(long rdi) {
+        kernel.registers.put(HvRegisterName.RCX.value(), 100L);
+        kernel.registers.put(HvRegisterName.RDI.value(), rdi);
+        kernel.registers.put(HvRegisterName.RAX.value(), 0xabL);
+        long gpa = 0xfeb0_0000L | (rdi & 0xfff);
+        VcpuExit exit = handler.handle(mmio(HV_INTERCEPT_ACCESS_WRITE, gpa, 0xf3, 0xaa)
+                .u64(MEMORY_GVA, rdi).u8(MEMORY_ACCESS_INFO, 1 << MEMORY_ACCESS_GVA_VALID_BIT).decode()); // rep stosb
+        int writes = 0;
+        while (exit instanceof VcpuExit.MmioWrite w) {
+            assertThat(new long[] {w.address(), w.size(), w.value()}).containsExactly(gpa + writes, 1, 0xab);
+            writes++;
+            exit = handler.resume();
+        }
+        assertThat(exit).isNull();
+        return writes;
+    }
+
+    @Test
+    void aRepStosToMmioStopsAfterSixteenAccessesForTheGuestToExecuteAgain() {
+        assertThat(repStosb(0x7000_0f00L)).isEqualTo(InterceptHandler.MAX_MMIO_ACCESSES);
+        assertThat(written()).containsEntry(HvRegisterName.RCX, 100L - 16).containsEntry(HvRegisterName.RDI, 0x7000_0f10L)
+                .containsEntry(HvRegisterName.RIP, RIP);
+    }
+
+    @Test
+    void anElementThatWouldStraddleThePageEndIsLeftForTheGuestToExecuteAgain() {
+        kernel.registers.put(HvRegisterName.RCX.value(), 3L);
+        kernel.registers.put(HvRegisterName.RDI.value(), 0x7000_0ffaL);
+        VcpuExit exit = handler.handle(mmio(HV_INTERCEPT_ACCESS_WRITE, 0xfeb0_0ffaL, 0xf3, 0xab) // rep stosd
+                .u64(MEMORY_GVA, 0x7000_0ffaL).u8(MEMORY_ACCESS_INFO, 1 << MEMORY_ACCESS_GVA_VALID_BIT).decode());
+        assertThat(((VcpuExit.MmioWrite) exit).address()).isEqualTo(0xfeb0_0ffaL);
+        assertThat(handler.resume()).as("the next dword, at 0xffe, crosses into the next page").isNull();
+        assertThat(written()).containsEntry(HvRegisterName.RCX, 2L).containsEntry(HvRegisterName.RDI, 0x7000_0ffeL)
+                .containsEntry(HvRegisterName.RIP, RIP);
+    }
+
+    @Test
+    void aRepStosToMmioStaysInTheInterceptsPage() {
+        assertThat(repStosb(0x7000_0ffcL)).isEqualTo(4);
+        assertThat(written()).containsEntry(HvRegisterName.RCX, 96L).containsEntry(HvRegisterName.RDI, 0x7000_1000L)
+                .containsEntry(HvRegisterName.RIP, RIP);
+    }
+
+    // the rest
+
+    @Test
+    void haltIsTheSpisHalt() {
+        assertThat(handler.handle(new MessageBuilder(HVMSG_X64_HALT).header(HV_INTERCEPT_ACCESS_EXECUTE, RIP, 1).decode()))
+                .isSameAs(VcpuExit.HALT);
+    }
+
+    @Test
+    void cpuidIsAnsweredFromTheTableOrTheHypervisorsDefaultWithoutAnExit() {
+        handler.setCpuid(List.of(new CpuidEntry(7, 1, true, 9, 9, 9, 9), new CpuidEntry(7, 0, true, 1, 2, 3, 4)));
+        assertThat(handler.handle(new MessageBuilder(HVMSG_X64_CPUID_INTERCEPT).header(HV_INTERCEPT_ACCESS_EXECUTE, RIP, 2)
+                .u64(CPUID_RAX, 7).u64(CPUID_RCX, 0).decode())).isNull();
+        assertThat(written()).containsExactly(Map.entry(HvRegisterName.RAX, 1L), Map.entry(HvRegisterName.RBX, 2L),
+                Map.entry(HvRegisterName.RCX, 3L), Map.entry(HvRegisterName.RDX, 4L), Map.entry(HvRegisterName.RIP, RIP + 2));
+        kernel.calls.clear();
+        handler.handle(new MessageBuilder(HVMSG_X64_CPUID_INTERCEPT).header(HV_INTERCEPT_ACCESS_EXECUTE, RIP, 2)
+                .u64(CPUID_RAX, 0x4000_0000).u64(CPUID_DEFAULT_RAX, 0x4000_0005).u64(CPUID_DEFAULT_RBX, 0x7263_694d).decode());
+        assertThat(written()).containsEntry(HvRegisterName.RAX, 0x4000_0005L).containsEntry(HvRegisterName.RBX, 0x7263_694dL);
+    }
+
+    @Test
+    void anInterceptedMsrReadsBackWhatWasWritten() {
+        assertThat(handler.handle(new MessageBuilder(HVMSG_X64_MSR_INTERCEPT).header(HV_INTERCEPT_ACCESS_WRITE, RIP, 2)
+                .u32(MSR_NUMBER, 0x4b56_4d01).u64(MSR_RDX, 0x1).u64(MSR_RAX, 0x2345_6001L).decode())).isNull(); // wrmsr
+        assertThat(written()).containsExactly(Map.entry(HvRegisterName.RIP, RIP + 2));
+        kernel.calls.clear();
+        handler.handle(new MessageBuilder(HVMSG_X64_MSR_INTERCEPT).header(HV_INTERCEPT_ACCESS_READ, RIP, 2)
+                .u32(MSR_NUMBER, 0x4b56_4d01).decode()); // rdmsr
+        assertThat(written()).containsExactly(Map.entry(HvRegisterName.RAX, 0x2345_6001L), Map.entry(HvRegisterName.RDX, 1L),
+                Map.entry(HvRegisterName.RIP, RIP + 2));
+    }
+
+    @Test
+    void anUnrecoverableExceptionIsAnInternalErrorWithARegisterDump() {
+        kernel.registers.put(HvRegisterName.RSP.value(), 0x7fff_0000L);
+        VcpuExit exit = handler.handle(new MessageBuilder(HVMSG_UNRECOVERABLE_EXCEPTION).header(HV_INTERCEPT_ACCESS_EXECUTE, RIP, 0).decode());
+        assertThat(((VcpuExit.InternalError) exit).detail()).startsWith("mshv: HVMSG_UNRECOVERABLE_EXCEPTION")
+                .contains("triple fault").contains("RSP=000000007fff0000");
+    }
+}
