@@ -32,6 +32,13 @@ public final class KernelStandIn implements NativeIoctl {
     }
 
     public final List<Call> calls = new ArrayList<>();
+    /**
+     * The descriptors {@code MSHV_CREATE_PARTITION} and {@code MSHV_CREATE_VP} return, when set: real ones the
+     * test opened (of /dev/null), since closing a descriptor object closes its number for real.
+     */
+    public java.util.function.IntSupplier newFd;
+    /** The messages {@code MSHV_RUN_VP} returns, in order; once none is left it fails with EINTR. */
+    public final java.util.ArrayDeque<MemorySegment> messages = new java.util.ArrayDeque<>();
     /** What {@code HVCALL_GET_VP_REGISTERS} answers, by register name value; others get the pattern above. */
     public final java.util.Map<Integer, Long> registers = new java.util.HashMap<>();
     private final int[] results;
@@ -49,6 +56,10 @@ public final class KernelStandIn implements NativeIoctl {
 
     MshvPartitionFd partition() {
         return new MshvPartitionFd(-1, this);
+    }
+
+    public MshvSystemFd system() {
+        return new MshvSystemFd(-1, this);
     }
 
     public MshvVpFd vp(int index) {
@@ -84,6 +95,16 @@ public final class KernelStandIn implements NativeIoctl {
             }
         }
         calls.add(new Call(request, a.asSlice(0, size).toArray(BYTES), input));
+        if (newFd != null && (request == MshvIoctls.MSHV_CREATE_PARTITION || request == MshvIoctls.MSHV_CREATE_VP)) {
+            return newFd.getAsInt();
+        }
+        if (request == MshvIoctls.MSHV_RUN_VP) {
+            MemorySegment m = messages.poll();
+            if (m == null) {
+                return -dev.nimbus.host.Errno.EINTR;
+            }
+            a.copyFrom(m);
+        }
         return answer();
     }
 

@@ -1,0 +1,327 @@
+package dev.nimbus.mshv;
+
+import dev.nimbus.host.Errno;
+import dev.nimbus.host.Signals;
+import dev.nimbus.hypervisor.MpState;
+import dev.nimbus.hypervisor.VcpuExit;
+import dev.nimbus.hypervisor.x86.CpuidEntry;
+import dev.nimbus.hypervisor.x86.LapicState;
+import dev.nimbus.hypervisor.x86.Msr;
+import dev.nimbus.hypervisor.x86.X86DescriptorTable;
+import dev.nimbus.hypervisor.x86.X86Fpu;
+import dev.nimbus.hypervisor.x86.X86Regs;
+import dev.nimbus.hypervisor.x86.X86Segment;
+import dev.nimbus.hypervisor.x86.X86Sregs;
+import dev.nimbus.hypervisor.x86.X86Vcpu;
+import dev.nimbus.hypervisor.HypervisorException;
+import dev.nimbus.mshv.abi.HvRegisterName;
+import dev.nimbus.mshv.fd.MshvVpFd;
+import dev.nimbus.mshv.intercept.HvMessageDecoder;
+import dev.nimbus.mshv.vp.InterceptHandler;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static dev.nimbus.mshv.abi.HvStructs.*;
+import static dev.nimbus.mshv.abi.MshvStructs.MSHV_RUN_VP;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
+
+/**
+ * A VP as the SPI's x86-64 vCPU: {@link #run()} is {@code MSHV_RUN_VP} and the {@link InterceptHandler}, the
+ * registers are the x86 SPI's records mapped onto hypervisor register names, each record one batch.
+ *
+ * <p>The kick: {@link #kick()} records the request and, while the thread is inside {@link #run()}, sends it
+ * the kick signal ({@code tgkill}), which makes {@code MSHV_RUN_VP} return EINTR; {@link #run()} checks the
+ * request before entering the guest. Unlike KVM, the uapi has neither {@code immediate_exit} nor a signal
+ * mask for the run, so a kick that lands between that check and the ioctl is only seen at the VP's next
+ * intercept: a known window, not closed here.
+ *
+ * <p>Not mapped yet, and refused naming it: FPU/XSAVE state, the LAPIC (the hypervisor's
+ * {@code MSHV_VP_STATE_LAPIC} format is not KVM's {@link LapicState}), the MP state and the supported CPUID list
+ * (MSHV has no {@code KVM_GET_SUPPORTED_CPUID}: the hypervisor answers CPUID itself).
+ */
+public final class MshvVcpu implements X86Vcpu {
+    private static final int KICK_SIGNAL = Signals.vcpuKickSignal();
+    private static final HvRegisterName[] REGS = {
+        HvRegisterName.RAX, HvRegisterName.RBX, HvRegisterName.RCX, HvRegisterName.RDX, HvRegisterName.RSI,
+        HvRegisterName.RDI, HvRegisterName.RSP, HvRegisterName.RBP, HvRegisterName.R8, HvRegisterName.R9,
+        HvRegisterName.R10, HvRegisterName.R11, HvRegisterName.R12, HvRegisterName.R13, HvRegisterName.R14,
+        HvRegisterName.R15, HvRegisterName.RIP, HvRegisterName.RFLAGS};
+    private static final HvRegisterName[] SREGS = {
+        HvRegisterName.CS, HvRegisterName.DS, HvRegisterName.ES, HvRegisterName.FS, HvRegisterName.GS,
+        HvRegisterName.SS, HvRegisterName.TR, HvRegisterName.LDTR, HvRegisterName.GDTR, HvRegisterName.IDTR,
+        HvRegisterName.CR0, HvRegisterName.CR2, HvRegisterName.CR3, HvRegisterName.CR4, HvRegisterName.CR8,
+        HvRegisterName.EFER, HvRegisterName.APIC_BASE};
+    /** The MSRs the hypervisor has register names for, by MSR index. */
+    static final Map<Integer, HvRegisterName> MSRS = Map.ofEntries(
+            Map.entry(0x10, HvRegisterName.TSC), Map.entry(0x1b, HvRegisterName.APIC_BASE),
+            Map.entry(0x174, HvRegisterName.SYSENTER_CS), Map.entry(0x175, HvRegisterName.SYSENTER_ESP),
+            Map.entry(0x176, HvRegisterName.SYSENTER_EIP), Map.entry(0x277, HvRegisterName.PAT),
+            Map.entry(0x2ff, HvRegisterName.MSR_MTRR_DEF_TYPE), Map.entry(0xc0000080, HvRegisterName.EFER),
+            Map.entry(0xc0000081, HvRegisterName.STAR), Map.entry(0xc0000082, HvRegisterName.LSTAR),
+            Map.entry(0xc0000083, HvRegisterName.CSTAR), Map.entry(0xc0000084, HvRegisterName.SFMASK),
+            Map.entry(0xc0000102, HvRegisterName.KERNEL_GS_BASE), Map.entry(0xc0000103, HvRegisterName.TSC_AUX));
+
+    private final MshvVpFd vp;
+    private final InterceptHandler handler;
+    private final MemorySegment message;
+    private final MemorySegment values;
+    private final AtomicBoolean kickRequested = new AtomicBoolean();
+    private final Object lifecycle = new Object();
+    private volatile boolean inRun;
+    private volatile int threadId;
+    private volatile boolean closed;
+
+    MshvVcpu(MshvVpFd vp, InterceptHandler handler, Arena arena) {
+        this.vp = vp;
+        this.handler = handler;
+        this.message = arena.allocate(MSHV_RUN_VP.byteSize(), 8);
+        this.values = arena.allocate(16L * 32, 16);
+        Signals.installNoOpHandler(KICK_SIGNAL);
+    }
+
+    @Override
+    public int id() {
+        return vp.index();
+    }
+
+    @Override
+    public VcpuExit run() {
+        threadId = Signals.currentThreadId();
+        inRun = true;
+        VarHandle.fullFence(); // pairs with kick(): either it sees inRun, or this sees the request
+        try {
+            VcpuExit exit = handler.resume();
+            if (exit != null) {
+                return exit; // the same instruction needs another access first
+            }
+            while (true) {
+                if (kickRequested.getAndSet(false)) {
+                    return VcpuExit.INTERRUPTED;
+                }
+                int r = vp.run(message);
+                if (r == -Errno.EINTR || r == -Errno.EAGAIN) {
+                    continue; // the loop's check decides whether it was a kick
+                }
+                if (r < 0) {
+                    return new VcpuExit.InternalError("mshv: MSHV_RUN_VP failed: " + Errno.describe(-r));
+                }
+                exit = handler.handle(HvMessageDecoder.decode(message));
+                if (exit != null) {
+                    return exit;
+                }
+            }
+        } finally {
+            inRun = false;
+        }
+    }
+
+    @Override
+    public void kick() {
+        synchronized (lifecycle) {
+            if (closed) {
+                return;
+            }
+            kickRequested.set(true);
+            VarHandle.fullFence();
+            if (inRun) {
+                Signals.signalThread(threadId, KICK_SIGNAL);
+            }
+        }
+    }
+
+    // registers
+
+    private MemorySegment get(HvRegisterName[] names) {
+        vp.getRegisters(names, values);
+        return values;
+    }
+
+    private void set(HvRegisterName[] names, MemorySegment v) {
+        vp.setRegisters(names, v.asSlice(0, 16L * names.length));
+    }
+
+    private static long u64(MemorySegment v, int i) {
+        return v.get(JAVA_LONG_UNALIGNED, 16L * i);
+    }
+
+    @Override
+    public X86Regs getRegs() {
+        MemorySegment v = get(REGS);
+        return new X86Regs(u64(v, 0), u64(v, 1), u64(v, 2), u64(v, 3), u64(v, 4), u64(v, 5), u64(v, 6), u64(v, 7),
+                u64(v, 8), u64(v, 9), u64(v, 10), u64(v, 11), u64(v, 12), u64(v, 13), u64(v, 14), u64(v, 15), u64(v, 16), u64(v, 17));
+    }
+
+    @Override
+    public void setRegs(X86Regs r) {
+        long[] l = {r.rax(), r.rbx(), r.rcx(), r.rdx(), r.rsi(), r.rdi(), r.rsp(), r.rbp(), r.r8(), r.r9(), r.r10(), r.r11(),
+            r.r12(), r.r13(), r.r14(), r.r15(), r.rip(), r.rflags()};
+        values.fill((byte) 0);
+        for (int i = 0; i < l.length; i++) {
+            values.set(JAVA_LONG_UNALIGNED, 16L * i, l[i]);
+        }
+        set(REGS, values);
+    }
+
+    @Override
+    public X86Sregs getSregs() {
+        MemorySegment v = get(SREGS);
+        X86Segment[] s = new X86Segment[8];
+        for (int i = 0; i < 8; i++) {
+            s[i] = segment(v.asSlice(16L * i, 16));
+        }
+        return new X86Sregs(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], table(v.asSlice(16L * 8, 16)),
+                table(v.asSlice(16L * 9, 16)), u64(v, 10), u64(v, 11), u64(v, 12), u64(v, 13), u64(v, 14), u64(v, 15),
+                u64(v, 16), new long[4]);
+    }
+
+    /**
+     * Sets the segments, descriptor tables, control registers, EFER and APIC base in one batch. A pending
+     * interrupt in {@code interruptBitmap} is refused: the hypervisor's LAPIC takes interrupts, not the VP's
+     * registers.
+     */
+    @Override
+    public void setSregs(X86Sregs s) {
+        for (long word : s.interruptBitmap()) {
+            if (word != 0) {
+                throw new HypervisorException("mshv: a pending interrupt in the sregs' interrupt bitmap cannot be set on a VP");
+            }
+        }
+        values.fill((byte) 0);
+        X86Segment[] segments = {s.cs(), s.ds(), s.es(), s.fs(), s.gs(), s.ss(), s.tr(), s.ldt()};
+        for (int i = 0; i < 8; i++) {
+            putSegment(values.asSlice(16L * i, 16), segments[i]);
+        }
+        putTable(values.asSlice(16L * 8, 16), s.gdt());
+        putTable(values.asSlice(16L * 9, 16), s.idt());
+        long[] rest = {s.cr0(), s.cr2(), s.cr3(), s.cr4(), s.cr8(), s.efer(), s.apicBase()};
+        for (int i = 0; i < rest.length; i++) {
+            values.set(JAVA_LONG_UNALIGNED, 16L * (10 + i), rest[i]);
+        }
+        set(SREGS, values);
+    }
+
+    static X86Segment segment(MemorySegment v) {
+        int a = Short.toUnsignedInt(v.get(JAVA_SHORT_UNALIGNED, SEGMENT_ATTRIBUTES));
+        boolean present = (a >>> SEGMENT_P_BIT & 1) != 0;
+        return new X86Segment(v.get(JAVA_LONG_UNALIGNED, SEGMENT_BASE), v.get(JAVA_INT_UNALIGNED, SEGMENT_LIMIT),
+                Short.toUnsignedInt(v.get(JAVA_SHORT_UNALIGNED, SEGMENT_SELECTOR)), a & SEGMENT_TYPE_MASK, present,
+                (a >>> SEGMENT_DPL_SHIFT) & 3, (a >>> SEGMENT_DB_BIT & 1) != 0, (a >>> SEGMENT_S_BIT & 1) != 0,
+                (a >>> SEGMENT_L_BIT & 1) != 0, (a >>> SEGMENT_G_BIT & 1) != 0, (a >>> SEGMENT_AVL_BIT & 1) != 0, !present);
+    }
+
+    /** The hypervisor has no "unusable" bit: an unusable segment is one not present. */
+    static void putSegment(MemorySegment v, X86Segment g) {
+        int a = (g.type() & SEGMENT_TYPE_MASK) | (g.s() ? 1 << SEGMENT_S_BIT : 0) | (g.dpl() & 3) << SEGMENT_DPL_SHIFT
+                | (g.present() && !g.unusable() ? 1 << SEGMENT_P_BIT : 0) | (g.avl() ? 1 << SEGMENT_AVL_BIT : 0)
+                | (g.l() ? 1 << SEGMENT_L_BIT : 0) | (g.db() ? 1 << SEGMENT_DB_BIT : 0) | (g.g() ? 1 << SEGMENT_G_BIT : 0);
+        v.set(JAVA_LONG_UNALIGNED, SEGMENT_BASE, g.base());
+        v.set(JAVA_INT_UNALIGNED, SEGMENT_LIMIT, g.limit());
+        v.set(JAVA_SHORT_UNALIGNED, SEGMENT_SELECTOR, (short) g.selector());
+        v.set(JAVA_SHORT_UNALIGNED, SEGMENT_ATTRIBUTES, (short) a);
+    }
+
+    private static X86DescriptorTable table(MemorySegment v) {
+        return new X86DescriptorTable(v.get(JAVA_LONG_UNALIGNED, TABLE_BASE), Short.toUnsignedInt(v.get(JAVA_SHORT_UNALIGNED, TABLE_LIMIT)));
+    }
+
+    private static void putTable(MemorySegment v, X86DescriptorTable t) {
+        v.set(JAVA_LONG_UNALIGNED, TABLE_BASE, t.base());
+        v.set(JAVA_SHORT_UNALIGNED, TABLE_LIMIT, (short) t.limit());
+    }
+
+    /** The MSRs among {@code indices} the hypervisor names (see {@link #MSRS}), in one batch; others left out. */
+    @Override
+    public List<Msr> getMsrs(int... indices) {
+        List<Integer> known = new ArrayList<>();
+        for (int index : indices) {
+            if (MSRS.containsKey(index)) {
+                known.add(index);
+            }
+        }
+        HvRegisterName[] names = known.stream().map(MSRS::get).toArray(HvRegisterName[]::new);
+        MemorySegment v = get(names);
+        List<Msr> out = new ArrayList<>();
+        for (int i = 0; i < names.length; i++) {
+            out.add(new Msr(known.get(i), u64(v, i)));
+        }
+        return out;
+    }
+
+    @Override
+    public void setMsrs(List<Msr> msrs) {
+        HvRegisterName[] names = new HvRegisterName[msrs.size()];
+        values.fill((byte) 0);
+        for (int i = 0; i < names.length; i++) {
+            Msr m = msrs.get(i);
+            names[i] = MSRS.get(m.index());
+            if (names[i] == null) {
+                throw new HypervisorException(String.format("mshv: MSR 0x%x has no hypervisor register name this backend maps", m.index()));
+            }
+            values.set(JAVA_LONG_UNALIGNED, 16L * i, m.value());
+        }
+        set(names, values);
+    }
+
+    @Override
+    public List<CpuidEntry> supportedCpuid() {
+        throw notMapped("the supported CPUID list (MSHV has no KVM_GET_SUPPORTED_CPUID; the hypervisor answers CPUID itself)");
+    }
+
+    /** The table CPUID intercepts are answered from (the partition intercepts CPUID; see {@link InterceptHandler}). */
+    @Override
+    public void setCpuid(List<CpuidEntry> entries) {
+        handler.setCpuid(entries);
+    }
+
+    @Override
+    public X86Fpu getFpu() {
+        throw notMapped("FPU state");
+    }
+
+    @Override
+    public void setFpu(X86Fpu fpu) {
+        throw notMapped("FPU state");
+    }
+
+    @Override
+    public LapicState getLapic() {
+        throw notMapped("LAPIC state");
+    }
+
+    @Override
+    public void setLapic(LapicState lapic) {
+        throw notMapped("LAPIC state");
+    }
+
+    @Override
+    public MpState getMpState() {
+        throw notMapped("the MP state");
+    }
+
+    @Override
+    public void setMpState(MpState state) {
+        throw notMapped("the MP state");
+    }
+
+    private static HypervisorException notMapped(String what) {
+        return new HypervisorException("mshv: " + what + " is not mapped onto the hypervisor's registers yet");
+    }
+
+    @Override
+    public void close() {
+        synchronized (lifecycle) {
+            if (!closed) {
+                closed = true;
+                vp.close();
+            }
+        }
+    }
+}

@@ -1,0 +1,294 @@
+package dev.nimbus.mshv;
+
+import dev.nimbus.arch.x86_64.X86_64Platform;
+import dev.nimbus.host.EventFd;
+import dev.nimbus.host.LibC;
+import dev.nimbus.hypervisor.GsiRoute;
+import dev.nimbus.hypervisor.HypervisorException;
+import dev.nimbus.hypervisor.IoEventAddress;
+import dev.nimbus.hypervisor.IrqChipConfig;
+import dev.nimbus.hypervisor.MsiMessage;
+import dev.nimbus.hypervisor.VcpuExit;
+import dev.nimbus.hypervisor.VmOptions;
+import dev.nimbus.hypervisor.memory.GuestRegion;
+import dev.nimbus.hypervisor.memory.MemoryRegion;
+import dev.nimbus.hypervisor.x86.CpuidEntry;
+import dev.nimbus.hypervisor.x86.Msr;
+import dev.nimbus.hypervisor.x86.X86DescriptorTable;
+import dev.nimbus.hypervisor.x86.X86Regs;
+import dev.nimbus.hypervisor.x86.X86Segment;
+import dev.nimbus.hypervisor.x86.X86Sregs;
+import dev.nimbus.mshv.abi.HvConstants;
+import dev.nimbus.mshv.abi.HvRegisterName;
+import dev.nimbus.mshv.abi.MshvIoctls;
+import dev.nimbus.mshv.fd.KernelStandIn;
+import dev.nimbus.mshv.intercept.MessageBuilder;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.OptionalLong;
+
+import static dev.nimbus.mshv.abi.HvConstants.*;
+import static dev.nimbus.mshv.abi.HvStructs.*;
+import static dev.nimbus.mshv.abi.MshvStructs.*;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The MSHV backend's SPI objects, the VM and the vCPU, against a stand-in for the kernel ({@link KernelStandIn}:
+ * no machine here has /dev/mshv, and nothing here has run on one). The descriptors the stand-in hands out are
+ * real ones of /dev/null, since closing a descriptor object closes its number.
+ */
+class MshvVmTest {
+    final KernelStandIn kernel = new KernelStandIn();
+    final List<Integer> opened = new ArrayList<>();
+    MshvVm vm;
+
+    MshvVmTest() {
+        kernel.newFd = () -> {
+            int fd = LibC.open("/dev/null", LibC.O_RDWR | LibC.O_CLOEXEC, 0);
+            opened.add(fd);
+            return fd;
+        };
+        vm = MshvHypervisor.createVm(new X86_64Platform().vmOptions(), kernel.system());
+    }
+
+    @AfterEach
+    void close() {
+        vm.close();
+    }
+
+    private List<KernelStandIn.Call> calls(long request) {
+        return kernel.calls.stream().filter(c -> c.request() == request).toList();
+    }
+
+    private static int hvcallCode(KernelStandIn.Call c) {
+        return Short.toUnsignedInt(c.argument().get(JAVA_SHORT_UNALIGNED, ROOT_HVCALL_CODE));
+    }
+
+    /**
+     * The registers the {@code HVCALL_SET_VP_REGISTERS} calls since the last {@code kernel.calls.clear()} set, in
+     * order, each as its 16-byte value (the descriptor splits a batch into hypercalls of 6 registers).
+     */
+    private List<java.util.Map.Entry<String, MemorySegment>> setSinceClear() {
+        List<java.util.Map.Entry<String, MemorySegment>> out = new ArrayList<>();
+        for (KernelStandIn.Call c : kernel.calls) {
+            if (c.request() != MshvIoctls.MSHV_ROOT_HVCALL || hvcallCode(c) != HVCALL_SET_VP_REGISTERS) {
+                continue;
+            }
+            MemorySegment in = c.input();
+            for (long e = VP_REGISTERS_ELEMENTS; e < in.byteSize(); e += HV_REGISTER_ASSOC.byteSize()) {
+                int name = in.get(JAVA_INT_UNALIGNED, e + REGISTER_ASSOC_NAME);
+                String n = Arrays.stream(HvRegisterName.values()).filter(r -> r.value() == name).findFirst().orElseThrow().name();
+                out.add(java.util.Map.entry(n, in.asSlice(e + REGISTER_ASSOC_VALUE, 16)));
+            }
+        }
+        return out;
+    }
+
+    /** {@link #setSinceClear()} as {@code NAME=hex} of each value's first word. */
+    private List<String> lastSet() {
+        return setSinceClear().stream().map(e -> e.getKey() + "=" + Long.toHexString(e.getValue().get(JAVA_LONG_UNALIGNED, 0))).toList();
+    }
+
+    @Test
+    void aVmIsAPartitionWithTheLocalApicInitializedWithCpuidIntercepted() {
+        assertThat(kernel.calls).extracting(KernelStandIn.Call::request).containsExactly(MshvIoctls.MSHV_CREATE_PARTITION,
+                MshvIoctls.MSHV_INITIALIZE_PARTITION, MshvIoctls.MSHV_ROOT_HVCALL);
+        assertThat(kernel.calls.getFirst().argument().get(JAVA_LONG_UNALIGNED, CREATE_PARTITION_PT_FLAGS)).isEqualTo(0b111);
+        KernelStandIn.Call intercept = kernel.calls.getLast();
+        assertThat(hvcallCode(intercept)).isEqualTo(HVCALL_INSTALL_INTERCEPT);
+        assertThat(intercept.input().get(JAVA_INT_UNALIGNED, INSTALL_INTERCEPT_INTERCEPT_TYPE)).isEqualTo(HV_INTERCEPT_TYPE_X64_CPUID);
+        assertThat(intercept.input().get(JAVA_INT_UNALIGNED, INSTALL_INTERCEPT_ACCESS_TYPE)).isEqualTo(HV_INTERCEPT_ACCESS_MASK_EXECUTE);
+    }
+
+    @Test
+    void aMemoryRegionIsMappedAndReplacingItsSlotUnmapsTheOldOne() {
+        MemorySegment host = Arena.ofAuto().allocate(0x2000, 4096);
+        vm.setMemoryRegion(MemoryRegion.ram(0, new GuestRegion(0x10_0000, host)));
+        vm.setMemoryRegion(new MemoryRegion(0, new GuestRegion(0x20_0000, host), true, false));
+        vm.removeMemoryRegion(0);
+
+        List<KernelStandIn.Call> mem = calls(MshvIoctls.MSHV_SET_GUEST_MEMORY);
+        assertThat(mem).hasSize(4);
+        assertThat(mem).extracting(c -> c.argument().get(JAVA_LONG_UNALIGNED, MEM_REGION_GUEST_PFN)).containsExactly(0x100L, 0x100L, 0x200L, 0x200L);
+        // writable + executable, unmap, executable only (read-only), unmap
+        assertThat(mem).extracting(c -> c.argument().get(JAVA_BYTE, MEM_REGION_FLAGS)).containsExactly((byte) 0b011, (byte) 0b100, (byte) 0b010, (byte) 0b100);
+        assertThat(mem.getFirst().argument().get(JAVA_LONG_UNALIGNED, MEM_REGION_USERSPACE_ADDR)).isEqualTo(host.address());
+    }
+
+    @Test
+    void guestRamForInsAndOutsIsTheInstalledRegions() {
+        MemorySegment host = Arena.ofAuto().allocate(0x2000, 4096);
+        host.set(JAVA_BYTE, 0x123, (byte) 0x5a);
+        vm.setMemoryRegion(MemoryRegion.ram(3, new GuestRegion(0x10_0000, host)));
+        assertThat(vm.at(0x10_0123, 1).get(JAVA_BYTE, 0)).isEqualTo((byte) 0x5a);
+        assertThat(vm.at(0x10_1fff, 2)).as("runs past the region").isNull();
+        assertThat(vm.at(0x30_0000, 1)).isNull();
+    }
+
+    @Test
+    void whatTheHypervisorHasNoPlaceForIsRefusedNamingIt() {
+        MemorySegment host = Arena.ofAuto().allocate(0x1000, 4096);
+        assertThatThrownBy(() -> vm.setMemoryRegion(new MemoryRegion(0, new GuestRegion(0, host), false, true)))
+                .isInstanceOf(HypervisorException.class).hasMessageContaining("dirty logging");
+        assertThatThrownBy(() -> vm.createIrqChip(new IrqChipConfig.X86Legacy(0xfffbd000L, 0xfffbc000L, true)))
+                .isInstanceOf(HypervisorException.class).hasMessageContaining("no in-kernel IOAPIC");
+        assertThatThrownBy(() -> vm.setGsiRouting(List.of(new GsiRoute.IrqchipPin(4, 2, 4))))
+                .isInstanceOf(HypervisorException.class).hasMessageContaining("GSI 4 routes to pin 4 of irqchip 2");
+        try (EventFd fd = EventFd.create()) {
+            assertThatThrownBy(() -> vm.registerIoeventfd(fd, IoEventAddress.mmio(0xd000_0000L, 0), OptionalLong.empty()))
+                    .isInstanceOf(HypervisorException.class).hasMessageContaining("must name its length");
+        }
+        assertThat(vm.irqChip()).isEmpty();
+    }
+
+    @Test
+    void msiRoutesIrqfdsAndIoeventfdsReachTheirIoctls() {
+        vm.setGsiRouting(List.of(new GsiRoute.Msi(24, MsiMessage.of(0xfee0_1000L, 0x4031))));
+        MemorySegment table = calls(MshvIoctls.MSHV_SET_MSI_ROUTING).getLast().argument();
+        assertThat(table.get(JAVA_INT_UNALIGNED, IRQ_TABLE_NR)).isEqualTo(1);
+        assertThat(table.get(JAVA_INT_UNALIGNED, IRQ_TABLE_ENTRIES + IRQ_ENTRY_GSI)).isEqualTo(24);
+        assertThat(table.get(JAVA_INT_UNALIGNED, IRQ_TABLE_ENTRIES + IRQ_ENTRY_ADDRESS_LO)).isEqualTo(0xfee0_1000);
+        assertThat(table.get(JAVA_INT_UNALIGNED, IRQ_TABLE_ENTRIES + IRQ_ENTRY_DATA)).isEqualTo(0x4031);
+        try (EventFd fd = EventFd.create()) {
+            vm.registerIrqfd(fd, 24);
+            MemorySegment irqfd = calls(MshvIoctls.MSHV_IRQFD).getLast().argument();
+            assertThat(new int[] {irqfd.get(JAVA_INT_UNALIGNED, IRQFD_FD), irqfd.get(JAVA_INT_UNALIGNED, IRQFD_GSI)}).containsExactly(fd.fd(), 24);
+            vm.registerIoeventfd(fd, IoEventAddress.pio(0x3f8, 1), OptionalLong.of(7));
+            MemorySegment io = calls(MshvIoctls.MSHV_IOEVENTFD).getLast().argument();
+            assertThat(io.get(JAVA_LONG_UNALIGNED, IOEVENTFD_ADDR)).isEqualTo(0x3f8);
+            assertThat(io.get(JAVA_LONG_UNALIGNED, IOEVENTFD_DATAMATCH)).isEqualTo(7);
+            assertThat(io.get(JAVA_INT_UNALIGNED, IOEVENTFD_FLAGS)).as("datamatch and pio").isEqualTo(0b011);
+        }
+    }
+
+    @Test
+    void theGeneralRegistersAreOneBatchInTheSpisOrder() {
+        MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(2);
+        assertThat(calls(MshvIoctls.MSHV_CREATE_VP).getLast().argument().get(JAVA_INT_UNALIGNED, CREATE_VP_VP_INDEX)).isEqualTo(2);
+        kernel.calls.clear();
+        vcpu.setRegs(new X86Regs(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0x1000, 0x2));
+        assertThat(kernel.calls).allSatisfy(c -> assertThat(c.input().get(JAVA_INT_UNALIGNED, VP_REGISTERS_VP_INDEX)).isEqualTo(2));
+        assertThat(lastSet()).containsExactly("RAX=1", "RBX=2", "RCX=3", "RDX=4", "RSI=5", "RDI=6", "RSP=7", "RBP=8", "R8=9", "R9=a",
+                "R10=b", "R11=c", "R12=d", "R13=e", "R14=f", "R15=10", "RIP=1000", "RFLAGS=2");
+
+        kernel.registers.put(HvRegisterName.RSP.value(), 0x7000L);
+        kernel.registers.put(HvRegisterName.RIP.value(), 0xffff_ffff_8100_0000L);
+        X86Regs r = vcpu.getRegs();
+        assertThat(new long[] {r.rsp(), r.rip()}).containsExactly(0x7000L, 0xffff_ffff_8100_0000L);
+    }
+
+    static final X86Segment CODE64 = new X86Segment(0, 0xffff_ffff, 0x10, 0xb, true, 0, false, true, true, true, false, false);
+    static final X86Segment DATA = new X86Segment(0, 0xffff_ffff, 0x18, 0x3, true, 0, true, true, false, true, false, false);
+    static final X86Segment UNUSABLE = new X86Segment(0, 0, 0, 0, false, 0, false, false, false, false, false, true);
+
+    @Test
+    void theSystemRegistersAreOneBatchWithSegmentsInTheHypervisorsAttributeBits() {
+        MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(0);
+        X86Segment tss = new X86Segment(0x1000, 0x67, 0x28, 0xb, true, 0, false, false, false, false, false, false);
+        kernel.calls.clear();
+        vcpu.setSregs(new X86Sregs(CODE64, DATA, DATA, DATA, DATA, DATA, tss, UNUSABLE, new X86DescriptorTable(0x500, 0x1f),
+                new X86DescriptorTable(0x520, 0xfff), 0x8000_0011L, 0, 0x9000, 0x20, 0, 0x500, 0xfee0_0900L, new long[4]));
+        List<String> set = lastSet();
+        assertThat(set).extracting(s -> s.substring(0, s.indexOf('='))).containsExactly("CS", "DS", "ES", "FS", "GS", "SS", "TR", "LDTR",
+                "GDTR", "IDTR", "CR0", "CR2", "CR3", "CR4", "CR8", "EFER", "APIC_BASE");
+        assertThat(set).contains("CR0=80000011", "CR3=9000", "EFER=500", "APIC_BASE=fee00900");
+        List<java.util.Map.Entry<String, MemorySegment>> values = setSinceClear();
+        MemorySegment cs = values.get(0).getValue();
+        // type b, S, P, L, G: 0xa09b
+        assertThat(Short.toUnsignedInt(cs.get(JAVA_SHORT_UNALIGNED, SEGMENT_ATTRIBUTES))).isEqualTo(0xa09b);
+        assertThat(Short.toUnsignedInt(cs.get(JAVA_SHORT_UNALIGNED, SEGMENT_SELECTOR))).isEqualTo(0x10);
+        MemorySegment gdt = values.get(8).getValue();
+        assertThat(gdt.get(JAVA_LONG_UNALIGNED, TABLE_BASE)).isEqualTo(0x500);
+        assertThat(Short.toUnsignedInt(gdt.get(JAVA_SHORT_UNALIGNED, TABLE_LIMIT))).isEqualTo(0x1f);
+        assertThat(values.get(7).getValue().get(JAVA_SHORT_UNALIGNED, SEGMENT_ATTRIBUTES)).as("unusable: not present").isZero();
+    }
+
+    @Test
+    void aSegmentReadsBackAsItWasWritten() {
+        MemorySegment v = Arena.ofAuto().allocate(16);
+        for (X86Segment s : List.of(CODE64, DATA, UNUSABLE)) {
+            MshvVcpu.putSegment(v, s);
+            assertThat(MshvVcpu.segment(v)).isEqualTo(s);
+        }
+    }
+
+    @Test
+    void msrsMapOntoRegisterNamesAndAnUnmappedOneIsNamed() {
+        MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(0);
+        kernel.calls.clear();
+        vcpu.setMsrs(List.of(new Msr(0xc0000080, 0x500), new Msr(0xc0000082, 0xffff_ffff_8100_0000L)));
+        assertThat(lastSet()).containsExactly("EFER=500", "LSTAR=ffffffff81000000");
+        assertThatThrownBy(() -> vcpu.setMsrs(List.of(new Msr(0x48, 1))))
+                .isInstanceOf(HypervisorException.class).hasMessageContaining("MSR 0x48");
+        kernel.registers.put(HvRegisterName.PAT.value(), 0x0007_0406_0007_0406L);
+        assertThat(vcpu.getMsrs(0x48, 0x277)).containsExactly(new Msr(0x277, 0x0007_0406_0007_0406L));
+    }
+
+    @Test
+    void whatIsNotMappedYetIsRefusedNamingIt() {
+        MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(0);
+        assertThatThrownBy(vcpu::getFpu).hasMessageContaining("FPU state is not mapped");
+        assertThatThrownBy(vcpu::getLapic).hasMessageContaining("LAPIC state is not mapped");
+        assertThatThrownBy(vcpu::supportedCpuid).hasMessageContaining("KVM_GET_SUPPORTED_CPUID");
+    }
+
+    @Test
+    void runAnswersCpuidInPlaceAndReturnsThePortWriteAfterIt() {
+        MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(1);
+        vcpu.setCpuid(List.of(new CpuidEntry(1, 0, false, 0x806f8, 0x800, 0, 0)));
+        kernel.messages.add(new MessageBuilder(HVMSG_X64_CPUID_INTERCEPT).header(HV_INTERCEPT_ACCESS_EXECUTE, 0x1000, 2)
+                .u64(CPUID_RAX, 1).message);
+        kernel.messages.add(new MessageBuilder(HVMSG_X64_IO_PORT_INTERCEPT).header(HV_INTERCEPT_ACCESS_WRITE, 0x1002, 1)
+                .u16(IO_PORT_NUMBER, 0x3f8).u8(IO_ACCESS_INFO, 1).u64(IO_RAX, 'N').message);
+
+        kernel.calls.clear();
+        VcpuExit.IoOut out = (VcpuExit.IoOut) vcpu.run();
+        assertThat(out.value()).isEqualTo('N');
+        assertThat(calls(MshvIoctls.MSHV_RUN_VP)).hasSize(2);
+        assertThat(lastSet()).as("the CPUID answer").containsExactly("RAX=806f8", "RBX=800", "RCX=0", "RDX=0", "RIP=1002");
+    }
+
+    @Test
+    void aKickAfterAnExitStillCompletesItAndReturnsWithoutEnteringTheGuest() {
+        MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(1);
+        kernel.messages.add(new MessageBuilder(HVMSG_X64_IO_PORT_INTERCEPT).header(HV_INTERCEPT_ACCESS_READ, 0x1000, 1)
+                .u16(IO_PORT_NUMBER, 0x3fd).u8(IO_ACCESS_INFO, 1).u64(IO_RAX, 0).message);
+        kernel.calls.clear();
+        VcpuExit.IoIn in = (VcpuExit.IoIn) vcpu.run();
+        in.respond(0x60);
+        vcpu.kick();
+
+        assertThat(vcpu.run()).isSameAs(VcpuExit.INTERRUPTED);
+        assertThat(lastSet()).containsExactly("RAX=60", "RIP=1001");
+        assertThat(calls(MshvIoctls.MSHV_RUN_VP)).as("the guest was not entered again").hasSize(1);
+    }
+
+    @Test
+    void closingTheVmClosesItsVpsAndThePartition() {
+        vm.createVcpu(0);
+        vm.close();
+        assertThat(opened).hasSize(2).allSatisfy(fd -> assertThat(Files.exists(Path.of("/proc/self/fd/" + fd))).isFalse());
+    }
+
+    @Test
+    void theBackendClaimsX8664OnlyAndNamesWhatIsMissing() {
+        MshvHypervisor mshv = new MshvHypervisor();
+        assertThat(mshv.architectures()).containsExactly(dev.nimbus.hypervisor.Arch.X86_64);
+        assertThat(mshv.availability().usable()).isFalse();
+        assertThatThrownBy(() -> mshv.createVm(VmOptions.defaults())).isInstanceOf(HypervisorException.class)
+                .hasMessageStartingWith("mshv: ");
+    }
+}
