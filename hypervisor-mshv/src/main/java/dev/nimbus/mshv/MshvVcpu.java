@@ -16,6 +16,7 @@ import dev.nimbus.hypervisor.x86.X86Vcpu;
 import dev.nimbus.hypervisor.HypervisorException;
 import dev.nimbus.mshv.abi.HvRegisterName;
 import dev.nimbus.mshv.fd.MshvVpFd;
+import dev.nimbus.mshv.intercept.HvIntercept;
 import dev.nimbus.mshv.intercept.HvMessageDecoder;
 import dev.nimbus.mshv.vp.InterceptHandler;
 
@@ -113,7 +114,14 @@ public final class MshvVcpu implements X86Vcpu {
                 if (r < 0) {
                     return new VcpuExit.InternalError("mshv: MSHV_RUN_VP failed: " + Errno.describe(-r));
                 }
-                exit = handler.handle(HvMessageDecoder.decode(message));
+                HvIntercept intercept;
+                try {
+                    intercept = HvMessageDecoder.decode(message);
+                } catch (HypervisorException e) {
+                    // a message this backend does not handle, or one outside the format: the VMM ends the VM with it
+                    return new VcpuExit.Unknown(message.get(JAVA_INT_UNALIGNED, MESSAGE_HEADER + MESSAGE_HEADER_MESSAGE_TYPE), e.getMessage());
+                }
+                exit = handler.handle(intercept);
                 if (exit != null) {
                     return exit;
                 }

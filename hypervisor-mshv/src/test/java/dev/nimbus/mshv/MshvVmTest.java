@@ -277,6 +277,15 @@ class MshvVmTest {
     }
 
     @Test
+    void aMessageThisBackendDoesNotHandleIsAnUnknownExitNamingIt() {
+        MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(0);
+        kernel.messages.add(new MessageBuilder(HVMSG_X64_APIC_EOI).message);
+        VcpuExit.Unknown u = (VcpuExit.Unknown) vcpu.run();
+        assertThat(u.reason()).isEqualTo(HVMSG_X64_APIC_EOI);
+        assertThat(u.detail()).contains("HVMSG_X64_APIC_EOI");
+    }
+
+    @Test
     void closingTheVmClosesItsVpsAndThePartition() {
         vm.createVcpu(0);
         vm.close();
