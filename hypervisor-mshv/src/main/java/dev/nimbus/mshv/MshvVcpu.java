@@ -27,6 +27,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 
 import static dev.nimbus.mshv.abi.HvStructs.*;
 import static dev.nimbus.mshv.abi.MshvStructs.MSHV_RUN_VP;
@@ -41,8 +42,10 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * <p>The kick: {@link #kick()} records the request and, while the thread is inside {@link #run()}, sends it
  * the kick signal ({@code tgkill}), which makes {@code MSHV_RUN_VP} return EINTR; {@link #run()} checks the
  * request before entering the guest. Unlike KVM, the uapi has neither {@code immediate_exit} nor a signal
- * mask for the run, so a kick that lands between that check and the ioctl is only seen at the VP's next
- * intercept: a known window, not closed here.
+ * mask for the run, so a signal that lands between that check and the ioctl is spent on the no-op handler
+ * and the VP runs on. {@link #kick()} therefore sends the signal again every millisecond until {@link #run()}
+ * has taken the request or left (at most {@link #KICK_TRIES} times), so such a kick is late by about a
+ * millisecond rather than lost until the VP's next intercept.
  *
  * <p>Not mapped yet, and refused naming it: FPU/XSAVE state, the LAPIC (the hypervisor's
  * {@code MSHV_VP_STATE_LAPIC} format is not KVM's {@link LapicState}), the MP state and the supported CPUID list
@@ -70,8 +73,18 @@ public final class MshvVcpu implements X86Vcpu {
             Map.entry(0xc0000083, HvRegisterName.CSTAR), Map.entry(0xc0000084, HvRegisterName.SFMASK),
             Map.entry(0xc0000102, HvRegisterName.KERNEL_GS_BASE), Map.entry(0xc0000103, HvRegisterName.TSC_AUX));
 
+    /** How many times {@link #kick()} sends the signal at most, a millisecond apart. */
+    static final int KICK_TRIES = 1000;
+
+    /** Sends the kick signal to a thread; a test stands in for {@code tgkill}. */
+    @FunctionalInterface
+    interface KickSignal {
+        void send(int threadId);
+    }
+
     private final MshvVpFd vp;
     private final InterceptHandler handler;
+    private final KickSignal kickSignal;
     private final MemorySegment message;
     private final MemorySegment values;
     private final AtomicBoolean kickRequested = new AtomicBoolean();
@@ -81,8 +94,13 @@ public final class MshvVcpu implements X86Vcpu {
     private volatile boolean closed;
 
     MshvVcpu(MshvVpFd vp, InterceptHandler handler, Arena arena) {
+        this(vp, handler, arena, threadId -> Signals.signalThread(threadId, KICK_SIGNAL));
+    }
+
+    MshvVcpu(MshvVpFd vp, InterceptHandler handler, Arena arena, KickSignal kickSignal) {
         this.vp = vp;
         this.handler = handler;
+        this.kickSignal = kickSignal;
         this.message = arena.allocate(MSHV_RUN_VP.byteSize(), 8);
         this.values = arena.allocate(16L * 32, 16);
         Signals.installNoOpHandler(KICK_SIGNAL);
@@ -138,9 +156,20 @@ public final class MshvVcpu implements X86Vcpu {
                 return;
             }
             kickRequested.set(true);
-            VarHandle.fullFence();
-            if (inRun) {
-                Signals.signalThread(threadId, KICK_SIGNAL);
+        }
+        VarHandle.fullFence(); // pairs with run(): either it sees the request, or this sees inRun
+        for (int i = 0; i < KICK_TRIES && kickRequested.get() && inRun; i++) {
+            if (i > 0) {
+                LockSupport.parkNanos(1_000_000);
+                if (!kickRequested.get() || !inRun) {
+                    break;
+                }
+            }
+            synchronized (lifecycle) {
+                if (closed) {
+                    return;
+                }
+                kickSignal.send(threadId);
             }
         }
     }

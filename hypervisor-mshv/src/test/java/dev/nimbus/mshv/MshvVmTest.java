@@ -277,6 +277,31 @@ class MshvVmTest {
     }
 
     @Test
+    void aKickWhoseSignalIsLostBeforeTheGuestIsEnteredIsSentAgain() throws Exception {
+        // the stand-in's MSHV_RUN_VP plays the window: the first signal arrived before the ioctl (spent on the
+        // no-op handler), so only a second one ends the run with EINTR
+        java.util.concurrent.atomic.AtomicInteger signals = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
+        kernel.runVp = () -> {
+            int seen = signals.get();
+            entered.countDown();
+            while (signals.get() < seen + 2) {
+                Thread.onSpinWait();
+            }
+            return -dev.nimbus.host.Errno.EINTR;
+        };
+        var vp = kernel.vp(0);
+        MshvVcpu vcpu = new MshvVcpu(vp, new dev.nimbus.mshv.vp.InterceptHandler(vp, null, vm), Arena.ofAuto(),
+                tid -> signals.incrementAndGet());
+        java.util.concurrent.CompletableFuture<VcpuExit> run = java.util.concurrent.CompletableFuture.supplyAsync(vcpu::run,
+                r -> Thread.ofPlatform().daemon().start(r));
+        assertThat(entered.await(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        vcpu.kick();
+        assertThat(run.get(5, java.util.concurrent.TimeUnit.SECONDS)).isSameAs(VcpuExit.INTERRUPTED);
+        assertThat(signals.get()).isGreaterThanOrEqualTo(2);
+    }
+
+    @Test
     void aMessageThisBackendDoesNotHandleIsAnUnknownExitNamingIt() {
         MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(0);
         kernel.messages.add(new MessageBuilder(HVMSG_X64_APIC_EOI).message);

@@ -37,6 +37,8 @@ public final class KernelStandIn implements NativeIoctl {
      * test opened (of /dev/null), since closing a descriptor object closes its number for real.
      */
     public java.util.function.IntSupplier newFd;
+    /** When set, what {@code MSHV_RUN_VP} does instead of returning {@link #messages}: its result. */
+    public java.util.function.IntSupplier runVp;
     /** The messages {@code MSHV_RUN_VP} returns, in order; once none is left it fails with EINTR. */
     public final java.util.ArrayDeque<MemorySegment> messages = new java.util.ArrayDeque<>();
     /** What {@code HVCALL_GET_VP_REGISTERS} answers, by register name value; others get the pattern above. */
@@ -97,6 +99,9 @@ public final class KernelStandIn implements NativeIoctl {
         calls.add(new Call(request, a.asSlice(0, size).toArray(BYTES), input));
         if (newFd != null && (request == MshvIoctls.MSHV_CREATE_PARTITION || request == MshvIoctls.MSHV_CREATE_VP)) {
             return newFd.getAsInt();
+        }
+        if (request == MshvIoctls.MSHV_RUN_VP && runVp != null) {
+            return runVp.getAsInt();
         }
         if (request == MshvIoctls.MSHV_RUN_VP) {
             MemorySegment m = messages.poll();
