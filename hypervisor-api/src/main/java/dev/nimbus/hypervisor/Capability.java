@@ -16,4 +16,11 @@ public enum Capability {
     DIRTY_LOG,
     /** A vCPU can be made to leave its run loop promptly from another thread ({@link Vcpu#kick}). */
     IMMEDIATE_EXIT,
+    /** x86-64: the hypervisor can emulate the IOAPIC and PIC itself ({@link IrqChipConfig.X86Legacy}). */
+    IN_KERNEL_IOAPIC,
+    /**
+     * x86-64: the hypervisor can keep the local APICs and leave the IOAPIC to the VMM
+     * ({@link IrqChipConfig.X86Split}), reporting level-triggered EOIs as {@link VcpuExit.IoapicEoi}.
+     */
+    SPLIT_IRQCHIP,
 }

@@ -93,6 +93,14 @@ public sealed interface VcpuExit {
         void respond(long error, long value);
     }
 
+    /**
+     * x86-64 with the IOAPIC in the VMM ({@link IrqChipConfig.X86Split}): the guest's local APIC ended
+     * level-triggered interrupt {@code vector}, which an IOAPIC pin routed there. The VMM's IOAPIC clears the
+     * pin's remote IRR and sends the interrupt again if the line is still asserted. The vCPU goes on with the
+     * next {@link Vcpu#run()}.
+     */
+    record IoapicEoi(int vector) implements VcpuExit {}
+
     /** The vCPU executed HLT (or WFI) and the hypervisor hands the wait to user space. */
     record Halt() implements VcpuExit {}
 

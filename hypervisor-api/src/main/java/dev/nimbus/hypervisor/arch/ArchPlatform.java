@@ -1,12 +1,14 @@
 package dev.nimbus.hypervisor.arch;
 
 import dev.nimbus.hypervisor.Arch;
+import dev.nimbus.hypervisor.Capability;
 import dev.nimbus.hypervisor.IrqChipConfig;
 import dev.nimbus.hypervisor.Vcpu;
 import dev.nimbus.hypervisor.VmOptions;
 import dev.nimbus.hypervisor.memory.GuestMemory;
 
 import java.util.List;
+import java.util.Set;
 
 /**
  * What one architecture contributes to a machine: its memory layout, its platform devices, its interrupt
@@ -31,6 +33,30 @@ public interface ArchPlatform {
 
     /** The in-kernel interrupt controller to create for {@code vcpus} vCPUs. */
     IrqChipConfig interruptController(MachineLayout layout, int vcpus);
+
+    /**
+     * The interrupt controller to ask a hypervisor offering {@code offered} for, as {@code mode} wants it. The
+     * default is {@link #interruptController(MachineLayout, int)} for {@link IrqChipMode#AUTO} and
+     * {@link IrqChipMode#KERNEL}; a machine model without a choice refuses {@link IrqChipMode#SPLIT}.
+     *
+     * @throws IllegalArgumentException when this machine model or the hypervisor cannot have {@code mode}; the
+     *         message says why in words a user can act on
+     */
+    default IrqChipConfig interruptController(MachineLayout layout, int vcpus, IrqChipMode mode, Set<Capability> offered) {
+        if (mode == IrqChipMode.SPLIT) {
+            throw new IllegalArgumentException("split: the " + arch().id() + " machine has no IOAPIC to move out of the hypervisor");
+        }
+        return interruptController(layout, vcpus);
+    }
+
+    /**
+     * The platform devices of this machine model with interrupt controller {@code chip} for {@code vcpus} vCPUs:
+     * {@link #platformDevices(MachineLayout)}, plus what the VMM must emulate because the hypervisor does not
+     * (the x86-64 IOAPIC with {@link IrqChipConfig.X86Split}).
+     */
+    default List<PlatformDevice> platformDevices(MachineLayout layout, IrqChipConfig chip, int vcpus) {
+        return platformDevices(layout);
+    }
 
     /** The firmware tables (ACPI or FDT) that describe {@code machine} to the guest. */
     FirmwareTables firmwareTables(MachineDescription machine, String cmdline);

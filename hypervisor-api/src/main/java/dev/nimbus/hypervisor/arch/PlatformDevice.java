@@ -132,6 +132,29 @@ public sealed interface PlatformDevice {
     }
 
     /**
+     * An I/O APIC the VMM emulates (82093AA registers in a 4 KiB MMIO window at {@code base}), for a hypervisor
+     * that virtualises the local APICs only ({@link dev.nimbus.hypervisor.IrqChipConfig.X86Split}). Its pins are
+     * GSIs 0 to {@code pins - 1}: every other platform device's {@link #irq()} is one of them, and each pin's
+     * assertion becomes the MSI its redirection entry describes. {@code id} is the APIC id the firmware tables
+     * give it. Listed first, so it exists before the devices wired to it.
+     */
+    record Ioapic(long base, int id, int pins) implements PlatformDevice {
+        /** Bytes of the register window. */
+        public static final int SIZE = 0x1000;
+
+        public Ioapic {
+            if (id < 0 || id > 0xff || pins < 1 || pins > 240) {
+                throw new IllegalArgumentException("an IOAPIC has an 8-bit id and 1 to 240 pins, not id " + id + ", " + pins + " pins");
+            }
+        }
+
+        @Override
+        public int irq() {
+            return -1;
+        }
+    }
+
+    /**
      * The PCI host bridge of segment 0. Configuration space is reached through ECAM at {@code ecam}
      * (1 MiB per bus, so the window's size says which buses exist, from 0 to {@link #lastBus()}) and,
      * when {@code configPorts}, also through the x86 port pair 0xcf8/0xcfc. The functions' memory BARs
