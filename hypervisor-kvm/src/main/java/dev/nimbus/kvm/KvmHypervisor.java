@@ -145,6 +145,12 @@ public final class KvmHypervisor implements Hypervisor {
             if (kvm.checkExtension(KVM_CAP_IMMEDIATE_EXIT) > 0) {
                 caps.add(Capability.IMMEDIATE_EXIT);
             }
+            if (hostArch == Arch.X86_64 && kvm.checkExtension(KVM_CAP_IRQCHIP) > 0) {
+                caps.add(Capability.IN_KERNEL_IOAPIC);
+            }
+            if (hostArch == Arch.X86_64 && kvm.checkExtension(KVM_CAP_SPLIT_IRQCHIP) > 0) {
+                caps.add(Capability.SPLIT_IRQCHIP);
+            }
             return caps;
         }
     }

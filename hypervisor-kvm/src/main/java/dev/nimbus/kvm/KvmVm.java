@@ -19,6 +19,7 @@ import dev.nimbus.kvm.fd.KvmVmFd;
 import dev.nimbus.kvm.irq.AiaIrqChip;
 import dev.nimbus.kvm.irq.GicV3IrqChip;
 import dev.nimbus.kvm.irq.X86LegacyIrqChip;
+import dev.nimbus.kvm.irq.X86SplitIrqChip;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -128,6 +129,10 @@ public sealed class KvmVm implements Vm permits KvmX86Vm {
             case IrqChipConfig.X86Legacy x -> {
                 requireArch(Arch.X86_64, config);
                 yield X86LegacyIrqChip.create(x, vm);
+            }
+            case IrqChipConfig.X86Split x -> {
+                requireArch(Arch.X86_64, config);
+                yield X86SplitIrqChip.create(x, vm);
             }
             case IrqChipConfig.GicV3 g -> {
                 requireArch(Arch.AARCH64, config);

@@ -38,6 +38,8 @@ public final class KvmConstants {
     public static final int KVM_CAP_IOEVENTFD_ANY_LENGTH = 122;
     public static final int KVM_CAP_MAX_VCPU_ID = 128;
     public static final int KVM_CAP_IMMEDIATE_EXIT = 136;
+    /** x86: local APICs in the kernel, the IOAPIC and PIC in user space; {@code args[0]} GSIs kept for the IOAPIC. */
+    public static final int KVM_CAP_SPLIT_IRQCHIP = 121;
     public static final int KVM_CAP_ARM_VM_IPA_SIZE = 165;
 
     // exit reasons (kvm_run.exit_reason)
@@ -55,6 +57,8 @@ public final class KvmConstants {
     public static final int KVM_EXIT_NMI = 16;
     public static final int KVM_EXIT_INTERNAL_ERROR = 17;
     public static final int KVM_EXIT_SYSTEM_EVENT = 24;
+    /** The split irqchip: the guest's EOI of a level-triggered vector a user-space IOAPIC route carries. */
+    public static final int KVM_EXIT_IOAPIC_EOI = 26;
     public static final int KVM_EXIT_RISCV_SBI = 35;
     public static final int KVM_EXIT_RISCV_CSR = 36;
 

@@ -152,6 +152,7 @@ public final class KvmStructs {
                             field("count", U32), field("data_offset", U64))),
                     member("mmio", struct("mmio", field("phys_addr", U64), array("data", U8, 8), field("len", U32),
                             field("is_write", U8))),
+                    member("eoi", struct("eoi", field("vector", U8))),
                     member("system_event", struct("system_event", field("type", U32), field("ndata", U32),
                             union("$data", field("flags", U64), array("data", U64, 16)))),
                     member("internal", struct("internal", field("suberror", U32), field("ndata", U32),
@@ -179,6 +180,7 @@ public final class KvmStructs {
     public static final long RUN_HW_REASON = offset(KVM_RUN, "$exit", "hw", "hardware_exit_reason");
     public static final long RUN_FAIL_ENTRY_REASON = offset(KVM_RUN, "$exit", "fail_entry", "hardware_entry_failure_reason");
     public static final long RUN_FAIL_ENTRY_CPU = offset(KVM_RUN, "$exit", "fail_entry", "cpu");
+    public static final long RUN_EOI_VECTOR = offset(KVM_RUN, "$exit", "eoi", "vector");
     public static final long RUN_SYSTEM_EVENT_TYPE = offset(KVM_RUN, "$exit", "system_event", "type");
     public static final long RUN_SYSTEM_EVENT_NDATA = offset(KVM_RUN, "$exit", "system_event", "ndata");
     public static final long RUN_SYSTEM_EVENT_DATA = offset(KVM_RUN, "$exit", "system_event", "$data", "data");

@@ -41,6 +41,15 @@ public final class KvmExitDecoder {
         this.run = run;
     }
 
+    /** One EOI exit per vector, made once: a level-triggered interrupt's EOI allocates nothing. */
+    private static final VcpuExit.IoapicEoi[] EOIS = new VcpuExit.IoapicEoi[256];
+
+    static {
+        for (int v = 0; v < EOIS.length; v++) {
+            EOIS[v] = new VcpuExit.IoapicEoi(v);
+        }
+    }
+
     /** The exit the page describes now. */
     public VcpuExit decode() {
         int reason = run.get(JAVA_INT, RUN_EXIT_REASON);
@@ -51,6 +60,7 @@ public final class KvmExitDecoder {
             case KVM_EXIT_INTR -> VcpuExit.INTERRUPTED;
             case KVM_EXIT_SHUTDOWN -> new VcpuExit.Shutdown("KVM_EXIT_SHUTDOWN (triple fault)");
             case KVM_EXIT_SYSTEM_EVENT -> systemEvent();
+            case KVM_EXIT_IOAPIC_EOI -> EOIS[Byte.toUnsignedInt(run.get(JAVA_BYTE, RUN_EOI_VECTOR))];
             case KVM_EXIT_INTERNAL_ERROR -> internalError();
             case KVM_EXIT_FAIL_ENTRY -> new VcpuExit.InternalError(String.format(
                     "KVM_EXIT_FAIL_ENTRY: VM entry failed, hardware reason 0x%x on host CPU %d",

@@ -90,6 +90,7 @@ public class ExitDecodeBenchmark {
             case VcpuExit.InternalError e -> 4;
             case VcpuExit.Unknown u -> 5;
             case VcpuExit.Interrupted i -> 6;
+            case VcpuExit.IoapicEoi e -> e.vector();
             case VcpuExit.SbiCall c -> {
                 c.respond(VcpuExit.SbiCall.ERR_NOT_SUPPORTED, 0);
                 yield c.extension();

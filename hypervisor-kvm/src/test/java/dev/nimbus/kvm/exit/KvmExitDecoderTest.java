@@ -149,6 +149,17 @@ class KvmExitDecoderTest {
     }
 
     @Test
+    void ioapicEoiCarriesTheUnsignedVectorAndAllocatesNothing() {
+        run.set(JAVA_INT, RUN_EXIT_REASON, KVM_EXIT_IOAPIC_EOI);
+        run.set(JAVA_BYTE, RUN_EOI_VECTOR, (byte) 0xec);
+
+        VcpuExit first = decoder.decode();
+
+        assertThat(first).isEqualTo(new VcpuExit.IoapicEoi(0xec));
+        assertThat(decoder.decode()).isSameAs(first);
+    }
+
+    @Test
     void shutdownIsShutdown() {
         run.set(JAVA_INT, RUN_EXIT_REASON, KVM_EXIT_SHUTDOWN);
 

@@ -14,6 +14,26 @@ public final class FakeIoctl implements NativeIoctl {
     private int calls;
     private long lastRequest;
     private MemorySegment lastArg = MemorySegment.NULL;
+    private java.util.List<Long> requests;
+    private java.util.List<MemorySegment> args;
+
+    /** Also keeps every request and a copy of its pointer argument's first 256 bytes (this allocates per call). */
+    public static FakeIoctl recording() {
+        FakeIoctl f = new FakeIoctl();
+        f.requests = new java.util.ArrayList<>();
+        f.args = new java.util.ArrayList<>();
+        return f;
+    }
+
+    /** Every request made, in order (a {@link #recording()} one only). */
+    public java.util.List<Long> requests() {
+        return java.util.List.copyOf(requests);
+    }
+
+    /** The copy of call {@code i}'s pointer argument (NULL for an integer one; a {@link #recording()} one only). */
+    public MemorySegment arg(int i) {
+        return args.get(i);
+    }
 
     /** Answers the first calls with {@code results} in order, every later one with 0. */
     public FakeIoctl(int... results) {
@@ -33,18 +53,27 @@ public final class FakeIoctl implements NativeIoctl {
     @Override
     public int ioctl(int fd, long request, MemorySegment arg) {
         lastArg = arg;
+        if (args != null) {
+            args.add(java.lang.foreign.Arena.ofAuto().allocate(256).copyFrom(arg.reinterpret(256)));
+        }
         return answer(request);
     }
 
     @Override
     public int ioctl(int fd, long request, long arg) {
         lastArg = MemorySegment.NULL;
+        if (args != null) {
+            args.add(MemorySegment.NULL);
+        }
         return answer(request);
     }
 
     private int answer(long request) {
         calls++;
         lastRequest = request;
+        if (requests != null) {
+            requests.add(request);
+        }
         return next < script.length ? script[next++] : 0;
     }
 
