@@ -4,6 +4,7 @@ import dev.nimbus.arch.x86_64.acpi.AcpiTables;
 import dev.nimbus.arch.x86_64.boot.KernelLoader;
 import dev.nimbus.arch.x86_64.emulator.MmioInstructionEmulator;
 import dev.nimbus.hypervisor.Arch;
+import dev.nimbus.hypervisor.Capability;
 import dev.nimbus.hypervisor.IrqChipConfig;
 import dev.nimbus.hypervisor.Vcpu;
 import dev.nimbus.hypervisor.VmOptions;
@@ -12,19 +13,23 @@ import dev.nimbus.hypervisor.arch.BootException;
 import dev.nimbus.hypervisor.arch.BootImages;
 import dev.nimbus.hypervisor.arch.BootPlan;
 import dev.nimbus.hypervisor.arch.FirmwareTables;
+import dev.nimbus.hypervisor.arch.IrqChipMode;
 import dev.nimbus.hypervisor.arch.MachineDescription;
 import dev.nimbus.hypervisor.arch.MachineLayout;
 import dev.nimbus.hypervisor.arch.PlatformDevice;
 import dev.nimbus.hypervisor.memory.AddressRange;
 import dev.nimbus.hypervisor.memory.GuestMemory;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The Nimbus x86-64 machine: a PC without a BIOS, booted straight into Linux (the 64-bit Linux boot
  * protocol for a bzImage, PVH for an ELF vmlinux), described by hardware-reduced ACPI and an MP table,
- * with KVM's in-kernel PIC/IOAPIC/LAPIC/PIT.
+ * with KVM's in-kernel PIC/IOAPIC/LAPIC/PIT, or (the split irqchip, {@code --platform irqchip=split}) with the
+ * local APICs in the hypervisor and a 24-pin IOAPIC the VMM emulates, and no PIC or PIT at all.
  *
  * <h2>Guest physical memory</h2>
  * <table>
@@ -79,6 +84,8 @@ public final class X86_64Platform implements ArchPlatform {
      * 16-19, where PCI INTA-INTD would go.
      */
     public static final int ACPI_GED_GSI = 23;
+    /** The pins of the IOAPIC: GSIs 0-23, the ISA lines and {@link #ACPI_GED_GSI} among them. */
+    public static final int IOAPIC_PINS = 24;
     /** APIC ids 0..253: 0xff is the broadcast id and the IOAPIC takes the id after the last vCPU. */
     public static final int MAX_VCPUS = 254;
 
@@ -115,6 +122,41 @@ public final class X86_64Platform implements ArchPlatform {
             throw new IllegalArgumentException("x86_64 machines have 1 to " + MAX_VCPUS + " vCPUs, not " + vcpus);
         }
         return new IrqChipConfig.X86Legacy(X86Layout.KVM_TSS, X86Layout.KVM_IDENTITY_MAP, true);
+    }
+
+    /**
+     * {@link IrqChipMode#KERNEL}: the in-kernel PIC, IOAPIC and PIT. {@link IrqChipMode#SPLIT}: the split irqchip,
+     * the IOAPIC in the VMM ({@link #IOAPIC_PINS} pins). {@link IrqChipMode#AUTO}: in the kernel, unless the
+     * hypervisor has no in-kernel IOAPIC and offers the split (MSHV).
+     */
+    @Override
+    public IrqChipConfig interruptController(MachineLayout layout, int vcpus, IrqChipMode mode, Set<Capability> offered) {
+        IrqChipConfig kernel = interruptController(layout, vcpus);
+        boolean split = switch (mode) {
+            case KERNEL -> false;
+            case SPLIT -> true;
+            case AUTO -> offered.contains(Capability.SPLIT_IRQCHIP) && !offered.contains(Capability.IN_KERNEL_IOAPIC);
+        };
+        if (split && !offered.contains(Capability.SPLIT_IRQCHIP)) {
+            throw new IllegalArgumentException("split: this hypervisor cannot leave the IOAPIC to the VMM"
+                    + " (no split irqchip; KVM has it from Linux 4.5)");
+        }
+        return split ? new IrqChipConfig.X86Split(X86Layout.KVM_TSS, X86Layout.KVM_IDENTITY_MAP, IOAPIC_PINS) : kernel;
+    }
+
+    /**
+     * The machine's devices; with the split irqchip the IOAPIC comes first, at {@link X86Layout#IOAPIC_ADDRESS}
+     * with the id the MADT gives it, so the devices after it are wired to its pins.
+     */
+    @Override
+    public List<PlatformDevice> platformDevices(MachineLayout layout, IrqChipConfig chip, int vcpus) {
+        if (!(chip instanceof IrqChipConfig.X86Split split)) {
+            return platformDevices(layout);
+        }
+        List<PlatformDevice> out = new ArrayList<>();
+        out.add(new PlatformDevice.Ioapic(X86Layout.IOAPIC_ADDRESS, AcpiTables.ioapicId(vcpus), split.ioapicPins()));
+        out.addAll(platformDevices(layout));
+        return List.copyOf(out);
     }
 
     /** The ACPI tables by signature (RSDP, XSDT, FACP, DSDT, APIC), exactly as {@link #loadKernel} writes them. The command line is not part of them on x86-64. */

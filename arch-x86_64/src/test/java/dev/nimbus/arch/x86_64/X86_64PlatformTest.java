@@ -1,10 +1,17 @@
 package dev.nimbus.arch.x86_64;
 
 import dev.nimbus.hypervisor.Arch;
+import dev.nimbus.hypervisor.Capability;
+import dev.nimbus.hypervisor.IrqChipConfig;
+import dev.nimbus.hypervisor.arch.IrqChipMode;
+import dev.nimbus.hypervisor.arch.MachineLayout;
 import dev.nimbus.hypervisor.arch.ArchPlatforms;
 import dev.nimbus.hypervisor.arch.PlatformDevice;
 import dev.nimbus.hypervisor.arch.PlatformDevice.SerialPort;
 import org.junit.jupiter.api.Test;
+
+import java.util.EnumSet;
+import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -41,6 +48,47 @@ class X86_64PlatformTest {
     void interruptControllerCountIsChecked() {
         assertThatThrownBy(() -> platform.interruptController(platform.layout(X86Layout.GIB), 255))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("x86_64 machines have 1 to 254 vCPUs, not 255");
+    }
+
+    static final Set<Capability> KVM = EnumSet.of(Capability.IN_KERNEL_IOAPIC, Capability.SPLIT_IRQCHIP);
+    static final Set<Capability> SPLIT_ONLY = EnumSet.of(Capability.SPLIT_IRQCHIP);
+
+    @Test
+    void autoKeepsTheInKernelIrqchipWhereTheHypervisorHasOne() {
+        MachineLayout layout = platform.layout(X86Layout.GIB);
+        assertThat(platform.interruptController(layout, 2, IrqChipMode.AUTO, KVM)).isInstanceOf(IrqChipConfig.X86Legacy.class);
+        assertThat(platform.interruptController(layout, 2, IrqChipMode.AUTO, Set.of())).isInstanceOf(IrqChipConfig.X86Legacy.class);
+        assertThat(platform.interruptController(layout, 2, IrqChipMode.KERNEL, KVM)).isInstanceOf(IrqChipConfig.X86Legacy.class);
+    }
+
+    @Test
+    void autoSplitsWhereTheHypervisorHasNoIoapic() {
+        assertThat(platform.interruptController(platform.layout(X86Layout.GIB), 2, IrqChipMode.AUTO, SPLIT_ONLY))
+                .isEqualTo(new IrqChipConfig.X86Split(X86Layout.KVM_TSS, X86Layout.KVM_IDENTITY_MAP, 24));
+    }
+
+    @Test
+    void splitIsGivenWhenAskedAndRefusedWhereNotOffered() {
+        MachineLayout layout = platform.layout(X86Layout.GIB);
+        assertThat(platform.interruptController(layout, 2, IrqChipMode.SPLIT, KVM)).isInstanceOf(IrqChipConfig.X86Split.class);
+        assertThatThrownBy(() -> platform.interruptController(layout, 2, IrqChipMode.SPLIT, EnumSet.of(Capability.IN_KERNEL_IOAPIC)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("split: this hypervisor cannot");
+    }
+
+    @Test
+    void theSplitMachineHasTheIoapicFirstWithTheMadtsId() {
+        MachineLayout layout = platform.layout(X86Layout.GIB);
+        var devices = platform.platformDevices(layout, new IrqChipConfig.X86Split(X86Layout.KVM_TSS, X86Layout.KVM_IDENTITY_MAP, 24), 3);
+        assertThat(devices.getFirst()).isEqualTo(new PlatformDevice.Ioapic(0xfec0_0000L, 3, 24));
+        assertThat(devices.subList(1, devices.size())).isEqualTo(platform.platformDevices(layout));
+        assertThat(platform.platformDevices(layout, platform.interruptController(layout, 3), 3)).isEqualTo(platform.platformDevices(layout));
+    }
+
+    @Test
+    void everyWiredDeviceIsOnAnIoapicPin() {
+        for (PlatformDevice d : platform.platformDevices(platform.layout(X86Layout.GIB))) {
+            assertThat(d.irq()).as("%s", d).isLessThan(X86_64Platform.IOAPIC_PINS);
+        }
     }
 
     @Test

@@ -7,6 +7,7 @@ import dev.nimbus.devices.bus.Buses;
 import dev.nimbus.devices.bus.RegisterWindow;
 import dev.nimbus.devices.debug.DebugPort;
 import dev.nimbus.devices.interrupt.IrqLine;
+import dev.nimbus.devices.interrupt.ioapic.Ioapic;
 import dev.nimbus.devices.pci.PciBarAllocator;
 import dev.nimbus.devices.pci.PciConfigIo;
 import dev.nimbus.devices.pci.PciEcam;
@@ -42,7 +43,8 @@ import java.util.function.LongSupplier;
  *
  * <p>Every model the descriptions name is made: the 16550A UART in port I/O or MMIO space, the PL011 UART,
  * the CMOS, PL031 and Goldfish RTCs, the i8042, the debug port, the ACPI power registers, the ACPI generic
- * event device (power button) and the PCI host.
+ * event device (power button), the PCI host and the userspace IOAPIC (whose messages go to
+ * {@link Environment#ioapicOutput()}; the VMM wires the other devices' lines to its pins).
  * {@link UnsupportedDeviceException} is there for models added to the descriptions before the devices.
  */
 public final class PlatformDeviceFactory {
@@ -63,9 +65,17 @@ public final class PlatformDeviceFactory {
      * @param nanoTime     a monotonic clock for the debug port's timestamps
      * @param startNanos   {@code nanoTime}'s reading when the VM started
      * @param layout       the machine's memory layout (the RTC's memory-size bytes come from it)
+     * @param ioapicOutput where a userspace IOAPIC's messages go; null where the machine has none
      */
     public record Environment(IntFunction<IrqLine> irqLines, OutputStream serialOutput, PowerControl power,
-                              Clock rtcClock, Wakeups wakeups, LongSupplier nanoTime, long startNanos, MachineLayout layout) {
+                              Clock rtcClock, Wakeups wakeups, LongSupplier nanoTime, long startNanos, MachineLayout layout,
+                              Ioapic.Output ioapicOutput) {
+        /** An environment for a machine without a userspace IOAPIC. */
+        public Environment(IntFunction<IrqLine> irqLines, OutputStream serialOutput, PowerControl power,
+                           Clock rtcClock, Wakeups wakeups, LongSupplier nanoTime, long startNanos, MachineLayout layout) {
+            this(irqLines, serialOutput, power, rtcClock, wakeups, nanoTime, startNanos, layout, null);
+        }
+
         public Environment {
             Objects.requireNonNull(irqLines, "irqLines");
             Objects.requireNonNull(serialOutput, "serialOutput");
@@ -79,7 +89,14 @@ public final class PlatformDeviceFactory {
         /** The host's clocks and the process's shared device timer thread, with the VM starting now. */
         public static Environment onHostClocks(IntFunction<IrqLine> irqLines, OutputStream serialOutput, PowerControl power,
                                                MachineLayout layout) {
-            return new Environment(irqLines, serialOutput, power, Clock.systemUTC(), HostWakeups.shared(), System::nanoTime, System.nanoTime(), layout);
+            return onHostClocks(irqLines, serialOutput, power, layout, null);
+        }
+
+        /** As {@link #onHostClocks(IntFunction, OutputStream, PowerControl, MachineLayout)}, with a userspace IOAPIC's output. */
+        public static Environment onHostClocks(IntFunction<IrqLine> irqLines, OutputStream serialOutput, PowerControl power,
+                                               MachineLayout layout, Ioapic.Output ioapicOutput) {
+            return new Environment(irqLines, serialOutput, power, Clock.systemUTC(), HostWakeups.shared(), System::nanoTime,
+                    System.nanoTime(), layout, ioapicOutput);
         }
     }
 
@@ -146,6 +163,16 @@ public final class PlatformDeviceFactory {
             case PlatformDevice.AcpiGenericEventDevice g -> {
                 GenericEventDevice ged = new GenericEventDevice(irq(g.irq()));
                 yield created(spec, ged, new BusMapping(AddressSpace.MMIO, g.base(), PlatformDevice.AcpiGenericEventDevice.SIZE, ged));
+            }
+            case PlatformDevice.Ioapic i -> {
+                if (env.ioapicOutput() == null) {
+                    throw new IllegalArgumentException("a userspace IOAPIC needs an IOAPIC output in the environment");
+                }
+                if (i.pins() != Ioapic.PINS) {
+                    throw new UnsupportedDeviceException(spec, "an IOAPIC of " + i.pins() + " pins (the model has " + Ioapic.PINS + ")");
+                }
+                Ioapic ioapic = new Ioapic(i.id(), env.ioapicOutput());
+                yield created(spec, ioapic, new BusMapping(AddressSpace.MMIO, i.base(), PlatformDevice.Ioapic.SIZE, ioapic));
             }
             case PlatformDevice.PciHost h -> {
                 if (buses == null) {

@@ -5,6 +5,7 @@ import dev.nimbus.devices.bus.BusConflictException;
 import dev.nimbus.devices.bus.BusMapping;
 import dev.nimbus.devices.bus.Buses;
 import dev.nimbus.devices.debug.DebugPort;
+import dev.nimbus.devices.interrupt.ioapic.Ioapic;
 import dev.nimbus.devices.power.GenericEventDevice;
 import dev.nimbus.devices.ps2.I8042Controller;
 import dev.nimbus.devices.rtc.CmosRtc;
@@ -48,6 +49,39 @@ class PlatformDeviceFactoryTest {
     final PlatformDeviceFactory factory = new PlatformDeviceFactory(new PlatformDeviceFactory.Environment(
             gsi -> lines.computeIfAbsent(gsi, g -> new RecordingIrqLine()), console, power,
             SettableClock.at("2026-11-24T13:45:07Z"), Wakeups.NONE, () -> 0L, 0L, LAYOUT));
+
+    @Test
+    void ioapicBecomesTheUserspaceIoapicOnItsMmioWindowSendingToTheOutput() {
+        List<String> sent = new java.util.ArrayList<>();
+        PlatformDeviceFactory withIoapic = new PlatformDeviceFactory(new PlatformDeviceFactory.Environment(
+                gsi -> new RecordingIrqLine(), console, power, SettableClock.at("2026-11-24T13:45:07Z"), Wakeups.NONE, () -> 0L, 0L,
+                LAYOUT, new Ioapic.Output() {
+                    @Override
+                    public void route(int pin, java.util.Optional<dev.nimbus.hypervisor.MsiMessage> message) {}
+
+                    @Override
+                    public void send(int pin, dev.nimbus.hypervisor.MsiMessage message) {
+                        sent.add(pin + ":" + Integer.toHexString(message.data()));
+                    }
+                }));
+        CreatedDevice d = withIoapic.create(new PlatformDevice.Ioapic(0xfec0_0000L, 2, 24));
+        Ioapic ioapic = d.device(Ioapic.class);
+
+        assertThat(d.mappings()).extracting(BusMapping::space, BusMapping::base, BusMapping::length)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(AddressSpace.MMIO, 0xfec0_0000L, 0x1000L));
+        ioapic.write(Ioapic.IOREGSEL, 1, Ioapic.REG_ID);
+        assertThat(ioapic.read(Ioapic.IOWIN, 4)).as("the id the firmware tables give").isEqualTo(0x0200_0000L);
+        ioapic.write(Ioapic.IOREGSEL, 1, Ioapic.REG_REDIRECTION + 2 * 4);
+        ioapic.write(Ioapic.IOWIN, 4, 0x24);
+        ioapic.line(4).pulse();
+        assertThat(sent).containsExactly("4:24");
+    }
+
+    @Test
+    void ioapicWithoutAnOutputIsRefused() {
+        assertThatThrownBy(() -> factory.create(new PlatformDevice.Ioapic(0xfec0_0000L, 2, 24)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("IOAPIC output");
+    }
 
     @Test
     void pioSerialPortBecomesA16550OnEightPortsWithItsIrq() {

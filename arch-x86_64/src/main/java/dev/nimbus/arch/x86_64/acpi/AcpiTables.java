@@ -25,8 +25,12 @@ import static dev.nimbus.arch.x86_64.acpi.Aml.*;
  *       interrupts, {@code _S5}, the PCI host bridge when there is one, and a generic event device
  *       ({@code ACPI0013}) with the power button ({@code PNP0C0C}) when the machine has one.</li>
  *   <li>MADT: a local APIC per vCPU (APIC id = processor UID = vCPU index), the IOAPIC (id = vCPU count,
- *       GSI base 0), ISA IRQ 0 overridden to GSI 2 (where KVM's in-kernel PIT arrives), and LINT1 as NMI
- *       on all processors.</li>
+ *       GSI base 0), and LINT1 as NMI on all processors. With the hypervisor's IOAPIC (no
+ *       {@link PlatformDevice.Ioapic} among the devices) the machine also has KVM's PIC pair and PIT: the
+ *       {@code PCAT_COMPAT} flag is set and ISA IRQ 0 is overridden to GSI 2, where the PIT arrives. With the
+ *       VMM's IOAPIC (the split irqchip) there is neither, so neither is said. Linux needs neither on this
+ *       hardware-reduced machine: {@code acpi_generic_reduced_hw_init} gives it no legacy PIC
+ *       ({@code nr_legacy_irqs()} is 0, so {@code check_timer} is skipped) and no PIT timer set-up.</li>
  *   <li>MCFG: the ECAM window for PCI segment 0.</li>
  * </ul>
  */
@@ -91,7 +95,7 @@ public final class AcpiTables {
         byte[] fadt = fadt(dsdtAt, devices, power);
         long fadtAt = next;
         next = align16(next + fadt.length);
-        byte[] madt = madt(vcpus);
+        byte[] madt = madt(vcpus, devices);
         long madtAt = next;
         next = align16(next + madt.length);
         List<Placed> tables = new ArrayList<>(List.of(new Placed("DSDT", dsdtAt, dsdt), new Placed("FACP", fadtAt, fadt),
@@ -170,17 +174,23 @@ public final class AcpiTables {
 
     // ---- MADT ----
 
-    static byte[] madt(int vcpus) {
-        int length = HEADER_SIZE + 8 + 8 * vcpus + 12 + 10 + 6;
+    static byte[] madt(int vcpus, List<PlatformDevice> devices) {
+        Optional<PlatformDevice.Ioapic> vmmIoapic = devices.stream().filter(PlatformDevice.Ioapic.class::isInstance)
+                .map(PlatformDevice.Ioapic.class::cast).findFirst();
+        boolean legacy = vmmIoapic.isEmpty(); // the hypervisor's irqchip: PIC pair and PIT too
+        int length = HEADER_SIZE + 8 + 8 * vcpus + 12 + (legacy ? 10 : 0) + 6;
         ByteBuffer b = table("APIC", length, 5);
         b.position(HEADER_SIZE);
-        b.putInt((int) X86Layout.LAPIC_ADDRESS).putInt(1); // PCAT_COMPAT: the machine has 8259s too
+        b.putInt((int) X86Layout.LAPIC_ADDRESS).putInt(legacy ? 1 : 0); // PCAT_COMPAT: the machine has 8259s too
         for (int i = 0; i < vcpus; i++) {
             b.put((byte) 0).put((byte) 8).put((byte) i).put((byte) i).putInt(1); // processor local APIC, enabled
         }
-        b.put((byte) 1).put((byte) 12).put((byte) ioapicId(vcpus)).put((byte) 0)
-                .putInt((int) X86Layout.IOAPIC_ADDRESS).putInt(0);
-        b.put((byte) 2).put((byte) 10).put((byte) 0).put((byte) 0).putInt(2).putShort((short) 0); // ISA IRQ 0 -> GSI 2
+        int ioapicId = vmmIoapic.map(PlatformDevice.Ioapic::id).orElse(ioapicId(vcpus));
+        long ioapicBase = vmmIoapic.map(PlatformDevice.Ioapic::base).orElse(X86Layout.IOAPIC_ADDRESS);
+        b.put((byte) 1).put((byte) 12).put((byte) ioapicId).put((byte) 0).putInt((int) ioapicBase).putInt(0);
+        if (legacy) {
+            b.put((byte) 2).put((byte) 10).put((byte) 0).put((byte) 0).putInt(2).putShort((short) 0); // ISA IRQ 0 -> GSI 2
+        }
         b.put((byte) 4).put((byte) 6).put((byte) 0xff).putShort((short) 0).put((byte) 1); // LINT1 is NMI on all CPUs
         return finish(b);
     }
@@ -231,6 +241,9 @@ public final class AcpiTables {
                         name("_CRS", resourceTemplate(io((int) k.base(), 1),
                                 io((int) k.base() + PlatformDevice.I8042.COMMAND_OFFSET, 1), irq(k.irq())))));
                 case PlatformDevice.DebugPort p -> motherboard.add(io((int) p.port(), 1));
+                case PlatformDevice.Ioapic i -> {
+                    // the MADT describes it; its window is reserved in the e820 map like the in-kernel one's
+                }
                 case PlatformDevice.AcpiPowerControl p -> motherboard.add(io((int) p.base(), PlatformDevice.AcpiPowerControl.SIZE));
                 case PlatformDevice.PciHost h -> motherboard.add(memory32Fixed(false, h.ecam().base(), h.ecam().size()));
                 case PlatformDevice.AcpiGenericEventDevice g -> {

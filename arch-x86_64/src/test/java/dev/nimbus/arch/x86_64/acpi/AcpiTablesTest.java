@@ -25,6 +25,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
+import dev.nimbus.hypervisor.IrqChipConfig;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -225,6 +227,23 @@ class AcpiTablesTest {
         assertThat(dsl).containsPattern("I/O Apic ID : 03").containsPattern("Address : FEC00000")
                 .containsPattern("Source : 00\\s+\\[[^\\]]+\\]\\s+Interrupt : 00000002")
                 .containsPattern("Interrupt Input LINT : 01");
+    }
+
+    @Test
+    void madtWithTheVmmsIoapicHasNoPicAndNoTimerOverride() throws Exception {
+        List<PlatformDevice> split = Machines.PLATFORM.platformDevices(LAYOUT,
+                new IrqChipConfig.X86Split(X86Layout.KVM_TSS, X86Layout.KVM_IDENTITY_MAP, 24), 2);
+        Path d = dump(AcpiTables.build(2, split, Optional.empty(), X86Layout.ACPI_START, X86Layout.ACPI_END), "madt-split");
+        HostTools.run(d, List.of("iasl", "-d", "apic.dat"));
+        String dsl = Files.readString(d.resolve("apic.dsl"));
+        assertThat(dsl).containsPattern("PC-AT Compatibility : 0")
+                .containsPattern("I/O Apic ID : 02").containsPattern("Address : FEC00000")
+                .doesNotContain("Interrupt Source Override")
+                .containsPattern("Interrupt Input LINT : 01");
+        Path legacy = dump(tables(2, false), "madt-legacy");
+        HostTools.run(legacy, List.of("iasl", "-d", "apic.dat"));
+        assertThat(Files.readString(legacy.resolve("apic.dsl"))).containsPattern("PC-AT Compatibility : 1")
+                .contains("Interrupt Source Override");
     }
 
     @Test
