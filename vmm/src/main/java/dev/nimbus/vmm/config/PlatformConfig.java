@@ -1,5 +1,6 @@
 package dev.nimbus.vmm.config;
 
+import dev.nimbus.hypervisor.arch.IrqChipMode;
 import dev.nimbus.hypervisor.arch.SystemIdentity;
 
 import java.util.List;
@@ -13,16 +14,21 @@ import java.util.UUID;
  * also spelled {@code system_serial_number} and {@code system_uuid}; one spelling per setting. Unset
  * strings leave Nimbus's own ({@link SystemIdentity#NIMBUS}). AArch64 and riscv64 guests have no SMBIOS
  * without UEFI firmware, so there the identity is accepted and not shown to the guest.
+ *
+ * <p>{@code irqchip=auto|kernel|split} is Nimbus's own: where the interrupt controllers are
+ * ({@link IrqChipMode}). Cloud Hypervisor has no such setting (it always uses KVM's in-kernel irqchip, and a
+ * userspace IOAPIC on MSHV); QEMU's {@code -machine kernel-irqchip=split} is the same idea.
  */
 public record PlatformConfig(Optional<String> serialNumber, Optional<UUID> uuid, List<String> oemStrings,
                              Optional<String> manufacturer, Optional<String> productName, Optional<String> version,
-                             Optional<String> family, Optional<String> skuNumber) {
+                             Optional<String> family, Optional<String> skuNumber, IrqChipMode irqchip) {
     /** Nothing set: a Nimbus machine. */
     public static final PlatformConfig DEFAULT = new PlatformConfig(Optional.empty(), Optional.empty(), List.of(), Optional.empty(),
-            Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty());
+            Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), IrqChipMode.AUTO);
 
     public PlatformConfig {
         oemStrings = List.copyOf(oemStrings);
+        java.util.Objects.requireNonNull(irqchip, "irqchip");
     }
 
     /** One {@code --platform} value. */
@@ -36,7 +42,8 @@ public record PlatformConfig(Optional<String> serialNumber, Optional<UUID> uuid,
                 either(v, Schema.PLATFORM_UUID, Schema.PLATFORM_SYSTEM_UUID),
                 v.find(Schema.PLATFORM_OEM_STRINGS).orElse(List.of()), v.find(Schema.PLATFORM_SYSTEM_MANUFACTURER),
                 v.find(Schema.PLATFORM_SYSTEM_PRODUCT_NAME), v.find(Schema.PLATFORM_SYSTEM_VERSION),
-                v.find(Schema.PLATFORM_SYSTEM_FAMILY), v.find(Schema.PLATFORM_SYSTEM_SKU_NUMBER));
+                v.find(Schema.PLATFORM_SYSTEM_FAMILY), v.find(Schema.PLATFORM_SYSTEM_SKU_NUMBER),
+                IrqChipMode.valueOf(v.find(Schema.PLATFORM_IRQCHIP).orElse("auto").toUpperCase(java.util.Locale.ROOT)));
     }
 
     private static <T> Optional<T> either(Values v, Field<T> alias, Field<T> name) throws ConfigException {

@@ -185,15 +185,24 @@ public final class Schema {
     public static final Field<String> PLATFORM_SYSTEM_VERSION = smbiosText("system_version");
     public static final Field<String> PLATFORM_SYSTEM_FAMILY = smbiosText("system_family");
     public static final Field<String> PLATFORM_SYSTEM_SKU_NUMBER = smbiosText("system_sku_number");
+    /**
+     * Nimbus's own (Cloud Hypervisor has no such setting): where the interrupt controllers are. {@code auto} the
+     * machine model's choice for the hypervisor (x86-64: KVM's in-kernel PIC/IOAPIC/PIT; the split where there
+     * is no in-kernel IOAPIC, as on MSHV), {@code kernel} all in the hypervisor, {@code split} (x86-64) the local
+     * APICs in the hypervisor and the IOAPIC in the VMM, no PIC and no PIT.
+     */
+    public static final Field<String> PLATFORM_IRQCHIP = Field.of("irqchip",
+            Type.choice(Map.of("auto", "auto", "kernel", "kernel", "split", "split"))).byDefault("auto");
     public static final Section PLATFORM = Section.of("--platform", "platform",
             "Platform settings: the system's identity in its SMBIOS tables on x86-64 (serial_number, uuid, "
-                    + "oem_strings=[A,B], system_manufacturer, ...); one PCI segment.",
+                    + "oem_strings=[A,B], system_manufacturer, ...); one PCI segment; irqchip=split (Nimbus's own) "
+                    + "puts the x86-64 IOAPIC in the VMM rather than the hypervisor.",
             Field.notYet("num_pci_segments", "num_pci_segments", Type.INTEGER, 1L),
             Field.notYet("iommu_segments", "iommu_segments", null),
             Field.notYet("iommu_address_width", "iommu_address_width_bits", Type.INTEGER, 64L),
             PLATFORM_SYSTEM_SERIAL_NUMBER, PLATFORM_SERIAL_NUMBER, PLATFORM_SYSTEM_UUID, PLATFORM_UUID, PLATFORM_OEM_STRINGS,
             PLATFORM_SYSTEM_MANUFACTURER, PLATFORM_SYSTEM_PRODUCT_NAME, PLATFORM_SYSTEM_VERSION, PLATFORM_SYSTEM_FAMILY,
-            PLATFORM_SYSTEM_SKU_NUMBER,
+            PLATFORM_SYSTEM_SKU_NUMBER, PLATFORM_IRQCHIP,
             Field.notYet("chassis_asset_tag", "chassis_asset_tag", null), off("iommufd"),
             Field.notYet("iommufd_fd", "iommufd_fd", null), Field.notYet("vfio_p2p_dma", "vfio_p2p_dma", Type.TOGGLE, true),
             off("tdx"), off("sev_snp"));

@@ -3,6 +3,8 @@ package dev.nimbus.vmm.devices;
 import dev.nimbus.devices.bus.Buses;
 import dev.nimbus.devices.console.ConsoleInput;
 import dev.nimbus.devices.interrupt.IrqChipLine;
+import dev.nimbus.devices.interrupt.IrqLine;
+import dev.nimbus.devices.interrupt.ioapic.Ioapic;
 import dev.nimbus.devices.pci.PciRoot;
 import dev.nimbus.devices.platform.CreatedDevice;
 import dev.nimbus.devices.platform.PlatformDeviceFactory;
@@ -59,6 +61,7 @@ public final class DeviceManager implements AutoCloseable {
     private boolean closed;
     private Path serialPty;
     private Path consolePty;
+    private Ioapic ioapic;
 
     @Inject
     public DeviceManager(ConsoleHost consoles) {
@@ -87,11 +90,15 @@ public final class DeviceManager implements AutoCloseable {
         }
         attached = true;
         try {
-            attachPlatform(config, specs, layout, irqChip, power);
+            // one routing table for the VM: a userspace IOAPIC's pins keep GSIs 0..pins-1, MSI-X vectors come after
+            int ioapicPins = specs.stream().filter(PlatformDevice.Ioapic.class::isInstance)
+                    .mapToInt(d -> ((PlatformDevice.Ioapic) d).pins()).max().orElse(0);
+            MsiRoutes routes = new MsiRoutes(vm, irqChip, ioapicPins);
+            attachPlatform(config, specs, layout, irqChip, power, ioapicPins > 0 ? new IoapicMsiOutput(routes, irqChip) : null);
             if (VirtioAssembly.wanted(config)) {
                 PciRoot root = platformDevices(PciRoot.class).stream().findFirst().orElseThrow(() -> new ConfigException(
                         "this machine has no PCI host bridge, so it cannot have virtio devices (--disk, --net, --rng, --console)"));
-                VirtioAssembly assembly = new VirtioAssembly(consoles, memory, vm, irqChip, resources);
+                VirtioAssembly assembly = new VirtioAssembly(consoles, memory, vm, irqChip, resources, routes);
                 virtio.addAll(assembly.attach(config, root));
                 consolePty = assembly.consolePty().orElse(null);
             }
@@ -102,16 +109,21 @@ public final class DeviceManager implements AutoCloseable {
         }
     }
 
-    /** The platform devices, each on the buses behind a counting view, and the serial port connected to the host. */
+    /**
+     * The platform devices, each on the buses behind a counting view, and the serial port connected to the host.
+     * Interrupt lines go to the hypervisor's controller, or, where the machine lists a userspace IOAPIC (made
+     * first), to its pins.
+     */
     private void attachPlatform(VmConfig config, List<PlatformDevice> specs, MachineLayout layout, IrqChip irqChip,
-                                PowerControl power) throws ConfigException {
+                                PowerControl power, Ioapic.Output ioapicOutput) throws ConfigException {
         PtyConsole serialPty = config.serial().mode() == ConsoleConfig.Mode.PTY ? HostResources.pty(Schema.SERIAL_MODE, resources) : null;
         SocketConsole serialSocket = config.serial().mode() == ConsoleConfig.Mode.SOCKET
                 ? HostResources.socket(Schema.SERIAL_SOCKET, config.serial().socket().orElseThrow(), resources) : null;
         OutputStream serialOut = serialPty != null ? serialPty.output() : serialSocket != null ? serialSocket.output()
                 : HostResources.consoleOutput(Schema.SERIAL_FILE, config.serial(), consoles, ConsoleHost.Which.SERIAL, resources);
         PlatformDeviceFactory factory = new PlatformDeviceFactory(PlatformDeviceFactory.Environment.onHostClocks(
-                gsi -> new IrqChipLine(irqChip, gsi), serialOut, power, layout));
+                this::irqLine, serialOut, power, layout, ioapicOutput));
+        this.irqChip = irqChip;
         for (PlatformDevice spec : specs) {
             CreatedDevice device;
             try {
@@ -121,6 +133,9 @@ public final class DeviceManager implements AutoCloseable {
             }
             platform.add(device);
             buses.insert(device.mappings());
+            if (device.device() instanceof Ioapic made) {
+                ioapic = made;
+            }
         }
         for (CreatedDevice d : platform) {
             if (d.spec() instanceof PlatformDevice.SerialPort && d.is(ConsoleInput.class)) {
@@ -141,6 +156,24 @@ public final class DeviceManager implements AutoCloseable {
                     resources.add(consoles.attach(ConsoleHost.Which.SERIAL, d.device(ConsoleInput.class)));
                 }
             }
+        }
+    }
+
+    private IrqChip irqChip;
+
+    /** GSI {@code gsi}'s line: a pin of the userspace IOAPIC when the machine has one, else the hypervisor's. */
+    private IrqLine irqLine(int gsi) {
+        return ioapic != null ? ioapic.line(gsi) : new IrqChipLine(irqChip, gsi);
+    }
+
+    /**
+     * The guest ended level-triggered interrupt {@code vector} ({@code VcpuExit.IoapicEoi}): the userspace IOAPIC
+     * clears the pin's remote IRR and sends it again if its line is still asserted. Nothing without one.
+     */
+    public void endOfInterrupt(int vector) {
+        Ioapic a = ioapic;
+        if (a != null) {
+            a.endOfInterrupt(vector);
         }
     }
 

@@ -12,8 +12,9 @@ import java.util.TreeMap;
 
 /**
  * The VM's GSI routing table as the VMM keeps it: the interrupt controller's own line routes
- * ({@link IrqChip#lineRoutes()}) followed by one MSI route per GSI handed out here. The hypervisor takes
- * the table whole, so every change installs all of it.
+ * ({@link IrqChip#lineRoutes()}) followed by one MSI route per GSI handed out here or reserved for a userspace
+ * IOAPIC's pins (GSI n = pin n, routed by {@link IoapicMsiOutput}). The hypervisor takes the table whole, so
+ * every change installs all of it.
  */
 final class MsiRoutes {
     /** The most GSIs a KVM routing table holds (KVM_MAX_IRQ_ROUTES). */
@@ -25,9 +26,14 @@ final class MsiRoutes {
     private int nextGsi;
 
     MsiRoutes(Vm vm, IrqChip chip) {
+        this(vm, chip, 0);
+    }
+
+    /** A table whose first {@code reservedGsis} GSIs are kept for the pins of a userspace IOAPIC. */
+    MsiRoutes(Vm vm, IrqChip chip, int reservedGsis) {
         this.vm = vm;
         this.lines = List.copyOf(chip.lineRoutes());
-        this.nextGsi = lines.stream().mapToInt(GsiRoute::gsi).max().orElse(-1) + 1;
+        this.nextGsi = Math.max(reservedGsis, lines.stream().mapToInt(GsiRoute::gsi).max().orElse(-1) + 1);
     }
 
     /** A GSI of its own for one MSI vector. */

@@ -51,14 +51,17 @@ final class VirtioAssembly {
     private final Vm vm;
     private final IrqChip irqChip;
     private final Resources resources;
+    private final MsiRoutes routes;
     private Path consolePty;
 
-    VirtioAssembly(ConsoleHost consoles, GuestMemory memory, Vm vm, IrqChip irqChip, Resources resources) {
+    /** {@code routes}: the VM's one routing table, shared with the platform devices (a userspace IOAPIC's pins). */
+    VirtioAssembly(ConsoleHost consoles, GuestMemory memory, Vm vm, IrqChip irqChip, Resources resources, MsiRoutes routes) {
         this.consoles = consoles;
         this.memory = memory;
         this.vm = vm;
         this.irqChip = irqChip;
         this.resources = resources;
+        this.routes = routes;
     }
 
     /** Whether {@code config} asks for any virtio device. */
@@ -68,7 +71,6 @@ final class VirtioAssembly {
 
     /** Makes the configured devices and plugs them into {@code root}; their workers are not started. */
     List<VirtioFunction> attach(VmConfig config, PciRoot root) throws ConfigException {
-        MsiRoutes routes = new MsiRoutes(vm, irqChip);
         List<VirtioFunction> out = new ArrayList<>();
         for (Made made : make(config)) {
             out.add(plug(made, root, routes));

@@ -167,7 +167,7 @@ public final class Machine implements AutoCloseable {
         CountDownLatch ready = new CountDownLatch(vcpus.size());
         for (int i = 0; i < vcpus.size(); i++) {
             Thread t = Thread.ofPlatform().name("vcpu-" + i).daemon(true)
-                    .unstarted(new VcpuLoop(vcpus.get(i), i, plan, arch, devices.buses(), ready, this));
+                    .unstarted(new VcpuLoop(vcpus.get(i), i, plan, arch, devices.buses(), devices::endOfInterrupt, ready, this));
             threads.add(t);
         }
         threads.forEach(Thread::start);

@@ -3,6 +3,7 @@ package dev.nimbus.vmm.machine;
 import dev.nimbus.devices.power.PowerControl;
 import dev.nimbus.hypervisor.Hypervisor;
 import dev.nimbus.hypervisor.IrqChip;
+import dev.nimbus.hypervisor.IrqChipConfig;
 import dev.nimbus.hypervisor.Vcpu;
 import dev.nimbus.hypervisor.Vm;
 import dev.nimbus.hypervisor.arch.ArchPlatform;
@@ -68,6 +69,16 @@ public final class MachineBuilder {
             throw new ConfigException(Schema.CPUS_BOOT, 0, config.cpus().boot() + " is more than this host supports ("
                     + max + " with " + hypervisor.name() + " on " + arch.arch().id() + ")");
         }
+        interruptController(config, layout);
+    }
+
+    /** The interrupt controller the arch asks this hypervisor for, as {@code --platform irqchip} wants it. */
+    private IrqChipConfig interruptController(VmConfig config, MachineLayout layout) throws ConfigException {
+        try {
+            return arch.interruptController(layout, config.cpus().boot(), config.platform().irqchip(), hypervisor.capabilities());
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(Schema.PLATFORM_IRQCHIP, 0, e.getMessage());
+        }
     }
 
     /**
@@ -79,7 +90,8 @@ public final class MachineBuilder {
     public Machine build(VmConfig config, PowerControl power) throws BootException, ConfigException {
         MachineLayout layout = arch.layout(config.memory().size());
         validate(config, layout);
-        List<PlatformDevice> specs = DeviceManager.select(arch.platformDevices(layout), config);
+        IrqChipConfig chip = interruptController(config, layout);
+        List<PlatformDevice> specs = DeviceManager.select(arch.platformDevices(layout, chip, config.cpus().boot()), config);
         MachineDescription description = new MachineDescription(config.cpus().boot(), layout, specs, config.platform().identity(),
                 config.cpus().maxPhysBits());
 
@@ -96,7 +108,7 @@ public final class MachineBuilder {
             for (GuestRegion r : memory.regions()) {
                 vm.setMemoryRegion(MemoryRegion.ram(slot++, r));
             }
-            IrqChip irqChip = vm.createIrqChip(arch.interruptController(layout, config.cpus().boot()));
+            IrqChip irqChip = vm.createIrqChip(chip);
             List<Vcpu> vcpus = new ArrayList<>();
             for (int i = 0; i < config.cpus().boot(); i++) {
                 vcpus.add(vm.createVcpu(i));

@@ -12,6 +12,7 @@ import dev.nimbus.hypervisor.arch.BootPlan;
 
 import java.lang.System.Logger.Level;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.IntConsumer;
 
 /**
  * The life of one vCPU on its own platform thread: put it into its start state, wait until every vCPU is
@@ -25,15 +26,19 @@ final class VcpuLoop implements Runnable {
     private final BootPlan plan;
     private final ArchPlatform arch;
     private final Buses buses;
+    private final IntConsumer endOfInterrupt;
     private final CountDownLatch ready;
     private final Machine machine;
 
-    VcpuLoop(Vcpu vcpu, int index, BootPlan plan, ArchPlatform arch, Buses buses, CountDownLatch ready, Machine machine) {
+    /** {@code endOfInterrupt} takes the vector of each {@link VcpuExit.IoapicEoi} (the userspace IOAPIC's). */
+    VcpuLoop(Vcpu vcpu, int index, BootPlan plan, ArchPlatform arch, Buses buses, IntConsumer endOfInterrupt,
+             CountDownLatch ready, Machine machine) {
         this.vcpu = vcpu;
         this.index = index;
         this.plan = plan;
         this.arch = arch;
         this.buses = buses;
+        this.endOfInterrupt = endOfInterrupt;
         this.ready = ready;
         this.machine = machine;
     }
@@ -83,6 +88,7 @@ final class VcpuLoop implements Runnable {
                 case VcpuExit.IoOut out -> buses.handle(out);
                 case VcpuExit.MmioRead read -> buses.handle(read);
                 case VcpuExit.MmioWrite write -> buses.handle(write);
+                case VcpuExit.IoapicEoi eoi -> endOfInterrupt.accept(eoi.vector());
                 case VcpuExit.Interrupted ignored -> {
                     // kicked: the loop condition decides whether to go on
                 }

@@ -117,6 +117,18 @@ class VmConfigJsonTest {
     }
 
     @Test
+    void theIrqchipIsAutoByDefaultAndSplitWhenAskedOnEitherFrontEnd() throws Exception {
+        assertThat(read("").platform().irqchip()).isEqualTo(dev.nimbus.hypervisor.arch.IrqChipMode.AUTO);
+        VmConfig split = read(",\"platform\":{\"irqchip\":\"split\"}");
+        assertThat(split.platform()).isEqualTo(PlatformConfig.parse("irqchip=split"));
+        assertThat(split.platform().irqchip()).isEqualTo(dev.nimbus.hypervisor.arch.IrqChipMode.SPLIT);
+        assertThat(PlatformConfig.parse("irqchip=kernel").irqchip()).isEqualTo(dev.nimbus.hypervisor.arch.IrqChipMode.KERNEL);
+        assertThat(VmConfigJson.write(split).get("platform").get("irqchip").textValue()).isEqualTo("split");
+        assertThat(VmConfigJson.read(VmConfigJson.write(split))).isEqualTo(split);
+        assertRefused(",\"platform\":{\"irqchip\":\"userspace\"}", "platform.irqchip: expected one of auto, kernel, split, got 'userspace'");
+    }
+
+    @Test
     void platformStringsTheFirmwareCannotHoldAreRefusedWithTheirField() {
         assertRefused(",\"platform\":{\"uuid\":\"not-a-uuid\"}",
                 "platform.uuid: 'not-a-uuid' is not a UUID (expected 8-4-4-4-12 hexadecimal digits)");

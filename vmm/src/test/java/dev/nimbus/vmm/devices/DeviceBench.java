@@ -26,9 +26,18 @@ final class DeviceBench implements AutoCloseable {
     static final PlatformDevice.PciHost PCI_HOST = new PlatformDevice.PciHost(ECAM, true);
 
     final GuestMemory memory = GuestMemory.allocate(List.of(new AddressRange(0, 1 << 20)));
-    final RecordingVm vm = new RecordingVm();
+    final RecordingVm vm;
     final HostTerminal terminal = new HostTerminal();
     private final List<DeviceManager> made = new ArrayList<>();
+
+    DeviceBench() {
+        this(false);
+    }
+
+    /** With {@code split}: the VM has the split irqchip ({@link RecordingVm#RecordingVm(boolean)}). */
+    DeviceBench(boolean split) {
+        vm = new RecordingVm(split);
+    }
 
     /** A device manager that has attached {@code config}'s devices over a PCI host alone. */
     DeviceManager attach(VmConfig config) throws ConfigException {

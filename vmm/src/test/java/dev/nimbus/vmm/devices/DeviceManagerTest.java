@@ -3,6 +3,9 @@ package dev.nimbus.vmm.devices;
 import dev.nimbus.devices.power.GenericEventDevice;
 import dev.nimbus.devices.serial.Serial16550;
 import dev.nimbus.devices.state.Snapshottable;
+import dev.nimbus.devices.interrupt.ioapic.Ioapic;
+import dev.nimbus.hypervisor.GsiRoute;
+import dev.nimbus.hypervisor.MsiMessage;
 import dev.nimbus.hypervisor.arch.PlatformDevice;
 import dev.nimbus.hypervisor.arch.PlatformDevice.SerialPort;
 import dev.nimbus.vmm.config.ConfigException;
@@ -160,6 +163,62 @@ class DeviceManagerTest {
 
         assertThat(threadsNamed(worker)).isZero();
         assertThat(openDescriptors(image)).isZero();
+    }
+
+    private static final PlatformDevice.Ioapic IOAPIC = new PlatformDevice.Ioapic(0xfec0_0000L, 2, 24);
+
+    /** Writes IOAPIC register {@code index} through the MMIO bus, as the guest does. */
+    private static void ioapicWrite(DeviceManager devices, int index, long value) {
+        devices.buses().mmio().write(IOAPIC.base() + Ioapic.IOREGSEL, 4, index);
+        devices.buses().mmio().write(IOAPIC.base() + Ioapic.IOWIN, 4, value);
+    }
+
+    @Test
+    void withAUserspaceIoapicTheSerialInterruptIsAnMsiFromItsPin() throws Exception {
+        try (DeviceBench split = new DeviceBench(true)) {
+            DeviceManager devices = split.attach(quiet(), List.of(IOAPIC, UART, DeviceBench.PCI_HOST));
+            ioapicWrite(devices, 0x11 + 2 * 4, 1L << 24);   // pin 4: APIC 1
+            ioapicWrite(devices, 0x10 + 2 * 4, 0x24);       // vector 0x24, fixed, physical, edge, unmasked
+
+            devices.buses().pio().write(COM1 + 1, 1, 0x02); // IER: THR empty interrupt on: the UART raises IRQ 4
+
+            MsiMessage pin4 = MsiMessage.of(0xfee0_1000L, 0x24);
+            assertThat(split.vm.msis).containsExactly(pin4);
+            assertThat(split.vm.lines).as("no in-kernel line is driven").isEmpty();
+            assertThat(split.vm.routing.getLast()).as("pin 4's message is GSI 4's route").containsExactly(new GsiRoute.Msi(4, pin4));
+        }
+    }
+
+    @Test
+    void aLevelPinStillAssertedAtItsEoiIsSentAgain() throws Exception {
+        try (DeviceBench split = new DeviceBench(true)) {
+            DeviceManager devices = split.attach(quiet(), List.of(IOAPIC, UART, DeviceBench.PCI_HOST));
+            ioapicWrite(devices, 0x10 + 2 * 4, 0x31 | 1 << 15); // vector 0x31, level-triggered
+            devices.buses().pio().write(COM1 + 1, 1, 0x02);     // the line goes high and stays high
+
+            devices.endOfInterrupt(0x31);
+
+            assertThat(split.vm.msis).hasSize(2).allSatisfy(m -> assertThat(m.data()).isEqualTo(0xc031));
+        }
+    }
+
+    @Test
+    void withoutAUserspaceIoapicLinesGoToTheHypervisorsIrqchip() throws Exception {
+        DeviceManager devices = bench.attach(quiet(), List.of(UART, DeviceBench.PCI_HOST));
+        devices.buses().pio().write(COM1 + 1, 1, 0x02);
+        devices.endOfInterrupt(0x31); // nothing to end: no userspace IOAPIC
+
+        assertThat(bench.vm.lines).containsExactly("4:1");
+        assertThat(bench.vm.msis).isEmpty();
+    }
+
+    @Test
+    void msiGsisStartAfterTheIoapicPins() {
+        RecordingVm vm = new RecordingVm(true);
+        assertThat(new MsiRoutes(vm, vm.chip, 24).allocate()).isEqualTo(24);
+        assertThat(new MsiRoutes(vm, vm.chip, 0).allocate()).isZero();
+        RecordingVm legacy = new RecordingVm();
+        assertThat(new MsiRoutes(legacy, legacy.chip, 0).allocate()).as("after the chip's own line routes").isEqualTo(24);
     }
 
     private static long threadsNamed(String name) {

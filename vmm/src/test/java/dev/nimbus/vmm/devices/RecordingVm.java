@@ -25,26 +25,51 @@ final class RecordingVm implements Vm {
     final List<IoEventAddress> ioeventfds = new ArrayList<>();
     final List<Integer> irqfdGsis = new ArrayList<>();
     final List<List<GsiRoute>> routing = new ArrayList<>();
+    /** Messages sent with signalMsi, and lines driven ("gsi:0|1"), in order. */
+    final List<MsiMessage> msis = new ArrayList<>();
+    final List<String> lines = new ArrayList<>();
+    private final boolean split;
     final IrqChip chip = new IrqChip() {
         @Override
         public IrqChipConfig config() {
-            return new IrqChipConfig.X86Legacy(0, 0, false);
+            return split ? new IrqChipConfig.X86Split(0, 0, 24) : new IrqChipConfig.X86Legacy(0, 0, false);
         }
 
         @Override
         public void finishSetup() {}
 
         @Override
-        public void setIrqLine(int gsi, boolean high) {}
+        public void setIrqLine(int gsi, boolean high) {
+            if (split) {
+                throw new UnsupportedOperationException("the split irqchip has no lines (GSI " + gsi + ")");
+            }
+            synchronized (RecordingVm.this) {
+                lines.add(gsi + ":" + (high ? 1 : 0));
+            }
+        }
 
         @Override
-        public void signalMsi(MsiMessage message) {}
+        public void signalMsi(MsiMessage message) {
+            synchronized (RecordingVm.this) {
+                msis.add(message);
+            }
+        }
 
         @Override
         public List<GsiRoute> lineRoutes() {
-            return LINES;
+            return split ? List.of() : LINES;
         }
     };
+
+    /** A VM with the hypervisor's whole irqchip (two line routes). */
+    RecordingVm() {
+        this(false);
+    }
+
+    /** With {@code split}: KVM's split irqchip as the VMM sees it (no lines, no line routes, MSIs only). */
+    RecordingVm(boolean split) {
+        this.split = split;
+    }
 
     @Override
     public Arch arch() {
