@@ -133,8 +133,10 @@ public final class DeviceManager implements AutoCloseable {
             }
             platform.add(device);
             buses.insert(device.mappings());
-            if (device.device() instanceof Ioapic made) {
+            if (device.device() instanceof Ioapic made && spec instanceof PlatformDevice.Ioapic where) {
                 ioapic = made;
+                LOG.log(Level.INFO, "interrupts: IOAPIC in the VMM at 0x{0} (id {1}, {2} pins), local APICs in the hypervisor"
+                        + " (split irqchip)", Long.toHexString(where.base()), where.id(), where.pins());
             }
         }
         for (CreatedDevice d : platform) {

@@ -157,6 +157,17 @@ class VmRunnerTest {
     }
 
     @Test
+    void aSplitIrqchipTheMachineCannotHaveIsBadInputNamingTheOption() throws Exception {
+        VmConfig c = config(1);
+        VmConfig split = new VmConfig(c.cpus(), c.memory(), c.payload(), c.serial(), c.console(), c.disks(), c.nets(), c.rng(),
+                dev.nimbus.vmm.config.PlatformConfig.parse("irqchip=split"), c.landlock());
+        ScriptedBackend backend = new ScriptedBackend();
+        assertThat(run(backend, split)).isEqualTo(2);
+        assertThat(err.toString()).startsWith("nimbus: --platform irqchip: split: the ").contains("has no IOAPIC");
+        assertThat(backend.vms).isEmpty();
+    }
+
+    @Test
     void serialInterruptReachesTheInterruptController() throws Exception {
         // enable the UART's transmit-empty interrupt (IER bit 1) and its OUT2 gate (MCR bit 3): IRQ 4 rises
         ScriptedBackend backend = new ScriptedBackend().thenVm(() -> out(COM1 + 4, 0x08), () -> out(COM1 + 1, 0x02),
