@@ -135,7 +135,10 @@ public final class VmConfigJson {
             p.version().ifPresent(v -> put(n, Schema.PLATFORM_SYSTEM_VERSION, v));
             p.family().ifPresent(v -> put(n, Schema.PLATFORM_SYSTEM_FAMILY, v));
             p.skuNumber().ifPresent(v -> put(n, Schema.PLATFORM_SYSTEM_SKU_NUMBER, v));
-            put(n, Schema.PLATFORM_IRQCHIP, p.irqchip().name().toLowerCase(java.util.Locale.ROOT));
+            if (p.irqchip() != dev.nimbus.hypervisor.arch.IrqChipMode.AUTO) {
+                // Nimbus's own field: written only when asked for, so a Cloud Hypervisor client never meets it otherwise
+                put(n, Schema.PLATFORM_IRQCHIP, p.irqchip().name().toLowerCase(java.util.Locale.ROOT));
+            }
         }
         put(root, Schema.LANDLOCK_ENABLE, config.landlock().enabled());
         if (!config.landlock().rules().isEmpty()) {

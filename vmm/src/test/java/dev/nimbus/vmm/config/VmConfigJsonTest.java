@@ -125,6 +125,8 @@ class VmConfigJsonTest {
         assertThat(PlatformConfig.parse("irqchip=kernel").irqchip()).isEqualTo(dev.nimbus.hypervisor.arch.IrqChipMode.KERNEL);
         assertThat(VmConfigJson.write(split).get("platform").get("irqchip").textValue()).isEqualTo("split");
         assertThat(VmConfigJson.read(VmConfigJson.write(split))).isEqualTo(split);
+        assertThat(VmConfigJson.write(read(",\"platform\":{\"serial_number\":\"SN\"}")).get("platform").has("irqchip"))
+                .as("auto, Nimbus's own field, is not written for Cloud Hypervisor's clients").isFalse();
         assertRefused(",\"platform\":{\"irqchip\":\"userspace\"}", "platform.irqchip: expected one of auto, kernel, split, got 'userspace'");
     }
 
