@@ -48,7 +48,12 @@ public final class ScriptedBackend implements Hypervisor {
         }
     }
 
+    /** An MMIO write, as a guest's store to a device register would exit. */
+    public record MmioOut(long address, int size, long value) implements VcpuExit.MmioWrite {}
+
     private final Deque<List<Supplier<VcpuExit>>> scripts = new ArrayDeque<>();
+    /** What {@link #capabilities()} reports (nothing unless a test says). */
+    public volatile Set<Capability> capabilities = EnumSet.noneOf(Capability.class);
     public final List<ScriptedVm> vms = new CopyOnWriteArrayList<>();
 
     /** Adds the exits the boot vCPU of the next VM returns, in order. */
@@ -75,7 +80,7 @@ public final class ScriptedBackend implements Hypervisor {
 
     @Override
     public Set<Capability> capabilities() {
-        return EnumSet.noneOf(Capability.class);
+        return capabilities;
     }
 
     @Override
@@ -100,6 +105,8 @@ public final class ScriptedBackend implements Hypervisor {
         final List<MemoryRegion> regions = new ArrayList<>();
         final List<ScriptedVcpu> vcpus = new ArrayList<>();
         public final List<String> irqEvents = new CopyOnWriteArrayList<>();
+        /** Every MSI sent through the interrupt controller, in order. */
+        public final List<MsiMessage> msis = new CopyOnWriteArrayList<>();
         public volatile boolean closed;
         /** The guest clock; every value set on it, in order. */
         public volatile long clock = 1_000_000;
@@ -158,7 +165,9 @@ public final class ScriptedBackend implements Hypervisor {
                 }
 
                 @Override
-                public void signalMsi(MsiMessage message) {}
+                public void signalMsi(MsiMessage message) {
+                    msis.add(message);
+                }
             };
             return chip;
         }

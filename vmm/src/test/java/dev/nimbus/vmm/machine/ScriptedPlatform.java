@@ -1,6 +1,7 @@
 package dev.nimbus.vmm.machine;
 
 import dev.nimbus.hypervisor.Arch;
+import dev.nimbus.hypervisor.Capability;
 import dev.nimbus.hypervisor.IrqChipConfig;
 import dev.nimbus.hypervisor.Vcpu;
 import dev.nimbus.hypervisor.arch.ArchPlatform;
@@ -8,6 +9,7 @@ import dev.nimbus.hypervisor.arch.BootException;
 import dev.nimbus.hypervisor.arch.BootImages;
 import dev.nimbus.hypervisor.arch.BootPlan;
 import dev.nimbus.hypervisor.arch.FirmwareTables;
+import dev.nimbus.hypervisor.arch.IrqChipMode;
 import dev.nimbus.hypervisor.arch.MachineDescription;
 import dev.nimbus.hypervisor.arch.MachineLayout;
 import dev.nimbus.hypervisor.arch.PlatformDevice;
@@ -15,6 +17,7 @@ import dev.nimbus.hypervisor.memory.AddressRange;
 import dev.nimbus.hypervisor.memory.GuestMemory;
 
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /** A machine model with a UART, an i8042 and ACPI power registers, and a kernel "loader" that loads nothing. */
@@ -62,6 +65,28 @@ public final class ScriptedPlatform implements ArchPlatform {
     @Override
     public IrqChipConfig interruptController(MachineLayout layout, int vcpus) {
         return new IrqChipConfig.X86Legacy(0xfffb_c000L, 0xfffb_f000L, true);
+    }
+
+    /** The userspace IOAPIC's window, when the machine has one. */
+    public static final long IOAPIC = 0xfec0_0000L;
+
+    /** {@code irqchip=split} where the backend offers it: the split irqchip, with the IOAPIC in the VMM. */
+    @Override
+    public IrqChipConfig interruptController(MachineLayout layout, int vcpus, IrqChipMode mode, Set<Capability> offered) {
+        if (mode == IrqChipMode.SPLIT && offered.contains(Capability.SPLIT_IRQCHIP)) {
+            return new IrqChipConfig.X86Split(0xfffb_c000L, 0xfffb_f000L, 24);
+        }
+        return ArchPlatform.super.interruptController(layout, vcpus, mode, offered);
+    }
+
+    @Override
+    public List<PlatformDevice> platformDevices(MachineLayout layout, IrqChipConfig chip, int vcpus) {
+        if (!(chip instanceof IrqChipConfig.X86Split)) {
+            return platformDevices(layout);
+        }
+        List<PlatformDevice> devices = new java.util.ArrayList<>(List.of(new PlatformDevice.Ioapic(IOAPIC, vcpus, 24)));
+        devices.addAll(platformDevices(layout));
+        return List.copyOf(devices);
     }
 
     @Override

@@ -167,6 +167,31 @@ class VmRunnerTest {
         assertThat(backend.vms).isEmpty();
     }
 
+    /**
+     * The split irqchip through the whole VMM, scripted: the guest programs the userspace IOAPIC's pin 4 (level,
+     * vector 0x31) by MMIO, the UART raises IRQ 4 and keeps it high, and the hypervisor reports the EOI of 0x31:
+     * the vCPU loop hands it to the IOAPIC, which sends the message again. No in-kernel line is driven.
+     */
+    @Test
+    void withTheSplitIrqchipTheUartsLineIsAnMsiAndAnEoiWithTheLineHighSendsItAgain() throws Exception {
+        VmConfig c = config(1);
+        VmConfig split = new VmConfig(c.cpus(), c.memory(), c.payload(), c.serial(), c.console(), c.disks(), c.nets(), c.rng(),
+                dev.nimbus.vmm.config.PlatformConfig.parse("irqchip=split"), c.landlock());
+        long ioapic = ScriptedPlatform.IOAPIC;
+        ScriptedBackend backend = new ScriptedBackend().thenVm(
+                () -> new ScriptedBackend.MmioOut(ioapic, 4, 0x10 + 2 * 4),   // IOREGSEL: pin 4, low half
+                () -> new ScriptedBackend.MmioOut(ioapic + 0x10, 4, 0x31 | 1 << 15), // IOWIN: vector 0x31, level, unmasked
+                () -> out(COM1 + 4, 0x08), () -> out(COM1 + 1, 0x02),        // the UART's THR-empty interrupt: IRQ 4 high
+                () -> new VcpuExit.IoapicEoi(0x31),
+                () -> out(ACPI, 0x34));
+        backend.capabilities = java.util.EnumSet.of(dev.nimbus.hypervisor.Capability.SPLIT_IRQCHIP);
+        assertThat(run(backend, split)).as(err.toString()).isZero();
+        ScriptedBackend.ScriptedVm vm = backend.vms.getFirst();
+        assertThat(vm.irqChip().orElseThrow().config()).isInstanceOf(dev.nimbus.hypervisor.IrqChipConfig.X86Split.class);
+        assertThat(vm.msis).extracting(dev.nimbus.hypervisor.MsiMessage::data).containsExactly(0xc031, 0xc031);
+        assertThat(vm.irqEvents).isEmpty();
+    }
+
     @Test
     void serialInterruptReachesTheInterruptController() throws Exception {
         // enable the UART's transmit-empty interrupt (IER bit 1) and its OUT2 gate (MCR bit 3): IRQ 4 rises
