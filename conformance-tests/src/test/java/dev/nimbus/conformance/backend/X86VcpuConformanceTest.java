@@ -144,6 +144,35 @@ class X86VcpuConformanceTest {
         }
     }
 
+    /**
+     * The split irqchip ({@code --platform irqchip=split}): the local APIC is the hypervisor's (its state is read
+     * and written), a level-triggered MSI route at one of the IOAPIC's reserved GSIs is accepted, a message the
+     * VMM's IOAPIC sends lands in the local APIC's IRR, and the chip has no in-kernel lines.
+     */
+    @Test
+    void splitIrqchipKeepsTheLocalApicTakesIoapicRoutesAndDeliversMessages() {
+        try (TestMachine m = new TestMachine()) {
+            assumeTrue(m.hypervisor.capabilities().contains(dev.nimbus.hypervisor.Capability.SPLIT_IRQCHIP),
+                    "the hypervisor offers the split irqchip");
+            dev.nimbus.hypervisor.IrqChip chip = m.vm.createIrqChip(
+                    new dev.nimbus.hypervisor.IrqChipConfig.X86Split(0xfffb_d000L, 0xfffb_c000L, 24));
+            X86Vcpu cpu = m.vm.createVcpu(0).as(X86Vcpu.class);
+            chip.finishSetup();
+
+            assertThat(cpu.getMpState()).isEqualTo(MpState.RUNNABLE);
+            cpu.setLapic(cpu.getLapic().withRegister(0xf0, 0x1ff)); // SVR: software-enabled, spurious vector 0xff
+            assertThat(cpu.getLapic().register(0xf0)).isEqualTo(0x1ff);
+            int vector = 0x31;
+            dev.nimbus.hypervisor.MsiMessage level = dev.nimbus.hypervisor.MsiMessage.of(0xfee0_0000L, 0xc000 | vector);
+            m.vm.setGsiRouting(List.of(new dev.nimbus.hypervisor.GsiRoute.Msi(4, level)));
+            chip.signalMsi(level);
+
+            int irr = cpu.getLapic().register(0x200 + 0x10 * (vector / 32));
+            assertThat(irr & (1 << (vector % 32))).as("vector 0x%x pending in the local APIC's IRR", vector).isNotZero();
+            assertThatThrownBy(() -> chip.setIrqLine(4, true)).isInstanceOf(UnsupportedOperationException.class);
+        }
+    }
+
     @Test
     void guestClockIsSetAndKeepsRunningFromThere() {
         try (TestMachine m = new TestMachine()) {
