@@ -2,8 +2,13 @@ package dev.nimbus.devices.interrupt.ioapic;
 
 import dev.nimbus.devices.bus.BusDevice;
 import dev.nimbus.devices.interrupt.IrqLine;
+import dev.nimbus.devices.state.DeviceState;
+import dev.nimbus.devices.state.DeviceStateException;
+import dev.nimbus.devices.state.Snapshottable;
 import dev.nimbus.hypervisor.MsiMessage;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -41,7 +46,12 @@ import java.util.Optional;
  * Methods may be called from any thread; the {@link Output} is called with this device's lock held, so the
  * messages of one IOAPIC reach it in the order they happened.
  */
-public final class Ioapic implements BusDevice {
+public final class Ioapic implements BusDevice, Snapshottable {
+    /** The format of {@link #saveState()}. */
+    public static final String STATE_ID = "ioapic-82093aa";
+    static final int STATE_VERSION = 1;
+    /** id, IOREGSEL, two spare bytes, the asserted pins (a bit each), then every entry, little-endian. */
+    static final int STATE_SIZE = 8 + 8 * 24;
     /** Redirection entries (pins). */
     public static final int PINS = 24;
     /** Bytes of the MMIO window. */
@@ -222,6 +232,66 @@ public final class Ioapic implements BusDevice {
         }
         if ((e & TRIGGER_LEVEL) != 0) {
             deliverLevel(pin);
+        }
+    }
+
+    @Override
+    public String stateId() {
+        return STATE_ID;
+    }
+
+    /** Version 1: the id, IOREGSEL, which pins are asserted, and the 24 redirection entries with their remote IRR. */
+    @Override
+    public synchronized DeviceState saveState() {
+        ByteBuffer b = ByteBuffer.allocate(STATE_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        int lines = 0;
+        for (int pin = 0; pin < PINS; pin++) {
+            lines |= asserted[pin] ? 1 << pin : 0;
+        }
+        b.put((byte) id).put((byte) select).putShort((short) 0).putInt(lines);
+        for (long e : entries) {
+            b.putLong(e);
+        }
+        return new DeviceState(STATE_ID, STATE_VERSION, b.array());
+    }
+
+    /**
+     * Takes the registers and line levels back and gives the {@link Output} every unmasked pin's route again (a
+     * new VM's routing table starts empty), sending nothing: what was delivered before the save is in the local
+     * APICs' state, and a level pin waiting for its EOI still waits. Entries with reserved bits, delivery status
+     * or remote IRR on an edge entry are refused.
+     */
+    @Override
+    public synchronized void restoreState(DeviceState state) {
+        state.require(STATE_ID, STATE_VERSION);
+        byte[] d = state.data();
+        if (d.length != STATE_SIZE) {
+            throw new DeviceStateException(STATE_ID + ": " + d.length + " bytes of state, expected " + STATE_SIZE);
+        }
+        ByteBuffer b = ByteBuffer.wrap(d).order(ByteOrder.LITTLE_ENDIAN);
+        int newId = Byte.toUnsignedInt(b.get());
+        int newSelect = Byte.toUnsignedInt(b.get());
+        b.getShort();
+        int lines = b.getInt();
+        if ((lines & ~((1 << PINS) - 1)) != 0) {
+            throw new DeviceStateException(STATE_ID + String.format(": asserted pins 0x%x past pin %d", lines, PINS - 1));
+        }
+        long[] restored = new long[PINS];
+        for (int pin = 0; pin < PINS; pin++) {
+            long e = b.getLong();
+            if ((e & ~(WRITABLE | REMOTE_IRR)) != 0 || ((e & REMOTE_IRR) != 0 && (e & TRIGGER_LEVEL) == 0)) {
+                throw new DeviceStateException(STATE_ID + String.format(": redirection entry %d is 0x%x, not one the guest could set", pin, e));
+            }
+            restored[pin] = e;
+        }
+        id = newId;
+        select = newSelect;
+        for (int pin = 0; pin < PINS; pin++) {
+            entries[pin] = restored[pin];
+            asserted[pin] = (lines & 1 << pin) != 0;
+            if ((restored[pin] & MASKED) == 0) {
+                output.route(pin, Optional.of(message(restored[pin])));
+            }
         }
     }
 
