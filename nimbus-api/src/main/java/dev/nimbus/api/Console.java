@@ -31,6 +31,8 @@ public final class Console {
     /** How much of the guest's output is kept; older output is dropped, half of it at a time. */
     public static final int KEPT_BYTES = 8 << 20;
     private static final int TAIL_LINES = 20;
+    /** How often a waiter looks at output that has no line end yet (as often as the CLI's console flushes). */
+    private static final long PARTIAL_LINE_MILLIS = 20;
 
     private final String name;
     private final Object lock = new Object();
@@ -200,7 +202,7 @@ public final class Console {
                     }
                     while (position >= base + length && !ended) {
                         try {
-                            lock.wait();
+                            lock.wait(PARTIAL_LINE_MILLIS); // a prompt without its line ending wakes no one
                         } catch (InterruptedException e) {
                             Thread.currentThread().interrupt();
                             throw new InterruptedIOException("interrupted while reading the " + name + " console");
@@ -227,7 +229,13 @@ public final class Console {
         return new OutputStream() {
             @Override
             public void write(int b) {
-                append(new byte[] {(byte) b}, 0, 1);
+                synchronized (lock) {
+                    makeRoom(1);
+                    kept[length++] = (byte) b;
+                    if (b == '\n') {
+                        lock.notifyAll();
+                    }
+                }
             }
 
             @Override
@@ -266,21 +274,30 @@ public final class Console {
         }
     }
 
+    /**
+     * A whole buffer at once (the virtio console's): the waiters are woken. A UART's byte at a time wakes them
+     * at each line end only, and they look at a partial line every {@value #PARTIAL_LINE_MILLIS} ms, so a guest
+     * printing a long line does not make every waiter scan the transcript once per byte.
+     */
     private void append(byte[] b, int off, int len) {
         synchronized (lock) {
-            if (length + len > KEPT_BYTES) {
-                int drop = Math.max(KEPT_BYTES / 2, length + len - KEPT_BYTES);
-                drop = Math.min(drop, length);
-                System.arraycopy(kept, drop, kept, 0, length - drop);
-                length -= drop;
-                base += drop;
-            }
-            if (length + len > kept.length) {
-                kept = java.util.Arrays.copyOf(kept, Math.min(Math.max(kept.length * 2, length + len), KEPT_BYTES + len));
-            }
+            makeRoom(len);
             System.arraycopy(b, off, kept, length, len);
             length += len;
             lock.notifyAll();
+        }
+    }
+
+    /** Drops the oldest half when {@code len} more would not fit in {@link #KEPT_BYTES}, and grows the array (lock held). */
+    private void makeRoom(int len) {
+        if (length + len > KEPT_BYTES) {
+            int drop = Math.min(Math.max(KEPT_BYTES / 2, length + len - KEPT_BYTES), length);
+            System.arraycopy(kept, drop, kept, 0, length - drop);
+            length -= drop;
+            base += drop;
+        }
+        if (length + len > kept.length) {
+            kept = java.util.Arrays.copyOf(kept, Math.min(Math.max(kept.length * 2, length + len), KEPT_BYTES + len));
         }
     }
 
@@ -325,7 +342,7 @@ public final class Console {
                     timeout, ended ? "(the VM was closed)" : "", tail());
         }
         try {
-            lock.wait(Math.max(1, left / 1_000_000), 0);
+            lock.wait(Math.max(1, Math.min(PARTIAL_LINE_MILLIS, left / 1_000_000)), 0);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new ConsoleTimeoutException(name, what + " matching /" + pattern.pattern() + "/", timeout,

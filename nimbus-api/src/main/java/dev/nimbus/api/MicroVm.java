@@ -321,7 +321,7 @@ public final class MicroVm implements AutoCloseable {
         private Path kernel;
         private Path initramfs;
         private String cmdline;
-        private int cpus = 1;
+        private Integer cpus;
         private String memory;
         private final List<String> disks = new ArrayList<>();
         private final List<String> nets = new ArrayList<>();
@@ -586,15 +586,11 @@ public final class MicroVm implements AutoCloseable {
             if (cmdline != null) {
                 values.put("--cmdline", List.of(cmdline));
             }
-            if (!values.containsKey("--cpus")) {
-                values.put("--cpus", List.of("boot=" + cpus));
-            } else if (cpus != 1) {
-                throw new InvalidConfigException("--cpus: given both by cpus(" + cpus + ") and option(\"--cpus\", ...)", null);
+            if (cpus != null) {
+                once(values, "--cpus", "boot=" + cpus, "cpus()");
             }
             if (memory != null) {
-                values.merge("--memory", List.of(memory), (a, b) -> {
-                    throw new InvalidConfigException("--memory: given both by memory() and option(\"--memory\", ...)", null);
-                });
+                once(values, "--memory", memory, "memory()");
             }
             values.merge("--disk", disks, Builder::concat);
             values.merge("--net", nets, Builder::concat);
@@ -612,6 +608,13 @@ public final class MicroVm implements AutoCloseable {
             }
             return config.withConsoles(config.serial(),
                     ConsoleConfig.of(virtioConsole ? ConsoleConfig.Mode.TTY : ConsoleConfig.Mode.OFF));
+        }
+
+        /** Sets {@code option}, which {@link #option} must not have given too. */
+        private static void once(Map<String, List<String>> values, String option, String value, String setter) {
+            values.merge(option, List.of(value), (a, b) -> {
+                throw new InvalidConfigException(option + ": given both by " + setter + " and option(\"" + option + "\", ...)", null);
+            });
         }
 
         private static List<String> concat(List<String> a, List<String> b) {

@@ -51,6 +51,23 @@ class ConsoleTest {
     }
 
     @Test
+    void aWaiterAndAReaderSeeAPromptThatArrivesLaterWithoutItsLineEnding() throws Exception {
+        CompletableFuture<String> prompt = CompletableFuture.supplyAsync(() -> console.await(Pattern.compile("# $"), Duration.ofSeconds(30)));
+        InputStream in = console.output();
+        CompletableFuture<Integer> firstByte = CompletableFuture.supplyAsync(() -> {
+            try {
+                return in.read();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        Thread.sleep(100);
+        print("/ # "); // a byte at a time, no line end: no one is woken for it
+        assertThat(prompt.get(10, TimeUnit.SECONDS)).isEqualTo("# ");
+        assertThat(firstByte.get(10, TimeUnit.SECONDS)).isEqualTo((int) '/');
+    }
+
+    @Test
     void aTimeoutNamesTheConsoleThePatternAndTheLastLinesWithinItsTime() throws Exception {
         for (int i = 1; i <= 30; i++) {
             print("line " + i + "\r\n");

@@ -79,6 +79,8 @@ class MicroVmConfigTest {
         Path kernel = Files.writeString(dir.resolve("vmlinux"), "x");
         assertThatThrownBy(() -> MicroVm.builder().kernel(kernel).memoryMib(256).option("--memory", "size=1G").build())
                 .isInstanceOf(InvalidConfigException.class).hasMessageStartingWith("--memory: given both");
+        assertThatThrownBy(() -> MicroVm.builder().kernel(kernel).cpus(1).option("--cpus", "boot=3").build())
+                .isInstanceOf(InvalidConfigException.class).hasMessageStartingWith("--cpus: given both");
     }
 
     @Test
