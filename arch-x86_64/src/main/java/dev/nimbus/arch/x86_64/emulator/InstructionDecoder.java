@@ -114,6 +114,10 @@ final class InstructionDecoder {
                 if (mode != CpuMode.LONG_64) {
                     throw unknown(opcode);
                 }
+                if (fullSize == 2) {
+                    // Intel's SDM reads a word; an AMD EPYC read a doubleword (MovDifferentialTest): no guess at the bus width
+                    throw new Refused("movsxd with a 16-bit operand, whose read is 2 bytes on Intel and 4 on AMD", position);
+                }
                 operandSize = fullSize;
             }
             case 0x0fb6, 0x0fb7, 0x0fbe, 0x0fbf -> operandSize = fullSize;
@@ -122,7 +126,7 @@ final class InstructionDecoder {
         memorySize = switch (opcode) {
             case 0x0fb6, 0x0fbe -> 1;
             case 0x0fb7, 0x0fbf -> 2;
-            case 0x63 -> Math.min(operandSize, 4);
+            case 0x63 -> 4;
             default -> operandSize;
         };
 

@@ -15,7 +15,8 @@ import java.util.HexFormat;
  *   <li>{@code mov} register to memory and back ({@code 88}-{@code 8b}), immediate to memory
  *       ({@code c6}/{@code c7 /0}), and the {@code moffs} forms ({@code a0}-{@code a3});</li>
  *   <li>{@code movzx} and {@code movsx} ({@code 0f b6}, {@code b7}, {@code be}, {@code bf}) and, in 64-bit mode,
- *       {@code movsxd} ({@code 63});</li>
+ *       {@code movsxd} ({@code 63}) at 32 and 64 bits (at 16, with {@code 66}, Intel reads a word and AMD a
+ *       doubleword, so it is refused);</li>
  *   <li>{@code add}, {@code or}, {@code adc}, {@code sbb}, {@code and}, {@code sub}, {@code xor}, {@code cmp} with a
  *       memory operand, either way round ({@code 00}-{@code 3b}) or with an immediate ({@code 80}-{@code 83}),
  *       and {@code test} ({@code 84}/{@code 85}, {@code f6}/{@code f7 /0}), flags as {@link Alu} computes them;</li>

@@ -192,6 +192,14 @@ class MmioEmulatorTest {
         assertThat(mmio.accesses).containsExactly(Access.read(GPA, 4, 0x8000_0000L), Access.read(GPA, 4, 0x8000_0000L));
     }
 
+    @Test
+    void movsxdWithTheOperandSizePrefixIsRefusedAsIntelAndAmdReadDifferentWidths() {
+        assertRefused("66 63 08", "cannot emulate 66 63 at rip 0xffffffff81000000: movsxd with a 16-bit operand, "
+                + "whose read is 2 bytes on Intel and 4 on AMD");
+        assertEmulated(emulate("66 48 63 08"), 4); // REX.W wins: movsxd rcx, dword [rax]
+        assertThat(mmio.accesses).containsExactly(Access.read(GPA, 4, 0));
+    }
+
     // the ALU with a memory destination: a read, then a write of the result (none for cmp and test)
 
     @Test
