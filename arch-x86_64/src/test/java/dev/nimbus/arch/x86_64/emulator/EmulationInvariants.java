@@ -24,11 +24,21 @@ final class EmulationInvariants {
 
     private EmulationInvariants() {}
 
+    /** The made-up translation: every fifth offset untranslatable, ES mostly the intercept's address, the rest RAM. */
+    static final RecordingMmio.Translation SOMETIMES = (segment, offset) ->
+            offset % 5 == 0 ? -1 : segment == 0 && offset % 3 != 0 ? GPA : 0x1000 + (offset & 0xfff);
+
     /** Emulates the first {@code count} of {@code bytes} and checks the invariants; returns whether it was emulated. */
     static boolean check(byte[] bytes, int count, CpuMode mode, TestRegisters registers, long busValue) {
+        return check(bytes, count, mode, registers, busValue, SOMETIMES);
+    }
+
+    /** {@link #check(byte[], int, CpuMode, TestRegisters, long)} with the string instructions' translation given. */
+    static boolean check(byte[] bytes, int count, CpuMode mode, TestRegisters registers, long busValue,
+                         RecordingMmio.Translation translation) {
         TestRegisters before = registers.copy();
         RecordingMmio mmio = new RecordingMmio(busValue);
-        mmio.translation = (segment, offset) -> offset % 5 == 0 ? -1 : segment == 0 && offset % 3 != 0 ? GPA : 0x1000 + (offset & 0xfff);
+        mmio.translation = translation;
         EmulationResult result;
         try {
             result = MmioEmulator.emulate(bytes, count, mode, registers, GPA, mmio);

@@ -3,6 +3,7 @@ package dev.nimbus.arch.x86_64.emulator;
 import dev.nimbus.arch.x86_64.emulator.RecordingMmio.Access;
 import dev.nimbus.hypervisor.x86.InstructionEmulator.Memory;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -125,6 +126,7 @@ class StringInstructionTest {
     }
 
     @Test
+    @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // without the bound, 2^40 iterations: fail, not hang
     void aHugeCountStopsAfterMaxIterationsForTheGuestToExecuteAgain() {
         mmio.translation = (segment, offset) -> GPA;
         registers.with(RCX, 1L << 40);
