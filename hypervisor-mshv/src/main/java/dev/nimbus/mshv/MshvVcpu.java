@@ -31,6 +31,7 @@ import java.util.concurrent.locks.LockSupport;
 
 import static dev.nimbus.mshv.abi.HvStructs.*;
 import static dev.nimbus.mshv.abi.MshvStructs.MSHV_RUN_VP;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
@@ -47,9 +48,10 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * has taken the request or left (at most {@link #KICK_TRIES} times), so such a kick is late by about a
  * millisecond rather than lost until the VP's next intercept.
  *
- * <p>Not mapped yet, and refused naming it: FPU/XSAVE state, the LAPIC (the hypervisor's
- * {@code MSHV_VP_STATE_LAPIC} format is not KVM's {@link LapicState}), the MP state and the supported CPUID list
- * (MSHV has no {@code KVM_GET_SUPPORTED_CPUID}: the hypervisor answers CPUID itself).
+ * <p>The FPU is the XMM, x87 and control/status registers in one batch; the MP state is the hypervisor's
+ * internal activity register. Not mapped yet, and refused naming it: the LAPIC (the hypervisor's
+ * {@code MSHV_VP_STATE_LAPIC} format is not KVM's {@link LapicState}) and the supported CPUID list (MSHV has no
+ * {@code KVM_GET_SUPPORTED_CPUID}: the hypervisor answers CPUID itself).
  */
 public final class MshvVcpu implements X86Vcpu {
     private static final int KICK_SIGNAL = Signals.vcpuKickSignal();
@@ -63,6 +65,22 @@ public final class MshvVcpu implements X86Vcpu {
         HvRegisterName.SS, HvRegisterName.TR, HvRegisterName.LDTR, HvRegisterName.GDTR, HvRegisterName.IDTR,
         HvRegisterName.CR0, HvRegisterName.CR2, HvRegisterName.CR3, HvRegisterName.CR4, HvRegisterName.CR8,
         HvRegisterName.EFER, HvRegisterName.APIC_BASE};
+    /** The x87/SSE state in one batch: XMM0-15, ST0-7, then the two control/status registers. */
+    private static final HvRegisterName[] FPU = {
+        HvRegisterName.XMM0, HvRegisterName.XMM1, HvRegisterName.XMM2, HvRegisterName.XMM3, HvRegisterName.XMM4,
+        HvRegisterName.XMM5, HvRegisterName.XMM6, HvRegisterName.XMM7, HvRegisterName.XMM8, HvRegisterName.XMM9,
+        HvRegisterName.XMM10, HvRegisterName.XMM11, HvRegisterName.XMM12, HvRegisterName.XMM13, HvRegisterName.XMM14,
+        HvRegisterName.XMM15, HvRegisterName.FP_MMX0, HvRegisterName.FP_MMX1, HvRegisterName.FP_MMX2,
+        HvRegisterName.FP_MMX3, HvRegisterName.FP_MMX4, HvRegisterName.FP_MMX5, HvRegisterName.FP_MMX6,
+        HvRegisterName.FP_MMX7, HvRegisterName.FP_CONTROL_STATUS, HvRegisterName.XMM_CONTROL_STATUS};
+    private static final int FPU_FP = 16;
+    private static final int FPU_CONTROL = 24;
+    private static final int FPU_XMM_CONTROL = 25;
+    private static final HvRegisterName[] ACTIVITY = {HvRegisterName.INTERNAL_ACTIVITY_STATE};
+    private static final long STARTUP_SUSPEND = 1L << INTERNAL_ACTIVITY_STARTUP_SUSPEND_BIT;
+    private static final long HALT_SUSPEND = 1L << INTERNAL_ACTIVITY_HALT_SUSPEND_BIT;
+    private static final long IDLE_SUSPEND = 1L << INTERNAL_ACTIVITY_IDLE_SUSPEND_BIT;
+
     /** The MSRs the hypervisor has register names for, by MSR index. */
     static final Map<Integer, HvRegisterName> MSRS = Map.ofEntries(
             Map.entry(0x10, HvRegisterName.TSC), Map.entry(0x1b, HvRegisterName.APIC_BASE),
@@ -318,14 +336,39 @@ public final class MshvVcpu implements X86Vcpu {
         handler.setCpuid(entries);
     }
 
+    /** XMM0-15, ST0-7 and the x87/SSE control and status registers, one batch. */
     @Override
     public X86Fpu getFpu() {
-        throw notMapped("FPU state");
+        MemorySegment v = get(FPU);
+        byte[] xmm = v.asSlice(0, 16L * FPU_FP).toArray(JAVA_BYTE);
+        byte[] fpr = v.asSlice(16L * FPU_FP, 16L * 8).toArray(JAVA_BYTE);
+        MemorySegment c = v.asSlice(16L * FPU_CONTROL, 16);
+        MemorySegment x = v.asSlice(16L * FPU_XMM_CONTROL, 16);
+        return new X86Fpu(fpr, Short.toUnsignedInt(c.get(JAVA_SHORT_UNALIGNED, FP_CONTROL)),
+                Short.toUnsignedInt(c.get(JAVA_SHORT_UNALIGNED, FP_STATUS)), Byte.toUnsignedInt(c.get(JAVA_BYTE, FP_TAG)),
+                Short.toUnsignedInt(c.get(JAVA_SHORT_UNALIGNED, FP_LAST_OP)), c.get(JAVA_LONG_UNALIGNED, FP_LAST_RIP),
+                x.get(JAVA_LONG_UNALIGNED, XMM_LAST_RDP), xmm, x.get(JAVA_INT_UNALIGNED, XMM_MXCSR));
     }
 
+    /**
+     * Sets the same registers in one batch (the descriptor splits it into hypercalls). The abridged tag word is
+     * FXSAVE's 8 bits; the pointers are the long-mode forms; MXCSR_MASK, read-only, is written as 0.
+     */
     @Override
     public void setFpu(X86Fpu fpu) {
-        throw notMapped("FPU state");
+        values.fill((byte) 0);
+        MemorySegment.copy(MemorySegment.ofArray(fpu.xmm()), 0, values, 0, 16L * FPU_FP);
+        MemorySegment.copy(MemorySegment.ofArray(fpu.fpr()), 0, values, 16L * FPU_FP, 16L * 8);
+        MemorySegment c = values.asSlice(16L * FPU_CONTROL, 16);
+        c.set(JAVA_SHORT_UNALIGNED, FP_CONTROL, (short) fpu.fcw());
+        c.set(JAVA_SHORT_UNALIGNED, FP_STATUS, (short) fpu.fsw());
+        c.set(JAVA_BYTE, FP_TAG, (byte) fpu.ftwx());
+        c.set(JAVA_SHORT_UNALIGNED, FP_LAST_OP, (short) fpu.lastOpcode());
+        c.set(JAVA_LONG_UNALIGNED, FP_LAST_RIP, fpu.lastIp());
+        MemorySegment x = values.asSlice(16L * FPU_XMM_CONTROL, 16);
+        x.set(JAVA_LONG_UNALIGNED, XMM_LAST_RDP, fpu.lastDp());
+        x.set(JAVA_INT_UNALIGNED, XMM_MXCSR, fpu.mxcsr());
+        set(FPU, values);
     }
 
     @Override
@@ -338,14 +381,39 @@ public final class MshvVcpu implements X86Vcpu {
         throw notMapped("LAPIC state");
     }
 
+    /**
+     * The MP state from {@code HV_REGISTER_INTERNAL_ACTIVITY_STATE}: waiting for a start-up IPI is
+     * {@link MpState#UNINITIALIZED}, halted {@link MpState#HALTED}, neither {@link MpState#RUNNABLE}. The
+     * hypervisor's idle suspend and reserved bits have no SPI state and are refused naming them.
+     */
     @Override
     public MpState getMpState() {
-        throw notMapped("the MP state");
+        long a = u64(get(ACTIVITY), 0);
+        if ((a & ~(STARTUP_SUSPEND | HALT_SUSPEND)) != 0) {
+            throw new HypervisorException(String.format("mshv: the VP's internal activity state 0x%x (%s) has no MP state in the SPI",
+                    a, (a & IDLE_SUSPEND) != 0 ? "idle suspend" : "reserved bits set"));
+        }
+        return (a & STARTUP_SUSPEND) != 0 ? MpState.UNINITIALIZED : (a & HALT_SUSPEND) != 0 ? MpState.HALTED : MpState.RUNNABLE;
     }
 
+    /**
+     * {@link MpState#RUNNABLE}, {@link MpState#UNINITIALIZED} (an application processor waiting for INIT and
+     * SIPI, which the hypervisor's local APIC delivers) and {@link MpState#HALTED}, as
+     * {@code HV_REGISTER_INTERNAL_ACTIVITY_STATE}. The states between INIT and SIPI, and the powered-off state
+     * of other architectures, have no place in that register and are refused naming them.
+     */
     @Override
     public void setMpState(MpState state) {
-        throw notMapped("the MP state");
+        long a = switch (state) {
+            case RUNNABLE -> 0;
+            case UNINITIALIZED -> STARTUP_SUSPEND;
+            case HALTED -> HALT_SUSPEND;
+            case INIT_RECEIVED, SIPI_RECEIVED, STOPPED -> throw new HypervisorException("mshv: MP state " + state
+                    + " has no counterpart in the hypervisor's internal activity state (it takes runnable, waiting for a start-up IPI, halted)");
+        };
+        values.asSlice(0, 16).fill((byte) 0);
+        values.set(JAVA_LONG_UNALIGNED, 0, a);
+        set(ACTIVITY, values);
     }
 
     private static HypervisorException notMapped(String what) {

@@ -14,7 +14,9 @@ import dev.nimbus.hypervisor.memory.GuestRegion;
 import dev.nimbus.hypervisor.memory.MemoryRegion;
 import dev.nimbus.hypervisor.x86.CpuidEntry;
 import dev.nimbus.hypervisor.x86.Msr;
+import dev.nimbus.hypervisor.MpState;
 import dev.nimbus.hypervisor.x86.X86DescriptorTable;
+import dev.nimbus.hypervisor.x86.X86Fpu;
 import dev.nimbus.hypervisor.x86.X86Regs;
 import dev.nimbus.hypervisor.x86.X86Segment;
 import dev.nimbus.hypervisor.x86.X86Sregs;
@@ -238,9 +240,94 @@ class MshvVmTest {
     }
 
     @Test
+    void theFpuIsOneBatchOfXmmStAndTheControlRegistersInTheHypervisorsFormat() {
+        MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(0);
+        byte[] fpr = new byte[128];
+        byte[] xmm = new byte[256];
+        for (int i = 0; i < 16; i++) {
+            xmm[16 * i] = (byte) (0x40 + i);
+            xmm[16 * i + 15] = (byte) (0x80 + i);
+        }
+        for (int i = 0; i < 8; i++) {
+            fpr[16 * i] = (byte) (0x10 + i);
+            fpr[16 * i + 9] = (byte) (0x20 + i);
+        }
+        kernel.calls.clear();
+        vcpu.setFpu(new X86Fpu(fpr, 0x37f, 0x4000, 0x81, 0x7d9, 0xffff_ffff_8100_1234L, 0x7000_5678L, xmm, 0x1f80));
+        List<java.util.Map.Entry<String, MemorySegment>> set = setSinceClear();
+        List<String> names = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            names.add("XMM" + i);
+        }
+        for (int i = 0; i < 8; i++) {
+            names.add("FP_MMX" + i);
+        }
+        names.addAll(List.of("FP_CONTROL_STATUS", "XMM_CONTROL_STATUS"));
+        assertThat(set).extracting(java.util.Map.Entry::getKey).containsExactlyElementsOf(names);
+        assertThat(set.get(3).getValue().toArray(JAVA_BYTE)).containsExactly(Arrays.copyOfRange(xmm, 48, 64));
+        assertThat(set.get(16 + 5).getValue().toArray(JAVA_BYTE)).containsExactly(Arrays.copyOfRange(fpr, 80, 96));
+        // the TLFS formats: FCW at 0, FSW at 2, the abridged tag at 4, the opcode at 6, RIP at 8; RDP at 0, MXCSR at 8
+        MemorySegment control = set.get(24).getValue();
+        assertThat(control.get(JAVA_LONG_UNALIGNED, 0)).isEqualTo(0x07d9_0081_4000_037fL);
+        assertThat(control.get(JAVA_LONG_UNALIGNED, 8)).isEqualTo(0xffff_ffff_8100_1234L);
+        MemorySegment xmmControl = set.get(25).getValue();
+        assertThat(xmmControl.get(JAVA_LONG_UNALIGNED, 0)).isEqualTo(0x7000_5678L);
+        assertThat(xmmControl.get(JAVA_LONG_UNALIGNED, 8)).as("MXCSR, and MXCSR_MASK 0").isEqualTo(0x1f80L);
+    }
+
+    @Test
+    void theFpuReadsBackFromTheHypervisorsFormat() {
+        MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(0);
+        kernel.registers.put(HvRegisterName.XMM15.value(), 0x1122_3344_5566_7788L);
+        kernel.registersHigh.put(HvRegisterName.XMM15.value(), 0x99aa_bbcc_ddee_ff00L);
+        kernel.registers.put(HvRegisterName.FP_MMX0.value(), 0x8000_0000_0000_0000L);
+        kernel.registersHigh.put(HvRegisterName.FP_MMX0.value(), 0x3fffL);
+        kernel.registers.put(HvRegisterName.FP_CONTROL_STATUS.value(), 0x0123_00ff_3800_027fL);
+        kernel.registersHigh.put(HvRegisterName.FP_CONTROL_STATUS.value(), 0x40_1000L);
+        kernel.registers.put(HvRegisterName.XMM_CONTROL_STATUS.value(), 0x60_2000L);
+        kernel.registersHigh.put(HvRegisterName.XMM_CONTROL_STATUS.value(), 0xffff_0000_1fa0L);
+        X86Fpu f = vcpu.getFpu();
+        assertThat(new long[] {f.fcw(), f.fsw(), f.ftwx(), f.lastOpcode(), f.lastIp(), f.lastDp(), f.mxcsr()})
+                .containsExactly(0x27f, 0x3800, 0xff, 0x123, 0x40_1000L, 0x60_2000L, 0x1fa0);
+        MemorySegment xmm15 = MemorySegment.ofArray(f.xmm()).asSlice(16 * 15, 16);
+        assertThat(new long[] {xmm15.get(JAVA_LONG_UNALIGNED, 0), xmm15.get(JAVA_LONG_UNALIGNED, 8)})
+                .containsExactly(0x1122_3344_5566_7788L, 0x99aa_bbcc_ddee_ff00L);
+        MemorySegment st0 = MemorySegment.ofArray(f.fpr()).asSlice(0, 16);
+        assertThat(new long[] {st0.get(JAVA_LONG_UNALIGNED, 0), st0.get(JAVA_LONG_UNALIGNED, 8)}).as("1.0 as an 80-bit value")
+                .containsExactly(0x8000_0000_0000_0000L, 0x3fffL);
+    }
+
+    @Test
+    void theMpStateIsTheInternalActivityRegister() {
+        MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(1);
+        kernel.calls.clear();
+        vcpu.setMpState(MpState.UNINITIALIZED);
+        vcpu.setMpState(MpState.RUNNABLE);
+        vcpu.setMpState(MpState.HALTED);
+        assertThat(lastSet()).containsExactly("INTERNAL_ACTIVITY_STATE=1", "INTERNAL_ACTIVITY_STATE=0", "INTERNAL_ACTIVITY_STATE=2");
+        kernel.registers.put(HvRegisterName.INTERNAL_ACTIVITY_STATE.value(), 1L);
+        assertThat(vcpu.getMpState()).isEqualTo(MpState.UNINITIALIZED);
+        kernel.registers.put(HvRegisterName.INTERNAL_ACTIVITY_STATE.value(), 2L);
+        assertThat(vcpu.getMpState()).isEqualTo(MpState.HALTED);
+        kernel.registers.put(HvRegisterName.INTERNAL_ACTIVITY_STATE.value(), 0L);
+        assertThat(vcpu.getMpState()).isEqualTo(MpState.RUNNABLE);
+    }
+
+    @Test
+    void anMpStateTheHypervisorCannotHoldIsRefusedNamingIt() {
+        MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(1);
+        kernel.calls.clear();
+        assertThatThrownBy(() -> vcpu.setMpState(MpState.INIT_RECEIVED)).isInstanceOf(HypervisorException.class)
+                .hasMessageContaining("MP state INIT_RECEIVED");
+        assertThatThrownBy(() -> vcpu.setMpState(MpState.STOPPED)).hasMessageContaining("MP state STOPPED");
+        assertThat(kernel.calls).isEmpty();
+        kernel.registers.put(HvRegisterName.INTERNAL_ACTIVITY_STATE.value(), 4L);
+        assertThatThrownBy(vcpu::getMpState).isInstanceOf(HypervisorException.class).hasMessageContaining("0x4 (idle suspend)");
+    }
+
+    @Test
     void whatIsNotMappedYetIsRefusedNamingIt() {
         MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(0);
-        assertThatThrownBy(vcpu::getFpu).hasMessageContaining("FPU state is not mapped");
         assertThatThrownBy(vcpu::getLapic).hasMessageContaining("LAPIC state is not mapped");
         assertThatThrownBy(vcpu::supportedCpuid).hasMessageContaining("KVM_GET_SUPPORTED_CPUID");
     }

@@ -78,6 +78,33 @@ public final class HvStructs {
 
     public static final StructLayout HV_U128 = packedStruct("hv_u128", field("low_part", U64), field("high_part", U64));
 
+    /**
+     * {@code HV_X64_REGISTER_FP_CONTROL_STATUS}: the x87 control, status and abridged tag words (FXSAVE's), the last
+     * x87 opcode and, in long mode, the last instruction pointer (the 32-bit form splits it into EIP and CS).
+     */
+    public static final StructLayout HV_X64_FP_CONTROL_STATUS_REGISTER = packedStruct("hv_x64_fp_control_status_register",
+            field("fp_control", U16), field("fp_status", U16), field("fp_tag", U8), field("reserved", U8),
+            field("last_fp_op", U16), field("last_fp_rip", U64));
+    public static final long FP_CONTROL = offset(HV_X64_FP_CONTROL_STATUS_REGISTER, "fp_control");
+    public static final long FP_STATUS = offset(HV_X64_FP_CONTROL_STATUS_REGISTER, "fp_status");
+    public static final long FP_TAG = offset(HV_X64_FP_CONTROL_STATUS_REGISTER, "fp_tag");
+    public static final long FP_LAST_OP = offset(HV_X64_FP_CONTROL_STATUS_REGISTER, "last_fp_op");
+    public static final long FP_LAST_RIP = offset(HV_X64_FP_CONTROL_STATUS_REGISTER, "last_fp_rip");
+
+    /**
+     * {@code HV_X64_REGISTER_XMM_CONTROL_STATUS}: the last x87 data pointer (long mode), MXCSR and MXCSR_MASK (the
+     * mask is the processor's, read-only: written as 0).
+     */
+    public static final StructLayout HV_X64_XMM_CONTROL_STATUS_REGISTER = packedStruct("hv_x64_xmm_control_status_register",
+            field("last_fp_rdp", U64), field("xmm_status_control", U32), field("xmm_status_control_mask", U32));
+    public static final long XMM_LAST_RDP = offset(HV_X64_XMM_CONTROL_STATUS_REGISTER, "last_fp_rdp");
+    public static final long XMM_MXCSR = offset(HV_X64_XMM_CONTROL_STATUS_REGISTER, "xmm_status_control");
+
+    /** {@code HV_REGISTER_INTERNAL_ACTIVITY_STATE}'s bits: waiting for a start-up IPI, halted, idle; the rest reserved (zero). */
+    public static final int INTERNAL_ACTIVITY_STARTUP_SUSPEND_BIT = 0;
+    public static final int INTERNAL_ACTIVITY_HALT_SUSPEND_BIT = 1;
+    public static final int INTERNAL_ACTIVITY_IDLE_SUSPEND_BIT = 2;
+
     /** Any register's value: 16 bytes, read as the width or format the register has. */
     public static final UnionLayout HV_REGISTER_VALUE = packedUnion("hv_register_value",
             member("reg128", HV_U128), field("reg64", U64), field("reg32", U32), field("reg16", U16), field("reg8", U8),
@@ -279,7 +306,8 @@ public final class HvStructs {
             HV_INPUT_ASSERT_VIRTUAL_INTERRUPT);
 
     /** The layouts those headers lack (see the class comment). */
-    public static final List<StructLayout> NOT_IN_LINUX_HEADERS = List.of(HV_INPUT_INSTALL_INTERCEPT,
+    public static final List<StructLayout> NOT_IN_LINUX_HEADERS = List.of(HV_X64_FP_CONTROL_STATUS_REGISTER,
+            HV_X64_XMM_CONTROL_STATUS_REGISTER, HV_INPUT_INSTALL_INTERCEPT,
             HV_X64_IO_PORT_INTERCEPT_MESSAGE, HV_X64_CPUID_INTERCEPT_MESSAGE, HV_X64_MSR_INTERCEPT_MESSAGE,
             HV_X64_EXCEPTION_INTERCEPT_MESSAGE, HV_X64_UNRECOVERABLE_EXCEPTION_MESSAGE, HV_X64_HALT_MESSAGE);
 }

@@ -176,6 +176,10 @@ class MshvHeaderConformanceTest {
         assertThat(HV_X64_IO_PORT_INTERCEPT_MESSAGE.byteSize()).isEqualTo(128);
         assertThat(HV_X64_EXCEPTION_INTERCEPT_MESSAGE.byteSize()).isEqualTo(240);
         assertThat(HV_INPUT_INSTALL_INTERCEPT.byteSize()).isEqualTo(24);
+        // a register's format fills the value of hv_register_assoc, whose size and offset are checked above
+        long registerValue = answers.get("S hv_register_assoc")[0] - REGISTER_ASSOC_VALUE;
+        assertThat(HV_X64_FP_CONTROL_STATUS_REGISTER.byteSize()).isEqualTo(registerValue);
+        assertThat(HV_X64_XMM_CONTROL_STATUS_REGISTER.byteSize()).isEqualTo(registerValue);
     }
 
     @Test

@@ -43,6 +43,8 @@ public final class KernelStandIn implements NativeIoctl {
     public final java.util.ArrayDeque<MemorySegment> messages = new java.util.ArrayDeque<>();
     /** What {@code HVCALL_GET_VP_REGISTERS} answers, by register name value; others get the pattern above. */
     public final java.util.Map<Integer, Long> registers = new java.util.HashMap<>();
+    /** The high word of a value in {@link #registers} (0 where absent), for the 128-bit registers. */
+    public final java.util.Map<Integer, Long> registersHigh = new java.util.HashMap<>();
     private final int[] results;
     private final int hvStatus;
     private int next;
@@ -92,7 +94,7 @@ public final class KernelStandIn implements NativeIoctl {
                     int name = MemorySegment.ofArray(input).get(JAVA_INT_AT0, 16 + 4L * i);
                     Long value = registers.get(name);
                     out.set(JAVA_LONG_AT0, 16L * i, value != null ? value : (long) name * 0x100);
-                    out.set(JAVA_LONG_AT0, 16L * i + 8, value != null ? 0 : (long) name * 0x100 + 1);
+                    out.set(JAVA_LONG_AT0, 16L * i + 8, value != null ? registersHigh.getOrDefault(name, 0L) : (long) name * 0x100 + 1);
                 }
             }
         }
