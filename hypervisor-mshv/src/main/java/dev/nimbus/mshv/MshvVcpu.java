@@ -15,6 +15,7 @@ import dev.nimbus.hypervisor.x86.X86Sregs;
 import dev.nimbus.hypervisor.x86.X86Vcpu;
 import dev.nimbus.hypervisor.HypervisorException;
 import dev.nimbus.mshv.abi.HvRegisterName;
+import dev.nimbus.mshv.abi.MshvConstants;
 import dev.nimbus.mshv.fd.MshvVpFd;
 import dev.nimbus.mshv.intercept.HvIntercept;
 import dev.nimbus.mshv.intercept.HvMessageDecoder;
@@ -49,9 +50,8 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * millisecond rather than lost until the VP's next intercept.
  *
  * <p>The FPU is the XMM, x87 and control/status registers in one batch; the MP state is the hypervisor's
- * internal activity register. Not mapped yet, and refused naming it: the LAPIC (the hypervisor's
- * {@code MSHV_VP_STATE_LAPIC} format is not KVM's {@link LapicState}) and the supported CPUID list (MSHV has no
- * {@code KVM_GET_SUPPORTED_CPUID}: the hypervisor answers CPUID itself).
+ * internal activity register; the LAPIC is {@code MSHV_VP_STATE_LAPIC} converted to and from KVM's page
+ * ({@link LapicFormat}); the supported CPUID is what the hypervisor answers the VP ({@link HypervisorCpuid}).
  */
 public final class MshvVcpu implements X86Vcpu {
     private static final int KICK_SIGNAL = Signals.vcpuKickSignal();
@@ -77,6 +77,7 @@ public final class MshvVcpu implements X86Vcpu {
     private static final int FPU_CONTROL = 24;
     private static final int FPU_XMM_CONTROL = 25;
     private static final HvRegisterName[] ACTIVITY = {HvRegisterName.INTERNAL_ACTIVITY_STATE};
+    private static final HvRegisterName[] CR8 = {HvRegisterName.CR8};
     private static final long STARTUP_SUSPEND = 1L << INTERNAL_ACTIVITY_STARTUP_SUSPEND_BIT;
     private static final long HALT_SUSPEND = 1L << INTERNAL_ACTIVITY_HALT_SUSPEND_BIT;
     private static final long IDLE_SUSPEND = 1L << INTERNAL_ACTIVITY_IDLE_SUSPEND_BIT;
@@ -105,6 +106,8 @@ public final class MshvVcpu implements X86Vcpu {
     private final KickSignal kickSignal;
     private final MemorySegment message;
     private final MemorySegment values;
+    /** {@code MSHV_GET_VP_STATE}/{@code MSHV_SET_VP_STATE}'s buffer for the LAPIC: one page, page-aligned. */
+    private final MemorySegment lapicState;
     private final AtomicBoolean kickRequested = new AtomicBoolean();
     private final Object lifecycle = new Object();
     private volatile boolean inRun;
@@ -121,6 +124,7 @@ public final class MshvVcpu implements X86Vcpu {
         this.kickSignal = kickSignal;
         this.message = arena.allocate(MSHV_RUN_VP.byteSize(), 8);
         this.values = arena.allocate(16L * 32, 16);
+        this.lapicState = arena.allocate(MshvConstants.MSHV_HV_PAGE_SIZE, MshvConstants.MSHV_HV_PAGE_SIZE);
         Signals.installNoOpHandler(KICK_SIGNAL);
     }
 
@@ -325,9 +329,13 @@ public final class MshvVcpu implements X86Vcpu {
         set(names, values);
     }
 
+    /**
+     * What the hypervisor answers this VP for CPUID ({@code HVCALL_GET_VP_CPUID_VALUES}, in batches): the basic and
+     * extended leaves and their subleaves, without the hypervisor's own leaves ({@link HypervisorCpuid}).
+     */
     @Override
     public List<CpuidEntry> supportedCpuid() {
-        throw notMapped("the supported CPUID list (MSHV has no KVM_GET_SUPPORTED_CPUID; the hypervisor answers CPUID itself)");
+        return HypervisorCpuid.read(vp::getCpuidValues);
     }
 
     /** The table CPUID intercepts are answered from (the partition intercepts CPUID; see {@link InterceptHandler}). */
@@ -371,14 +379,28 @@ public final class MshvVcpu implements X86Vcpu {
         set(FPU, values);
     }
 
+    /**
+     * {@code MSHV_GET_VP_STATE(MSHV_VP_STATE_LAPIC)} turned into the SPI's page ({@link LapicFormat}), with the TPR
+     * from CR8.
+     */
     @Override
     public LapicState getLapic() {
-        throw notMapped("LAPIC state");
+        vp.getState(MshvConstants.MSHV_VP_STATE_LAPIC, lapicState);
+        return LapicFormat.toPage(lapicState, u64(get(CR8), 0));
     }
 
+    /**
+     * The page's registers into the hypervisor's state, read first so that what the page has no place for stays
+     * as it was, then {@code MSHV_SET_VP_STATE(MSHV_VP_STATE_LAPIC)}; the TPR goes to CR8.
+     */
     @Override
     public void setLapic(LapicState lapic) {
-        throw notMapped("LAPIC state");
+        vp.getState(MshvConstants.MSHV_VP_STATE_LAPIC, lapicState);
+        LapicFormat.fromPage(lapic, lapicState);
+        vp.setState(MshvConstants.MSHV_VP_STATE_LAPIC, lapicState);
+        values.asSlice(0, 16).fill((byte) 0);
+        values.set(JAVA_LONG_UNALIGNED, 0, LapicFormat.cr8(lapic));
+        set(CR8, values);
     }
 
     /**
@@ -414,10 +436,6 @@ public final class MshvVcpu implements X86Vcpu {
         values.asSlice(0, 16).fill((byte) 0);
         values.set(JAVA_LONG_UNALIGNED, 0, a);
         set(ACTIVITY, values);
-    }
-
-    private static HypervisorException notMapped(String what) {
-        return new HypervisorException("mshv: " + what + " is not mapped onto the hypervisor's registers yet");
     }
 
     @Override

@@ -17,6 +17,7 @@ import dev.nimbus.hypervisor.x86.Msr;
 import dev.nimbus.hypervisor.MpState;
 import dev.nimbus.hypervisor.x86.X86DescriptorTable;
 import dev.nimbus.hypervisor.x86.X86Fpu;
+import dev.nimbus.hypervisor.x86.LapicState;
 import dev.nimbus.hypervisor.x86.X86Regs;
 import dev.nimbus.hypervisor.x86.X86Segment;
 import dev.nimbus.hypervisor.x86.X86Sregs;
@@ -325,11 +326,113 @@ class MshvVmTest {
         assertThatThrownBy(vcpu::getMpState).isInstanceOf(HypervisorException.class).hasMessageContaining("0x4 (idle suspend)");
     }
 
+    /**
+     * The hypervisor's local interrupt controller state as the TLFS lays it out (the offsets written here, not
+     * the backend's layout): id 0, version 4, LDR 8, DFR 12, spurious 16, ISR 20, TMR 52, IRR 84, ESR 116,
+     * ICR high 120 and low 124, LVT timer 128, thermal 132, perfmon 136, LINT0 140, LINT1 144, error 148,
+     * CMCI 152, error status 156, initial count 160, current count 164, divide 168, remote read 172.
+     */
+    private static byte[] hvLapic() {
+        MemorySegment s = MemorySegment.ofArray(new byte[176]);
+        for (int i = 0; i < 44; i++) {
+            s.set(JAVA_INT_UNALIGNED, 4L * i, 0x1000 + i);
+        }
+        return s.toArray(JAVA_BYTE);
+    }
+
     @Test
-    void whatIsNotMappedYetIsRefusedNamingIt() {
+    void theLapicIsTheHypervisorsStateAtTheXapicOffsetsWithTheTprFromCr8() {
         MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(0);
-        assertThatThrownBy(vcpu::getLapic).hasMessageContaining("LAPIC state is not mapped");
-        assertThatThrownBy(vcpu::supportedCpuid).hasMessageContaining("KVM_GET_SUPPORTED_CPUID");
+        kernel.vpState.put(0, hvLapic());
+        kernel.registers.put(HvRegisterName.CR8.value(), 3L);
+        kernel.calls.clear();
+        LapicState l = vcpu.getLapic();
+
+        MemorySegment arg = calls(MshvIoctls.MSHV_GET_VP_STATE).getFirst().argument();
+        assertThat(arg.get(JAVA_BYTE, VP_STATE_TYPE)).as("MSHV_VP_STATE_LAPIC").isEqualTo((byte) 0);
+        assertThat(arg.get(JAVA_INT_UNALIGNED, VP_STATE_BUF_SZ)).isEqualTo(4096);
+        assertThat(arg.get(JAVA_LONG_UNALIGNED, VP_STATE_BUF_PTR) % 4096).isZero();
+        int[][] expected = {{0x20, 0}, {0x30, 1}, {0xd0, 2}, {0xe0, 3}, {0xf0, 4}, {0x100, 5}, {0x170, 12}, {0x180, 13},
+            {0x1f0, 20}, {0x200, 21}, {0x270, 28}, {0x280, 29}, {0x310, 30}, {0x300, 31}, {0x320, 32}, {0x330, 33},
+            {0x340, 34}, {0x350, 35}, {0x360, 36}, {0x370, 37}, {0x2f0, 38}, {0x380, 40}, {0x390, 41}, {0x3e0, 42},
+            {0xc0, 43}};
+        for (int[] e : expected) {
+            assertThat(l.register(e[0])).as("register 0x%x", e[0]).isEqualTo(0x1000 + e[1]);
+        }
+        assertThat(l.register(0x80)).as("TPR = CR8 << 4").isEqualTo(0x30);
+        assertThat(l.register(0xa0)).as("PPR: not in the hypervisor's state").isZero();
+    }
+
+    @Test
+    void settingTheLapicWritesItsRegistersIntoTheHypervisorsStateAndKeepsWhatThePageLacks() {
+        MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(0);
+        kernel.vpState.put(0, hvLapic());
+        LapicState page = new LapicState(new byte[LapicState.SIZE]).withRegister(0x350, 0x700).withRegister(0x360, 0x400)
+                .withRegister(0xf0, 0x1ff).withRegister(0x170, 0x8000_0000).withRegister(0x80, 0x50);
+        kernel.calls.clear();
+        vcpu.setLapic(page);
+
+        assertThat(kernel.calls).extracting(KernelStandIn.Call::request).startsWith(MshvIoctls.MSHV_GET_VP_STATE,
+                MshvIoctls.MSHV_SET_VP_STATE);
+        KernelStandIn.Call set = calls(MshvIoctls.MSHV_SET_VP_STATE).getFirst();
+        assertThat(set.argument().get(JAVA_BYTE, VP_STATE_TYPE)).isEqualTo((byte) 0);
+        MemorySegment hv = set.input();
+        assertThat(hv.byteSize()).isEqualTo(4096);
+        assertThat(hv.get(JAVA_INT_UNALIGNED, 140)).as("LINT0").isEqualTo(0x700);
+        assertThat(hv.get(JAVA_INT_UNALIGNED, 144)).as("LINT1").isEqualTo(0x400);
+        assertThat(hv.get(JAVA_INT_UNALIGNED, 16)).as("spurious").isEqualTo(0x1ff);
+        assertThat(hv.get(JAVA_INT_UNALIGNED, 48)).as("ISR bits 224-255").isEqualTo(0x8000_0000);
+        assertThat(hv.get(JAVA_INT_UNALIGNED, 0)).as("APIC id from the page").isZero();
+        assertThat(hv.get(JAVA_INT_UNALIGNED, 156)).as("error status: not in the page, kept").isEqualTo(0x1000 + 39);
+        assertThat(lastSet()).containsExactly("CR8=5");
+    }
+
+    @Test
+    void theSupportedCpuidIsWhatTheHypervisorAnswersTheVpWithSubleavesAndWithoutItsOwnLeaves() {
+        MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(1);
+        List<String> asked = new ArrayList<>();
+        kernel.cpuid = (leaf, sub) -> {
+            asked.add(Integer.toHexString(leaf) + "." + sub);
+            return switch (leaf) {
+                case 0 -> new int[] {0xd, 0x756e6547, 0x6c65746e, 0x49656e69};
+                case 1 -> new int[] {0x806f8, 0x800, 0x80000000, 0};
+                case 4 -> sub < 2 ? new int[] {0x21 + 0x20 * sub, 0, 0, 0} : null; // data, instruction, then type 0
+                case 7 -> sub == 0 ? new int[] {1, 0x29c6fbf, 0, 0} : sub == 1 ? new int[] {0x1c30, 0, 0, 0} : new int[] {9, 9, 9, 9};
+                case 0xb -> sub < 2 ? new int[] {sub, 1, (sub + 1) << 8 | sub, 1} : new int[] {0, 0, sub, 1};
+                case 0xd -> sub == 0 ? new int[] {7, 0x340, 0x340, 0} : sub == 2 ? new int[] {0x100, 0x240, 0, 0} : null;
+                case 0x8000_0000 -> new int[] {0x8000_0008, 0, 0, 0};
+                case 0x8000_0008 -> new int[] {0x3027, 0, 0, 0};
+                default -> null;
+            };
+        };
+        kernel.calls.clear();
+        List<CpuidEntry> cpuid = vcpu.supportedCpuid();
+
+        assertThat(cpuid).contains(new CpuidEntry(0, 0, false, 0xd, 0x756e6547, 0x6c65746e, 0x49656e69),
+                new CpuidEntry(1, 0, false, 0x806f8, 0x800, 0x80000000, 0),
+                new CpuidEntry(0x8000_0008, 0, false, 0x3027, 0, 0, 0));
+        assertThat(cpuid).filteredOn(e -> e.function() == 4).extracting(CpuidEntry::index).as("up to the null cache").containsExactly(0, 1, 2);
+        assertThat(cpuid).filteredOn(e -> e.function() == 7).extracting(CpuidEntry::index).as("subleaf 0's count").containsExactly(0, 1);
+        assertThat(cpuid).filteredOn(e -> e.function() == 0xb).extracting(CpuidEntry::index).containsExactly(0, 1, 2);
+        assertThat(cpuid).filteredOn(e -> e.function() == 0xd).extracting(CpuidEntry::index).as("XSAVE components that answer")
+                .containsExactly(0, 1, 2);
+        assertThat(cpuid).filteredOn(e -> e.function() == 7).allMatch(CpuidEntry::indexed);
+        assertThat(cpuid).filteredOn(e -> e.function() == 1).noneMatch(CpuidEntry::indexed);
+        assertThat(cpuid).extracting(CpuidEntry::function).doesNotContain(0xe, 0x4000_0000, 0x8000_0009);
+        assertThat(asked).noneMatch(q -> q.startsWith("4000"));
+
+        List<KernelStandIn.Call> hv = calls(MshvIoctls.MSHV_ROOT_HVCALL);
+        assertThat(hv).allSatisfy(c -> {
+            assertThat(hvcallCode(c)).isEqualTo(HVCALL_GET_VP_CPUID_VALUES);
+            int reps = Short.toUnsignedInt(c.argument().get(JAVA_SHORT_UNALIGNED, ROOT_HVCALL_REPS));
+            assertThat(reps).isBetween(1, 8);
+            // the TLFS input: partition id, VP index at 8, flags at 12 (use the VP's XCR0/XSS, apply registered values), leaves from 24
+            assertThat(c.input().get(JAVA_INT_UNALIGNED, 8)).isEqualTo(1);
+            assertThat(c.input().get(JAVA_INT_UNALIGNED, 12)).isEqualTo(0b11);
+            assertThat(c.input().byteSize()).isEqualTo(24 + 24L * reps);
+            assertThat(Short.toUnsignedInt(c.argument().get(JAVA_SHORT_UNALIGNED, ROOT_HVCALL_OUT_SZ))).isEqualTo(16 * reps);
+        });
+        assertThat(hv.size()).as("batched").isLessThan(asked.size() / 4);
     }
 
     @Test

@@ -39,6 +39,7 @@ public final class HvConstants {
     public static final int HVCALL_GET_VP_REGISTERS = 0x0050;
     public static final int HVCALL_SET_VP_REGISTERS = 0x0051;
     public static final int HVCALL_ASSERT_VIRTUAL_INTERRUPT = 0x0094;
+    public static final int HVCALL_GET_VP_CPUID_VALUES = 0x00f4;
 
     // hypercall status (MSHV_ROOT_HVCALL's status)
     public static final int HV_STATUS_SUCCESS = 0x0;

@@ -213,6 +213,42 @@ public final class HvStructs {
 
     // ---- not in Linux's headers (see the class comment) ----
 
+    /**
+     * {@code MSHV_VP_STATE_LAPIC}'s data (the hypercall's {@code HV_GET_SET_VP_STATE_LAPIC_STATE}), the x64 form of
+     * the hypervisor's local interrupt controller state: the xAPIC registers by name, not at their MMIO offsets,
+     * with no TPR (that is CR8) and no PPR, APR or EOI. At the start of the page-sized buffer.
+     */
+    public static final StructLayout HV_LOCAL_INTERRUPT_CONTROLLER_STATE = packedStruct("hv_local_interrupt_controller_state",
+            field("apic_id", U32), field("apic_version", U32), field("apic_ldr", U32), field("apic_dfr", U32),
+            field("apic_spurious", U32), array("apic_isr", U32, 8), array("apic_tmr", U32, 8), array("apic_irr", U32, 8),
+            field("apic_esr", U32), field("apic_icr_high", U32), field("apic_icr_low", U32), field("apic_lvt_timer", U32),
+            field("apic_lvt_thermal", U32), field("apic_lvt_perfmon", U32), field("apic_lvt_lint0", U32),
+            field("apic_lvt_lint1", U32), field("apic_lvt_error", U32), field("apic_lvt_cmci", U32),
+            field("apic_error_status", U32), field("apic_initial_count", U32), field("apic_counter_value", U32),
+            field("apic_divide_configuration", U32), field("apic_remote_read", U32));
+
+    /** One query of {@code HVCALL_GET_VP_CPUID_VALUES}: leaf (EAX), subleaf (ECX), and the XCR0/XSS to answer for. */
+    public static final StructLayout HV_CPUID_LEAF_INFO = packedStruct("hv_cpuid_leaf_info",
+            field("eax", U32), field("ecx", U32), field("xfem", U64), field("xss", U64));
+    public static final long CPUID_LEAF_INFO_EAX = offset(HV_CPUID_LEAF_INFO, "eax");
+    public static final long CPUID_LEAF_INFO_ECX = offset(HV_CPUID_LEAF_INFO, "ecx");
+
+    /** {@code HVCALL_GET_VP_CPUID_VALUES} (a rep hypercall): its header; one {@link #HV_CPUID_LEAF_INFO} per rep follows. */
+    public static final StructLayout HV_INPUT_GET_VP_CPUID_VALUES = packedStruct("hv_input_get_vp_cpuid_values",
+            field("partition_id", U64), field("vp_index", U32),
+            packedUnion("flags", field("as_uint32", U32)), field("reserved", U32), field("padding", U32));
+    public static final long GET_CPUID_VALUES_VP_INDEX = offset(HV_INPUT_GET_VP_CPUID_VALUES, "vp_index");
+    public static final long GET_CPUID_VALUES_FLAGS = offset(HV_INPUT_GET_VP_CPUID_VALUES, "flags");
+    /** Where the queries start. */
+    public static final long GET_CPUID_VALUES_LEAVES = HV_INPUT_GET_VP_CPUID_VALUES.byteSize();
+    /** {@code flags}: answer for the VP's own XCR0 and XSS (bit 0), with the values registered for the partition applied (bit 1). */
+    public static final int GET_CPUID_VALUES_USE_VP_XFEM_XSS_BIT = 0;
+    public static final int GET_CPUID_VALUES_APPLY_REGISTERED_VALUES_BIT = 1;
+
+    /** One rep's output: EAX, EBX, ECX, EDX. */
+    public static final StructLayout HV_OUTPUT_GET_VP_CPUID_VALUES = packedStruct("hv_output_get_vp_cpuid_values",
+            field("eax", U32), field("ebx", U32), field("ecx", U32), field("edx", U32));
+
     /** {@code HVCALL_INSTALL_INTERCEPT}: which accesses ({@code HV_INTERCEPT_ACCESS_MASK_*}) of which kind to intercept. */
     public static final StructLayout HV_INPUT_INSTALL_INTERCEPT = packedStruct("hv_input_install_intercept",
             field("partition_id", U64), field("access_type", U32), field("intercept_type", U32),
@@ -307,7 +343,8 @@ public final class HvStructs {
 
     /** The layouts those headers lack (see the class comment). */
     public static final List<StructLayout> NOT_IN_LINUX_HEADERS = List.of(HV_X64_FP_CONTROL_STATUS_REGISTER,
-            HV_X64_XMM_CONTROL_STATUS_REGISTER, HV_INPUT_INSTALL_INTERCEPT,
+            HV_X64_XMM_CONTROL_STATUS_REGISTER, HV_LOCAL_INTERRUPT_CONTROLLER_STATE, HV_CPUID_LEAF_INFO,
+            HV_INPUT_GET_VP_CPUID_VALUES, HV_OUTPUT_GET_VP_CPUID_VALUES, HV_INPUT_INSTALL_INTERCEPT,
             HV_X64_IO_PORT_INTERCEPT_MESSAGE, HV_X64_CPUID_INTERCEPT_MESSAGE, HV_X64_MSR_INTERCEPT_MESSAGE,
             HV_X64_EXCEPTION_INTERCEPT_MESSAGE, HV_X64_UNRECOVERABLE_EXCEPTION_MESSAGE, HV_X64_HALT_MESSAGE);
 }

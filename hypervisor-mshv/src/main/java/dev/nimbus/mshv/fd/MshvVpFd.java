@@ -97,6 +97,44 @@ public final class MshvVpFd extends MshvFd {
         }
     }
 
+    /** CPUID queries per {@code HVCALL_GET_VP_CPUID_VALUES}: 24 bytes of input and 16 of output each. */
+    public static final int CPUID_BATCH = (int) Math.min((HVCALL_BUFFER - GET_CPUID_VALUES_LEAVES) / HV_CPUID_LEAF_INFO.byteSize(),
+            HVCALL_BUFFER / HV_OUTPUT_GET_VP_CPUID_VALUES.byteSize());
+
+    /**
+     * {@code HVCALL_GET_VP_CPUID_VALUES}: what the hypervisor answers this VP for leaf {@code leaves[i]}, subleaf
+     * {@code subleaves[i]}, for the VP's own XCR0 and XSS, as EAX, EBX, ECX, EDX at {@code out[4 * i]}; in batches
+     * of {@link #CPUID_BATCH} repetitions.
+     */
+    public void getCpuidValues(int[] leaves, int[] subleaves, int[] out) {
+        if (subleaves.length != leaves.length || out.length < 4 * leaves.length) {
+            throw new IllegalArgumentException(leaves.length + " CPUID queries need as many subleaves and 4 outputs each");
+        }
+        long info = HV_CPUID_LEAF_INFO.byteSize();
+        long answer = HV_OUTPUT_GET_VP_CPUID_VALUES.byteSize();
+        for (int from = 0; from < leaves.length; from += CPUID_BATCH) {
+            int n = Math.min(CPUID_BATCH, leaves.length - from);
+            long inSize = GET_CPUID_VALUES_LEAVES + info * n;
+            MemorySegment s = hvcallScratch(inSize);
+            s.set(JAVA_INT_UNALIGNED, HVCALL_IN + GET_CPUID_VALUES_VP_INDEX, index);
+            s.set(JAVA_INT_UNALIGNED, HVCALL_IN + GET_CPUID_VALUES_FLAGS, 1 << GET_CPUID_VALUES_USE_VP_XFEM_XSS_BIT
+                    | 1 << GET_CPUID_VALUES_APPLY_REGISTERED_VALUES_BIT);
+            for (int i = 0; i < n; i++) {
+                long e = HVCALL_IN + GET_CPUID_VALUES_LEAVES + info * i;
+                s.set(JAVA_INT_UNALIGNED, e + CPUID_LEAF_INFO_EAX, leaves[from + i]);
+                s.set(JAVA_INT_UNALIGNED, e + CPUID_LEAF_INFO_ECX, subleaves[from + i]);
+            }
+            int done = rootHvcall(s, HvConstants.HVCALL_GET_VP_CPUID_VALUES, n, inSize, n * answer,
+                    String.format("HVCALL_GET_VP_CPUID_VALUES(0x%x.%d%s)", leaves[from], subleaves[from], n > 1 ? ".." : ""));
+            if (done != n) {
+                throw new HypervisorException("HVCALL_GET_VP_CPUID_VALUES: the hypervisor completed " + done + " of " + n + " queries");
+            }
+            for (int i = 0; i < 4 * n; i++) {
+                out[4 * from + i] = s.get(JAVA_INT_UNALIGNED, HVCALL_OUT + 4L * i);
+            }
+        }
+    }
+
     private static void checkValues(HvRegisterName[] names, MemorySegment values, long valueSize) {
         if (values.byteSize() < names.length * valueSize) {
             throw new IllegalArgumentException(names.length + " registers need " + names.length * valueSize

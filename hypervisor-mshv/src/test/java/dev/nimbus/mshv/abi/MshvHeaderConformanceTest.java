@@ -150,7 +150,7 @@ class MshvHeaderConformanceTest {
         Map<String, Long> checked = hvConstantsInTheHeaders();
         assertThat(LayoutChecker.compareConstants(checked, answers, missing)).isEmpty();
         assertThat(missing).isEmpty();
-        assertThat(checked.keySet()).contains("HVMSG_X64_HALT", "HVCALL_SET_VP_REGISTERS",
+        assertThat(checked.keySet()).contains("HVMSG_X64_HALT", "HVCALL_SET_VP_REGISTERS", "HVCALL_GET_VP_CPUID_VALUES",
                 "HV_PARTITION_PROPERTY_SYNTHETIC_PROC_FEATURES", "HV_X64_REGISTER_DR7");
     }
 
@@ -180,6 +180,11 @@ class MshvHeaderConformanceTest {
         long registerValue = answers.get("S hv_register_assoc")[0] - REGISTER_ASSOC_VALUE;
         assertThat(HV_X64_FP_CONTROL_STATUS_REGISTER.byteSize()).isEqualTo(registerValue);
         assertThat(HV_X64_XMM_CONTROL_STATUS_REGISTER.byteSize()).isEqualTo(registerValue);
+        // the TLFS's fixed sizes: 44 registers of 4 bytes; a CPUID query of 24 bytes after a 24-byte header, 16 out
+        assertThat(HV_LOCAL_INTERRUPT_CONTROLLER_STATE.byteSize()).isEqualTo(176);
+        assertThat(HV_CPUID_LEAF_INFO.byteSize()).isEqualTo(24);
+        assertThat(GET_CPUID_VALUES_LEAVES).isEqualTo(24);
+        assertThat(HV_OUTPUT_GET_VP_CPUID_VALUES.byteSize()).isEqualTo(16);
     }
 
     @Test

@@ -45,6 +45,17 @@ public final class KernelStandIn implements NativeIoctl {
     public final java.util.Map<Integer, Long> registers = new java.util.HashMap<>();
     /** The high word of a value in {@link #registers} (0 where absent), for the 128-bit registers. */
     public final java.util.Map<Integer, Long> registersHigh = new java.util.HashMap<>();
+    /**
+     * What {@code HVCALL_GET_VP_CPUID_VALUES} answers for a leaf and subleaf: EAX, EBX, ECX, EDX (all 0 when
+     * unset or when it answers null).
+     */
+    public java.util.function.BiFunction<Integer, Integer, int[]> cpuid;
+    /**
+     * The VP state {@code MSHV_GET_VP_STATE} copies into the caller's buffer, by {@code MSHV_VP_STATE_*} type (its
+     * start; the rest of the buffer is zeroed). {@code MSHV_SET_VP_STATE} records the buffer it was given as its
+     * call's {@link Call#input()} and keeps it here, as the kernel would.
+     */
+    public final java.util.Map<Integer, byte[]> vpState = new java.util.HashMap<>();
     private final int[] results;
     private final int hvStatus;
     private int next;
@@ -88,7 +99,18 @@ public final class KernelStandIn implements NativeIoctl {
             input = MemorySegment.ofAddress(a.get(JAVA_LONG, ROOT_HVCALL_IN_PTR)).reinterpret(inSize).toArray(BYTES);
             a.set(JAVA_SHORT, ROOT_HVCALL_STATUS, (short) hvStatus);
             int outSize = Short.toUnsignedInt(a.get(JAVA_SHORT, ROOT_HVCALL_OUT_SZ));
-            if (outSize > 0) {
+            int code = Short.toUnsignedInt(a.get(JAVA_SHORT, ROOT_HVCALL_CODE));
+            if (code == dev.nimbus.mshv.abi.HvConstants.HVCALL_GET_VP_CPUID_VALUES) {
+                MemorySegment out = MemorySegment.ofAddress(a.get(JAVA_LONG, ROOT_HVCALL_OUT_PTR)).reinterpret(outSize);
+                MemorySegment in = MemorySegment.ofArray(input);
+                for (int i = 0; i < outSize / 16; i++) {
+                    long q = 24 + 24L * i;
+                    int[] r = cpuid == null ? null : cpuid.apply(in.get(JAVA_INT_AT0, q), in.get(JAVA_INT_AT0, q + 4));
+                    for (int w = 0; w < 4; w++) {
+                        out.set(JAVA_INT_AT0, 16L * i + 4 * w, r == null ? 0 : r[w]);
+                    }
+                }
+            } else if (outSize > 0) {
                 MemorySegment out = MemorySegment.ofAddress(a.get(JAVA_LONG, ROOT_HVCALL_OUT_PTR)).reinterpret(outSize);
                 for (int i = 0; i < outSize / 16; i++) {
                     int name = MemorySegment.ofArray(input).get(JAVA_INT_AT0, 16 + 4L * i);
@@ -96,6 +118,19 @@ public final class KernelStandIn implements NativeIoctl {
                     out.set(JAVA_LONG_AT0, 16L * i, value != null ? value : (long) name * 0x100);
                     out.set(JAVA_LONG_AT0, 16L * i + 8, value != null ? registersHigh.getOrDefault(name, 0L) : (long) name * 0x100 + 1);
                 }
+            }
+        }
+        if (request == MshvIoctls.MSHV_GET_VP_STATE || request == MshvIoctls.MSHV_SET_VP_STATE) {
+            int type = Byte.toUnsignedInt(a.get(BYTES, VP_STATE_TYPE));
+            MemorySegment buffer = MemorySegment.ofAddress(a.get(JAVA_LONG, VP_STATE_BUF_PTR))
+                    .reinterpret(Integer.toUnsignedLong(a.get(JAVA_INT_AT0, VP_STATE_BUF_SZ)));
+            if (request == MshvIoctls.MSHV_SET_VP_STATE) {
+                input = buffer.toArray(BYTES);
+                vpState.put(type, input.clone());
+            } else {
+                buffer.fill((byte) 0);
+                byte[] state = vpState.getOrDefault(type, new byte[0]);
+                MemorySegment.copy(MemorySegment.ofArray(state), 0, buffer, 0, Math.min(state.length, buffer.byteSize()));
             }
         }
         calls.add(new Call(request, a.asSlice(0, size).toArray(BYTES), input));
