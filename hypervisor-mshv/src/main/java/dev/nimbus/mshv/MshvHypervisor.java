@@ -17,6 +17,7 @@ import dev.nimbus.mshv.fd.MshvSystemFd;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.Set;
 
@@ -24,15 +25,20 @@ import java.util.Set;
  * The Microsoft Hypervisor backend's entry point (/dev/mshv, Linux as the root partition), found through
  * {@link java.util.ServiceLoader}. x86-64 only: AArch64 on MSHV is out of scope.
  *
- * <p>Its VM ({@link MshvVm}) and vCPU ({@link MshvVcpu}) exist and are tested against a stand-in for the
- * kernel, but a machine cannot run on it yet (no userspace IOAPIC; FPU, LAPIC and MP state not mapped), so
- * {@link #availability()} says so even where /dev/mshv opens, and {@link #createVm} refuses with that reason,
- * as the SPI's contract asks. Nothing here has run on a real /dev/mshv.
+ * <p>The SPI is built in full for x86-64 ({@link MshvVm}, {@link MshvVcpu}, the split irqchip with the VMM's
+ * IOAPIC), so where /dev/mshv opens the backend is usable and {@link #createVm} makes a partition. Nothing here
+ * has run on a real /dev/mshv: it is tested against a stand-in for the kernel and the hypervisor's headers only.
+ * Not built, and refused by name where asked for: dirty logging, an in-kernel IOAPIC (the hypervisor has none),
+ * XSAVE state beyond the x87/SSE registers, and {@code ins}/{@code outs} through guest page tables.
  */
 public final class MshvHypervisor implements Hypervisor {
     static final Path DEVICE = Path.of("/dev/mshv");
-    static final String MISSING = "the mshv backend cannot run a machine yet: the hypervisor has no in-kernel IOAPIC "
-            + "and the userspace one is not built for it, and FPU, LAPIC and MP state are not mapped onto its registers";
+    /** MSHV_MAX_VPS: the driver's limit on VPs per partition (drivers/hv/mshv_root.h; not in the uapi header). */
+    static final int MAX_VPS = 256;
+    /** What a VM here offers; dirty logging is not built, and there is no in-kernel IOAPIC. */
+    static final Set<Capability> CAPABILITIES = Collections.unmodifiableSet(EnumSet.of(Capability.IRQFD, Capability.IOEVENTFD,
+            Capability.GSI_ROUTING, Capability.SIGNAL_MSI, Capability.READONLY_MEMORY, Capability.IMMEDIATE_EXIT,
+            Capability.SPLIT_IRQCHIP));
     /** What the partition is created with: the hypervisor's local APIC (x2APIC too), 2 MiB pages where they fit. */
     static final long PT_FLAGS = 1L << MshvConstants.MSHV_PT_BIT_LAPIC | 1L << MshvConstants.MSHV_PT_BIT_X2APIC
             | 1L << MshvConstants.MSHV_PT_BIT_GPA_SUPER_PAGES;
@@ -60,12 +66,14 @@ public final class MshvHypervisor implements Hypervisor {
         } catch (SyscallException e) {
             return Availability.unusable("cannot open " + DEVICE + ": " + Errno.describe(e.errno()));
         }
-        return Availability.unusable(DEVICE + " is present, but " + MISSING);
+        return Availability.usable(DEVICE + " (this backend has been checked against a stand-in for the driver, "
+                + "not yet run on a Microsoft Hypervisor host)");
     }
 
+    /** {@link #CAPABILITIES} where the backend is usable, else none. */
     @Override
     public Set<Capability> capabilities() {
-        return EnumSet.noneOf(Capability.class);
+        return availability().usable() ? CAPABILITIES : EnumSet.noneOf(Capability.class);
     }
 
     /** What a running VM's VPs and devices ask of the driver: run, hypercalls (registers, interrupts), eventfds, routes. */
@@ -77,17 +85,24 @@ public final class MshvHypervisor implements Hypervisor {
 
     @Override
     public int maxVcpus() {
-        return 0;
+        return availability().usable() ? MAX_VPS : 0;
     }
 
+    /** A partition on a newly opened /dev/mshv; refused, with the reason, where the backend is unusable. */
     @Override
     public Vm createVm(VmOptions options) {
-        throw new HypervisorException("mshv: " + availability().reason());
+        Availability a = availability();
+        if (!a.usable()) {
+            throw new HypervisorException("mshv: " + a.reason());
+        }
+        try (MshvSystemFd system = MshvSystemFd.open()) {
+            return createVm(options, system);
+        }
     }
 
     /**
-     * A VM on {@code system}: a partition created with {@link #PT_FLAGS}, initialized, CPUID intercepted. What
-     * {@link #createVm} will do once the backend can run a machine; the tests call it with a stand-in.
+     * A VM on {@code system}: a partition created with {@link #PT_FLAGS}, initialized, CPUID intercepted (the
+     * partition keeps its own descriptor, so {@code system} may be closed after). The tests call it with a stand-in.
      */
     static MshvVm createVm(VmOptions options, MshvSystemFd system) {
         MshvPartitionFd partition = system.createPartition(PT_FLAGS);

@@ -86,7 +86,8 @@ public final class MshvVcpu implements X86Vcpu {
     static final Map<Integer, HvRegisterName> MSRS = Map.ofEntries(
             Map.entry(0x10, HvRegisterName.TSC), Map.entry(0x1b, HvRegisterName.APIC_BASE),
             Map.entry(0x174, HvRegisterName.SYSENTER_CS), Map.entry(0x175, HvRegisterName.SYSENTER_ESP),
-            Map.entry(0x176, HvRegisterName.SYSENTER_EIP), Map.entry(0x277, HvRegisterName.PAT),
+            Map.entry(0x176, HvRegisterName.SYSENTER_EIP), Map.entry(0x1a0, HvRegisterName.MSR_IA32_MISC_ENABLE),
+            Map.entry(0x277, HvRegisterName.PAT),
             Map.entry(0x2ff, HvRegisterName.MSR_MTRR_DEF_TYPE), Map.entry(0xc0000080, HvRegisterName.EFER),
             Map.entry(0xc0000081, HvRegisterName.STAR), Map.entry(0xc0000082, HvRegisterName.LSTAR),
             Map.entry(0xc0000083, HvRegisterName.CSTAR), Map.entry(0xc0000084, HvRegisterName.SFMASK),

@@ -32,9 +32,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * ioeventfd and MSI routes. CPUID is intercepted for the whole partition when it is made, so that the table
  * the platform sets ({@code X86Vcpu.setCpuid}) is what the guest sees.
  *
- * <p>Refused, naming why: an in-kernel interrupt controller (the hypervisor virtualises the local APIC but has
- * no IOAPIC, PIC or PIT: a userspace IOAPIC routing to MSIs is the way, issue 13, not built here), routes to
- * an irqchip pin, dirty logging, and an ioeventfd of any length (length 0).
+ * <p>The interrupt controller is the split kind ({@link MshvSplitIrqChip}): the hypervisor virtualises the local
+ * APICs and has no IOAPIC, PIC or PIT, so the VMM's IOAPIC routes its pins to MSIs. Refused, naming why: the
+ * in-kernel kind, routes to an irqchip pin, dirty logging, and an ioeventfd of any length (length 0).
  */
 public final class MshvVm implements Vm, GuestRam {
     private final MshvPartitionFd partition;
@@ -42,6 +42,7 @@ public final class MshvVm implements Vm, GuestRam {
     private final Arena arena = Arena.ofShared();
     private final Map<Integer, MemoryRegion> regions = new ConcurrentHashMap<>();
     private final List<MshvVcpu> vcpus = new ArrayList<>();
+    private IrqChip irqChip;
     private boolean closed;
 
     MshvVm(MshvPartitionFd partition, VmOptions options) {
@@ -96,15 +97,31 @@ public final class MshvVm implements Vm, GuestRam {
         throw new HypervisorException("mshv: dirty logging is not built for this backend");
     }
 
+    /**
+     * The split irqchip ({@link IrqChipConfig.X86Split}: the hypervisor's local APICs, the VMM's IOAPIC), once and
+     * before the first VP; the in-kernel kind is refused naming why, and so are other architectures' chips.
+     */
     @Override
-    public IrqChip createIrqChip(IrqChipConfig config) {
-        throw new HypervisorException("mshv: the hypervisor has no in-kernel IOAPIC, PIC or PIT for " + config
-                + "; a userspace IOAPIC routing to MSIs is needed and not built for this backend yet");
+    public synchronized IrqChip createIrqChip(IrqChipConfig config) {
+        if (irqChip != null) {
+            throw new IllegalStateException("this VM has an interrupt controller already");
+        }
+        if (!vcpus.isEmpty()) {
+            throw new IllegalStateException("the interrupt controller must be created before the first vCPU");
+        }
+        irqChip = switch (config) {
+            case IrqChipConfig.X86Split split -> new MshvSplitIrqChip(split, partition);
+            case IrqChipConfig.X86Legacy legacy -> throw new HypervisorException("mshv: the hypervisor has no in-kernel IOAPIC, "
+                    + "PIC or PIT (" + legacy + "): only the split irqchip, its local APICs with the VMM's IOAPIC (--platform irqchip=split)");
+            case IrqChipConfig.GicV3 g -> throw new IllegalArgumentException("GicV3 is for aarch64, this VM is x86_64");
+            case IrqChipConfig.Aia a -> throw new IllegalArgumentException("Aia is for riscv64, this VM is x86_64");
+        };
+        return irqChip;
     }
 
     @Override
-    public Optional<IrqChip> irqChip() {
-        return Optional.empty();
+    public synchronized Optional<IrqChip> irqChip() {
+        return Optional.ofNullable(irqChip);
     }
 
     @Override

@@ -494,10 +494,70 @@ class MshvVmTest {
     @Test
     void aMessageThisBackendDoesNotHandleIsAnUnknownExitNamingIt() {
         MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(0);
-        kernel.messages.add(new MessageBuilder(HVMSG_X64_APIC_EOI).message);
+        kernel.messages.add(new MessageBuilder(HVMSG_X64_SIPI_INTERCEPT).message);
         VcpuExit.Unknown u = (VcpuExit.Unknown) vcpu.run();
-        assertThat(u.reason()).isEqualTo(HVMSG_X64_APIC_EOI);
-        assertThat(u.detail()).contains("HVMSG_X64_APIC_EOI");
+        assertThat(u.reason()).isEqualTo(HVMSG_X64_SIPI_INTERCEPT);
+        assertThat(u.detail()).contains("HVMSG_X64_SIPI_INTERCEPT");
+    }
+
+    @Test
+    void theApicEoiMessageIsTheIoapicEoiExitOfItsVectorWithNothingWrittenBack() {
+        vm.createIrqChip(new IrqChipConfig.X86Split(0xfffbd000L, 0xfffbc000L, 24));
+        MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(2);
+        // hv_x64_apic_eoi_message: vp_index at 0, interrupt_vector at 4
+        kernel.messages.add(new MessageBuilder(HVMSG_X64_APIC_EOI).u32(0, 2).u32(4, 0x31).message);
+        kernel.messages.add(new MessageBuilder(HVMSG_X64_APIC_EOI).u32(0, 2).u32(4, 0x31).message);
+        kernel.calls.clear();
+        VcpuExit first = vcpu.run();
+        assertThat(first).isEqualTo(new VcpuExit.IoapicEoi(0x31));
+        assertThat(vcpu.run()).as("one exit object per vector: an EOI allocates nothing").isSameAs(first);
+        assertThat(calls(MshvIoctls.MSHV_ROOT_HVCALL)).as("no register write-back").isEmpty();
+    }
+
+    @Test
+    void theSplitIrqchipIsTheHypervisorsLocalApicsAndTheInKernelOneIsRefusedNamingWhy() {
+        assertThatThrownBy(() -> vm.createIrqChip(new IrqChipConfig.X86Legacy(0xfffbd000L, 0xfffbc000L, true)))
+                .isInstanceOf(HypervisorException.class).hasMessageContaining("no in-kernel IOAPIC").hasMessageContaining("split");
+        assertThat(vm.irqChip()).isEmpty();
+        var chip = vm.createIrqChip(new IrqChipConfig.X86Split(0xfffbd000L, 0xfffbc000L, 24));
+        assertThat(vm.irqChip()).contains(chip);
+        assertThat(chip.lineRoutes()).isEmpty();
+        assertThatThrownBy(() -> chip.setIrqLine(4, true)).isInstanceOf(UnsupportedOperationException.class)
+                .hasMessageContaining("IOAPIC is the VMM's");
+        assertThatThrownBy(() -> vm.createIrqChip(new IrqChipConfig.X86Split(0, 0, 24))).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void theIrqchipComesBeforeTheFirstVp() {
+        vm.createVcpu(0);
+        assertThatThrownBy(() -> vm.createIrqChip(new IrqChipConfig.X86Split(0xfffbd000L, 0xfffbc000L, 24)))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("before the first vCPU");
+    }
+
+    @Test
+    void anMsiIsAssertedOnTheLocalApicItNamesLevelTriggeredWhenItsDataSaysSo() {
+        var chip = vm.createIrqChip(new IrqChipConfig.X86Split(0xfffbd000L, 0xfffbc000L, 24));
+        kernel.calls.clear();
+        // the IOAPIC's level pin: APIC id 1, vector 0x31, fixed, level-triggered (bit 15) and asserted (bit 14)
+        chip.signalMsi(MsiMessage.of(0xfee0_1000L, 0xc031));
+        // an edge MSI-X vector in logical destination mode (address bit 2), lowest priority (delivery mode 1)
+        chip.signalMsi(MsiMessage.of(0xfee0_3004L, 0x0141));
+        // bit 14 alone (asserted, edge-triggered) is no level interrupt
+        chip.signalMsi(MsiMessage.of(0xfee0_0000L, 0x4022));
+        List<KernelStandIn.Call> hv = calls(MshvIoctls.MSHV_ROOT_HVCALL);
+        assertThat(hv).extracting(MshvVmTest::hvcallCode).containsOnly(HVCALL_ASSERT_VIRTUAL_INTERRUPT);
+        // hv_input_assert_virtual_interrupt: control at 8 (type, then level bit 32, logical bit 33), dest_addr 16, vector 24
+        MemorySegment level = hv.get(0).input();
+        assertThat(level.get(JAVA_LONG_UNALIGNED, 8)).isEqualTo(1L << 32);
+        assertThat(level.get(JAVA_LONG_UNALIGNED, 16)).isEqualTo(1);
+        assertThat(level.get(JAVA_INT_UNALIGNED, 24)).isEqualTo(0x31);
+        MemorySegment edge = hv.get(1).input();
+        assertThat(edge.get(JAVA_LONG_UNALIGNED, 8)).isEqualTo(1L << 33 | HV_X64_INTERRUPT_TYPE_LOWESTPRIORITY);
+        assertThat(edge.get(JAVA_LONG_UNALIGNED, 16)).isEqualTo(3);
+        assertThat(edge.get(JAVA_INT_UNALIGNED, 24)).isEqualTo(0x41);
+        assertThat(hv.get(2).input().get(JAVA_LONG_UNALIGNED, 8)).isZero();
+        assertThatThrownBy(() -> chip.signalMsi(MsiMessage.of(0xfec0_0000L, 0x31))).isInstanceOf(HypervisorException.class)
+                .hasMessageContaining("address 0xfec00000");
     }
 
     @Test
@@ -508,11 +568,33 @@ class MshvVmTest {
     }
 
     @Test
-    void theBackendClaimsX8664OnlyAndNamesWhatIsMissing() {
+    void theBackendClaimsX8664OnlyAndIsUnusableWithoutDevMshv() {
         MshvHypervisor mshv = new MshvHypervisor();
         assertThat(mshv.architectures()).containsExactly(dev.nimbus.hypervisor.Arch.X86_64);
+        org.junit.jupiter.api.Assumptions.assumeFalse(Files.exists(Path.of("/dev/mshv")), "this host has /dev/mshv");
         assertThat(mshv.availability().usable()).isFalse();
+        assertThat(mshv.availability().reason()).contains("/dev/mshv does not exist");
+        assertThat(mshv.capabilities()).isEmpty();
+        assertThat(mshv.maxVcpus()).isZero();
         assertThatThrownBy(() -> mshv.createVm(VmOptions.defaults())).isInstanceOf(HypervisorException.class)
-                .hasMessageStartingWith("mshv: ");
+                .hasMessageStartingWith("mshv: /dev/mshv does not exist");
+    }
+
+    @Test
+    void whatAVmOffersIncludesTheSplitIrqchipAndNotDirtyLoggingOrAnInKernelIoapic() {
+        assertThat(MshvHypervisor.CAPABILITIES).contains(dev.nimbus.hypervisor.Capability.SPLIT_IRQCHIP,
+                dev.nimbus.hypervisor.Capability.SIGNAL_MSI, dev.nimbus.hypervisor.Capability.IRQFD)
+                .doesNotContain(dev.nimbus.hypervisor.Capability.DIRTY_LOG, dev.nimbus.hypervisor.Capability.IN_KERNEL_IOAPIC);
+        // the x86-64 platform's automatic choice is the split irqchip with these
+        assertThat(new X86_64Platform().interruptController(new X86_64Platform().layout(256L << 20), 2,
+                dev.nimbus.hypervisor.arch.IrqChipMode.AUTO, MshvHypervisor.CAPABILITIES)).isInstanceOf(IrqChipConfig.X86Split.class);
+    }
+
+    @Test
+    void theBootMsrsAllHaveHypervisorRegisterNames() {
+        MshvVcpu vcpu = (MshvVcpu) vm.createVcpu(0);
+        kernel.calls.clear();
+        vcpu.setMsrs(dev.nimbus.arch.x86_64.boot.VcpuSetup.bootMsrs());
+        assertThat(lastSet()).contains("MSR_IA32_MISC_ENABLE=1", "MSR_MTRR_DEF_TYPE=806");
     }
 }

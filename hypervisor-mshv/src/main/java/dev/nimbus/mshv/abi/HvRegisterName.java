@@ -99,6 +99,7 @@ public enum HvRegisterName {
     SFMASK("HV_X64_REGISTER_SFMASK", 0x0008000B),
     MSR_MTRR_DEF_TYPE("HV_X64_REGISTER_MSR_MTRR_DEF_TYPE", 0x0008000E, true),
     TSC_AUX("HV_X64_REGISTER_TSC_AUX", 0x0008007B),
+    MSR_IA32_MISC_ENABLE("HV_X64_REGISTER_MSR_IA32_MISC_ENABLE", 0x000800A0),
 
     /** An event to inject at the next entry (the hypervisor's form of KVM's pending exception/interrupt). */
     PENDING_INTERRUPTION("HV_REGISTER_PENDING_INTERRUPTION", 0x00010002),

@@ -164,6 +164,15 @@ public final class HvStructs {
     public static final long MEMORY_GPA = offset(HV_X64_MEMORY_INTERCEPT_MESSAGE, "guest_physical_address");
     public static final long MEMORY_INSTRUCTION_BYTES = offset(HV_X64_MEMORY_INTERCEPT_MESSAGE, "instruction_bytes");
 
+    /**
+     * The guest's local APIC ended a level-triggered interrupt ({@code HVMSG_X64_APIC_EOI}): the VP and the vector.
+     * No intercept header: this is the whole payload.
+     */
+    public static final StructLayout HV_X64_APIC_EOI_MESSAGE = packedStruct("hv_x64_apic_eoi_message",
+            field("vp_index", U32), field("interrupt_vector", U32));
+    public static final long APIC_EOI_VP_INDEX = offset(HV_X64_APIC_EOI_MESSAGE, "vp_index");
+    public static final long APIC_EOI_INTERRUPT_VECTOR = offset(HV_X64_APIC_EOI_MESSAGE, "interrupt_vector");
+
     // ---- hypercall inputs ----
 
     public static final UnionLayout HV_INPUT_VTL = packedUnion("hv_input_vtl", field("as_uint8", U8));
@@ -337,7 +346,7 @@ public final class HvStructs {
     /** Every layout Linux's {@code include/hyperv} headers define, checked against them. */
     public static final List<StructLayout> IN_LINUX_HEADERS = List.of(HV_MESSAGE_HEADER, HV_MESSAGE,
             HV_X64_SEGMENT_REGISTER, HV_X64_TABLE_REGISTER, HV_U128, HV_REGISTER_ASSOC, HV_X64_INTERCEPT_MESSAGE_HEADER,
-            HV_X64_MEMORY_INTERCEPT_MESSAGE, HV_INPUT_GET_VP_REGISTERS, HV_INPUT_SET_VP_REGISTERS,
+            HV_X64_MEMORY_INTERCEPT_MESSAGE, HV_X64_APIC_EOI_MESSAGE, HV_INPUT_GET_VP_REGISTERS, HV_INPUT_SET_VP_REGISTERS,
             HV_INPUT_GET_PARTITION_PROPERTY, HV_OUTPUT_GET_PARTITION_PROPERTY, HV_INPUT_SET_PARTITION_PROPERTY,
             HV_INPUT_ASSERT_VIRTUAL_INTERRUPT);
 

@@ -7,7 +7,7 @@ package dev.nimbus.mshv.intercept;
  */
 public sealed interface HvIntercept
         permits IoPortIntercept, MemoryIntercept, HaltIntercept, CpuidIntercept, MsrIntercept, ExceptionIntercept,
-        UnrecoverableException {
-    /** What every x64 intercept carries: VP, instruction length, access, execution state, CS, RIP, RFLAGS. */
-    InterceptHeader header();
+        UnrecoverableException, ApicEoi {
+    // every kind but ApicEoi carries an InterceptHeader (VP, instruction length, access, execution state, CS,
+    // RIP, RFLAGS) as its header(); the EOI message has only the VP and the vector
 }

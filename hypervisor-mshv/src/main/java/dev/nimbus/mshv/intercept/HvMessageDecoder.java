@@ -47,6 +47,7 @@ public final class HvMessageDecoder {
                     u64(p, MSR_RDX), u64(p, MSR_RAX));
             case HVMSG_X64_EXCEPTION_INTERCEPT -> exception(p);
             case HVMSG_UNRECOVERABLE_EXCEPTION -> new UnrecoverableException(header(p));
+            case HVMSG_X64_APIC_EOI -> apicEoi(p);
             default -> throw new HypervisorException(String.format(
                     "mshv: the VP stopped with hv_message type 0x%08x (%s), which this backend does not handle",
                     type, TYPE_NAMES.getOrDefault(type, "a type the hypervisor headers do not name")));
@@ -73,6 +74,15 @@ public final class HvMessageDecoder {
         return new MemoryIntercept(header(p), unmapped, u64(p, MEMORY_GPA), u64(p, MEMORY_GVA),
                 (info >>> MEMORY_ACCESS_GVA_VALID_BIT & 1) != 0, p.get(JAVA_INT_UNALIGNED, MEMORY_CACHE_TYPE),
                 instruction(p, MEMORY_INSTRUCTION_BYTE_COUNT, MEMORY_INSTRUCTION_BYTES, "memory"));
+    }
+
+    private static ApicEoi apicEoi(MemorySegment p) {
+        int vector = p.get(JAVA_INT_UNALIGNED, APIC_EOI_INTERRUPT_VECTOR);
+        if (vector < 0 || vector > 0xff) {
+            throw new HypervisorException(String.format("mshv: HVMSG_X64_APIC_EOI for vector 0x%x, which no x86 interrupt has",
+                    Integer.toUnsignedLong(vector)));
+        }
+        return new ApicEoi(p.get(JAVA_INT_UNALIGNED, APIC_EOI_VP_INDEX), vector);
     }
 
     private static ExceptionIntercept exception(MemorySegment p) {

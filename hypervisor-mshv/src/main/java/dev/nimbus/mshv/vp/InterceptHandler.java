@@ -6,6 +6,7 @@ import dev.nimbus.hypervisor.x86.InstructionEmulator;
 import dev.nimbus.hypervisor.x86.InstructionEmulator.CodeMode;
 import dev.nimbus.mshv.abi.HvRegisterName;
 import dev.nimbus.mshv.fd.MshvVpFd;
+import dev.nimbus.mshv.intercept.ApicEoi;
 import dev.nimbus.mshv.intercept.CpuidIntercept;
 import dev.nimbus.mshv.intercept.ExceptionIntercept;
 import dev.nimbus.mshv.intercept.HaltIntercept;
@@ -51,6 +52,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
  *       instruction's later addresses are translated only within the page of the intercept's GVA, and at most
  *       16 accesses are made per intercept: beyond them the REP stops and the guest executes it again.</li>
  *   <li>{@code hlt}: {@link VcpuExit.Halt}.</li>
+ *   <li>{@code HVMSG_X64_APIC_EOI} (the guest ended an interrupt asserted as level-triggered, which only the
+ *       userspace IOAPIC's level pins are): {@link VcpuExit.IoapicEoi}, as KVM's split irqchip reports
+ *       {@code KVM_EXIT_IOAPIC_EOI}; nothing to complete.</li>
  *   <li>CPUID: answered here, from the table {@link #setCpuid} was given, else the hypervisor's default
  *       answer from the message; no exit.</li>
  *   <li>{@code rdmsr}/{@code wrmsr} of an intercepted MSR: answered here, from what the guest wrote before (0
@@ -75,6 +79,15 @@ public final class InterceptHandler {
         HvRegisterName.R8, HvRegisterName.R9, HvRegisterName.R10, HvRegisterName.R11, HvRegisterName.R12,
         HvRegisterName.R13, HvRegisterName.R14, HvRegisterName.R15, HvRegisterName.CR0, HvRegisterName.CR2,
         HvRegisterName.CR3, HvRegisterName.CR4, HvRegisterName.EFER};
+    /** The exit of each vector's EOI, made once: an EOI needs nothing completed, so the exit is shared. */
+    private static final VcpuExit.IoapicEoi[] EOIS = new VcpuExit.IoapicEoi[256];
+
+    static {
+        for (int v = 0; v < EOIS.length; v++) {
+            EOIS[v] = new VcpuExit.IoapicEoi(v);
+        }
+    }
+
     private static final long PAGE = 4096;
     private static final long DF = 0x400;
     private static final long CR0_PG = 1L << 31;
@@ -132,6 +145,7 @@ public final class InterceptHandler {
                     "mshv: exception intercept: vector %d%s, parameter 0x%x, at rip 0x%x (instruction %s)%n%s", e.vector(),
                     e.errorCode().isPresent() ? String.format(", error code 0x%x", e.errorCode().getAsInt()) : "",
                     e.parameter(), e.header().rip(), e.instruction(), dump()));
+            case ApicEoi e -> EOIS[e.vector()];
             case UnrecoverableException u -> new VcpuExit.InternalError(String.format(
                     "mshv: HVMSG_UNRECOVERABLE_EXCEPTION (the guest cannot go on: a triple fault, among others) at rip 0x%x%n%s",
                     u.header().rip(), dump()));

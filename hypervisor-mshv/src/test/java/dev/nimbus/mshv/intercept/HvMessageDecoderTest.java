@@ -131,7 +131,7 @@ class HvMessageDecoderTest {
 
     @Test
     void theHeaderGivesExecutionStateAndCs() {
-        InterceptHeader h = new MessageBuilder(HVMSG_X64_HALT).header(HV_INTERCEPT_ACCESS_EXECUTE, 0x5000, 1).decode().header();
+        InterceptHeader h = ((HaltIntercept) new MessageBuilder(HVMSG_X64_HALT).header(HV_INTERCEPT_ACCESS_EXECUTE, 0x5000, 1).decode()).header();
 
         assertThat(h.vpIndex()).isEqualTo(1);
         assertThat(h.access()).isEqualTo(AccessType.EXECUTE);
@@ -152,7 +152,15 @@ class HvMessageDecoderTest {
                 .isInstanceOf(HaltIntercept.class);
         HvIntercept fatal = new MessageBuilder(HVMSG_UNRECOVERABLE_EXCEPTION).header(HV_INTERCEPT_ACCESS_EXECUTE, 0x6000, 0).decode();
         assertThat(fatal).isInstanceOf(UnrecoverableException.class);
-        assertThat(fatal.header().rip()).isEqualTo(0x6000);
+        assertThat(((UnrecoverableException) fatal).header().rip()).isEqualTo(0x6000);
+    }
+
+    @Test
+    void anApicEoiIsTheVpAndTheVectorWithNoInterceptHeader() {
+        // hv_x64_apic_eoi_message: vp_index at 0, interrupt_vector at 4 of the payload
+        assertThat(new MessageBuilder(HVMSG_X64_APIC_EOI).u32(0, 3).u32(4, 0x31).decode()).isEqualTo(new ApicEoi(3, 0x31));
+        assertThatThrownBy(new MessageBuilder(HVMSG_X64_APIC_EOI).u32(0, 3).u32(4, 0x131)::decode)
+                .isInstanceOf(HypervisorException.class).hasMessageContaining("vector 0x131");
     }
 
     @Test
@@ -196,8 +204,8 @@ class HvMessageDecoderTest {
 
     @Test
     void aMessageTypeThisBackendDoesNotHandleIsNamedWithItsNumber() {
-        assertThatThrownBy(() -> new MessageBuilder(HVMSG_X64_APIC_EOI).decode()).isInstanceOf(HypervisorException.class)
-                .hasMessageContaining("hv_message type 0x80010004 (HVMSG_X64_APIC_EOI)");
+        assertThatThrownBy(() -> new MessageBuilder(HVMSG_X64_SIPI_INTERCEPT).decode()).isInstanceOf(HypervisorException.class)
+                .hasMessageContaining("hv_message type 0x80010009 (HVMSG_X64_SIPI_INTERCEPT)");
         assertThatThrownBy(() -> new MessageBuilder(0x1234_5678).decode())
                 .hasMessageContaining("type 0x12345678 (a type the hypervisor headers do not name)");
         assertThatThrownBy(() -> new MessageBuilder(HVMSG_NONE).decode()).hasMessageContaining("0x00000000 (HVMSG_NONE)");
