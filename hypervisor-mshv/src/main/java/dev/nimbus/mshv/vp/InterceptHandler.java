@@ -56,7 +56,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
  *       userspace IOAPIC's level pins are): {@link VcpuExit.IoapicEoi}, as KVM's split irqchip reports
  *       {@code KVM_EXIT_IOAPIC_EOI}; nothing to complete.</li>
  *   <li>CPUID: answered here, from the table {@link #setCpuid} was given, else the hypervisor's default
- *       answer from the message; no exit.</li>
+ *       answer from the message (and always its EBX of leaf 0xD subleaves 0 and 1, the XSAVE size for the
+ *       guest's current XCR0 and XSS); no exit.</li>
  *   <li>{@code rdmsr}/{@code wrmsr} of an intercepted MSR: answered here, from what the guest wrote before (0
  *       at first); no exit.</li>
  *   <li>An intercepted exception, and {@code HVMSG_UNRECOVERABLE_EXCEPTION} (how the hypervisor reports a
@@ -495,7 +496,9 @@ public final class InterceptHandler {
         for (CpuidEntry e : cpuid) {
             if (e.function() == leaf && (!e.indexed() || e.index() == subleaf)) {
                 eax = e.eax();
-                ebx = e.ebx();
+                // leaf 0xD's EBX in subleaves 0 and 1 is the XSAVE area's size for the XCR0 (and XSS) the guest has
+                // set by now, which a table made at boot cannot know (KVM updates it); the hypervisor's answer does
+                ebx = leaf == 0xd && (subleaf == 0 || subleaf == 1) ? c.defaultRbx() : e.ebx();
                 ecx = e.ecx();
                 edx = e.edx();
                 break;

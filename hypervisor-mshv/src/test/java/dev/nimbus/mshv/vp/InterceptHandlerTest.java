@@ -304,6 +304,20 @@ class InterceptHandlerTest {
     }
 
     @Test
+    void theXsaveSizeInLeaf0xdIsTheHypervisorsForTheGuestsCurrentXcr0() {
+        // the table was made at boot, with XCR0 = x87 only (0x240 bytes); the guest has since enabled AVX (0x340)
+        handler.setCpuid(List.of(new CpuidEntry(0xd, 0, true, 7, 0x240, 0x340, 0), new CpuidEntry(0xd, 2, true, 0x100, 0x240, 0, 0)));
+        handler.handle(new MessageBuilder(HVMSG_X64_CPUID_INTERCEPT).header(HV_INTERCEPT_ACCESS_EXECUTE, RIP, 2)
+                .u64(CPUID_RAX, 0xd).u64(CPUID_RCX, 0).u64(CPUID_DEFAULT_RBX, 0x340).decode());
+        assertThat(written()).containsEntry(HvRegisterName.RAX, 7L).containsEntry(HvRegisterName.RBX, 0x340L)
+                .containsEntry(HvRegisterName.RCX, 0x340L);
+        kernel.calls.clear();
+        handler.handle(new MessageBuilder(HVMSG_X64_CPUID_INTERCEPT).header(HV_INTERCEPT_ACCESS_EXECUTE, RIP, 2)
+                .u64(CPUID_RAX, 0xd).u64(CPUID_RCX, 2).u64(CPUID_DEFAULT_RBX, 0x999).decode());
+        assertThat(written()).as("a component's offset is the table's").containsEntry(HvRegisterName.RBX, 0x240L);
+    }
+
+    @Test
     void anInterceptedMsrReadsBackWhatWasWritten() {
         assertThat(handler.handle(new MessageBuilder(HVMSG_X64_MSR_INTERCEPT).header(HV_INTERCEPT_ACCESS_WRITE, RIP, 2)
                 .u32(MSR_NUMBER, 0x4b56_4d01).u64(MSR_RDX, 0x1).u64(MSR_RAX, 0x2345_6001L).decode())).isNull(); // wrmsr
