@@ -6,6 +6,7 @@ import java.lang.foreign.MemoryLayout.PathElement;
 import java.lang.foreign.MemorySegment;
 
 import static dev.nimbus.mshv.abi.HvStructs.HV_LOCAL_INTERRUPT_CONTROLLER_STATE;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
 
 /**
@@ -22,24 +23,26 @@ final class LapicFormat {
     private static final int TMR = 0x180;
     private static final int IRR = 0x200;
 
-    /** The 32-bit fields of the hypervisor's state and their offsets in the page (ISR, TMR, IRR apart). */
-    private static final Object[][] FIELDS = {
-        {"apic_id", 0x20}, {"apic_version", 0x30}, {"apic_remote_read", 0xc0}, {"apic_ldr", 0xd0}, {"apic_dfr", 0xe0},
-        {"apic_spurious", 0xf0}, {"apic_esr", 0x280}, {"apic_lvt_cmci", 0x2f0}, {"apic_icr_low", 0x300},
-        {"apic_icr_high", 0x310}, {"apic_lvt_timer", 0x320}, {"apic_lvt_thermal", 0x330}, {"apic_lvt_perfmon", 0x340},
-        {"apic_lvt_lint0", 0x350}, {"apic_lvt_lint1", 0x360}, {"apic_lvt_error", 0x370}, {"apic_initial_count", 0x380},
-        {"apic_counter_value", 0x390}, {"apic_divide_configuration", 0x3e0},
+    /** A 32-bit register of the hypervisor's state, at {@code hvOffset} there and {@code pageOffset} in the page. */
+    private record Register(long hvOffset, int pageOffset) {
+        Register(String field, int pageOffset) {
+            this(offset(field), pageOffset);
+        }
+    }
+
+    /** The registers but ISR, TMR and IRR, which are eight words each. */
+    private static final Register[] REGISTERS = {
+        new Register("apic_id", 0x20), new Register("apic_version", 0x30), new Register("apic_remote_read", 0xc0),
+        new Register("apic_ldr", 0xd0), new Register("apic_dfr", 0xe0), new Register("apic_spurious", 0xf0),
+        new Register("apic_esr", 0x280), new Register("apic_lvt_cmci", 0x2f0), new Register("apic_icr_low", 0x300),
+        new Register("apic_icr_high", 0x310), new Register("apic_lvt_timer", 0x320), new Register("apic_lvt_thermal", 0x330),
+        new Register("apic_lvt_perfmon", 0x340), new Register("apic_lvt_lint0", 0x350), new Register("apic_lvt_lint1", 0x360),
+        new Register("apic_lvt_error", 0x370), new Register("apic_initial_count", 0x380),
+        new Register("apic_counter_value", 0x390), new Register("apic_divide_configuration", 0x3e0),
     };
-    private static final long[] HV_OFFSETS = new long[FIELDS.length];
     private static final long HV_ISR = offset("apic_isr");
     private static final long HV_TMR = offset("apic_tmr");
     private static final long HV_IRR = offset("apic_irr");
-
-    static {
-        for (int i = 0; i < FIELDS.length; i++) {
-            HV_OFFSETS[i] = offset((String) FIELDS[i][0]);
-        }
-    }
 
     private LapicFormat() {}
 
@@ -50,8 +53,8 @@ final class LapicFormat {
     /** The SPI's page from the hypervisor's {@code state} and the VP's {@code cr8}. */
     static LapicState toPage(MemorySegment state, long cr8) {
         MemorySegment page = MemorySegment.ofArray(new byte[LapicState.SIZE]);
-        for (int i = 0; i < FIELDS.length; i++) {
-            page.set(JAVA_INT_UNALIGNED, (int) FIELDS[i][1], state.get(JAVA_INT_UNALIGNED, HV_OFFSETS[i]));
+        for (Register r : REGISTERS) {
+            page.set(JAVA_INT_UNALIGNED, r.pageOffset(), state.get(JAVA_INT_UNALIGNED, r.hvOffset()));
         }
         for (int i = 0; i < 8; i++) {
             page.set(JAVA_INT_UNALIGNED, ISR + 16L * i, state.get(JAVA_INT_UNALIGNED, HV_ISR + 4L * i));
@@ -59,13 +62,13 @@ final class LapicFormat {
             page.set(JAVA_INT_UNALIGNED, IRR + 16L * i, state.get(JAVA_INT_UNALIGNED, HV_IRR + 4L * i));
         }
         page.set(JAVA_INT_UNALIGNED, TPR, (int) (cr8 & 0xf) << 4);
-        return new LapicState(page.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+        return new LapicState(page.toArray(JAVA_BYTE));
     }
 
     /** Writes {@code lapic}'s registers into the hypervisor's {@code state} (what the page lacks is left as it is). */
     static void fromPage(LapicState lapic, MemorySegment state) {
-        for (int i = 0; i < FIELDS.length; i++) {
-            state.set(JAVA_INT_UNALIGNED, HV_OFFSETS[i], lapic.register((int) FIELDS[i][1]));
+        for (Register r : REGISTERS) {
+            state.set(JAVA_INT_UNALIGNED, r.hvOffset(), lapic.register(r.pageOffset()));
         }
         for (int i = 0; i < 8; i++) {
             state.set(JAVA_INT_UNALIGNED, HV_ISR + 4L * i, lapic.register(ISR + 16 * i));
