@@ -43,6 +43,8 @@ class LauncherJavaDiscoveryTest {
         Files.createDirectories(root.resolve(".mvn"));
         Files.copy(real.resolve("nimbus"), root.resolve("nimbus"), StandardCopyOption.COPY_ATTRIBUTES);
         Files.copy(real.resolve(".mvn/jdk25.sh"), root.resolve(".mvn/jdk25.sh"));
+        Files.createDirectories(root.resolve("vmm"));
+        Files.copy(real.resolve("vmm/nimbus.jvm-options"), root.resolve("vmm/nimbus.jvm-options"));
         // a source older than the jar: the jar is current
         Path source = root.resolve("vmm/src/main/java/Vmm.java");
         Files.createDirectories(source.getParent());
@@ -118,7 +120,36 @@ class LauncherJavaDiscoveryTest {
         assertThat(r.err()).isEmpty();
         assertThat(r.exit()).isZero();
         assertThat(r.out().strip()).isEqualTo("ran " + jre.resolve("bin/java")
-                + " --enable-native-access=ALL-UNNAMED -jar " + jar + " --version");
+                + " --enable-native-access=ALL-UNNAMED " + jvmOptions() + " -jar " + jar + " --version");
+    }
+
+    /** vmm/nimbus.jvm-options as the launcher passes them: one line each, without comments and blank lines. */
+    private String jvmOptions() throws IOException {
+        return String.join(" ", Files.readAllLines(root.resolve("vmm/nimbus.jvm-options")).stream()
+                .map(String::strip).filter(l -> !l.isEmpty() && !l.startsWith("#")).toList());
+    }
+
+    @Test
+    void theBuildsAotCacheIsUsedOnlyWhenItIsNewerThanTheJar() throws Exception {
+        Path jre = java("java-25-openjdk-amd64", 25, false);
+        Path aot = root.resolve("vmm/target/nimbus.aot");
+        Files.writeString(aot, "a cache");
+        Files.setLastModifiedTime(jar, FileTime.from(Instant.now().minusSeconds(60)));
+        assertThat(nimbus("--version").out().strip()).isEqualTo("ran " + jre.resolve("bin/java")
+                + " --enable-native-access=ALL-UNNAMED " + jvmOptions() + " -XX:AOTCache=" + aot
+                + " -Xlog:aot=off -Xlog:cds=off -jar " + jar + " --version");
+        // a jar rebuilt after the cache: the cache is of another jar
+        Files.setLastModifiedTime(aot, FileTime.from(Instant.now().minusSeconds(120)));
+        assertThat(nimbus("--version").out()).doesNotContain("AOTCache");
+    }
+
+    @Test
+    void theJvmOptionsComeBeforeTheUsersOwn() throws Exception {
+        java("java-25-openjdk-amd64", 25, false);
+        assertThat(jvmOptions()).contains("-XX:+UseSerialGC").doesNotContain("#");
+        env.put("NIMBUS_JAVA_OPTS", "-XX:+UseG1GC");
+        String out = nimbus("--version").out();
+        assertThat(out).contains(jvmOptions() + " -XX:+UseG1GC -jar ");
     }
 
     @Test
