@@ -1,6 +1,5 @@
 package dev.nimbus.conformance.backend;
 
-import dev.nimbus.conformance.RequiresKvm;
 import dev.nimbus.hypervisor.Arch;
 import dev.nimbus.hypervisor.Capability;
 import dev.nimbus.hypervisor.GsiRoute;
@@ -31,12 +30,19 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The backend conformance kit: what every hypervisor backend must do, checked through the SPI alone with
- * small guest programs ({@link GuestCode}) on the host's architecture. The backend is whatever
- * {@link dev.nimbus.hypervisor.HypervisorRegistry} selects; tagged {@link RequiresKvm} because KVM is the
- * backend these run against (in the L1 guest of each architecture).
+ * small guest programs ({@link GuestCode}) on the host's architecture. Every test runs once per backend
+ * ({@link ConformanceKit}: {@code kvm}, in the L1 guest of each architecture, and {@code mshv}, wherever
+ * {@code /dev/mshv} is usable); what a backend lacks is asked of its capabilities, and a test that cannot apply
+ * to a backend says why.
  */
-@RequiresKvm
+@ConformanceKit
 class BackendConformanceTest {
+    private final KitBackend backend;
+
+    BackendConformanceTest(KitBackend backend) {
+        this.backend = backend;
+    }
+
     private static boolean x86() {
         return Arch.host() == Arch.X86_64;
     }
@@ -48,7 +54,7 @@ class BackendConformanceTest {
 
     @Test
     void vcpuRunsCodeFromAMemoryRegionAndStops() throws Exception {
-        try (TestMachine m = new TestMachine()) {
+        try (TestMachine m = new TestMachine(backend)) {
             m.load(CODE, m.code.stop());
             Vcpu vcpu = m.vcpu(0, CODE);
 
@@ -61,7 +67,7 @@ class BackendConformanceTest {
     @Test
     void haltExitsAsHaltWithoutAnInKernelIrqchip() throws Exception {
         assumeTrue(x86(), "HLT exits to user space only on x86-64 (WFI waits in the hypervisor)");
-        try (TestMachine m = new TestMachine()) {
+        try (TestMachine m = new TestMachine(backend)) {
             m.load(CODE, m.code.stop());
 
             assertThat(m.run(m.vcpu(0, CODE))).isSameAs(VcpuExit.HALT);
@@ -71,7 +77,7 @@ class BackendConformanceTest {
     @Test
     void pioExitsCarryPortSizeAndDataBothWays() throws Exception {
         assumeTrue(x86(), "port I/O exists on x86-64 only");
-        try (TestMachine m = new TestMachine()) {
+        try (TestMachine m = new TestMachine(backend)) {
             m.load(CODE, ((X86GuestCode) m.code).pioRoundTrip());
             Vcpu vcpu = m.vcpu(0, CODE);
 
@@ -98,7 +104,7 @@ class BackendConformanceTest {
 
     @Test
     void mmioExitsCarryAddressSizeAndDataBothWays() throws Exception {
-        try (TestMachine m = new TestMachine()) {
+        try (TestMachine m = new TestMachine(backend)) {
             m.load(CODE, m.code.mmioRoundTrip());
             Vcpu vcpu = m.vcpu(0, CODE);
 
@@ -122,8 +128,8 @@ class BackendConformanceTest {
 
     @Test
     void writeToReadOnlyMemoryExitsAsMmioAndLeavesItUnchanged() throws Exception {
-        assumeTrue(TestMachine.backend().capabilities().contains(Capability.READONLY_MEMORY));
-        try (TestMachine m = new TestMachine(true, false)) {
+        assumeTrue(backend.hypervisor().capabilities().contains(Capability.READONLY_MEMORY));
+        try (TestMachine m = new TestMachine(backend, true, false)) {
             m.rom.writeByte(ROM, (byte) 0x11);
             m.load(CODE, m.code.readOnlyWrite());
             Vcpu vcpu = m.vcpu(0, CODE);
@@ -143,7 +149,10 @@ class BackendConformanceTest {
 
     @Test
     void dirtyLogReportsExactlyThePagesTheGuestWrote() throws Exception {
-        try (TestMachine m = new TestMachine(false, true)) {
+        // MSHV: dirty logging is not built in that backend (it offers no DIRTY_LOG); every KVM has it
+        assumeTrue(backend.hypervisor().capabilities().contains(Capability.DIRTY_LOG),
+                () -> backend + " offers no dirty-page log (Capability.DIRTY_LOG)");
+        try (TestMachine m = new TestMachine(backend, false, true)) {
             m.load(CODE, m.code.dirtyTwoPages());
             Vcpu vcpu = m.vcpu(0, CODE);
             assertThat(m.vm.dirtyLog(2)).isEqualTo(new BitSet());
@@ -161,7 +170,7 @@ class BackendConformanceTest {
 
     @Test
     void ioeventfdWithDatamatchSignalsOnlyForItsValueInsteadOfExiting() throws Exception {
-        try (TestMachine m = new TestMachine(); EventFd doorbell = EventFd.createNonBlocking()) {
+        try (TestMachine m = new TestMachine(backend); EventFd doorbell = EventFd.createNonBlocking()) {
             m.vm.registerIoeventfd(doorbell, IoEventAddress.mmio(MMIO + 0x50, 4), OptionalLong.of(7));
             m.load(CODE, m.code.twoWrites());
             Vcpu vcpu = m.vcpu(0, CODE);
@@ -178,7 +187,7 @@ class BackendConformanceTest {
     @Test
     void pioIoeventfdFiresInsteadOfAnExit() throws Exception {
         assumeTrue(x86(), "port I/O exists on x86-64 only");
-        try (TestMachine m = new TestMachine(); EventFd doorbell = EventFd.createNonBlocking()) {
+        try (TestMachine m = new TestMachine(backend); EventFd doorbell = EventFd.createNonBlocking()) {
             m.vm.registerIoeventfd(doorbell, IoEventAddress.pio(0x500, 1), OptionalLong.empty());
             m.load(CODE, ((X86GuestCode) m.code).pioDoorbell());
 
@@ -190,9 +199,9 @@ class BackendConformanceTest {
     @Test
     void irqfdDeliversAnMsiThatTheX86GuestHandles() throws Exception {
         assumeTrue(x86(), "an MSI to the local APIC is x86-64's; AArch64 and riscv64 have their own irqfd tests");
-        try (TestMachine m = new TestMachine(); EventFd irq = EventFd.create()) {
+        try (TestMachine m = new TestMachine(backend); EventFd irq = EventFd.create()) {
             X86GuestCode x = (X86GuestCode) m.code;
-            m.vm.createIrqChip(new IrqChipConfig.X86Legacy(0xfffb_d000L, 0xfffb_c000L, true));
+            m.createX86IrqChip(true);  // the MSI goes to the local APIC: the split irqchip serves as well (MSHV)
             m.load(0x40 * 4, x.ivtEntry());
             m.load(0x200, x.interruptHandler());
             m.load(CODE, x.waitForInterrupt());
@@ -215,7 +224,7 @@ class BackendConformanceTest {
     @Test
     void irqfdRaisesAGicV3InterruptTheGuestAcknowledges() throws Exception {
         assumeTrue(Arch.host() == Arch.AARCH64, "GICv3 is AArch64's interrupt controller");
-        try (TestMachine m = new TestMachine(); EventFd irq = EventFd.create()) {
+        try (TestMachine m = new TestMachine(backend); EventFd irq = EventFd.create()) {
             Aarch64GuestCode a = (Aarch64GuestCode) m.code;
             IrqChip gic = m.vm.createIrqChip(new IrqChipConfig.GicV3(Aarch64GuestCode.GICD, Aarch64GuestCode.GICR,
                     OptionalLong.empty(), 64));
@@ -237,7 +246,7 @@ class BackendConformanceTest {
     @Test
     void gicV3WithAnItsTakesMsiRoutesThatNameTheirDeviceAfterItsLineRoutes() throws Exception {
         assumeTrue(Arch.host() == Arch.AARCH64, "the ITS is AArch64's MSI controller");
-        try (TestMachine m = new TestMachine(); EventFd msi = EventFd.create()) {
+        try (TestMachine m = new TestMachine(backend); EventFd msi = EventFd.create()) {
             IrqChip gic = m.vm.createIrqChip(new IrqChipConfig.GicV3(Aarch64GuestCode.GICD, Aarch64GuestCode.GICR,
                     OptionalLong.of(Aarch64GuestCode.ITS), 64));
             m.load(CODE, m.code.stop());
@@ -259,7 +268,7 @@ class BackendConformanceTest {
     @Test
     void gicV3WithoutAnItsNeedsNoDeviceId() throws Exception {
         assumeTrue(Arch.host() == Arch.AARCH64, "GICv3 is AArch64's interrupt controller");
-        try (TestMachine m = new TestMachine()) {
+        try (TestMachine m = new TestMachine(backend)) {
             IrqChip gic = m.vm.createIrqChip(new IrqChipConfig.GicV3(Aarch64GuestCode.GICD, Aarch64GuestCode.GICR,
                     OptionalLong.empty(), 64));
             assertThat(gic.msiNeedsDeviceId()).isFalse();
@@ -270,7 +279,7 @@ class BackendConformanceTest {
     @Test
     void irqfdRaisesAnAiaInterruptTheGuestClaims() throws Exception {
         assumeTrue(Arch.host() == Arch.RISCV64, "the AIA is riscv64's interrupt controller");
-        try (TestMachine m = new TestMachine(); EventFd irq = EventFd.create()) {
+        try (TestMachine m = new TestMachine(backend); EventFd irq = EventFd.create()) {
             Riscv64GuestCode r = (Riscv64GuestCode) m.code;
             IrqChip aia = m.vm.createIrqChip(new IrqChipConfig.Aia(Riscv64GuestCode.APLIC, Riscv64GuestCode.IMSIC, 32, 63));
             m.load(CODE, r.aiaInterruptWait());
@@ -294,7 +303,7 @@ class BackendConformanceTest {
 
     @Test
     void twoVcpusRunAtTheSameTime() throws Exception {
-        try (TestMachine m = new TestMachine()) {
+        try (TestMachine m = new TestMachine(backend)) {
             m.load(CODE, m.code.waitForFlag());
             m.load(CODE2, m.code.setFlag());
             Vcpu waiter = m.vcpu(0, CODE);
@@ -317,7 +326,7 @@ class BackendConformanceTest {
 
     @Test
     void kickStopsAVcpuThatIsRunningGuestCode() throws Exception {
-        try (TestMachine m = new TestMachine()) {
+        try (TestMachine m = new TestMachine(backend)) {
             m.load(CODE, m.code.spin());
             Vcpu vcpu = m.vcpu(0, CODE);
             CompletableFuture<VcpuExit> exit = CompletableFuture.supplyAsync(vcpu::run,
@@ -340,7 +349,7 @@ class BackendConformanceTest {
 
     @Test
     void kickBeforeRunMakesTheNextRunReturnInterrupted() throws Exception {
-        try (TestMachine m = new TestMachine()) {
+        try (TestMachine m = new TestMachine(backend)) {
             m.load(CODE, m.code.spin());
             Vcpu vcpu = m.vcpu(0, CODE);
 
@@ -352,7 +361,7 @@ class BackendConformanceTest {
 
     @Test
     void kickDoesNotLoseTheResponseToTheExitBeingHandled() throws Exception {
-        try (TestMachine m = new TestMachine()) {
+        try (TestMachine m = new TestMachine(backend)) {
             m.load(CODE, m.code.mmioRoundTrip());
             Vcpu vcpu = m.vcpu(0, CODE);
             as(m.run(vcpu), VcpuExit.MmioWrite.class);
@@ -370,13 +379,15 @@ class BackendConformanceTest {
     @Test
     void closingTheVmReleasesEveryFileDescriptor() throws Exception {
         // warm up: the JVM opens a few descriptors once (the backend's classes, the C library's)
-        try (TestMachine warm = new TestMachine()) {
+        try (TestMachine warm = new TestMachine(backend)) {
             warm.vcpu(0, CODE).kick();
         }
         long before = openFds();
-        try (TestMachine m = new TestMachine(true, true); EventFd a = EventFd.create(); EventFd b = EventFd.create()) {
+        // the dirty-logged slot where the backend logs dirty pages (every KVM; not MSHV)
+        boolean logged = backend.hypervisor().capabilities().contains(Capability.DIRTY_LOG);
+        try (TestMachine m = new TestMachine(backend, true, logged); EventFd a = EventFd.create(); EventFd b = EventFd.create()) {
             switch (Arch.host()) {
-                case X86_64 -> m.vm.createIrqChip(new IrqChipConfig.X86Legacy(0xfffb_d000L, 0xfffb_c000L, true));
+                case X86_64 -> m.createX86IrqChip(true);
                 case AARCH64 -> m.vm.createIrqChip(new IrqChipConfig.GicV3(Aarch64GuestCode.GICD,
                         Aarch64GuestCode.GICR, OptionalLong.of(Aarch64GuestCode.ITS), 64));
                 case RISCV64 -> m.vm.createIrqChip(new IrqChipConfig.Aia(Riscv64GuestCode.APLIC,

@@ -1,11 +1,14 @@
 package dev.nimbus.conformance.backend;
 
+import dev.nimbus.hypervisor.Arch;
+import dev.nimbus.hypervisor.Capability;
 import dev.nimbus.hypervisor.Hypervisor;
-import dev.nimbus.hypervisor.HypervisorRegistry;
+import dev.nimbus.hypervisor.IrqChip;
+import dev.nimbus.hypervisor.IrqChipConfig;
 import dev.nimbus.hypervisor.Vcpu;
 import dev.nimbus.hypervisor.VcpuExit;
 import dev.nimbus.hypervisor.Vm;
-import dev.nimbus.hypervisor.VmOptions;
+import dev.nimbus.hypervisor.arch.ArchPlatforms;
 import dev.nimbus.hypervisor.memory.AddressRange;
 import dev.nimbus.hypervisor.memory.GuestMemory;
 import dev.nimbus.hypervisor.memory.GuestMemoryException;
@@ -13,17 +16,20 @@ import dev.nimbus.hypervisor.memory.GuestRegion;
 import dev.nimbus.hypervisor.memory.MemoryRegion;
 
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 import static dev.nimbus.conformance.backend.GuestCode.Layout.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * A VM for one conformance test: the backend chosen through {@link HypervisorRegistry} (never by class
- * name; {@code -Dnimbus.hypervisor=NAME}, default {@code auto}), RAM in slot 0, and optionally the
- * read-only slot 1 and the dirty-logged slot 2 of {@link GuestCode.Layout}. Closing it closes the VM and
+ * A VM for one conformance test on the case's backend ({@link KitBackend#hypervisor()}, found through the
+ * registry by name, never by class name), made with the options the host architecture's platform gives every
+ * VM (on x86-64 the MMIO instruction emulator, which MSHV needs and KVM ignores): RAM in slot 0, and optionally
+ * the read-only slot 1 and the dirty-logged slot 2 of {@link GuestCode.Layout}. Closing it closes the VM and
  * releases the guest memory.
  */
 final class TestMachine implements AutoCloseable {
@@ -42,14 +48,15 @@ final class TestMachine implements AutoCloseable {
         return t;
     });
 
-    static Hypervisor backend() {
-        return HypervisorRegistry.discover(TestMachine.class.getClassLoader())
-                .select(System.getProperty("nimbus.hypervisor", "auto"));
-    }
+    /** The x86-64 interrupt controller's TSS and identity-map pages, kept out of the test's RAM. */
+    private static final long X86_TSS = 0xfffb_d000L;
+    private static final long X86_IDENTITY_MAP = 0xfffb_c000L;
+    /** The IOAPIC pins of the split irqchip, as the x86-64 platform has them. */
+    private static final int X86_IOAPIC_PINS = 24;
 
-    TestMachine(boolean withRom, boolean withLogged) {
-        hypervisor = backend();
-        vm = hypervisor.createVm(VmOptions.defaults());
+    TestMachine(KitBackend backend, boolean withRom, boolean withLogged) {
+        hypervisor = backend.hypervisor();
+        vm = hypervisor.createVm(ArchPlatforms.forArch(Arch.host(), TestMachine.class.getClassLoader()).vmOptions());
         ram = GuestMemory.allocate(List.of(new AddressRange(RAM, RAM_SIZE)));
         vm.setMemoryRegion(MemoryRegion.ram(0, ram.regions().getFirst()));
         if (withRom) {
@@ -66,8 +73,29 @@ final class TestMachine implements AutoCloseable {
         }
     }
 
-    TestMachine() {
-        this(false, false);
+    TestMachine(KitBackend backend) {
+        this(backend, false, false);
+    }
+
+    /** The optional features of this machine's backend. */
+    Set<Capability> capabilities() {
+        return hypervisor.capabilities();
+    }
+
+    /**
+     * x86-64: the interrupt controller a test of local-APIC interrupts needs, by what the backend offers: the
+     * in-kernel one ({@link IrqChipConfig.X86Legacy}, with the PIT when {@code pit}) where it has one (KVM);
+     * else the split one ({@link IrqChipConfig.X86Split}: the hypervisor's local APICs, the IOAPIC the VMM's,
+     * no PIT), which is all MSHV has. A test that uses neither the IOAPIC nor the PIT behaves alike on both.
+     */
+    IrqChip createX86IrqChip(boolean pit) {
+        Set<Capability> caps = capabilities();
+        if (caps.contains(Capability.IN_KERNEL_IOAPIC)) {
+            return vm.createIrqChip(new IrqChipConfig.X86Legacy(X86_TSS, X86_IDENTITY_MAP, pit));
+        }
+        assumeTrue(caps.contains(Capability.SPLIT_IRQCHIP),
+                () -> hypervisor.name() + " offers neither x86-64 interrupt controller (capabilities: " + caps + ")");
+        return vm.createIrqChip(new IrqChipConfig.X86Split(X86_TSS, X86_IDENTITY_MAP, X86_IOAPIC_PINS));
     }
 
     /** Copies {@code program} into RAM at {@code address}. */
