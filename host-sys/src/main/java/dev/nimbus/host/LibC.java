@@ -97,6 +97,14 @@ public final class LibC {
     // readv/writev take an int count; seen with a long one (narrowed), they share read/write's call shape
     private static final MethodHandle READV = longCount(downcall("readv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT)));
     private static final MethodHandle WRITEV = longCount(downcall("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT)));
+    private static final MethodHandle PREADV = downcall("preadv",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle PWRITEV = downcall("pwritev",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle FDATASYNC = downcall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle LSEEK = downcall("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle FCNTL_PTR = downcall("fcntl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), Linker.Option.firstVariadicArg(2));
     private static final MethodHandle SOCKET = downcall("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle SOCKETPAIR = downcall("socketpair",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
@@ -289,6 +297,52 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
+    }
+
+    /**
+     * preadv(2) into {@code count} iovecs ({@link #IOVEC}) from file offset {@code offset}, leaving the file
+     * position alone (so threads may share the descriptor); returns bytes read, or minus the errno.
+     */
+    public static long preadv(int fd, MemorySegment iov, int count, long offset) {
+        MemorySegment capture = Native.capture();
+        try {
+            long n = (long) PREADV.invokeExact(capture, fd, iov, count, offset);
+            return n < 0 ? -Native.errno(capture) : n;
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** pwritev(2) from {@code count} iovecs at file offset {@code offset}; returns bytes written, or minus the errno. */
+    public static long pwritev(int fd, MemorySegment iov, int count, long offset) {
+        MemorySegment capture = Native.capture();
+        try {
+            long n = (long) PWRITEV.invokeExact(capture, fd, iov, count, offset);
+            return n < 0 ? -Native.errno(capture) : n;
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** fdatasync(2); 0, or minus the errno. */
+    public static int fdatasync(int fd) {
+        return Native.orErrno(c -> (int) FDATASYNC.invokeExact(c, fd));
+    }
+
+    /** lseek(2) ({@code whence}: 0 SEEK_SET, 1 SEEK_CUR, 2 SEEK_END); the new offset, or minus the errno. */
+    public static long lseek(int fd, long offset, int whence) {
+        MemorySegment capture = Native.capture();
+        try {
+            long n = (long) LSEEK.invokeExact(capture, fd, offset, whence);
+            return n < 0 ? -Native.errno(capture) : n;
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** fcntl(2) with a pointer argument (a {@code struct flock}); the result, or minus the errno. */
+    public static int fcntl(int fd, int cmd, MemorySegment arg) {
+        return Native.orErrno(c -> (int) FCNTL_PTR.invokeExact(c, fd, cmd, arg));
     }
 
     /** socket(2). Returns the new descriptor. */
