@@ -286,6 +286,15 @@ public final class VirtQueue {
      * buffers (2.7.8). The used entry is visible before the index that publishes it.
      */
     public void addUsed(int head, int written) throws VirtQueueException {
+        stageUsed(head, written);
+        publishUsed();
+    }
+
+    /**
+     * Writes the used entry for the chain at {@code head} without publishing it: a batch of these, then one
+     * {@link #publishUsed()}, gives the driver all of them with one index update.
+     */
+    public void stageUsed(int head, int written) throws VirtQueueException {
         if (head < 0 || head >= size || !inFlight.get(head)) {
             throw new IllegalArgumentException("head " + head + " is not held by the device");
         }
@@ -295,7 +304,15 @@ public final class VirtQueue {
             memory.writeInt(entry, head);
             memory.writeInt(entry + 4, written);
             nextUsed++;
-            VarHandle.releaseFence();
+        } catch (GuestMemoryException e) {
+            throw new VirtQueueException(e.getMessage());
+        }
+    }
+
+    /** Publishes the used entries staged so far: they are visible before the index (2.7.8). */
+    public void publishUsed() throws VirtQueueException {
+        VarHandle.releaseFence();
+        try {
             memory.writeShort(usedRing + 2, nextUsed);
         } catch (GuestMemoryException e) {
             throw new VirtQueueException(e.getMessage());

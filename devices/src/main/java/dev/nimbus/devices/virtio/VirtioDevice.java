@@ -10,7 +10,8 @@ import java.util.Map;
  * queues' configuration and interrupts; the device only turns available chains into used ones.
  *
  * <p>The transport calls every method under its own lock, so a device needs no locking of its own for
- * state it touches only from these calls.
+ * state it touches only from these calls. A device that finishes requests on threads of its own
+ * ({@link #ioThreads()}) gives them back through {@link Completions}, which takes that lock.
  */
 public interface VirtioDevice {
     /** The virtio device ID (5: "Device Types"): 2 block, 4 entropy source... */
@@ -88,8 +89,46 @@ public interface VirtioDevice {
         return true;
     }
 
-    /** The driver reset the device: forget negotiated state. */
+    /**
+     * The driver reset the device: forget negotiated state. A device that serves requests on other threads
+     * ({@link #ioThreads()}) returns only once none of them will touch guest memory again (waiting, within a
+     * bound, for those under way; dropping those not started).
+     */
     default void reset() {}
+
+    /**
+     * How many threads the device wants for requests it serves off the worker thread (file I/O that may
+     * block); 0, for most devices, serves everything in {@link #process} on the worker. The device's
+     * {@link VirtioWorker} makes them, starts them with itself and stops them when it closes.
+     */
+    default int ioThreads() {
+        return 0;
+    }
+
+    /**
+     * Where requests finish off the worker thread: the transport hands in its {@link Completions} (once,
+     * when it wraps the device), the worker its executor over {@link #ioThreads()} threads. Until a device
+     * has both it serves requests in {@link #process} on the calling thread.
+     */
+    default void connect(Completions completions) {}
+
+    /** See {@link #connect(Completions)}: the executor of the device's I/O threads. */
+    default void useExecutor(java.util.concurrent.Executor executor) {}
+
+    /**
+     * Waits, at most {@code timeoutMillis}, until every request the device took from its queues has been
+     * given back (or dropped by a reset): a paused machine's devices then touch guest memory no more. True
+     * when none is left. Called without the transport's lock; the worker is parked.
+     */
+    default boolean quiesce(long timeoutMillis) throws InterruptedException {
+        return true;
+    }
+
+    /**
+     * The machine is going away: requests not started are dropped, those under way waited for, at most
+     * {@code timeoutMillis}; none is given back to the driver. Called without the transport's lock.
+     */
+    default void stopIo(long timeoutMillis) {}
 
     /**
      * What the device has done so far, by counter name (Cloud Hypervisor's names where it has them:

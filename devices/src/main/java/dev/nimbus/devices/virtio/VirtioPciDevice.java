@@ -125,6 +125,27 @@ public final class VirtioPciDevice implements PciDevice {
         config.setWritable(pciCfgCap + 8, 8, -1L);
         config.setWritable(pciCfgCap + 16, 4, 0xffff_ffffL);
         this.msix = new MsixCapability(config, n + 1, BAR, MSIX_TABLE_OFFSET, MSIX_PBA_OFFSET, routing, deviceId);
+        device.connect(this::complete);
+    }
+
+    /**
+     * {@link Completions#complete}: a device that finished requests on a thread of its own gives them back
+     * here, under this object's lock like every other queue access; one interrupt decision for the batch.
+     */
+    private synchronized void complete(int index, Completions.Publisher publisher) {
+        VirtQueue q = queues[index];
+        boolean live = (status & STATUS_DRIVER_OK) != 0 && (status & STATUS_DEVICE_NEEDS_RESET) == 0 && q.active();
+        try {
+            publisher.publish(q, live);
+            if (live && q.needsInterrupt()) {
+                isr |= 1;
+                signal(q.msixVector());
+            }
+        } catch (VirtQueueException e) {
+            needsReset("queue " + index + ": " + e.getMessage());
+        } catch (RuntimeException e) {
+            failed(e);
+        }
     }
 
     private int addVirtioCapability(int type, int offset, int length, int multiplier) {

@@ -7,6 +7,8 @@ import dev.nimbus.host.EventFd;
 
 import java.lang.System.Logger.Level;
 import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -21,6 +23,12 @@ import java.util.concurrent.TimeUnit;
  * which host descriptors it wants ({@link VirtioPciDevice#hostFdWanted}) and stops or resumes watching
  * them, so a readable tap with no receive buffers to fill does not make the loop spin; the receive
  * queue's notification, which comes through this loop, is what makes the device want it again.
+ *
+ * <p>A device that serves requests off this thread ({@link VirtioDevice#ioThreads()}, virtio-blk's file
+ * I/O) gets a fixed set of I/O threads here, started with this one (from the thread that starts the worker,
+ * so they join the worker's seccomp filter and file sandbox, not a vCPU's): {@link #pause()} then also waits
+ * until the device has given back everything it took ({@link VirtioDevice#quiesce}), and {@link #close()}
+ * stops its I/O ({@link VirtioDevice#stopIo}) before the threads end.
  *
  * <p>An exception from the device's code does not end the loop: the device goes into DEVICE_NEEDS_RESET
  * with a configuration interrupt ({@link VirtioPciDevice#failed}), so the driver sees it and resets it,
@@ -50,6 +58,8 @@ public final class VirtioWorker implements AutoCloseable {
     private final Thread thread;
     private final int[] hostFds;
     private final boolean[] watching;
+    /** The device's I/O threads, or null when it serves everything on this one. */
+    private final ThreadPoolExecutor io;
 
     /** {@code queueEvents.get(i)} is queue i's eventfd (non-blocking); the caller owns and closes them. */
     public VirtioWorker(VirtioPciDevice device, List<EventFd> queueEvents) {
@@ -68,10 +78,30 @@ public final class VirtioWorker implements AutoCloseable {
         }
         updateHostWatches();
         this.thread = Thread.ofPlatform().name(device.name() + " worker").daemon().unstarted(this::run);
+        int ioThreads = device.device().ioThreads();
+        if (ioThreads > 0) {
+            Thread.Builder builder = Thread.ofPlatform().name(device.name() + " io ", 0).daemon();
+            this.io = new ThreadPoolExecutor(ioThreads, ioThreads, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(),
+                    task -> builder.unstarted(() -> {
+                        Seccomp.join(Seccomp.ThreadKind.WORKER);
+                        task.run();
+                    })) {
+                @Override
+                protected void beforeExecute(Thread t, Runnable r) {
+                    Landlock.joinEnforced(); // once enforced, the next request runs in the sandbox
+                }
+            };
+            device.device().useExecutor(io);
+        } else {
+            this.io = null;
+        }
     }
 
     public void start() {
         thread.start();
+        if (io != null) {
+            io.prestartAllCoreThreads();
+        }
     }
 
     private void run() {
@@ -135,6 +165,16 @@ public final class VirtioWorker implements AutoCloseable {
      */
     public void pause(long timeoutMillis) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        parkLoop(timeoutMillis, deadline);
+        long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+        if (!device.device().quiesce(Math.max(1, left))) {
+            resume();
+            throw new IllegalStateException(device.name() + " still has requests in flight after " + timeoutMillis
+                    + " ms and could not be paused");
+        }
+    }
+
+    private void parkLoop(long timeoutMillis, long deadline) throws InterruptedException {
         synchronized (pauseLock) {
             pauseRequested = true;
             wake.signal();
@@ -223,6 +263,10 @@ public final class VirtioWorker implements AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+        }
+        if (io != null) {
+            device.device().stopIo(Math.max(1, timeoutMillis));
+            io.shutdownNow();
         }
         if (thread.isAlive()) {
             LOG.log(Level.ERROR, "{0}: its worker is still busy after {1} ms; left to end on its own", device.name(), timeoutMillis);
