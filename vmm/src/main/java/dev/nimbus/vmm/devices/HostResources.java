@@ -1,5 +1,7 @@
 package dev.nimbus.vmm.devices;
 
+import dev.nimbus.host.DiskImage;
+import dev.nimbus.host.Errno;
 import dev.nimbus.host.SyscallException;
 import dev.nimbus.host.net.Tap;
 import dev.nimbus.vmm.config.ConfigException;
@@ -19,8 +21,6 @@ import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -79,28 +79,45 @@ final class HostResources {
     }
 
     /**
-     * The disk image, open for reading (and writing unless read-only) and locked: shared for a read-only
-     * disk, exclusive otherwise, so two VMMs never write one image. {@code index}: which disk of the list.
+     * The disk image, open for reading (and writing unless read-only), with {@code O_DIRECT} for
+     * {@code direct=on}, and locked (an open file description lock): shared for a read-only disk, exclusive
+     * otherwise, so two VMMs, or two disks of one, never write one image. {@code index}: which disk of the
+     * list. A file system that cannot do direct I/O (tmpfs before Linux 6.6, some network file systems) is
+     * refused naming {@code --disk direct}.
      */
-    static FileChannel diskImage(DiskConfig disk, int index, Resources resources) throws ConfigException {
+    static DiskImage diskImage(DiskConfig disk, int index, Resources resources) throws ConfigException {
         if (Files.isDirectory(disk.path())) {
             throw new ConfigException(Schema.DISK_PATH, index, disk.path() + ": is a directory, not a disk image");
         }
-        FileChannel file = resources.add(disk.readonly()
-                ? open(Schema.DISK_PATH, index, disk.path(), StandardOpenOption.READ)
-                : open(Schema.DISK_PATH, index, disk.path(), StandardOpenOption.READ, StandardOpenOption.WRITE));
-        FileLock lock;
+        DiskImage image;
         try {
-            lock = file.tryLock(0, Long.MAX_VALUE, disk.readonly());
-        } catch (OverlappingFileLockException e) {
-            lock = null; // this process holds it already: another --disk of the same image
-        } catch (IOException e) {
+            image = resources.add(DiskImage.open(disk.path(), disk.readonly(), disk.direct()));
+        } catch (SyscallException e) {
+            throw diskOpenFailure(disk, index, e);
+        }
+        boolean locked;
+        try {
+            locked = image.tryLock();
+        } catch (SyscallException e) {
             throw new ConfigException(Schema.DISK_PATH, index, disk.path() + ": cannot use the image: " + e.getMessage());
         }
-        if (lock == null) {
+        if (!locked) {
             throw new ConfigException(Schema.DISK_PATH, index, disk.path() + ": the image is in use by another process or disk");
         }
-        return file;
+        return image;
+    }
+
+    /** What an image that does not open is, in the words of the field that is to blame. */
+    static ConfigException diskOpenFailure(DiskConfig disk, int index, SyscallException e) {
+        return switch (e.errno()) {
+            case Errno.ENOENT -> new ConfigException(Schema.DISK_PATH, index, disk.path() + ": no such file");
+            case Errno.EACCES, Errno.EPERM -> new ConfigException(Schema.DISK_PATH, index, disk.path() + ": permission denied");
+            case Errno.EINVAL -> disk.direct()
+                    ? new ConfigException(Schema.DISK_DIRECT, index, disk.path() + ": its file system does not support direct I/O"
+                            + " (O_DIRECT); use direct=off for this image")
+                    : new ConfigException(Schema.DISK_PATH, index, disk.path() + ": cannot open: " + e.getMessage());
+            default -> new ConfigException(Schema.DISK_PATH, index, disk.path() + ": cannot open: " + e.getMessage());
+        };
     }
 
     /** The rng's entropy source, open for reading. */

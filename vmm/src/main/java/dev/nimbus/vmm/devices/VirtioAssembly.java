@@ -4,10 +4,12 @@ import dev.nimbus.devices.pci.PciRoot;
 import dev.nimbus.devices.virtio.VirtioDevice;
 import dev.nimbus.devices.virtio.VirtioPciDevice;
 import dev.nimbus.devices.virtio.VirtioWorker;
+import dev.nimbus.devices.virtio.block.BlockBackend;
 import dev.nimbus.devices.virtio.block.VirtioBlock;
 import dev.nimbus.devices.virtio.console.VirtioConsole;
 import dev.nimbus.devices.virtio.net.VirtioNet;
 import dev.nimbus.devices.virtio.rng.VirtioRng;
+import dev.nimbus.host.DiskImage;
 import dev.nimbus.host.EventFd;
 import dev.nimbus.host.SyscallException;
 import dev.nimbus.host.net.Tap;
@@ -26,7 +28,6 @@ import dev.nimbus.vmm.console.SocketConsole;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.channels.FileChannel;
 import java.security.SecureRandom;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -97,10 +98,15 @@ final class VirtioAssembly {
         return out;
     }
 
+    /**
+     * virtio-blk on the option's image with {@code num_queues} request queues, each with its MSI-X vector; the
+     * device's I/O threads are made by its worker.
+     */
     private VirtioBlock disk(DiskConfig disk, int index) throws ConfigException {
-        FileChannel file = HostResources.diskImage(disk, index, resources);
+        DiskImage image = HostResources.diskImage(disk, index, resources);
         try {
-            return new VirtioBlock(file, disk.readonly(), disk.serial().orElse(disk.id().orElse("")), disk.queueSize());
+            return new VirtioBlock(BlockBackend.of(image), disk.readonly(), disk.serial().orElse(disk.id().orElse("")),
+                    disk.queueSize(), disk.numQueues());
         } catch (IOException e) {
             throw new ConfigException(Schema.DISK_PATH, index, disk.path() + ": cannot use the image: " + e.getMessage());
         }

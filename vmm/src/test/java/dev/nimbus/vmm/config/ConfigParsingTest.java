@@ -213,8 +213,7 @@ class ConfigParsingTest {
     @ParameterizedTest(name = "{0} {1}")
     @CsvSource(delimiter = '|', value = {
         "--disk|readonly=on|--disk path: required",
-        "--disk|path=a.raw,num_queues=2|--disk num_queues: 2 queues are not supported yet (one request queue per disk)",
-        "--disk|path=a.raw,direct=on|--disk direct: direct I/O is not supported yet (Nimbus uses the host page cache; flush still reaches the disk)",
+        "--disk|path=a.raw,num_queues=65|--disk num_queues: 65 is out of range (1 to 64)",
         "--disk|path=|--disk path: empty value",
         "--disk|path=a.raw,readonly=yes|--disk readonly: expected on or off, got 'yes'",
         "--disk|path=a.raw,direct=1|--disk direct: expected on or off, got '1'",

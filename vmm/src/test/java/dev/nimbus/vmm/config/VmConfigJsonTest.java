@@ -152,13 +152,10 @@ class VmConfigJsonTest {
 
     @Test
     void keysTheCommandLineRefusesAreRefusedByFieldName() {
-        assertRefused(",\"disks\":[{\"path\":\"/a.raw\",\"direct\":true}]",
-                "disks[0].direct: direct I/O is not supported yet (Nimbus uses the host page cache; flush still reaches the disk)");
         assertRefused(",\"net\":[{\"tap\":\"t0\"},{\"host_mac\":\"12:34:56:78:9a:bc\"}]", "net[1].host_mac: \"12:34:56:78:9a:bc\" is not supported yet (the tap keeps the MAC address the kernel gave it)");
         assertRefused(",\"net\":[{\"mtu\":9000}]", "net[0].mtu: 9000 is not supported yet (the tap keeps its MTU)");
         assertRefused(",\"disks\":[{\"path\":\"/a.raw\",\"vhost_user\":true}]", "disks[0].vhost_user: true is not supported yet");
-        assertRefused(",\"disks\":[{\"path\":\"/a.raw\",\"num_queues\":4}]",
-                "disks[0].num_queues: 4 queues are not supported yet (one request queue per disk)");
+        assertRefused(",\"disks\":[{\"path\":\"/a.raw\",\"num_queues\":65}]", "disks[0].num_queues: 65 is out of range (1 to 64)");
         assertRefused(",\"net\":[{\"num_queues\":4}]",
                 "net[0].num_queues: 4 needs multiqueue, which is not supported yet (one receive/transmit pair: 2)");
         assertRefused(",\"rng\":{\"iommu\":true}", "rng.iommu: true is not supported yet");

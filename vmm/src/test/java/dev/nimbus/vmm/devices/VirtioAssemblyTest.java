@@ -3,7 +3,11 @@ package dev.nimbus.vmm.devices;
 import dev.nimbus.devices.pci.PciConfigSpace;
 import dev.nimbus.devices.pci.PciRoot;
 import dev.nimbus.devices.virtio.VirtioPciDevice;
+import dev.nimbus.devices.virtio.block.VirtioBlock;
 import dev.nimbus.devices.virtio.net.VirtioNet;
+import dev.nimbus.host.DiskImage;
+import dev.nimbus.host.Errno;
+import dev.nimbus.host.SyscallException;
 import dev.nimbus.hypervisor.GsiRoute;
 import dev.nimbus.hypervisor.IoEventAddress;
 import dev.nimbus.hypervisor.MsiMessage;
@@ -226,5 +230,99 @@ class VirtioAssemblyTest {
         VmConfig config = config(List.of(), Optional.of(RngConfig.parse("src=/dev/urandom")));
         assertThatThrownBy(() -> bench.attach(config, List.of()))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("no PCI host bridge");
+    }
+
+    /** The descriptors of this process open on {@code file}, with their fdinfo flags (octal in /proc). */
+    private static List<Integer> flagsOfDescriptorsOn(Path file) throws Exception {
+        List<Integer> flags = new java.util.ArrayList<>();
+        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path fd : fds.toList()) {
+                Path target;
+                try {
+                    target = Files.readSymbolicLink(fd);
+                } catch (java.io.IOException e) {
+                    continue; // the listing's own descriptor, gone already
+                }
+                if (target.equals(file.toAbsolutePath())) {
+                    for (String line : Files.readAllLines(Path.of("/proc/self/fdinfo/" + fd.getFileName()))) {
+                        if (line.startsWith("flags:")) {
+                            flags.add(Integer.parseInt(line.substring(6).trim(), 8));
+                        }
+                    }
+                }
+            }
+        }
+        return flags;
+    }
+
+    /** A file on a disk file system (the build's target directory), where O_DIRECT works. */
+    private static Path diskBackedImage(String name, int bytes) throws Exception {
+        Path dir = Files.createDirectories(Path.of("target", "virtio-assembly-test")).toAbsolutePath();
+        Path image = Files.write(Files.createTempFile(dir, name, ".raw"), new byte[bytes]);
+        image.toFile().deleteOnExit();
+        return image;
+    }
+
+    @Test
+    void directOnOpensTheImageWithODirectAndDirectOffWithout() throws Exception {
+        Path image = diskBackedImage("direct", 1 << 20);
+        org.junit.jupiter.api.Assumptions.assumeFalse("tmpfs".equals(Files.getFileStore(image).type()), "target/ is on tmpfs here");
+        Path buffered = image("buffered.raw", 4096);
+        attach(config(List.of(DiskConfig.parse("path=" + image + ",direct=on"), DiskConfig.parse("path=" + buffered)), Optional.empty()));
+        assertThat(flagsOfDescriptorsOn(image)).singleElement().satisfies(f -> assertThat(f & DiskImage.O_DIRECT).isNotZero());
+        assertThat(flagsOfDescriptorsOn(buffered)).singleElement().satisfies(f -> assertThat(f & DiskImage.O_DIRECT).isZero());
+    }
+
+    /**
+     * /dev/shm is tmpfs: where the kernel's tmpfs does no direct I/O (before Linux 6.6) {@code direct=on}
+     * is refused naming the option; where it does, the disk is made, with O_DIRECT.
+     */
+    @Test
+    void directOnAFileSystemWithoutDirectIoIsRefusedNamingTheOption() throws Exception {
+        Path shm = Path.of("/dev/shm");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(shm), "no /dev/shm");
+        Path image = Files.write(Files.createTempFile(shm, "nimbus-direct", ".raw"), new byte[8192]);
+        try {
+            boolean tmpfsDoesDirect;
+            try (DiskImage probe = DiskImage.open(image, true, true)) {
+                tmpfsDoesDirect = probe.direct();
+            } catch (SyscallException e) {
+                tmpfsDoesDirect = false;
+            }
+            VmConfig config = config(List.of(DiskConfig.parse("path=" + image("first.raw", 4096)),
+                    DiskConfig.parse("path=" + image + ",direct=on")), Optional.empty());
+            if (tmpfsDoesDirect) {
+                attach(config);
+                assertThat(flagsOfDescriptorsOn(image)).singleElement().satisfies(f -> assertThat(f & DiskImage.O_DIRECT).isNotZero());
+            } else {
+                assertThatThrownBy(() -> attach(config)).isInstanceOf(ConfigException.class)
+                        .hasMessageStartingWith("--disk direct: " + image + ": its file system does not support direct I/O")
+                        .extracting(e -> ((ConfigException) e).apiMessage()).asString().startsWith("disks[1].direct: ");
+            }
+        } finally {
+            Files.deleteIfExists(image);
+        }
+    }
+
+    @Test
+    void anOpenThatFailsWithEinvalUnderDirectBlamesDirect() {
+        DiskConfig direct = new DiskConfig(Path.of("/x.raw"), false, true, 1, 128, Optional.empty(), Optional.empty());
+        DiskConfig buffered = new DiskConfig(Path.of("/x.raw"), false, false, 1, 128, Optional.empty(), Optional.empty());
+        ConfigException e = HostResources.diskOpenFailure(direct, 2, new SyscallException("open(/x.raw)", Errno.EINVAL));
+        assertThat(e).hasMessage("--disk direct: /x.raw: its file system does not support direct I/O (O_DIRECT); use direct=off for this image");
+        assertThat(e.apiMessage()).startsWith("disks[2].direct: /x.raw: its file system does not support direct I/O");
+        assertThat(HostResources.diskOpenFailure(buffered, 0, new SyscallException("open(/x.raw)", Errno.EINVAL)))
+                .hasMessageStartingWith("--disk path: /x.raw: cannot open");
+    }
+
+    @Test
+    void numQueuesGivesTheDiskThatManyQueuesEachWithAVector() throws Exception {
+        DeviceManager wired = attach(config(List.of(DiskConfig.parse("path=" + image("mq.raw", 1 << 20) + ",num_queues=4")), Optional.empty()));
+        VirtioPciDevice pci = wired.virtioFunctions().getFirst().device();
+        assertThat(pci.queueCount()).isEqualTo(4);
+        assertThat(pci.msix().vectorCount()).isEqualTo(5);
+        assertThat(pci.device().deviceFeatures() & 1L << VirtioBlock.F_MQ).isNotZero();
+        assertThat(pci.device().readConfig(VirtioBlock.CONFIG_NUM_QUEUES, 2)).isEqualTo(4);
+        assertThat(pci.device().ioThreads()).isGreaterThan(1);
     }
 }
