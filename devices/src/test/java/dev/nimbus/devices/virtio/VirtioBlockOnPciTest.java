@@ -431,6 +431,52 @@ class VirtioBlockOnPciTest {
         }
     }
 
+    /**
+     * A request stuck in the host (a hung network file system) does not hang the guest's reset for ever:
+     * the reset gives up after its deadline (and logs); the request, released later, is not given back.
+     */
+    @Test
+    void aResetGivesUpOnARequestStuckPastItsDeadline() throws Exception {
+        bringUp(1, 0);
+        CountDownLatch stuck = backend.hold(75);
+        offer(0, 0, VirtioBlock.T_IN, 75);
+        device.processQueue(0);
+        within("under way", () -> backend.concurrent.get() == 1);
+        long start = System.nanoTime();
+        driver.status(0);
+        long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertThat(tookMillis).as("the reset waited for the request, within its deadline")
+                .isBetween(VirtioBlock.DRAIN_DEADLINE_MILLIS - 100, VirtioBlock.DRAIN_DEADLINE_MILLIS + 3_000);
+        stuck.countDown();
+        within("the stuck request's I/O", () -> backend.concurrent.get() == 0);
+        within("dropped", () -> blk.inFlight() == 0);
+        assertThat(memory.readShort(queues[0].used + 2)).as("not given back after the reset").isZero();
+    }
+
+    /** The machine closing with a request stuck: the worker's close returns at its deadline, never hangs. */
+    @Test
+    void closingTheWorkerWithARequestStuckReturnsAtItsDeadline() throws Exception {
+        backend = new Gated(BlockBackend.of(file));
+        blk = new VirtioBlock(backend, false, "stuck", QUEUE, 1);
+        device = new VirtioPciDevice(blk, memory, routing, -1);
+        driver = new PciTransportDriver(device);
+        queues = new GuestQueue[] {new GuestQueue(memory, QUEUE, 0x1_0000, 0x1_1000, 0x1_2000)};
+        driver.bringUp(queues[0], 0);
+        try (EventFd notify = EventFd.createNonBlocking()) {
+            VirtioWorker worker = new VirtioWorker(device, List.of(notify));
+            worker.start();
+            CountDownLatch stuck = backend.hold(95);
+            offer(0, 0, VirtioBlock.T_IN, 95);
+            notify.signal();
+            within("under way", () -> backend.concurrent.get() == 1);
+            long start = System.nanoTime();
+            worker.close(300);
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isLessThan(5_000);
+            stuck.countDown();
+            within("the stuck request's I/O", () -> backend.concurrent.get() == 0);
+        }
+    }
+
     @Test
     void multiQueueShowsItsQueuesInConfigurationAndServesEachOnItsVector() throws Exception {
         bringUp(4, 1L << VirtioBlock.F_MQ);
