@@ -38,6 +38,7 @@ public final class HvConstants {
     public static final int HVCALL_INSTALL_INTERCEPT = 0x004d;
     public static final int HVCALL_GET_VP_REGISTERS = 0x0050;
     public static final int HVCALL_SET_VP_REGISTERS = 0x0051;
+    public static final int HVCALL_TRANSLATE_VIRTUAL_ADDRESS = 0x0052;
     public static final int HVCALL_ASSERT_VIRTUAL_INTERRUPT = 0x0094;
     public static final int HVCALL_GET_VP_CPUID_VALUES = 0x00f4;
 
@@ -94,7 +95,31 @@ public final class HvConstants {
     public static final int HV_X64_INTERRUPT_TYPE_SIPI = 0x0006;
     public static final int HV_X64_INTERRUPT_TYPE_EXTINT = 0x0007;
 
+    // HVCALL_TRANSLATE_VIRTUAL_ADDRESS's control flags (not in Linux's headers): which access to check the page
+    // tables for, at the VP's current privilege unless told otherwise; whether to set the accessed and dirty bits
+    public static final long HV_TRANSLATE_GVA_VALIDATE_READ = 0x0001;
+    public static final long HV_TRANSLATE_GVA_VALIDATE_WRITE = 0x0002;
+    public static final long HV_TRANSLATE_GVA_SET_PAGE_TABLE_BITS = 0x0010;
+
+    // enum hv_translate_gva_result_code (not in Linux's headers): the translation's outcome when the hypercall
+    // itself succeeded; 1-3 are the guest's page tables, 4-7 the partition's mapping of the GPA found
+    public static final int HV_TRANSLATE_GVA_SUCCESS = 0;
+    public static final int HV_TRANSLATE_GVA_PAGE_NOT_PRESENT = 1;
+    public static final int HV_TRANSLATE_GVA_PRIVILEGE_VIOLATION = 2;
+    public static final int HV_TRANSLATE_GVA_INVALID_PAGE_TABLE_FLAGS = 3;
+    public static final int HV_TRANSLATE_GVA_GPA_UNMAPPED = 4;
+    public static final int HV_TRANSLATE_GVA_GPA_NO_READ_ACCESS = 5;
+    public static final int HV_TRANSLATE_GVA_GPA_NO_WRITE_ACCESS = 6;
+    public static final int HV_TRANSLATE_GVA_GPA_ILLEGAL_OVERLAY_ACCESS = 7;
+    public static final int HV_TRANSLATE_GVA_INTERCEPT = 8;
+    public static final int HV_TRANSLATE_GVA_GPA_UNACCEPTED = 9;
+
     /** The constants above that Linux's headers do not define (the conformance test compares them where a header does). */
     public static final Set<String> NOT_IN_LINUX_HEADERS = Set.of("HV_INTERCEPT_ACCESS_MASK_NONE",
-            "HV_INTERCEPT_ACCESS_MASK_READ", "HV_INTERCEPT_ACCESS_MASK_WRITE", "HV_INTERCEPT_ACCESS_MASK_EXECUTE");
+            "HV_INTERCEPT_ACCESS_MASK_READ", "HV_INTERCEPT_ACCESS_MASK_WRITE", "HV_INTERCEPT_ACCESS_MASK_EXECUTE",
+            "HV_TRANSLATE_GVA_VALIDATE_READ", "HV_TRANSLATE_GVA_VALIDATE_WRITE", "HV_TRANSLATE_GVA_SET_PAGE_TABLE_BITS",
+            "HV_TRANSLATE_GVA_SUCCESS", "HV_TRANSLATE_GVA_PAGE_NOT_PRESENT", "HV_TRANSLATE_GVA_PRIVILEGE_VIOLATION",
+            "HV_TRANSLATE_GVA_INVALID_PAGE_TABLE_FLAGS", "HV_TRANSLATE_GVA_GPA_UNMAPPED", "HV_TRANSLATE_GVA_GPA_NO_READ_ACCESS",
+            "HV_TRANSLATE_GVA_GPA_NO_WRITE_ACCESS", "HV_TRANSLATE_GVA_GPA_ILLEGAL_OVERLAY_ACCESS", "HV_TRANSLATE_GVA_INTERCEPT",
+            "HV_TRANSLATE_GVA_GPA_UNACCEPTED");
 }

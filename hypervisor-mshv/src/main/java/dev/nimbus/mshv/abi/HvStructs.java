@@ -343,6 +343,27 @@ public final class HvStructs {
     public static final StructLayout HV_X64_HALT_MESSAGE = packedStruct("hv_x64_halt_message",
             member("header", HV_X64_INTERCEPT_MESSAGE_HEADER));
 
+    /**
+     * {@code HVCALL_TRANSLATE_VIRTUAL_ADDRESS}: the guest virtual page to translate through VP {@code vp_index}'s
+     * page tables, as it stands, and {@code HV_TRANSLATE_GVA_*} control flags (the access to check).
+     */
+    public static final StructLayout HV_INPUT_TRANSLATE_VIRTUAL_ADDRESS = packedStruct("hv_input_translate_virtual_address",
+            field("partition_id", U64), field("vp_index", U32), field("padding", U32), field("control_flags", U64),
+            field("gva_page", U64));
+    public static final long TRANSLATE_VP_INDEX = offset(HV_INPUT_TRANSLATE_VIRTUAL_ADDRESS, "vp_index");
+    public static final long TRANSLATE_CONTROL_FLAGS = offset(HV_INPUT_TRANSLATE_VIRTUAL_ADDRESS, "control_flags");
+    public static final long TRANSLATE_GVA_PAGE = offset(HV_INPUT_TRANSLATE_VIRTUAL_ADDRESS, "gva_page");
+
+    /** The outcome ({@code HV_TRANSLATE_GVA_*} result code) and, in the next 32 bits, the page's cache type and overlay bit. */
+    public static final UnionLayout HV_TRANSLATE_GVA_RESULT = packedUnion("hv_translate_gva_result",
+            field("as_uint64", U64), packedStruct("$fields", field("result_code", U32), bits("cache_type_overlay_page", U32)));
+
+    /** Its output: the outcome, and the guest physical page, meaningful on success. */
+    public static final StructLayout HV_OUTPUT_TRANSLATE_VIRTUAL_ADDRESS = packedStruct("hv_output_translate_virtual_address",
+            member("translation_result", HV_TRANSLATE_GVA_RESULT), field("gpa_page", U64));
+    public static final long TRANSLATE_RESULT_CODE = offset(HV_OUTPUT_TRANSLATE_VIRTUAL_ADDRESS, "translation_result", "$fields", "result_code");
+    public static final long TRANSLATE_GPA_PAGE = offset(HV_OUTPUT_TRANSLATE_VIRTUAL_ADDRESS, "gpa_page");
+
     /** Every layout Linux's {@code include/hyperv} headers define, checked against them. */
     public static final List<StructLayout> IN_LINUX_HEADERS = List.of(HV_MESSAGE_HEADER, HV_MESSAGE,
             HV_X64_SEGMENT_REGISTER, HV_X64_TABLE_REGISTER, HV_U128, HV_REGISTER_ASSOC, HV_X64_INTERCEPT_MESSAGE_HEADER,
@@ -355,5 +376,6 @@ public final class HvStructs {
             HV_X64_XMM_CONTROL_STATUS_REGISTER, HV_LOCAL_INTERRUPT_CONTROLLER_STATE, HV_CPUID_LEAF_INFO,
             HV_INPUT_GET_VP_CPUID_VALUES, HV_OUTPUT_GET_VP_CPUID_VALUES, HV_INPUT_INSTALL_INTERCEPT,
             HV_X64_IO_PORT_INTERCEPT_MESSAGE, HV_X64_CPUID_INTERCEPT_MESSAGE, HV_X64_MSR_INTERCEPT_MESSAGE,
-            HV_X64_EXCEPTION_INTERCEPT_MESSAGE, HV_X64_UNRECOVERABLE_EXCEPTION_MESSAGE, HV_X64_HALT_MESSAGE);
+            HV_X64_EXCEPTION_INTERCEPT_MESSAGE, HV_X64_UNRECOVERABLE_EXCEPTION_MESSAGE, HV_X64_HALT_MESSAGE,
+            HV_INPUT_TRANSLATE_VIRTUAL_ADDRESS, HV_OUTPUT_TRANSLATE_VIRTUAL_ADDRESS);
 }

@@ -14,6 +14,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 /**
  * A virtual processor: running it, its registers (through the get/set-VP-registers hypercalls, in batches)
@@ -96,6 +97,61 @@ public final class MshvVpFd extends MshvFd {
             checkReps(done, n, "HVCALL_SET_VP_REGISTERS");
         }
     }
+
+    /**
+     * What {@link #translateVirtualAddress} found: the hypervisor's {@code HV_TRANSLATE_GVA_*} result code and, on
+     * success ({@code HV_TRANSLATE_GVA_SUCCESS}), the guest physical address of the byte asked for.
+     */
+    public record GvaTranslation(int resultCode, long gpa) {
+        public boolean success() {
+            return resultCode == HvConstants.HV_TRANSLATE_GVA_SUCCESS;
+        }
+
+        /** {@code 0x1 (HV_TRANSLATE_GVA_PAGE_NOT_PRESENT)}, or the number alone for a code this backend does not name. */
+        public String resultName() {
+            String n = RESULT_NAMES.get(resultCode);
+            return String.format("0x%x", resultCode) + (n == null ? "" : " (" + n + ")");
+        }
+
+        private static final java.util.Map<Integer, String> RESULT_NAMES = resultNames();
+
+        private static java.util.Map<Integer, String> resultNames() {
+            java.util.Map<Integer, String> m = new java.util.HashMap<>();
+            for (java.lang.reflect.Field f : HvConstants.class.getFields()) {
+                if (f.getName().startsWith("HV_TRANSLATE_GVA_") && f.getType() == int.class) {
+                    try {
+                        m.put(f.getInt(null), f.getName());
+                    } catch (IllegalAccessException e) {
+                        throw new AssertionError(e);
+                    }
+                }
+            }
+            return java.util.Map.copyOf(m);
+        }
+    }
+
+    /**
+     * {@code HVCALL_TRANSLATE_VIRTUAL_ADDRESS}: the guest physical address of guest virtual {@code gva} through this
+     * VP's page tables as they stand, checked for the access {@code flags} ({@code HV_TRANSLATE_GVA_*}) names. A
+     * translation the guest's tables or the partition's mapping refuse is an answer (its result code), not an
+     * exception; a hypercall the hypervisor fails throws naming its status.
+     */
+    public GvaTranslation translateVirtualAddress(long gva, long flags) {
+        long inSize = HV_INPUT_TRANSLATE_VIRTUAL_ADDRESS.byteSize();
+        MemorySegment s = hvcallScratch(inSize);
+        s.set(JAVA_INT_UNALIGNED, HVCALL_IN + TRANSLATE_VP_INDEX, index);
+        s.set(JAVA_LONG_UNALIGNED, HVCALL_IN + TRANSLATE_CONTROL_FLAGS, flags);
+        s.set(JAVA_LONG_UNALIGNED, HVCALL_IN + TRANSLATE_GVA_PAGE, gva >>> PAGE_SHIFT);
+        rootHvcall(s, HvConstants.HVCALL_TRANSLATE_VIRTUAL_ADDRESS, 0, inSize, HV_OUTPUT_TRANSLATE_VIRTUAL_ADDRESS.byteSize(),
+                String.format("HVCALL_TRANSLATE_VIRTUAL_ADDRESS(0x%x)", gva));
+        int result = s.get(JAVA_INT_UNALIGNED, HVCALL_OUT + TRANSLATE_RESULT_CODE);
+        long page = s.get(JAVA_LONG_UNALIGNED, HVCALL_OUT + TRANSLATE_GPA_PAGE);
+        return new GvaTranslation(result, result == HvConstants.HV_TRANSLATE_GVA_SUCCESS
+                ? page << PAGE_SHIFT | (gva & ((1L << PAGE_SHIFT) - 1)) : -1);
+    }
+
+    /** The hypervisor's page: 4 KiB, whatever the guest's page tables map with. */
+    private static final int PAGE_SHIFT = 12;
 
     /** CPUID queries per {@code HVCALL_GET_VP_CPUID_VALUES}: 24 bytes of input and 16 of output each. */
     public static final int CPUID_BATCH = (int) Math.min((HVCALL_BUFFER - GET_CPUID_VALUES_LEAVES) / HV_CPUID_LEAF_INFO.byteSize(),

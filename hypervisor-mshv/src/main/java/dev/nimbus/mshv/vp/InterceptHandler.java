@@ -4,6 +4,7 @@ import dev.nimbus.hypervisor.VcpuExit;
 import dev.nimbus.hypervisor.x86.CpuidEntry;
 import dev.nimbus.hypervisor.x86.InstructionEmulator;
 import dev.nimbus.hypervisor.x86.InstructionEmulator.CodeMode;
+import dev.nimbus.mshv.abi.HvConstants;
 import dev.nimbus.mshv.abi.HvRegisterName;
 import dev.nimbus.mshv.fd.MshvVpFd;
 import dev.nimbus.mshv.intercept.ApicEoi;
@@ -41,16 +42,25 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
  *       (the SPI's {@code count}), moved through guest RAM at DS:rSI (a segment override honoured) or
  *       ES:rDI, stepping by DF, rCX counted down at the instruction's address size; RIP advances when rCX
  *       reaches zero, otherwise the guest executes the instruction again for the rest. Linear addresses are
- *       physical with paging off (real mode, or CR0.PG clear); with paging on the guest's page tables would
- *       have to be walked ({@code HVCALL_TRANSLATE_VIRTUAL_ADDRESS}, not built), so that is an internal error
- *       that says so.</li>
+ *       physical with paging off (real mode, or CR0.PG clear); with paging on they are the guest's virtual ones,
+ *       translated by the hypervisor through the guest's page tables ({@code HVCALL_TRANSLATE_VIRTUAL_ADDRESS},
+ *       checked for the write {@code ins} makes or the read {@code outs} makes, at the guest's privilege, the
+ *       accessed and dirty bits set), one page per exit; an element that straddles a page end is moved alone, its
+ *       bytes in both pages. A page the hypervisor will not translate (not present, a protection violation) is an
+ *       internal error naming the address and its result code: the page fault the guest would take is not
+ *       injected.</li>
  *   <li>MMIO (an unmapped or intercepted GPA): the instruction bytes go to the SPI's
  *       {@link InstructionEmulator} over the GPRs (read in one batch) and a memory view that turns each access
  *       into an exit: {@code MmioRead} or {@code MmioWrite}. The emulation is replayed from the start after each
  *       answered access, with the answers so far, until it needs none more (a read-modify-write is a read exit,
  *       then a write exit); only then are the changed registers, RFLAGS and RIP written back. A string
- *       instruction's later addresses are translated only within the page of the intercept's GVA, and at most
- *       16 accesses are made per intercept: beyond them the REP stops and the guest executes it again.</li>
+ *       instruction's addresses in the page of the intercept's GVA are the intercept's page (always the device's);
+ *       in 64-bit mode, those in another page (the RAM side of a {@code movs}, a REP's next page) are translated by
+ *       the hypervisor for the access, once per page and intercept, and where the result is RAM it is read or
+ *       written there without an exit. An address that does not translate, or an access split by a page end,
+ *       stops the REP before it (the CPU, executing the instruction again, faults there itself); on the first
+ *       iteration the instruction is refused, the error naming the hypervisor's result code. At most 16 device
+ *       accesses are made per intercept: beyond them the REP stops and the guest executes it again.</li>
  *   <li>{@code hlt}: {@link VcpuExit.Halt}.</li>
  *   <li>{@code HVMSG_X64_APIC_EOI} (the guest ended an interrupt asserted as level-triggered, which only the
  *       userspace IOAPIC's level pins are): {@link VcpuExit.IoapicEoi}, as KVM's split irqchip reports
@@ -200,36 +210,62 @@ public final class InterceptHandler {
         return portOut;
     }
 
-    /** {@code ins}/{@code outs}: where the elements are, how many this exit moves, and how to finish. */
+    /**
+     * {@code ins}/{@code outs}: where this exit's elements are in guest RAM, how many it moves, and how to finish.
+     * The elements lie in one guest page, so in one run of guest physical memory ({@code data}, lowest address
+     * first), except an element that straddles the page end, which is alone and split between {@code data} (its
+     * low bytes) and {@code tail}, since with paging the next page can be anywhere.
+     */
     private final class StringIo {
         final IoPortIntercept p;
         final int addressSize;
         final boolean rep;
         final long step;
-        final long gpa;
         final int count;
+        final MemorySegment data;
+        /** The guest physical address {@code data} starts at. */
+        final long low;
+        /** The first element's guest physical address. */
+        final long first;
+        /** The high bytes of a straddling element, or {@code null}. */
+        final MemorySegment tail;
 
-        StringIo(IoPortIntercept p, int addressSize, boolean rep, long step, long gpa, int count) {
+        StringIo(IoPortIntercept p, int addressSize, long step, int count, MemorySegment data, long low, long first,
+                 MemorySegment tail) {
             this.p = p;
             this.addressSize = addressSize;
-            this.rep = rep;
+            this.rep = p.rep();
             this.step = step;
-            this.gpa = gpa;
             this.count = count;
+            this.data = data;
+            this.low = low;
+            this.first = first;
+            this.tail = tail;
         }
 
-        /** The guest physical address of element {@code i}. */
-        long element(int i) {
-            return gpa + i * step;
+        long load(int i) {
+            if (tail != null) {
+                int split = (int) data.byteSize();
+                return InterceptHandler.load(data, 0, split) | InterceptHandler.load(tail, 0, p.size() - split) << (8 * split);
+            }
+            return InterceptHandler.load(data, first + i * step - low, p.size());
+        }
+
+        void store(int i, long value) {
+            if (tail != null) {
+                int split = (int) data.byteSize();
+                InterceptHandler.store(data, 0, split, value);
+                InterceptHandler.store(tail, 0, p.size() - split, value >>> (8 * split));
+                return;
+            }
+            InterceptHandler.store(data, first + i * step - low, p.size(), value);
         }
 
         /** The registers after the elements moved; RIP past the instruction only when nothing is left. */
         void complete(boolean in) {
             if (in) {
-                MemorySegment target = ram.at(step > 0 ? gpa : gpa + (count - 1) * step, (long) count * p.size());
-                long base = step > 0 ? gpa : gpa + (count - 1) * step;
                 for (int i = 0; i < count; i++) {
-                    store(target, element(i) - base, p.size(), portIn.values[i]);
+                    store(i, portIn.values[i]);
                 }
             }
             long moved = count * step;
@@ -268,24 +304,53 @@ public final class InterceptHandler {
                     prefixes.segment, h.rip(), p.instruction()));
         }
         long linear = base + offset;
-        if (h.protectedMode() && (register(HvRegisterName.CR0) & CR0_PG) != 0) {
-            return new VcpuExit.InternalError(String.format(
-                    "mshv: %s at rip 0x%x with paging on: its guest-virtual address 0x%x needs the guest's page tables walked "
-                            + "(HVCALL_TRANSLATE_VIRTUAL_ADDRESS), which this backend does not do yet", in ? "ins" : "outs", h.rip(), linear));
+        if (mode != CodeMode.LONG_64) {
+            linear &= 0xffff_ffffL; // outside 64-bit mode a linear address wraps at 4 GiB
         }
         int size = p.size();
         long step = (h.rflags() & DF) != 0 ? -size : size;
-        long inPage = step > 0 ? (PAGE - (linear & (PAGE - 1))) / size : (linear & (PAGE - 1)) / size + 1;
-        int n = (int) Math.max(1, Math.min(count, inPage));
-        long low = step > 0 ? linear : linear + (n - 1) * step;
-        MemorySegment data = ram.at(low, (long) n * size);
+        long pageOffset = linear & (PAGE - 1);
+        boolean straddles = pageOffset + size > PAGE;
+        long inPage = step > 0 ? (PAGE - pageOffset) / size : pageOffset / size + 1;
+        int n = straddles ? 1 : (int) Math.min(count, inPage);
+        // with paging on, the address is the guest's virtual one: its page tables, walked by the hypervisor, say
+        // where the page is (ins writes guest memory, outs reads it; checked at the guest's privilege, the
+        // accessed and dirty bits set as the CPU's own access would)
+        boolean paged = h.protectedMode() && (register(HvRegisterName.CR0) & CR0_PG) != 0;
+        long flags = (in ? HvConstants.HV_TRANSLATE_GVA_VALIDATE_WRITE : HvConstants.HV_TRANSLATE_GVA_VALIDATE_READ)
+                | HvConstants.HV_TRANSLATE_GVA_SET_PAGE_TABLE_BITS;
+        long first = linear;
+        if (paged) {
+            MshvVpFd.GvaTranslation t = vp.translateVirtualAddress(linear, flags);
+            if (!t.success()) {
+                return untranslated(in ? "ins" : "outs", h.rip(), linear, in, t);
+            }
+            first = t.gpa();
+        }
+        MemorySegment tail = null;
+        long split = PAGE - pageOffset;
+        if (straddles) {
+            long next = mode == CodeMode.LONG_64 ? linear + split : (linear + split) & 0xffff_ffffL;
+            long nextGpa = next;
+            if (paged) {
+                MshvVpFd.GvaTranslation t = vp.translateVirtualAddress(next, flags);
+                if (!t.success()) {
+                    return untranslated(in ? "ins" : "outs", h.rip(), next, in, t);
+                }
+                nextGpa = t.gpa();
+            }
+            tail = ram.at(nextGpa, size - split);
+            if (tail == null) {
+                return notRam(in, h, size - split, nextGpa);
+            }
+        }
+        long low = straddles || step > 0 ? first : first + (n - 1) * step;
+        MemorySegment data = ram.at(low, straddles ? split : (long) n * size);
         if (data == null) {
-            return new VcpuExit.InternalError(String.format(
-                    "mshv: %s at rip 0x%x moves %d bytes at guest address 0x%x, which is not RAM", in ? "ins" : "outs", h.rip(),
-                    (long) n * size, low));
+            return notRam(in, h, straddles ? split : (long) n * size, low);
         }
         io = p;
-        string = new StringIo(p, addressSize, p.rep(), step, linear, n);
+        string = new StringIo(p, addressSize, step, n, data, low, first, tail);
         if (in) {
             portIn.set(p.port(), size, n);
             pending = Pending.STRING_IN;
@@ -293,10 +358,27 @@ public final class InterceptHandler {
         }
         portOut.set(p.port(), size, n);
         for (int i = 0; i < n; i++) {
-            portOut.values[i] = load(data, string.element(i) - low, size);
+            portOut.values[i] = string.load(i);
         }
         pending = Pending.STRING_OUT;
         return portOut;
+    }
+
+    private static VcpuExit notRam(boolean in, InterceptHeader h, long bytes, long gpa) {
+        return new VcpuExit.InternalError(String.format(
+                "mshv: %s at rip 0x%x moves %d bytes at guest address 0x%x, which is not RAM", in ? "ins" : "outs", h.rip(),
+                bytes, gpa));
+    }
+
+    /**
+     * A guest virtual address the hypervisor would not translate for the access. On hardware the guest takes a
+     * page fault there; this backend does not inject one, so the VM ends naming the address and the result.
+     */
+    private VcpuExit untranslated(String what, long rip, long gva, boolean write, MshvVpFd.GvaTranslation t) {
+        return new VcpuExit.InternalError(String.format(
+                "mshv: %s at rip 0x%x: guest virtual address 0x%x does not translate for a %s: HVCALL_TRANSLATE_VIRTUAL_ADDRESS "
+                        + "answered %s (the guest would take a page fault, which this backend does not inject)%n%s",
+                what, rip, gva, write ? "write" : "read", t.resultName(), dump()));
     }
 
     /** The prefixes of an instruction that matter to {@code ins}/{@code outs}: address size and segment. */
@@ -338,6 +420,13 @@ public final class InterceptHandler {
         private final long[] answers = new long[MAX_MMIO_ACCESSES];
         private int answered;
         private int accesses;
+        /** The pages translated for this intercept (there are at most a few: each access stays in one page). */
+        private final long[] translatedGva = new long[4];
+        private final boolean[] translatedWrite = new boolean[4];
+        private final long[] translatedGpa = new long[4];
+        private int translations;
+        /** The first translation the hypervisor refused, for the error if the emulator then refuses. */
+        private String failure;
 
         VcpuExit start(MemoryIntercept intercept) {
             m = intercept;
@@ -347,6 +436,8 @@ public final class InterceptHandler {
                 original[i] = values.get(JAVA_LONG_UNALIGNED, 16L * i);
             }
             answered = 0;
+            translations = 0;
+            failure = null;
             return attempt();
         }
 
@@ -373,7 +464,8 @@ public final class InterceptHandler {
                     writeBack();
                     yield null;
                 }
-                case InstructionEmulator.Outcome.CannotEmulate c -> new VcpuExit.InternalError("mshv: " + c.message() + "\n" + dump());
+                case InstructionEmulator.Outcome.CannotEmulate c -> new VcpuExit.InternalError("mshv: " + c.message()
+                        + (failure != null ? " (" + failure + ")" : "") + "\n" + dump());
             };
         }
 
@@ -400,8 +492,21 @@ public final class InterceptHandler {
             setRegisters(names, v);
         }
 
+        /**
+         * Guest RAM at {@code gpa}, or {@code null} for the device side: the intercept's own page is always the
+         * device's (also where it is RAM mapped read-only, a {@code HVMSG_GPA_INTERCEPT}); another page is RAM where
+         * a region has it (the hypervisor translated it for this very access, its permission checked).
+         */
+        private MemorySegment ramAt(long gpa, int size) {
+            return (gpa & ~(PAGE - 1)) == (m.gpa() & ~(PAGE - 1)) ? null : ram.at(gpa, size);
+        }
+
         @Override
         public long read(long gpa, int size) {
+            MemorySegment r = ramAt(gpa, size);
+            if (r != null) {
+                return InterceptHandler.load(r, 0, size);
+            }
             int index = accesses++;
             if (index < answered) {
                 return answers[index] & mask(size);
@@ -412,6 +517,11 @@ public final class InterceptHandler {
 
         @Override
         public void write(long gpa, int size, long value) {
+            MemorySegment r = ramAt(gpa, size);
+            if (r != null) {
+                InterceptHandler.store(r, 0, size, value); // again on each replay: the same value, RAM's only side
+                return;
+            }
             int index = accesses++;
             if (index < answered) {
                 return; // delivered before this replay
@@ -422,15 +532,48 @@ public final class InterceptHandler {
 
         @Override
         public long translate(int segment, long offset, int size, boolean write) {
-            if (accesses >= MAX_MMIO_ACCESSES || !m.gvaValid() || mode != CodeMode.LONG_64
+            if (accesses >= MAX_MMIO_ACCESSES || mode != CodeMode.LONG_64
                     || segment == InstructionEmulator.Memory.FS || segment == InstructionEmulator.Memory.GS) {
                 return -1;
             }
             long linear = offset; // 64-bit mode: ES, CS, SS and DS have base 0
-            if ((linear & ~(PAGE - 1)) != (m.gva() & ~(PAGE - 1)) || (linear & (PAGE - 1)) + size > PAGE) {
-                return -1;
+            if ((linear & (PAGE - 1)) + size > PAGE) {
+                return -1; // the access would be split between two pages: one guest physical address cannot say it
             }
-            return (m.gpa() & ~(PAGE - 1)) | (linear & (PAGE - 1));
+            long page = linear & ~(PAGE - 1);
+            if (m.gvaValid() && page == (m.gva() & ~(PAGE - 1))) {
+                return (m.gpa() & ~(PAGE - 1)) | (linear & (PAGE - 1));
+            }
+            // another page (the RAM side of a movs, or a REP's next page): 64-bit mode always pages, so through the
+            // guest's page tables; a refusal stops the REP there, where the CPU, executing it again, faults itself
+            long gpaPage = translatedPage(page, write);
+            return gpaPage == -1 ? -1 : gpaPage | (linear & (PAGE - 1));
+        }
+
+        /**
+         * The guest physical page of guest virtual {@code page} for a read or a write, from the hypervisor once per
+         * intercept (the emulation is replayed after every access); -1, the failure kept for the error message, when
+         * it would not translate.
+         */
+        private long translatedPage(long page, boolean write) {
+            for (int i = 0; i < translations; i++) {
+                if (translatedGva[i] == page && translatedWrite[i] == write) {
+                    return translatedGpa[i];
+                }
+            }
+            MshvVpFd.GvaTranslation t = vp.translateVirtualAddress(page, (write ? HvConstants.HV_TRANSLATE_GVA_VALIDATE_WRITE
+                    : HvConstants.HV_TRANSLATE_GVA_VALIDATE_READ) | HvConstants.HV_TRANSLATE_GVA_SET_PAGE_TABLE_BITS);
+            long gpa = t.success() ? t.gpa() : -1;
+            if (!t.success() && failure == null) {
+                failure = String.format("HVCALL_TRANSLATE_VIRTUAL_ADDRESS of guest virtual 0x%x for a %s answered %s", page,
+                        write ? "write" : "read", t.resultName());
+            }
+            if (translations < translatedGva.length) {
+                translatedGva[translations] = page;
+                translatedWrite[translations] = write;
+                translatedGpa[translations++] = gpa;
+            }
+            return gpa;
         }
 
         void answer(int index, long value) {

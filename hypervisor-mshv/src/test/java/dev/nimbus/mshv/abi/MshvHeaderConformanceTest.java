@@ -151,6 +151,7 @@ class MshvHeaderConformanceTest {
         assertThat(LayoutChecker.compareConstants(checked, answers, missing)).isEmpty();
         assertThat(missing).isEmpty();
         assertThat(checked.keySet()).contains("HVMSG_X64_HALT", "HVCALL_SET_VP_REGISTERS", "HVCALL_GET_VP_CPUID_VALUES",
+                "HVCALL_TRANSLATE_VIRTUAL_ADDRESS",
                 "HV_PARTITION_PROPERTY_SYNTHETIC_PROC_FEATURES", "HV_X64_REGISTER_DR7");
     }
 
@@ -185,6 +186,12 @@ class MshvHeaderConformanceTest {
         assertThat(HV_CPUID_LEAF_INFO.byteSize()).isEqualTo(24);
         assertThat(GET_CPUID_VALUES_LEAVES).isEqualTo(24);
         assertThat(HV_OUTPUT_GET_VP_CPUID_VALUES.byteSize()).isEqualTo(16);
+        // the translation's: partition, VP, padding, flags, page in 32 bytes; a 64-bit result and the page out
+        assertThat(HV_INPUT_TRANSLATE_VIRTUAL_ADDRESS.byteSize()).isEqualTo(32);
+        assertThat(TRANSLATE_CONTROL_FLAGS).isEqualTo(16);
+        assertThat(HV_OUTPUT_TRANSLATE_VIRTUAL_ADDRESS.byteSize()).isEqualTo(16);
+        assertThat(TRANSLATE_RESULT_CODE).isZero();
+        assertThat(TRANSLATE_GPA_PAGE).isEqualTo(8);
     }
 
     @Test

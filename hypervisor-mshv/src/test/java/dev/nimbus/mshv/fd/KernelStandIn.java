@@ -17,7 +17,8 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * (for {@code MSHV_ROOT_HVCALL} also the hypercall's input), answers from a script of results (minus an errno
  * for a failure, then 0) and, for a hypercall, reports every repetition done and the scripted hypervisor
  * status, filling a get-registers output with {@code name * 0x100 + word} per 64-bit word, or with the value
- * {@link #registers} holds for that name (its low word; the high word 0). Public for the VP run loop's tests
+ * {@link #registers} holds for that name (its low word; the high word 0), and translating a guest virtual
+ * address through the page table {@link #pageTable} holds. Public for the VP run loop's tests
  * in {@code dev.nimbus.mshv.vp}, the other layer allowed this stand-in.
  */
 public final class KernelStandIn implements NativeIoctl {
@@ -56,6 +57,14 @@ public final class KernelStandIn implements NativeIoctl {
      * call's {@link Call#input()} and keeps it here, as the kernel would.
      */
     public final java.util.Map<Integer, byte[]> vpState = new java.util.HashMap<>();
+    /**
+     * The guest's page tables as {@code HVCALL_TRANSLATE_VIRTUAL_ADDRESS} walks them: guest virtual page number to
+     * guest physical page number. A page absent here answers {@link #translationFaults}' code for it, else
+     * {@code HV_TRANSLATE_GVA_PAGE_NOT_PRESENT}, with a GPA page of all ones (which must not be used).
+     */
+    public final java.util.Map<Long, Long> pageTable = new java.util.HashMap<>();
+    /** Result codes {@code HVCALL_TRANSLATE_VIRTUAL_ADDRESS} answers for a guest virtual page number instead. */
+    public final java.util.Map<Long, Integer> translationFaults = new java.util.HashMap<>();
     private final int[] results;
     private final int hvStatus;
     private int next;
@@ -110,6 +119,15 @@ public final class KernelStandIn implements NativeIoctl {
                         out.set(JAVA_INT_AT0, 16L * i + 4 * w, r == null ? 0 : r[w]);
                     }
                 }
+            } else if (code == dev.nimbus.mshv.abi.HvConstants.HVCALL_TRANSLATE_VIRTUAL_ADDRESS) {
+                MemorySegment out = MemorySegment.ofAddress(a.get(JAVA_LONG, ROOT_HVCALL_OUT_PTR)).reinterpret(outSize);
+                long gvaPage = MemorySegment.ofArray(input).get(JAVA_LONG_AT0, dev.nimbus.mshv.abi.HvStructs.TRANSLATE_GVA_PAGE);
+                Long gpaPage = translationFaults.containsKey(gvaPage) ? null : pageTable.get(gvaPage);
+                int result = gpaPage != null ? dev.nimbus.mshv.abi.HvConstants.HV_TRANSLATE_GVA_SUCCESS
+                        : translationFaults.getOrDefault(gvaPage, dev.nimbus.mshv.abi.HvConstants.HV_TRANSLATE_GVA_PAGE_NOT_PRESENT);
+                out.set(JAVA_LONG_AT0, 0, 6L << 32 | result); // write-back cache type above the code
+                out.set(JAVA_INT_AT0, dev.nimbus.mshv.abi.HvStructs.TRANSLATE_RESULT_CODE, result);
+                out.set(JAVA_LONG_AT0, dev.nimbus.mshv.abi.HvStructs.TRANSLATE_GPA_PAGE, gpaPage != null ? gpaPage : -1L);
             } else if (outSize > 0) {
                 MemorySegment out = MemorySegment.ofAddress(a.get(JAVA_LONG, ROOT_HVCALL_OUT_PTR)).reinterpret(outSize);
                 for (int i = 0; i < outSize / 16; i++) {

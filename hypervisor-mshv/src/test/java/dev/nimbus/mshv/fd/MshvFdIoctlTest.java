@@ -167,6 +167,48 @@ class MshvFdIoctlTest {
     }
 
     @Test
+    void translateVirtualAddressSendsTheGuestPageAndFlagsAndKeepsTheByteOffset() {
+        KernelStandIn k = new KernelStandIn();
+        k.pageTable.put(0x7fff_f123_4L, 0x5678L);
+        MshvVpFd.GvaTranslation t = k.vp(3).translateVirtualAddress(0x7fff_f123_4abcL,
+                HvConstants.HV_TRANSLATE_GVA_VALIDATE_READ | HvConstants.HV_TRANSLATE_GVA_SET_PAGE_TABLE_BITS);
+
+        assertThat(t.success()).isTrue();
+        assertThat(t.gpa()).isEqualTo(0x567_8abcL);
+        MemorySegment hvcall = k.last().argument();
+        assertThat(hvcall.get(JAVA_SHORT_UNALIGNED, ROOT_HVCALL_CODE)).isEqualTo((short) HvConstants.HVCALL_TRANSLATE_VIRTUAL_ADDRESS);
+        assertThat(hvcall.get(JAVA_SHORT_UNALIGNED, ROOT_HVCALL_REPS)).isZero();
+        assertThat(hvcall.get(JAVA_SHORT_UNALIGNED, ROOT_HVCALL_IN_SZ)).isEqualTo((short) 32);
+        assertThat(hvcall.get(JAVA_SHORT_UNALIGNED, ROOT_HVCALL_OUT_SZ)).isEqualTo((short) 16);
+        MemorySegment in = k.last().input();
+        assertThat(i32(in, TRANSLATE_VP_INDEX)).isEqualTo(3);
+        assertThat(i64(in, TRANSLATE_CONTROL_FLAGS)).isEqualTo(0x11);
+        assertThat(i64(in, TRANSLATE_GVA_PAGE)).isEqualTo(0x7fff_f123_4L);
+    }
+
+    @Test
+    void aTranslationTheGuestsTablesRefuseIsAnAnswerWithItsResultCodeNamed() {
+        KernelStandIn k = new KernelStandIn();
+        k.translationFaults.put(0x7000_0L, HvConstants.HV_TRANSLATE_GVA_PRIVILEGE_VIOLATION);
+        MshvVpFd.GvaTranslation t = k.vp(0).translateVirtualAddress(0x7000_0010L, HvConstants.HV_TRANSLATE_GVA_VALIDATE_WRITE);
+
+        assertThat(t.success()).isFalse();
+        assertThat(t.gpa()).as("no address from a failed translation").isEqualTo(-1);
+        assertThat(t.resultName()).isEqualTo("0x2 (HV_TRANSLATE_GVA_PRIVILEGE_VIOLATION)");
+        assertThat(new MshvVpFd.GvaTranslation(0x42, -1).resultName()).isEqualTo("0x42");
+    }
+
+    @Test
+    void aFailedTranslateHypercallNamesTheAddressAndTheStatus() {
+        KernelStandIn k = new KernelStandIn(HvConstants.HV_STATUS_INVALID_VP_STATE, -Errno.EIO);
+
+        assertThatThrownBy(() -> k.vp(0).translateVirtualAddress(0x7000_0010L, HvConstants.HV_TRANSLATE_GVA_VALIDATE_READ))
+                .isInstanceOf(SyscallException.class)
+                .hasMessageContaining("HVCALL_TRANSLATE_VIRTUAL_ADDRESS(0x70000010) failed")
+                .hasMessageContaining("hypervisor status 0x15 (HV_STATUS_INVALID_VP_STATE)");
+    }
+
+    @Test
     void assertVirtualInterruptPutsTheModeBitsAboveTheType() {
         KernelStandIn k = new KernelStandIn();
         k.partition().assertVirtualInterrupt(HvConstants.HV_X64_INTERRUPT_TYPE_FIXED, 0x31, 2, true, false);

@@ -169,15 +169,132 @@ class InterceptHandlerTest {
                 Map.entry(HvRegisterName.RIP, RIP));
     }
 
-    @Test
-    void insWithPagingOnIsAnInternalErrorThatNamesTheMissingTranslation() {
-        kernel.registers.put(HvRegisterName.CR0.value(), 0x8000_0011L);
-        VcpuExit exit = handler.handle(io(HV_INTERCEPT_ACCESS_READ, 2, 0x1f0, 2 | 1 << IO_STRING_OP_BIT | 1 << IO_REP_PREFIX_BIT)
-                .u64(IO_RCX, 1).u64(IO_RDI, 0x2000).bytes(IO_INSTRUCTION_BYTE_COUNT, IO_INSTRUCTION_BYTES, 0xf3, 0x66, 0x6d).decode());
+    // ins and outs with paging on: guest-virtual addresses, translated by the hypervisor
 
-        assertThat(exit).isInstanceOf(VcpuExit.InternalError.class);
-        assertThat(((VcpuExit.InternalError) exit).detail()).contains("ins at rip 0xffffffff81000000 with paging on")
-                .contains("HVCALL_TRANSLATE_VIRTUAL_ADDRESS");
+    static final long PAGING_ON = 0x8000_0011L; // CR0: PG, ET, PE
+
+    /** The translate hypercalls made so far: {gva_page, control_flags} each, after checking the VP index. */
+    private List<long[]> translations() {
+        return kernel.calls.stream().filter(c -> c.request() == MshvIoctls.MSHV_ROOT_HVCALL
+                        && Short.toUnsignedInt(c.argument().get(JAVA_SHORT_UNALIGNED, ROOT_HVCALL_CODE)) == HVCALL_TRANSLATE_VIRTUAL_ADDRESS)
+                .map(c -> {
+                    assertThat(c.input().byteSize()).isEqualTo(HV_INPUT_TRANSLATE_VIRTUAL_ADDRESS.byteSize());
+                    assertThat(c.input().get(JAVA_INT_UNALIGNED, TRANSLATE_VP_INDEX)).as("the VP's index").isEqualTo(1);
+                    assertThat(Short.toUnsignedInt(c.argument().get(JAVA_SHORT_UNALIGNED, ROOT_HVCALL_OUT_SZ)))
+                            .isEqualTo((int) HV_OUTPUT_TRANSLATE_VIRTUAL_ADDRESS.byteSize());
+                    return new long[] {c.input().get(JAVA_LONG_UNALIGNED, TRANSLATE_GVA_PAGE),
+                            c.input().get(JAVA_LONG_UNALIGNED, TRANSLATE_CONTROL_FLAGS)};
+                }).toList();
+    }
+
+    /** A 64-bit {@code rep outsb} (f3 6e) from RSI, RCX bytes, to the serial port. */
+    private VcpuExit repOutsb(long rsi, long rcx) {
+        return handler.handle(io(HV_INTERCEPT_ACCESS_WRITE, 2, 0x3f8, 1 | 1 << IO_STRING_OP_BIT | 1 << IO_REP_PREFIX_BIT)
+                .u64(IO_RCX, rcx).u64(IO_RSI, rsi).bytes(IO_INSTRUCTION_BYTE_COUNT, IO_INSTRUCTION_BYTES, 0xf3, 0x6e).decode());
+    }
+
+    private static long[] values(VcpuExit.IoOut out) {
+        long[] v = new long[out.count()];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = out.value(i);
+        }
+        return v;
+    }
+
+    @Test
+    void repOutsbFromAVirtualBufferAcrossAPageEndHandsItsBytesInOrderPageByPage() {
+        kernel.registers.put(HvRegisterName.CR0.value(), PAGING_ON);
+        // the buffer's two virtual pages lie in guest physical pages 3 and 1, the other way round
+        kernel.pageTable.put(0x7000_0L, 3L);
+        kernel.pageTable.put(0x7000_1L, 1L);
+        ram.asSlice(0x3ffd, 3).copyFrom(MemorySegment.ofArray("abc".getBytes()));
+        ram.asSlice(0x1000, 3).copyFrom(MemorySegment.ofArray("def".getBytes()));
+
+        VcpuExit.IoOut out = (VcpuExit.IoOut) repOutsb(0x7000_0ffdL, 6);
+        assertThat(values(out)).containsExactly('a', 'b', 'c');
+        assertThat(translations()).singleElement().satisfies(t -> assertThat(t).containsExactly(0x7000_0L,
+                HV_TRANSLATE_GVA_VALIDATE_READ | HV_TRANSLATE_GVA_SET_PAGE_TABLE_BITS));
+        assertThat(handler.resume()).isNull();
+        assertThat(written()).as("the page's elements moved; the guest executes the instruction again for the rest")
+                .containsExactly(Map.entry(HvRegisterName.RSI, 0x7000_1000L), Map.entry(HvRegisterName.RCX, 3L), Map.entry(HvRegisterName.RIP, RIP));
+
+        kernel.calls.clear();
+        out = (VcpuExit.IoOut) repOutsb(0x7000_1000L, 3);
+        assertThat(values(out)).containsExactly('d', 'e', 'f');
+        assertThat(handler.resume()).isNull();
+        assertThat(written()).containsExactly(Map.entry(HvRegisterName.RSI, 0x7000_1003L), Map.entry(HvRegisterName.RCX, 0L),
+                Map.entry(HvRegisterName.RIP, RIP + 2));
+    }
+
+    @Test
+    void repInsbIntoAVirtualBufferWritesThroughTheGuestsPageTablesPageByPage() {
+        kernel.registers.put(HvRegisterName.CR0.value(), PAGING_ON);
+        kernel.pageTable.put(0x7000_1L, 2L);
+        kernel.pageTable.put(0x7000_2L, 1L);
+        VcpuExit.IoIn in = (VcpuExit.IoIn) handler.handle(io(HV_INTERCEPT_ACCESS_READ, 2, 0x1f0,
+                1 | 1 << IO_STRING_OP_BIT | 1 << IO_REP_PREFIX_BIT).u64(IO_RCX, 3).u64(IO_RDI, 0x7000_1ffeL)
+                .bytes(IO_INSTRUCTION_BYTE_COUNT, IO_INSTRUCTION_BYTES, 0xf3, 0x6c).decode()); // rep insb
+
+        assertThat(new int[] {in.port(), in.size(), in.count()}).containsExactly(0x1f0, 1, 2);
+        assertThat(translations()).singleElement().satisfies(t -> assertThat(t).containsExactly(0x7000_1L,
+                HV_TRANSLATE_GVA_VALIDATE_WRITE | HV_TRANSLATE_GVA_SET_PAGE_TABLE_BITS));
+        in.respond(0, 0x11);
+        in.respond(1, 0x22);
+        assertThat(handler.resume()).isNull();
+        assertThat(ram.asSlice(0x2ffe, 2).toArray(JAVA_BYTE)).containsExactly(0x11, 0x22);
+        assertThat(written()).containsExactly(Map.entry(HvRegisterName.RDI, 0x7000_2000L), Map.entry(HvRegisterName.RCX, 1L),
+                Map.entry(HvRegisterName.RIP, RIP));
+
+        kernel.calls.clear();
+        in = (VcpuExit.IoIn) handler.handle(io(HV_INTERCEPT_ACCESS_READ, 2, 0x1f0, 1 | 1 << IO_STRING_OP_BIT | 1 << IO_REP_PREFIX_BIT)
+                .u64(IO_RCX, 1).u64(IO_RDI, 0x7000_2000L).bytes(IO_INSTRUCTION_BYTE_COUNT, IO_INSTRUCTION_BYTES, 0xf3, 0x6c).decode());
+        in.respond(0, 0x33);
+        assertThat(handler.resume()).isNull();
+        assertThat(ram.get(JAVA_BYTE, 0x1000)).isEqualTo((byte) 0x33);
+        assertThat(written()).containsEntry(HvRegisterName.RDI, 0x7000_2001L).containsEntry(HvRegisterName.RCX, 0L)
+                .containsEntry(HvRegisterName.RIP, RIP + 2);
+    }
+
+    @Test
+    void anOutsdElementAcrossAPageEndTakesItsBytesFromBothPages() {
+        kernel.registers.put(HvRegisterName.CR0.value(), PAGING_ON);
+        kernel.pageTable.put(0x7000_0L, 3L);
+        kernel.pageTable.put(0x7000_1L, 1L);
+        ram.asSlice(0x3ffe, 2).copyFrom(MemorySegment.ofArray(new byte[] {0x44, 0x33}));
+        ram.asSlice(0x1000, 2).copyFrom(MemorySegment.ofArray(new byte[] {0x22, 0x11}));
+        VcpuExit.IoOut out = (VcpuExit.IoOut) handler.handle(io(HV_INTERCEPT_ACCESS_WRITE, 1, 0xcfc, 4 | 1 << IO_STRING_OP_BIT)
+                .u64(IO_RSI, 0x7000_0ffeL).bytes(IO_INSTRUCTION_BYTE_COUNT, IO_INSTRUCTION_BYTES, 0x6f).decode()); // outsd
+
+        assertThat(values(out)).containsExactly(0x1122_3344L);
+        assertThat(translations()).extracting(t -> t[0]).containsExactly(0x7000_0L, 0x7000_1L);
+        assertThat(handler.resume()).isNull();
+        assertThat(written()).containsEntry(HvRegisterName.RSI, 0x7000_1002L).containsEntry(HvRegisterName.RIP, RIP + 1);
+    }
+
+    @Test
+    void outsFromAPageThatIsNotPresentIsAnInternalErrorNamingTheAddressAndTheResult() {
+        kernel.registers.put(HvRegisterName.CR0.value(), PAGING_ON);
+        VcpuExit exit = repOutsb(0x7000_0ffdL, 6);
+
+        assertThat(((VcpuExit.InternalError) exit).detail())
+                .startsWith("mshv: outs at rip 0xffffffff81000000: guest virtual address 0x70000ffd does not translate for a read")
+                .contains("HVCALL_TRANSLATE_VIRTUAL_ADDRESS answered 0x1 (HV_TRANSLATE_GVA_PAGE_NOT_PRESENT)", "page fault", "RIP=");
+        assertThat(setCalls()).as("nothing moved, no register changed").isZero();
+    }
+
+    @Test
+    void insIntoAPageTheGuestMayNotWriteIsAnInternalErrorNamingTheResult() {
+        kernel.registers.put(HvRegisterName.CR0.value(), PAGING_ON);
+        kernel.pageTable.put(0x7000_1L, 2L);
+        kernel.pageTable.put(0x7000_2L, 1L);
+        kernel.translationFaults.put(0x7000_2L, HV_TRANSLATE_GVA_PRIVILEGE_VIOLATION);
+        ram.set(JAVA_BYTE, 0x1000, (byte) 0x5a);
+        VcpuExit exit = handler.handle(io(HV_INTERCEPT_ACCESS_READ, 3, 0x1f0, 2 | 1 << IO_STRING_OP_BIT | 1 << IO_REP_PREFIX_BIT)
+                .u64(IO_RCX, 1).u64(IO_RDI, 0x7000_1fffL).bytes(IO_INSTRUCTION_BYTE_COUNT, IO_INSTRUCTION_BYTES, 0xf3, 0x66, 0x6d).decode()); // rep insw
+
+        assertThat(((VcpuExit.InternalError) exit).detail()).contains("ins at rip 0xffffffff81000000: guest virtual address 0x70002000 "
+                + "does not translate for a write: HVCALL_TRANSLATE_VIRTUAL_ADDRESS answered 0x2 (HV_TRANSLATE_GVA_PRIVILEGE_VIOLATION)");
+        assertThat(ram.get(JAVA_BYTE, 0x1000)).isEqualTo((byte) 0x5a);
         assertThat(setCalls()).isZero();
     }
 
@@ -276,10 +393,76 @@ class InterceptHandlerTest {
     }
 
     @Test
-    void aRepStosToMmioStaysInTheInterceptsPage() {
+    void aRepStosToMmioStopsAtTheNextPageWhenThatDoesNotTranslate() {
         assertThat(repStosb(0x7000_0ffcL)).isEqualTo(4);
         assertThat(written()).containsEntry(HvRegisterName.RCX, 96L).containsEntry(HvRegisterName.RDI, 0x7000_1000L)
                 .containsEntry(HvRegisterName.RIP, RIP);
+        assertThat(translations()).singleElement().satisfies(t -> assertThat(t).containsExactly(0x7000_1L,
+                HV_TRANSLATE_GVA_VALIDATE_WRITE | HV_TRANSLATE_GVA_SET_PAGE_TABLE_BITS));
+    }
+
+    @Test
+    void aRepStosToMmioGoesOnIntoTheNextPageWhereTheGuestsPageTablesPutIt() {
+        kernel.pageTable.put(0x7000_1L, 0xfeb01L); // the device's next page, not RAM
+        assertThat(repStosb(0x7000_0ffcL)).isEqualTo(InterceptHandler.MAX_MMIO_ACCESSES);
+        assertThat(written()).containsEntry(HvRegisterName.RCX, 100L - 16).containsEntry(HvRegisterName.RDI, 0x7000_100cL);
+        assertThat(translations()).as("once per page, not once per replay").hasSize(1);
+    }
+
+    /** A 64-bit {@code rep movsb} (f3 a4) of RCX bytes from RSI (RAM, virtual) to the device page at GVA 0x7fff_0000. */
+    private VcpuExit repMovsbToMmio(long rsi, long rcx) {
+        kernel.registers.put(HvRegisterName.RCX.value(), rcx);
+        kernel.registers.put(HvRegisterName.RSI.value(), rsi);
+        kernel.registers.put(HvRegisterName.RDI.value(), 0x7fff_0000L);
+        return handler.handle(mmio(HV_INTERCEPT_ACCESS_WRITE, 0xfeb0_0000L, 0xf3, 0xa4).u64(MEMORY_GVA, 0x7fff_0000L)
+                .u8(MEMORY_ACCESS_INFO, 1 << MEMORY_ACCESS_GVA_VALID_BIT).decode());
+    }
+
+    /** Answers every MMIO write exit from {@code exit} on; returns the values written, in order. */
+    private List<Long> deviceWrites(VcpuExit exit) {
+        List<Long> values = new java.util.ArrayList<>();
+        while (exit instanceof VcpuExit.MmioWrite w) {
+            assertThat(new long[] {w.address(), w.size()}).containsExactly(0xfeb0_0000L + values.size(), 1);
+            values.add(w.value());
+            exit = handler.resume();
+        }
+        assertThat(exit).isNull();
+        return values;
+    }
+
+    @Test
+    void aRepMovsFromVirtualRamToMmioReadsTheRamThroughThePageTablesAcrossAPageEnd() {
+        kernel.pageTable.put(0x7000_0L, 3L);
+        kernel.pageTable.put(0x7000_1L, 1L);
+        ram.asSlice(0x3ffe, 2).copyFrom(MemorySegment.ofArray("ab".getBytes()));
+        ram.asSlice(0x1000, 2).copyFrom(MemorySegment.ofArray("cd".getBytes()));
+
+        assertThat(deviceWrites(repMovsbToMmio(0x7000_0ffeL, 4))).containsExactly((long) 'a', (long) 'b', (long) 'c', (long) 'd');
+        assertThat(written()).containsEntry(HvRegisterName.RSI, 0x7000_1002L).containsEntry(HvRegisterName.RDI, 0x7fff_0004L)
+                .containsEntry(HvRegisterName.RCX, 0L).containsEntry(HvRegisterName.RIP, RIP + 2);
+        assertThat(translations()).as("the RAM side's two pages, each once, for a read").extracting(t -> t[0], t -> t[1])
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(0x7000_0L, HV_TRANSLATE_GVA_VALIDATE_READ | HV_TRANSLATE_GVA_SET_PAGE_TABLE_BITS),
+                        org.assertj.core.groups.Tuple.tuple(0x7000_1L, HV_TRANSLATE_GVA_VALIDATE_READ | HV_TRANSLATE_GVA_SET_PAGE_TABLE_BITS));
+    }
+
+    @Test
+    void aRepMovsStopsBeforeARamPageThatDoesNotTranslateForTheGuestToFaultThere() {
+        kernel.pageTable.put(0x7000_0L, 3L);
+        ram.asSlice(0x3ffe, 2).copyFrom(MemorySegment.ofArray("ab".getBytes()));
+
+        assertThat(deviceWrites(repMovsbToMmio(0x7000_0ffeL, 4))).containsExactly((long) 'a', (long) 'b');
+        assertThat(written()).containsEntry(HvRegisterName.RSI, 0x7000_1000L).containsEntry(HvRegisterName.RDI, 0x7fff_0002L)
+                .containsEntry(HvRegisterName.RCX, 2L).containsEntry(HvRegisterName.RIP, RIP);
+    }
+
+    @Test
+    void aMovsWhoseRamSideDoesNotTranslateAtAllIsAnInternalErrorNamingTheResult() {
+        kernel.translationFaults.put(0x7000_0L, HV_TRANSLATE_GVA_PRIVILEGE_VIOLATION);
+        VcpuExit exit = repMovsbToMmio(0x7000_0ffeL, 4);
+
+        assertThat(((VcpuExit.InternalError) exit).detail()).contains("movs needs the guest physical address of ds:0x70000ffe",
+                "HVCALL_TRANSLATE_VIRTUAL_ADDRESS of guest virtual 0x70000000 for a read answered 0x2 (HV_TRANSLATE_GVA_PRIVILEGE_VIOLATION)");
+        assertThat(setCalls()).isZero();
     }
 
     // the rest
