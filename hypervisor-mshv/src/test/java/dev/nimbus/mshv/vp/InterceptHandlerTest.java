@@ -456,6 +456,28 @@ class InterceptHandlerTest {
     }
 
     @Test
+    void aRepMovsFromMmioToVirtualRamWritesTheRamWhereThePageTablesPutItForAWrite() {
+        kernel.pageTable.put(0x7000_0L, 3L);
+        kernel.registers.put(HvRegisterName.RCX.value(), 2L);
+        kernel.registers.put(HvRegisterName.RSI.value(), 0x7fff_0000L);
+        kernel.registers.put(HvRegisterName.RDI.value(), 0x7000_0010L);
+        VcpuExit exit = handler.handle(mmio(HV_INTERCEPT_ACCESS_READ, 0xfeb0_0000L, 0xf3, 0xa4).u64(MEMORY_GVA, 0x7fff_0000L)
+                .u8(MEMORY_ACCESS_INFO, 1 << MEMORY_ACCESS_GVA_VALID_BIT).decode()); // rep movsb, the device the source
+        for (int i = 0; i < 2; i++) {
+            VcpuExit.MmioRead r = (VcpuExit.MmioRead) exit;
+            assertThat(r.address()).isEqualTo(0xfeb0_0000L + i);
+            r.respond(0x61 + i);
+            exit = handler.resume();
+        }
+        assertThat(exit).isNull();
+        assertThat(ram.asSlice(0x3010, 2).toArray(JAVA_BYTE)).containsExactly('a', 'b');
+        assertThat(written()).containsEntry(HvRegisterName.RSI, 0x7fff_0002L).containsEntry(HvRegisterName.RDI, 0x7000_0012L)
+                .containsEntry(HvRegisterName.RCX, 0L).containsEntry(HvRegisterName.RIP, RIP + 2);
+        assertThat(translations()).singleElement().satisfies(t -> assertThat(t).containsExactly(0x7000_0L,
+                HV_TRANSLATE_GVA_VALIDATE_WRITE | HV_TRANSLATE_GVA_SET_PAGE_TABLE_BITS));
+    }
+
+    @Test
     void aMovsWhoseRamSideDoesNotTranslateAtAllIsAnInternalErrorNamingTheResult() {
         kernel.translationFaults.put(0x7000_0L, HV_TRANSLATE_GVA_PRIVILEGE_VIOLATION);
         VcpuExit exit = repMovsbToMmio(0x7000_0ffeL, 4);
