@@ -26,7 +26,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class DiskImage implements AutoCloseable {
     /** {@code O_DIRECT}: 0x10000 on AArch64 (its own value), 0x4000 on x86-64 and riscv64 (the generic one). */
-    public static final int O_DIRECT = "aarch64".equals(System.getProperty("os.arch")) ? 0x10000 : 0x4000;
+    public static final int O_DIRECT = oDirect(System.getProperty("os.arch"));
+
+    /** {@code O_DIRECT} on {@code arch} (as {@code os.arch} or {@code uname -m} names it). */
+    static int oDirect(String arch) {
+        return "aarch64".equals(arch) ? 0x10000 : 0x4000;
+    }
     static final int F_OFD_SETLK = 37;
     static final short F_RDLCK = 0;
     static final short F_WRLCK = 1;

@@ -40,7 +40,13 @@ public final class Landlock {
     public static final int PR_SET_NO_NEW_PRIVS = 38;
     /** {@code O_PATH}: a descriptor that only names a file, which is what a rule takes. */
     public static final int O_PATH = 0x200000;
-    public static final int O_DIRECTORY = 0x10000;
+    /** {@code O_DIRECTORY} of the architecture this JVM runs on ({@link #oDirectory}). */
+    public static final int O_DIRECTORY = oDirectory(System.getProperty("os.arch"));
+
+    /** {@code O_DIRECTORY} on {@code arch} (as {@code os.arch} names it): AArch64 has its own (0x10000 is its O_DIRECT). */
+    static int oDirectory(String arch) {
+        return "aarch64".equals(arch) ? 0x4000 : 0x10000;
+    }
 
     // access rights (ABI 1 unless said)
     public static final long ACCESS_FS_EXECUTE = 1L;

@@ -61,17 +61,52 @@ class DiskImageTest {
         return page.position(misalign).limit(misalign + length).slice();
     }
 
+    /**
+     * O_DIRECT as the running kernel spells it in fdinfo's flags: the JVM's own where it runs natively, the
+     * host's where these tests run in QEMU user mode (an AArch64 JVM on x86-64: QEMU translates the flag for
+     * open(), fdinfo shows the host kernel's). {@code uname}, started from here, runs natively in both cases.
+     */
+    static int kernelsODirect() throws Exception {
+        Process p = new ProcessBuilder("uname", "-m").redirectErrorStream(true).start();
+        String machine = new String(p.getInputStream().readAllBytes()).strip();
+        p.waitFor();
+        return DiskImage.oDirect(machine);
+    }
+
+    /** Each architecture's O_DIRECT as its uapi asm/fcntl.h has it (the host's for x86-64, Debian's cross headers). */
+    @Test
+    void oDirectIsEachArchitecturesOwn(@TempDir Path dir) throws Exception {
+        dev.nimbus.testsupport.HostTools.ensurePackages("gcc", "linux-libc-dev-arm64-cross", "linux-libc-dev-riscv64-cross");
+        for (String[] arch : new String[][] {{"x86_64", ""}, {"aarch64", "/usr/aarch64-linux-gnu/include"},
+                {"riscv64", "/usr/riscv64-linux-gnu/include"}}) {
+            Path src = Files.writeString(dir.resolve("o_direct.c"), """
+                    #include <stdio.h>
+                    #include <asm/fcntl.h>
+                    int main(void) { printf("%lu\\n", (unsigned long) O_DIRECT); return 0; }
+                    """);
+            Path exe = dir.resolve("o_direct");
+            List<String> gcc = new ArrayList<>(List.of("gcc", "-o", exe.toString()));
+            if (!arch[1].isEmpty()) {
+                gcc.addAll(List.of("-I", arch[1]));
+            }
+            gcc.add(src.toString());
+            dev.nimbus.testsupport.HostTools.run(dir, gcc);
+            assertThat((long) DiskImage.oDirect(arch[0])).as("O_DIRECT on " + arch[0])
+                    .isEqualTo(Long.parseLong(dev.nimbus.testsupport.HostTools.run(dir, List.of(exe.toString())).strip()));
+        }
+    }
+
     @Test
     void directOpenSetsODirectOnTheDescriptor() throws Exception {
         assumeFalse(onTmpfs(onDisk), "target/ is on tmpfs here");
         try (DiskImage image = DiskImage.open(onDisk, false, true)) {
-            assertThat(fdFlags(image.fd()) & DiskImage.O_DIRECT).as("O_DIRECT in fdinfo flags").isNotZero();
+            assertThat(fdFlags(image.fd()) & kernelsODirect()).as("O_DIRECT in fdinfo flags").isNotZero();
             assertThat(image.direct()).isTrue();
             assertThat(image.alignment()).isIn(512, 4096);
             assertThat(image.size()).isEqualTo(SIZE);
         }
         try (DiskImage image = DiskImage.open(onDisk, false, false)) {
-            assertThat(fdFlags(image.fd()) & DiskImage.O_DIRECT).as("no O_DIRECT without direct").isZero();
+            assertThat(fdFlags(image.fd()) & kernelsODirect()).as("no O_DIRECT without direct").isZero();
             assertThat(image.alignment()).isEqualTo(1);
         }
     }

@@ -44,12 +44,12 @@ class LandlockTest {
         Map<String, Long> ours = new LinkedHashMap<>();
         ours.put("SYS_landlock_create_ruleset", Landlock.SYS_LANDLOCK_CREATE_RULESET);
         ours.put("SYS_landlock_add_rule", Landlock.SYS_LANDLOCK_ADD_RULE);
+        ours.put("O_DIRECTORY", (long) Landlock.O_DIRECTORY);
         ours.put("SYS_landlock_restrict_self", Landlock.SYS_LANDLOCK_RESTRICT_SELF);
         ours.put("LANDLOCK_CREATE_RULESET_VERSION", (long) Landlock.LANDLOCK_CREATE_RULESET_VERSION);
         ours.put("LANDLOCK_RULE_PATH_BENEATH", (long) Landlock.LANDLOCK_RULE_PATH_BENEATH);
         ours.put("PR_SET_NO_NEW_PRIVS", (long) Landlock.PR_SET_NO_NEW_PRIVS);
         ours.put("O_PATH", (long) Landlock.O_PATH);
-        ours.put("O_DIRECTORY", (long) Landlock.O_DIRECTORY);
         ours.put("EXECUTE", Landlock.ACCESS_FS_EXECUTE);
         ours.put("WRITE_FILE", Landlock.ACCESS_FS_WRITE_FILE);
         ours.put("READ_FILE", Landlock.ACCESS_FS_READ_FILE);
@@ -129,6 +129,36 @@ class LandlockTest {
             }
         });
         assertThat(ours).containsExactlyInAnyOrderEntriesOf(theirs);
+    }
+
+    /**
+     * O_DIRECTORY differs between architectures (AArch64's is the others' O_DIRECT), so it is compared per
+     * architecture with that architecture's uapi {@code asm/fcntl.h} (the host's for x86-64, Debian's cross
+     * headers for the others), not with whatever the host's gcc says: the cross runs of these tests execute
+     * an AArch64 or riscv64 JVM beside an x86-64 gcc.
+     */
+    @Test
+    void oDirectoryIsEachArchitecturesOwn(@TempDir Path dir) throws Exception {
+        Map<String, String> headers = Map.of("amd64", "", "aarch64", "/usr/aarch64-linux-gnu/include",
+                "riscv64", "/usr/riscv64-linux-gnu/include");
+        HostTools.ensurePackages("gcc", "linux-libc-dev-arm64-cross", "linux-libc-dev-riscv64-cross");
+        for (var e : headers.entrySet()) {
+            Path src = Files.writeString(dir.resolve("o_directory.c"), """
+                    #include <stdio.h>
+                    #include <asm/fcntl.h>
+                    int main(void) { printf("%lu\\n", (unsigned long) O_DIRECTORY); return 0; }
+                    """);
+            Path exe = dir.resolve("o_directory");
+            List<String> gcc = new java.util.ArrayList<>(List.of("gcc", "-o", exe.toString()));
+            if (!e.getValue().isEmpty()) {
+                gcc.addAll(List.of("-I", e.getValue()));
+            }
+            gcc.add(src.toString());
+            run(gcc);
+            assertThat((long) Landlock.oDirectory(e.getKey())).as("O_DIRECTORY on " + e.getKey())
+                    .isEqualTo(Long.parseLong(run(List.of(exe.toString())).strip()));
+        }
+        assertThat(Landlock.O_DIRECTORY).isEqualTo(Landlock.oDirectory(System.getProperty("os.arch")));
     }
 
     @Test
