@@ -67,6 +67,18 @@ print(row("VMM memory overhead, guest idle at init, MiB", values("boot nimbus 2 
 print(row("VMM PSS then (guest RAM included), MiB", values("boot nimbus 2 512", "pss_kib", 1 / 1024),
           values("boot qemu 2 512", "pss_kib", 1 / 1024), s1))
 print()
+print("| the same, Nimbus's jar on the JVM's defaults (no AOT cache, no nimbus.jvm-options) | jar | ./nimbus | ./nimbus / jar |")
+print("| --- | --- | --- | --- |")
+for label, name, key, scale, fmt in (
+        ("exec to the first guest instruction's output, wall s", "first", "marker_s", 1, s2),
+        ("VMM CPU ms, exec until idle after the first guest instruction", "first", "cpu_ms", 1, s0),
+        ("VMM memory overhead then, MiB", "first", "overhead_kib", 1 / 1024, s1),
+        ("exec to guest user space, wall s", "boot", "marker_s", 1, s2),
+        ("VMM memory overhead, guest idle at init, MiB", "boot", "overhead_kib", 1 / 1024, s1)):
+    suffix = "" if name == "first" else " 2 512"
+    print(row(label, values(f"{name} nimbus-jar{suffix}", key, scale), values(f"{name} nimbus{suffix}", key, scale), fmt)
+          .replace("| Nimbus |", "|"))
+print()
 for title, configs in (("guest memory (2 vCPUs)", [(2, m) for m in (256, 512, 2048, 16384)]),
                        ("vCPUs (512 MiB)", [(c, 512) for c in (1, 2, 4, 8)])):
     print(f"| {title} | exec to user space, s: Nimbus | QEMU | ratio | VMM overhead, MiB: Nimbus | QEMU | ratio |")
