@@ -116,6 +116,17 @@ public interface VirtioDevice {
     default void useExecutor(java.util.concurrent.Executor executor) {}
 
     /**
+     * The worker's thread: a device with I/O threads may keep back a lone request that {@link #process} took
+     * on this thread, with nothing else under way, and serve it in {@link #serveKeptBack()}, which the worker
+     * calls on this thread right after, outside the transport's lock. That spares the request two thread
+     * hand-offs when the driver has one request at a time in flight. Nothing by default.
+     */
+    default void serveKeptBackOn(Thread worker) {}
+
+    /** Serves what {@link #process} kept back on the worker's thread, if anything (see {@link #serveKeptBackOn}). */
+    default void serveKeptBack() {}
+
+    /**
      * Waits, at most {@code timeoutMillis}, until every request the device took from its queues has been
      * given back (or dropped by a reset): a paused machine's devices then touch guest memory no more. True
      * when none is left. Called without the transport's lock; the worker is parked.

@@ -258,6 +258,18 @@ public final class VirtioPciDevice implements PciDevice {
      * Serves queue {@code index}: what the driver made available is processed, and the queue's vector is
      * signalled if the driver wants it. Does nothing until DRIVER_OK, or after DEVICE_NEEDS_RESET.
      */
+    /**
+     * Serves what the device kept back in the last {@link #processQueue} on this, the worker's, thread
+     * ({@link VirtioDevice#serveKeptBackOn}); not under this transport's lock, since it does the request's I/O.
+     */
+    public void serveKeptBack() {
+        try {
+            device.serveKeptBack();
+        } catch (RuntimeException e) {
+            failed(e);
+        }
+    }
+
     public synchronized void processQueue(int index) {
         if (index < 0 || index >= queues.length || (status & STATUS_DRIVER_OK) == 0 || (status & STATUS_DEVICE_NEEDS_RESET) != 0) {
             return;

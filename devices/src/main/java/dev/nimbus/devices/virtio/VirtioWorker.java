@@ -92,6 +92,7 @@ public final class VirtioWorker implements AutoCloseable {
                 }
             };
             device.device().useExecutor(io);
+            device.device().serveKeptBackOn(thread);
         } else {
             this.io = null;
         }
@@ -130,6 +131,7 @@ public final class VirtioWorker implements AutoCloseable {
                         } else {
                             queueEvents.get((int) token).read();
                             device.processQueue((int) token);
+                            device.serveKeptBack(); // a lone request, served here rather than handed off
                         }
                     } catch (RuntimeException e) {
                         device.failed(e); // the device needs a reset; this loop serves it again after one

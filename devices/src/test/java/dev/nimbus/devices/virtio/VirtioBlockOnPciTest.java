@@ -76,7 +76,11 @@ class VirtioBlockOnPciTest {
             return held.computeIfAbsent(sector, s -> new CountDownLatch(1));
         }
 
+        /** The thread that served each sector's request. */
+        final Map<Long, String> servedOn = new ConcurrentHashMap<>();
+
         private void enter(String what, long offset) throws IOException {
+            servedOn.put(offset / VirtioBlock.SECTOR_SIZE, Thread.currentThread().getName());
             int now = concurrent.incrementAndGet();
             mostConcurrent.accumulateAndGet(now, Math::max);
             events.add(what + " " + offset / VirtioBlock.SECTOR_SIZE + " start");
@@ -500,6 +504,47 @@ class VirtioBlockOnPciTest {
         bringUp(1, 0);
         assertThat(driver.offeredFeatures() & 1L << VirtioBlock.F_MQ).isZero();
         assertThat(driver.common(0x12, 2)).isEqualTo(1);
+    }
+
+    /**
+     * A request alone in flight is served on the worker's own thread, after the transport's lock is let go
+     * (two thread hand-offs spared: a driver with one request at a time waits for each); requests that come
+     * together, or while one is under way, go to the I/O threads.
+     */
+    @Test
+    void aLoneRequestIsServedOnTheWorkersThreadAndTheOthersOnTheIoThreads() throws Exception {
+        backend = new Gated(BlockBackend.of(file));
+        blk = new VirtioBlock(backend, false, "lone", QUEUE, 1);
+        device = new VirtioPciDevice(blk, memory, routing, -1);
+        driver = new PciTransportDriver(device);
+        queues = new GuestQueue[] {new GuestQueue(memory, QUEUE, 0x1_0000, 0x1_1000, 0x1_2000)};
+        driver.bringUp(queues[0], 1L << VirtioBlock.F_FLUSH);
+        try (EventFd notify = EventFd.createNonBlocking()) {
+            VirtioWorker worker = new VirtioWorker(device, List.of(notify));
+            worker.start();
+            offer(0, 0, VirtioBlock.T_IN, 70);
+            notify.signal();
+            within("the lone request", () -> quietly(() -> queues[0].usedIdx() == 1));
+            assertThat(backend.servedOn.get(70L)).as("a lone request").endsWith(" worker");
+            assertThat(memory.readByte(DATA)).isEqualTo((byte) 70);
+            // two in one notification, the first held: both on I/O threads
+            CountDownLatch slow = backend.hold(71);
+            offer(0, 1, VirtioBlock.T_IN, 71);
+            offer(0, 2, VirtioBlock.T_IN, 72);
+            notify.signal();
+            within("the second of the pair", () -> quietly(() -> queues[0].usedIdx() == 2));
+            assertThat(backend.servedOn.get(71L)).as("one of a pair").contains(" io ");
+            assertThat(backend.servedOn.get(72L)).as("one of a pair").contains(" io ");
+            // alone in its notification, but with another under way: an I/O thread too
+            offer(0, 3, VirtioBlock.T_IN, 73);
+            notify.signal();
+            within("the one beside the slow one", () -> quietly(() -> queues[0].usedIdx() == 3));
+            assertThat(backend.servedOn.get(73L)).as("one that came while another was under way").contains(" io ");
+            slow.countDown();
+            within("the slow one", () -> quietly(() -> queues[0].usedIdx() == 4));
+            assertThat(blk.inFlight()).isZero();
+            worker.close();
+        }
     }
 
     /** In a machine the worker makes the I/O threads, serves through them, and stops them when it closes. */

@@ -109,6 +109,10 @@ public final class VirtioBlock implements VirtioDevice {
     // ---- requests in flight (with an executor and the transport's completions) ----
     private Completions completions;
     private Executor executor;
+    /** The worker's thread, where a lone request may be served ({@link #serveKeptBackOn}); null: never. */
+    private volatile Thread worker;
+    /** The lone request {@link #process} kept back for {@link #serveKeptBack}; touched on the worker's thread only. */
+    private Request keptBack;
     /** Bumped by reset and teardown (under the transport's lock, or with the worker stopped). */
     private volatile long generation;
     /** Order of taking, over all queues: a FLUSH waits for the writes taken before it. */
@@ -264,6 +268,20 @@ public final class VirtioBlock implements VirtioDevice {
     }
 
     @Override
+    public void serveKeptBackOn(Thread worker) {
+        this.worker = worker;
+    }
+
+    @Override
+    public void serveKeptBack() {
+        Request r = keptBack;
+        if (r != null) {
+            keptBack = null;
+            runTaken(r);
+        }
+    }
+
+    @Override
     public void reset() {
         writeBack = false;
         if (!endGeneration(DRAIN_DEADLINE_MILLIS)) {
@@ -333,21 +351,40 @@ public final class VirtioBlock implements VirtioDevice {
     @Override
     public void process(int index, VirtQueue queue) throws VirtQueueException {
         boolean async = executor != null && completions != null;
-        DescriptorChain chain;
-        while ((chain = queue.pop()) != null) {
-            Request r = take(index, chain);
-            if (r == null) {
-                queue.addUsed(chain.head(), 0);
-            } else if (!async) {
-                serve(r);
-                queue.addUsed(r.head, r.used);
-            } else {
-                submit(r);
+        // on the worker's thread with nothing under way, the first request is held until the next one shows:
+        // a lone request is kept back and served on this thread (serveKeptBack), the others go to the I/O threads
+        boolean mayKeepBack = async && worker == Thread.currentThread() && keptBack == null && running.get() == 0;
+        Request first = null;
+        try {
+            DescriptorChain chain;
+            while ((chain = queue.pop()) != null) {
+                Request r = take(index, chain);
+                if (r == null) {
+                    queue.addUsed(chain.head(), 0);
+                } else if (!async) {
+                    serve(r);
+                    queue.addUsed(r.head, r.used);
+                } else if (mayKeepBack && first == null) {
+                    first = r;
+                    admit(r);
+                } else {
+                    if (first != null) {
+                        execute(first); // not alone after all
+                        first = null;
+                        mayKeepBack = false;
+                    }
+                    admit(r);
+                    execute(r);
+                }
             }
+        } finally {
+            // also when the ring turned out broken part-way: a request counted as under way is always served
+            keptBack = first;
         }
     }
 
-    private void submit(Request r) {
+    /** Counts a request as under way (and a write as in flight for later FLUSHes) before it is served anywhere. */
+    private void admit(Request r) {
         if (r.type == T_OUT) {
             synchronized (writesInFlight) {
                 writesInFlight.add(r.seq);
@@ -355,6 +392,9 @@ public final class VirtioBlock implements VirtioDevice {
         }
         running.incrementAndGet();
         outstanding.incrementAndGet();
+    }
+
+    private void execute(Request r) {
         try {
             executor.execute(r);
         } catch (RejectedExecutionException e) {
