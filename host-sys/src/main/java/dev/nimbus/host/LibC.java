@@ -304,20 +304,19 @@ public final class LibC {
      * position alone (so threads may share the descriptor); returns bytes read, or minus the errno.
      */
     public static long preadv(int fd, MemorySegment iov, int count, long offset) {
-        MemorySegment capture = Native.capture();
-        try {
-            long n = (long) PREADV.invokeExact(capture, fd, iov, count, offset);
-            return n < 0 ? -Native.errno(capture) : n;
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
-        }
+        return positional(PREADV, fd, iov, count, offset);
     }
 
     /** pwritev(2) from {@code count} iovecs at file offset {@code offset}; returns bytes written, or minus the errno. */
     public static long pwritev(int fd, MemorySegment iov, int count, long offset) {
+        return positional(PWRITEV, fd, iov, count, offset);
+    }
+
+    /** {@link #transfer} for the positional iovec calls (preadv, pwritev), which take an offset too. */
+    private static long positional(MethodHandle call, int fd, MemorySegment iov, int count, long offset) {
         MemorySegment capture = Native.capture();
         try {
-            long n = (long) PWRITEV.invokeExact(capture, fd, iov, count, offset);
+            long n = (long) call.invokeExact(capture, fd, iov, count, offset);
             return n < 0 ? -Native.errno(capture) : n;
         } catch (Throwable t) {
             throw Native.rethrow(t);
