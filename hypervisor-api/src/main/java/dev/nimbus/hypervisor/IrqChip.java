@@ -39,4 +39,22 @@ public interface IrqChip {
     default boolean msiNeedsDeviceId() {
         return false;
     }
+
+    /**
+     * The controller's state for a snapshot, with whatever the hypervisor keeps beside it for the VM (x86-64:
+     * the PICs, the IOAPIC and the PIT; AArch64: the GICv3 distributor, redistributors, CPU interfaces and
+     * ITS, whose tables this writes into guest memory, so call it before guest memory is saved). Called while
+     * the machine is paused, after every vCPU's {@link Vcpu#saveState()}.
+     */
+    default List<dev.nimbus.hypervisor.state.StateRecord> saveState() {
+        throw new UnsupportedOperationException("this interrupt controller (" + getClass().getSimpleName() + ") cannot be saved");
+    }
+
+    /**
+     * Puts saved state back, into a controller made with the same configuration, after {@link #finishSetup()}
+     * and after every vCPU's {@link Vcpu#restoreState}, with guest memory already restored.
+     */
+    default void restoreState(List<dev.nimbus.hypervisor.state.StateRecord> records) {
+        throw new UnsupportedOperationException("this interrupt controller (" + getClass().getSimpleName() + ") cannot be restored");
+    }
 }

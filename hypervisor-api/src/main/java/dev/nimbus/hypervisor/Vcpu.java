@@ -26,6 +26,28 @@ public interface Vcpu extends AutoCloseable {
      */
     void kick();
 
+    /**
+     * The vCPU's whole architectural state, for a snapshot: records that the same backend's
+     * {@link #restoreState} reads (registers, FPU/XSAVE, MSRs, local interrupt controller, pending events,
+     * power state, CPUID as set). Called on the vCPU's thread between runs, while the machine is paused; an
+     * exit being handled is completed first (an I/O read's data reaches the guest), so the state is the one
+     * the next {@link #run()} would start from.
+     *
+     * @throws UnsupportedOperationException where the backend cannot save a vCPU
+     */
+    default java.util.List<dev.nimbus.hypervisor.state.StateRecord> saveState() {
+        throw new UnsupportedOperationException("this vCPU (" + getClass().getSimpleName() + ") cannot be saved");
+    }
+
+    /**
+     * Puts saved state back into this freshly created vCPU, before its first run, on its thread. Checks
+     * everything it can first (record versions and lengths, CPUID features against the host's) and throws
+     * a {@link dev.nimbus.hypervisor.state.StateException} naming the difference.
+     */
+    default void restoreState(java.util.List<dev.nimbus.hypervisor.state.StateRecord> records) {
+        throw new UnsupportedOperationException("this vCPU (" + getClass().getSimpleName() + ") cannot be restored");
+    }
+
     /** This vCPU seen as an architecture sub-interface, for example {@code vcpu.as(X86Vcpu.class)}. */
     default <T> T as(Class<T> type) {
         if (type.isInstance(this)) {
