@@ -6,7 +6,12 @@ import dev.nimbus.host.SyscallException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -129,6 +134,95 @@ public final class GuestMemory implements AutoCloseable {
             } catch (SyscallException e) {
                 throw new MemoryBacking.Unavailable("mergeable", e.getMessage() + " (a kernel without KSM)", e);
             }
+        }
+    }
+
+    /**
+     * Maps each range from {@code file}, one after the other from offset 0 as {@link #saveTo} wrote them,
+     * privately ({@code MAP_PRIVATE}): a page is read from the file when the guest first touches it (all of
+     * them at once with {@code prefault}), and the guest's writes stay in this process, never reaching the
+     * file, so one snapshot restores any number of times.
+     *
+     * @throws IOException when the file cannot be opened or mapped, or its length is not the ranges' total
+     */
+    public static GuestMemory mapFile(List<AddressRange> ranges, Path file, boolean prefault) throws IOException {
+        long total = 0;
+        for (AddressRange r : ranges) {
+            total += r.size();
+        }
+        long length = Files.size(file);
+        if (length != total) {
+            throw new IOException(file + ": " + length + " bytes, but the guest's RAM is " + total + " bytes (truncated or not this snapshot's)");
+        }
+        int fd;
+        try {
+            fd = LibC.open(file.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
+        } catch (SyscallException e) {
+            throw new IOException(file + ": " + e.getMessage(), e);
+        }
+        Arena arena = Arena.ofShared();
+        List<GuestRegion> regions = new ArrayList<>();
+        try {
+            long offset = 0;
+            for (AddressRange r : ranges) {
+                long size = r.size();
+                long address = LibC.mmap(size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | (prefault ? LibC.MAP_POPULATE : 0),
+                        fd, offset, String.format("mmap(%s at 0x%x, 0x%x bytes)", file, offset, size)).address();
+                MemorySegment host = MemorySegment.ofAddress(address).reinterpret(size, arena, s -> LibC.munmap(address, size));
+                regions.add(new GuestRegion(r.base(), host));
+                offset += size;
+            }
+        } catch (SyscallException e) {
+            arena.close();
+            throw new IOException(e.getMessage(), e);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        } finally {
+            LibC.close(fd); // the mappings keep the file
+        }
+        return new GuestMemory(regions, arena);
+    }
+
+    /**
+     * Writes every region to {@code file}, lowest address first, one after the other (what {@link #mapFile}
+     * reads back). Pages that are all zeros are left as holes, so a guest that touched little of its RAM gives
+     * a small, sparse file. Call while nothing writes guest memory (the machine paused).
+     */
+    public void saveTo(Path file) throws IOException {
+        final int page = 4096;
+        MemorySegment zeros = Arena.global().allocate(page, page);
+        long position = 0;
+        try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            for (GuestRegion r : regions) {
+                MemorySegment host = r.host();
+                long size = r.size();
+                long run = -1; // start of the run of non-zero pages being gathered
+                for (long at = 0; at <= size; at += page) {
+                    boolean zero = at == size || host.asSlice(at, Math.min(page, size - at)).mismatch(zeros.asSlice(0, Math.min(page, size - at))) == -1;
+                    if (!zero && run < 0) {
+                        run = at;
+                    }
+                    if ((zero || at - run >= 1 << 20) && run >= 0) {
+                        long end = Math.min(at, size);
+                        write(out, host.asSlice(run, end - run), position + run);
+                        run = zero ? -1 : at;
+                    }
+                }
+                position += size;
+            }
+            // the file's length is the RAM's, holes included
+            if (out.size() < position) {
+                out.write(ByteBuffer.allocate(1), position - 1);
+            }
+        }
+    }
+
+    private static void write(FileChannel out, MemorySegment data, long position) throws IOException {
+        ByteBuffer b = data.asByteBuffer();
+        while (b.hasRemaining()) {
+            position += out.write(b, position);
         }
     }
 
