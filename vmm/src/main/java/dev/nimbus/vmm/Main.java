@@ -13,6 +13,7 @@ import dev.nimbus.vmm.config.ApiSocketConfig;
 import dev.nimbus.vmm.config.CommandLineConfig;
 import dev.nimbus.vmm.config.ConfigException;
 import dev.nimbus.vmm.config.Field;
+import dev.nimbus.vmm.config.RestoreConfig;
 import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.config.Section;
 import dev.nimbus.vmm.config.Type;
@@ -135,7 +136,19 @@ public final class Main implements Callable<Integer> {
         }
         VmConfig config = null;
         ApiSocketConfig api = null;
+        RestoreConfig restore = null;
         try {
+            List<String> restoreGiven = given("--restore");
+            if (!restoreGiven.isEmpty()) {
+                restore = RestoreConfig.parse(restoreGiven.getFirst());
+                for (OptionSpec o : spec.options()) {
+                    if ((o.userObject() instanceof Section s && s != Schema.RESTORE && s != Schema.API_SOCKET
+                            || o.userObject() instanceof Field<?>) && !given(o.longestName()).isEmpty()) {
+                        throw new ConfigException("--restore: the VM's configuration comes from the snapshot; " + o.longestName()
+                                + " cannot be given with it");
+                    }
+                }
+            }
             List<String> apiSocket = given("--api-socket");
             if (!apiSocket.isEmpty()) {
                 api = ApiSocketConfig.parse(apiSocket.getFirst());
@@ -145,7 +158,7 @@ public final class Main implements Callable<Integer> {
                     throw new ConfigException("--api-socket fd: " + fdProblem);
                 }
             }
-            if (api == null || !given("--kernel").isEmpty()) {
+            if (restore == null && (api == null || !given("--kernel").isEmpty())) {
                 Map<String, List<String>> values = new HashMap<>();
                 for (OptionSpec o : spec.options()) {
                     if (o.userObject() instanceof Section || o.userObject() instanceof Field<?>) {
@@ -194,9 +207,10 @@ public final class Main implements Callable<Integer> {
             controller.processFiles(new FileSandbox.ProcessFiles(Optional.ofNullable(api).flatMap(ApiSocketConfig::path),
                     Optional.ofNullable(logFile).map(Path::of)));
             if (api == null) {
-                return VmRunner.run(controller, config, err);
+                // with nothing to send vm.resume, a restored guest runs at once
+                return restore != null ? VmRunner.restore(controller, restore, err) : VmRunner.run(controller, config, err);
             }
-            return serve(controller, api, config);
+            return serve(controller, api, config, restore);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return EXIT_VM_ERROR;
@@ -268,7 +282,8 @@ public final class Main implements Callable<Integer> {
     }
 
     /** Serves the REST API until vmm.shutdown; boots {@code config} first when the command line gave one. */
-    private int serve(VmController controller, ApiSocketConfig api, VmConfig config) throws InterruptedException {
+    private int serve(VmController controller, ApiSocketConfig api, VmConfig config, RestoreConfig restore)
+            throws InterruptedException {
         ApiServer server;
         if (api.fd().isPresent()) {
             try {
@@ -292,6 +307,14 @@ public final class Main implements Callable<Integer> {
                     controller.boot();
                 } catch (dev.nimbus.vmm.control.ControlException e) {
                     err.println("nimbus: " + e.getMessage());
+                    return ExitCodes.of(e);
+                }
+            }
+            if (restore != null) {
+                try {
+                    controller.restore(restore); // paused unless resume=on: vm.resume continues it
+                } catch (dev.nimbus.vmm.control.ControlException e) {
+                    err.println("nimbus: --restore: " + e.getMessage());
                     return ExitCodes.of(e);
                 }
             }

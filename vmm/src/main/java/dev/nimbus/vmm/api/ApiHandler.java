@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.nimbus.vmm.Version;
 import dev.nimbus.vmm.config.ConfigException;
+import dev.nimbus.vmm.config.RestoreConfig;
 import dev.nimbus.vmm.config.VmConfigJson;
 import dev.nimbus.vmm.control.ControlException;
 import dev.nimbus.vmm.control.VmController;
@@ -29,6 +30,7 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.Map;
 
 /**
@@ -177,6 +179,14 @@ public final class ApiHandler extends Handler.Abstract {
                     }
                     yield Reply.noContent();
                 }
+                case VM_SNAPSHOT -> {
+                    controller.snapshot(snapshotDestination(json(body)));
+                    yield Reply.noContent();
+                }
+                case VM_RESTORE -> {
+                    controller.restore(RestoreConfig.fromJson(json(body)));
+                    yield Reply.noContent();
+                }
                 case VM_INFO -> ok(info(controller.info()));
                 case VM_COUNTERS -> ok(counters(controller.counters()));
             };
@@ -191,12 +201,36 @@ public final class ApiHandler extends Handler.Abstract {
                 // state is an error of the request like any other, 500
                 case NO_VM -> e == Endpoint.VM_BOOT || e == Endpoint.VM_INFO || e == Endpoint.VM_REBOOT
                         ? HttpStatus.NOT_FOUND_404 : HttpStatus.INTERNAL_SERVER_ERROR_500;
-                case WRONG_STATE, INTERNAL -> HttpStatus.INTERNAL_SERVER_ERROR_500;
+                // a snapshot of a VM that is not paused: 405, as Cloud Hypervisor answers it
+                case WRONG_STATE -> e == Endpoint.VM_SNAPSHOT ? HttpStatus.METHOD_NOT_ALLOWED_405 : HttpStatus.INTERNAL_SERVER_ERROR_500;
+                case INTERNAL -> HttpStatus.INTERNAL_SERVER_ERROR_500;
             };
             // a configuration check shared with the command line: name the setting as the JSON does
             String message = c.getCause() instanceof ConfigException config ? config.apiMessage() : c.getMessage();
             return Reply.error(status, "Error from API", e.failure, named(endpoint, message));
         }
+    }
+
+    /** {@code vm.snapshot}'s body, {@code {"destination_url": "file:///DIR"}}: the directory. */
+    private static Path snapshotDestination(JsonNode body) throws BadRequest {
+        if (!body.isObject()) {
+            throw new BadRequest(HttpStatus.BAD_REQUEST_400, "Bad Request", "the body is not a JSON object");
+        }
+        for (var names = body.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!name.equals("destination_url")) {
+                throw new BadRequest(HttpStatus.BAD_REQUEST_400, "Bad Request", name + ": unknown field (vm.snapshot takes destination_url)");
+            }
+        }
+        JsonNode url = body.path("destination_url");
+        if (!url.isTextual()) {
+            throw new BadRequest(HttpStatus.BAD_REQUEST_400, "Bad Request", "destination_url: missing or not a string");
+        }
+        String problem = RestoreConfig.urlProblem(url.asText());
+        if (problem != null) {
+            throw new BadRequest(HttpStatus.BAD_REQUEST_400, "Bad Request", "destination_url: " + problem);
+        }
+        return RestoreConfig.directory(url.asText());
     }
 
     /** The message, led by the endpoint's name unless it already is. */
@@ -288,6 +322,8 @@ public final class ApiHandler extends Handler.Abstract {
         VM_INFO("vm.info", "GET", "The VM info is not available"),
         VM_COUNTERS("vm.counters", "GET", "The VM info is not available"),
         VM_PAUSE("vm.pause", "PUT", "The VM could not be paused"),
+        VM_SNAPSHOT("vm.snapshot", "PUT", "The VM could not be snapshotted"),
+        VM_RESTORE("vm.restore", "PUT", "The VM could not be restored"),
         VM_RESUME("vm.resume", "PUT", "The VM could not resume"),
         VM_SHUTDOWN("vm.shutdown", "PUT", "The VM could not shutdown"),
         VM_REBOOT("vm.reboot", "PUT", "The VM could not reboot"),

@@ -26,8 +26,8 @@ public final class CommandLineConfig {
         order.remove(Schema.NOT_YET);
         order.addFirst(Schema.NOT_YET);
         for (Section s : order) {
-            if (s == Schema.API_SOCKET) {
-                continue; // where the API listens is not part of the VM
+            if (s == Schema.API_SOCKET || s == Schema.RESTORE) {
+                continue; // where the API listens, or the snapshot a VM comes from, is not part of the VM
             }
             if (s.option().isEmpty()) {
                 Map<String, String> one = new HashMap<>();

@@ -156,6 +156,19 @@ public final class Schema {
                     + "vm.create and vm.boot; it runs until vmm.shutdown.",
             API_SOCKET_PATH, API_SOCKET_FD);
 
+    // --restore (the command line) and vm.restore's body
+    /** Where a snapshot is: a {@code file://} URL of its directory, as Cloud Hypervisor takes it. */
+    public static final Field<String> RESTORE_SOURCE_URL = Field.of("source_url", Type.text("file:///DIR")).required()
+            .check(RestoreConfig::urlProblem);
+    public static final Field<Boolean> RESTORE_PREFAULT = Field.of("prefault", Type.TOGGLE).byDefault(false);
+    /** Nimbus's own: resume the guest once restored, where Cloud Hypervisor leaves it paused for vm.resume. */
+    public static final Field<Boolean> RESTORE_RESUME = Field.of("resume", Type.TOGGLE).byDefault(false);
+    public static final Section RESTORE = Section.of("--restore", null,
+            "Restore the VM of a snapshot (vm.snapshot's directory) instead of booting one: source_url=file:///DIR, "
+                    + "prefault=on to load all guest RAM at once, resume=on to run it at once (else it waits, paused, for "
+                    + "vm.resume on the --api-socket).",
+            RESTORE_SOURCE_URL, RESTORE_PREFAULT, RESTORE_RESUME);
+
     // --landlock, --landlock-rules / landlock_enable, landlock_rules
     public static final Field<Boolean> LANDLOCK_ENABLE = Field.of("--landlock", "landlock_enable", Type.FLAG).byDefault(false)
             .mayBeEmpty().check(on -> on && Landlock.abiVersion() < 1
@@ -225,7 +238,7 @@ public final class Schema {
 
     /** Every section, in the order the command line's help lists them. */
     public static final List<Section> SECTIONS = List.of(CPUS, MEMORY, PAYLOAD, SERIAL, CONSOLE, DISK, NET, RNG, PLATFORM,
-            LANDLOCK, LANDLOCK_RULES, API_SOCKET, NOT_YET);
+            LANDLOCK, LANDLOCK_RULES, API_SOCKET, RESTORE, NOT_YET);
 
     private static Section console(String option, String json, String description, Field<ConsoleConfig.Mode> mode,
                                    Field<Path> file, Field<Path> socket) {

@@ -6,16 +6,23 @@ import dev.nimbus.host.Landlock;
 import dev.nimbus.host.SyscallException;
 import dev.nimbus.hypervisor.HypervisorException;
 import dev.nimbus.hypervisor.arch.BootException;
+import dev.nimbus.hypervisor.state.StateException;
+import dev.nimbus.vmm.Version;
 import dev.nimbus.vmm.config.ConfigException;
+import dev.nimbus.vmm.config.RestoreConfig;
 import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.control.ControlException.Kind;
 import dev.nimbus.vmm.machine.Machine;
 import dev.nimbus.vmm.machine.MachineBuilder;
 import dev.nimbus.vmm.machine.MachineExit;
 import dev.nimbus.vmm.sandbox.FileSandbox;
+import dev.nimbus.vmm.snapshot.Snapshot;
+import dev.nimbus.vmm.snapshot.SnapshotException;
+import dev.nimbus.vmm.snapshot.VmStateFile;
 
 import javax.inject.Inject;
 import java.lang.System.Logger.Level;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -141,6 +148,100 @@ public final class VmController implements AutoCloseable {
             LOG.log(Level.INFO, "vm.resume: running");
             return null;
         });
+    }
+
+    /**
+     * {@code vm.snapshot}: saves the paused VM into {@code directory} (made if missing; one that already holds a
+     * snapshot is refused): its configuration, every vCPU's, the interrupt controller's and every device's
+     * state, and guest RAM. The VM stays paused; {@code vm.resume} continues it.
+     */
+    public void snapshot(Path directory) throws ControlException {
+        call(() -> {
+            requireState(VmState.PAUSED, "snapshot");
+            long start = System.nanoTime();
+            try {
+                Snapshot.prepare(directory);
+                Machine.SavedMachine saved = machine.save();
+                machine.memory().saveTo(directory.resolve(Snapshot.MEMORY));
+                Snapshot.write(directory, new Snapshot.Contents(Version.get(), builder.archId(), builder.hypervisorName(), config,
+                        new VmStateFile(saved.vcpus(), saved.irqChip(), saved.devices()), saved.guestClock(),
+                        builder.ramRanges(config)));
+            } catch (SnapshotException e) {
+                throw new ControlException(Kind.BAD_REQUEST, e.getMessage(), e);
+            } catch (java.io.IOException e) {
+                throw new ControlException(Kind.BAD_REQUEST, "destination_url: writing guest memory into " + directory + " failed: " + e, e);
+            } catch (UnsupportedOperationException | HypervisorException | SyscallException | StateException | IllegalStateException e) {
+                throw new ControlException(Kind.INTERNAL, "vm.snapshot: " + e.getMessage(), e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new ControlException(Kind.INTERNAL, "vm.snapshot: interrupted", e);
+            }
+            LOG.log(Level.INFO, "vm.snapshot: saved into {0} in {1} ms", directory, (System.nanoTime() - start) / 1_000_000);
+            return null;
+        });
+    }
+
+    /**
+     * {@code vm.restore} and {@code --restore}: makes the VM a snapshot saved, paused (or running with
+     * {@code resume}). Everything is checked before anything is made: the snapshot's files, its version,
+     * architecture and hypervisor, the disks' sizes, the taps; then the vCPUs' states (CPUID against this host)
+     * as they are put back. A refusal leaves no VM behind.
+     */
+    public void restore(RestoreConfig restore) throws ControlException {
+        call(() -> {
+            if (config != null) {
+                throw new ControlException(Kind.WRONG_STATE, "vm.restore: a VM is already created (vm.delete it first)");
+            }
+            long start = System.nanoTime();
+            Snapshot.Saved saved;
+            try {
+                saved = Snapshot.read(restore.directory());
+                Snapshot.checkHost(saved, builder.archId(), builder.hypervisorName(), Path.of("/sys/class/net"));
+                builder.validate(saved.config());
+            } catch (SnapshotException e) {
+                throw new ControlException(Kind.BAD_REQUEST, e.getMessage(), e);
+            } catch (ConfigException e) {
+                throw new ControlException(Kind.BAD_REQUEST, "the snapshot's configuration does not fit this host: " + e.getMessage(), e);
+            }
+            config = saved.config();
+            reboots = 0;
+            run = new CompletableFuture<>();
+            try {
+                startMachine(power -> builder.restore(saved, restore.prefault(), power), true);
+                machine.awaitParked(PAUSE_TIMEOUT_MILLIS);
+                machine.restoreParked(saved.state().irqChip(), saved.guestClock());
+            } catch (ControlException e) {
+                forgetFailed();
+                throw e;
+            } catch (IllegalStateException | StateException | dev.nimbus.devices.state.DeviceStateException e) {
+                forgetFailed();
+                throw new ControlException(Kind.BAD_REQUEST, "the snapshot cannot be restored here: " + e.getMessage(), e);
+            } catch (UnsupportedOperationException | HypervisorException | SyscallException e) {
+                forgetFailed();
+                throw new ControlException(Kind.INTERNAL, "vm.restore: " + e.getMessage(), e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                forgetFailed();
+                throw new ControlException(Kind.INTERNAL, "vm.restore: interrupted", e);
+            }
+            state = VmState.PAUSED;
+            LOG.log(Level.INFO, "vm.restore: restored {0} (written by Nimbus {1}) in {2} ms, paused", restore.directory(),
+                    saved.nimbusVersion(), (System.nanoTime() - start) / 1_000_000);
+            if (restore.resume()) {
+                machine.resume();
+                state = VmState.RUNNING;
+                LOG.log(Level.INFO, "vm.restore: running");
+            }
+            return null;
+        });
+    }
+
+    /** A restore that failed part way: its machine closed, no VM left. */
+    private void forgetFailed() {
+        stopMachine();
+        config = null;
+        state = null;
+        run.complete(new RunOutcome.Failed("restore failed"));
     }
 
     /** {@code vm.shutdown}: stops and releases the machine; the configuration stays, for another boot. */
@@ -292,6 +393,14 @@ public final class VmController implements AutoCloseable {
     }
 
     private void startMachine() throws ControlException {
+        startMachine(power -> builder.build(config, power), false);
+    }
+
+    private interface MachineFactory {
+        Machine make(PowerControl power) throws BootException, ConfigException, SnapshotException;
+    }
+
+    private void startMachine(MachineFactory factory, boolean paused) throws ControlException {
         AtomicReference<Machine> current = new AtomicReference<>();
         PowerControl power = new PowerControl() {
             @Override
@@ -306,8 +415,8 @@ public final class VmController implements AutoCloseable {
         };
         Machine m;
         try {
-            m = builder.build(config, power);
-        } catch (BootException | ConfigException e) {
+            m = factory.make(power);
+        } catch (BootException | ConfigException | SnapshotException e) {
             throw new ControlException(Kind.BAD_REQUEST, e.getMessage(), e);
         } catch (HypervisorException | SyscallException e) {
             throw new ControlException(Kind.INTERNAL, e.getMessage(), e);
@@ -334,7 +443,11 @@ public final class VmController implements AutoCloseable {
                 // the controller is closing; it closes the machine itself
             }
         });
-        m.start();
+        if (paused) {
+            m.startPaused();
+        } else {
+            m.start();
+        }
     }
 
     /** Closes the current machine; its exit event, which closing raises, is then ignored as stale. */

@@ -2,6 +2,7 @@ package dev.nimbus.vmm.control;
 
 import dev.nimbus.host.Landlock;
 import dev.nimbus.vmm.ExitCodes;
+import dev.nimbus.vmm.config.RestoreConfig;
 import dev.nimbus.vmm.config.VmConfig;
 
 import java.io.PrintWriter;
@@ -26,6 +27,10 @@ public final class VmRunner {
             err.println("nimbus: " + e.getMessage());
             return ExitCodes.of(e);
         }
+        return awaitEnd(controller, err);
+    }
+
+    private static int awaitEnd(VmController controller, PrintWriter err) throws InterruptedException {
         Landlock.joinEnforced(); // the main thread too, under --landlock
         RunOutcome outcome = controller.awaitRunEnd();
         switch (outcome) {
@@ -34,5 +39,16 @@ public final class VmRunner {
             case RunOutcome.RebootLoop r -> err.println("nimbus: the guest rebooted " + r.reboots() + " times in a row; stopping it");
         }
         return ExitCodes.of(outcome);
+    }
+
+    /** Restores the snapshot {@code restore} names on {@code controller}, running, and waits for the run to end. */
+    public static int restore(VmController controller, RestoreConfig restore, PrintWriter err) throws InterruptedException {
+        try {
+            controller.restore(new RestoreConfig(restore.directory(), restore.prefault(), true));
+        } catch (ControlException e) {
+            err.println("nimbus: --restore: " + e.getMessage());
+            return ExitCodes.of(e);
+        }
+        return awaitEnd(controller, err);
     }
 }

@@ -10,6 +10,8 @@ import dev.nimbus.devices.platform.CreatedDevice;
 import dev.nimbus.devices.platform.PlatformDeviceFactory;
 import dev.nimbus.devices.platform.UnsupportedDeviceException;
 import dev.nimbus.devices.power.PowerControl;
+import dev.nimbus.devices.state.DeviceState;
+import dev.nimbus.devices.state.DeviceStateException;
 import dev.nimbus.devices.state.Snapshottable;
 import dev.nimbus.hypervisor.IrqChip;
 import dev.nimbus.hypervisor.Vm;
@@ -222,6 +224,29 @@ public final class DeviceManager implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    /**
+     * Puts a snapshot's device states back, matched to {@link #snapshottable()} by order and id, before the
+     * guest runs. A count or id that does not match refuses the whole snapshot, naming the device.
+     *
+     * @throws DeviceStateException naming the device and the difference
+     */
+    public void restore(List<DeviceState> states) {
+        List<Snapshottable> devices = snapshottable();
+        if (devices.size() != states.size()) {
+            throw new DeviceStateException("the snapshot has " + states.size() + " device states; this machine has "
+                    + devices.size() + " devices that keep state (not the same configuration)");
+        }
+        for (int i = 0; i < devices.size(); i++) {
+            Snapshottable d = devices.get(i);
+            DeviceState s = states.get(i);
+            if (!d.stateId().equals(s.id())) {
+                throw new DeviceStateException("device " + i + ": the snapshot has a state of " + s.id() + ", this machine has "
+                        + d.stateId() + " there (not the same configuration)");
+            }
+            d.restoreState(s);
+        }
     }
 
     /**

@@ -3,12 +3,16 @@ package dev.nimbus.vmm.machine;
 import dev.nimbus.devices.bus.Buses;
 import dev.nimbus.devices.debug.DebugPort;
 import dev.nimbus.devices.power.GenericEventDevice;
+import dev.nimbus.devices.state.DeviceState;
+import dev.nimbus.devices.state.Snapshottable;
 import dev.nimbus.hypervisor.GuestClock;
+import dev.nimbus.hypervisor.IrqChip;
 import dev.nimbus.hypervisor.Vcpu;
 import dev.nimbus.hypervisor.Vm;
 import dev.nimbus.hypervisor.arch.ArchPlatform;
 import dev.nimbus.hypervisor.arch.BootPlan;
 import dev.nimbus.hypervisor.memory.GuestMemory;
+import dev.nimbus.hypervisor.state.StateRecord;
 import dev.nimbus.vmm.devices.DeviceManager;
 
 import java.lang.System.Logger.Level;
@@ -17,6 +21,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -52,6 +57,8 @@ public final class Machine implements AutoCloseable {
     private int running;
     private long pausedClock;
     private boolean clockSaved;
+    /** Work for parked vCPU threads (saving their state), by vCPU index; guarded by parkLock. */
+    private final Runnable[] vcpuTasks;
 
     Machine(Vm vm, GuestMemory memory, List<Vcpu> vcpus, BootPlan plan, ArchPlatform arch, DeviceManager devices) {
         this.vm = vm;
@@ -60,6 +67,7 @@ public final class Machine implements AutoCloseable {
         this.plan = plan;
         this.arch = arch;
         this.devices = devices;
+        this.vcpuTasks = new Runnable[vcpus.size()];
     }
 
     /** Per device, its counters so far ({@link DeviceManager#counters()}). */
@@ -138,8 +146,11 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    /** Called by a vCPU thread between runs: parks it while a pause is in effect. */
-    void parkIfPaused() throws InterruptedException {
+    /**
+     * Called by vCPU thread {@code index} between runs: parks it while a pause is in effect, doing the work
+     * {@link #onParkedVcpus} gives it meanwhile.
+     */
+    void parkIfPaused(int index) throws InterruptedException {
         synchronized (parkLock) {
             if (!pauseRequested) {
                 return;
@@ -148,6 +159,13 @@ public final class Machine implements AutoCloseable {
             parkLock.notifyAll();
             try {
                 while (pauseRequested && !stopping) {
+                    Runnable task = vcpuTasks[index];
+                    if (task != null) {
+                        vcpuTasks[index] = null;
+                        task.run(); // a FutureTask: its failure goes to whoever waits for it
+                        parkLock.notifyAll();
+                        continue;
+                    }
                     parkLock.wait();
                 }
             } finally {
@@ -156,13 +174,126 @@ public final class Machine implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs {@code work} for every vCPU on that vCPU's own thread, as the SPI wants for register access, while
+     * the machine is paused, and returns the results in vCPU order. A vCPU whose thread has ended (halted)
+     * is served on the calling thread.
+     *
+     * @throws IllegalStateException when the machine is not paused
+     * @throws RuntimeException      the first failure of {@code work}, as it was thrown
+     */
+    public <T> List<T> onParkedVcpus(java.util.function.BiFunction<Vcpu, Integer, T> work) throws InterruptedException {
+        List<java.util.concurrent.FutureTask<T>> tasks = new ArrayList<>();
+        synchronized (parkLock) {
+            if (!pauseRequested || parked < running) {
+                throw new IllegalStateException("the machine is not paused");
+            }
+            for (int i = 0; i < vcpus.size(); i++) {
+                int index = i;
+                java.util.concurrent.FutureTask<T> task = new java.util.concurrent.FutureTask<>(() -> work.apply(vcpus.get(index), index));
+                tasks.add(task);
+                if (i < threads.size() && threads.get(i).isAlive()) {
+                    vcpuTasks[i] = task;
+                } else {
+                    task.run();
+                }
+            }
+            parkLock.notifyAll();
+        }
+        List<T> out = new ArrayList<>();
+        for (java.util.concurrent.FutureTask<T> t : tasks) {
+            try {
+                out.add(t.get());
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (e.getCause() instanceof RuntimeException r) {
+                    throw r;
+                }
+                throw new IllegalStateException(e.getCause());
+            }
+        }
+        return out;
+    }
+
     /** Starts every vCPU on its own platform thread. */
-    public synchronized void start() {
+    public void start() {
+        start(false);
+    }
+
+    /**
+     * Starts every vCPU's thread with a pause already in effect: each sets itself up (a restore's vCPUs put
+     * their saved state back) and parks before its first run; {@link #awaitParked} waits for that, and
+     * {@link #resume()} lets them run.
+     */
+    public void startPaused() {
+        start(true);
+    }
+
+    /**
+     * Waits until every vCPU has parked after {@link #startPaused()}.
+     *
+     * @throws IllegalStateException when a vCPU's set-up failed (the machine has then stopped, with the reason)
+     *                               or they did not all park within {@code timeoutMillis}
+     */
+    public void awaitParked(long timeoutMillis) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        synchronized (parkLock) {
+            while (parked < running && !stopping) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new IllegalStateException((running - parked) + " of " + running + " vCPUs did not get ready within "
+                            + timeoutMillis + " ms");
+                }
+                parkLock.wait(Math.max(1, Math.min(50, TimeUnit.NANOSECONDS.toMillis(left))));
+            }
+        }
+        if (exit.isDone()) {
+            throw new IllegalStateException(exit.getNow(null) instanceof MachineExit.Failed f ? f.message() : String.valueOf(exit.getNow(null)));
+        }
+    }
+
+    /**
+     * What a snapshot holds of this paused machine besides guest memory: every vCPU's state (saved on its own
+     * thread), the interrupt controller's (after the vCPUs', before memory is saved: an ITS writes its tables
+     * into guest memory), every device's, and the guest clock as the pause kept it.
+     */
+    public SavedMachine save() throws InterruptedException {
+        List<List<StateRecord>> vcpuStates = onParkedVcpus((v, i) -> v.saveState());
+        List<StateRecord> chip = vm.irqChip().map(IrqChip::saveState).orElse(List.of());
+        List<DeviceState> deviceStates = devices.snapshottable().stream().map(Snapshottable::saveState).toList();
+        return new SavedMachine(vcpuStates, chip, deviceStates, clockSaved ? OptionalLong.of(pausedClock) : OptionalLong.empty());
+    }
+
+    /** A paused machine's state, as {@link #save()} gives it. */
+    public record SavedMachine(List<List<StateRecord>> vcpus, List<StateRecord> irqChip, List<DeviceState> devices,
+                               OptionalLong guestClock) {}
+
+    /**
+     * The second half of a restore, on a machine {@link MachineBuilder#restore built} from a snapshot, started
+     * paused and parked: the interrupt controller's state (after every vCPU's), and the guest clock that
+     * {@link #resume()} sets.
+     */
+    public void restoreParked(List<StateRecord> irqChipState, OptionalLong guestClock) {
+        vm.irqChip().ifPresent(c -> c.restoreState(irqChipState));
+        synchronized (parkLock) {
+            if (guestClock.isPresent() && vm instanceof GuestClock) {
+                pausedClock = guestClock.getAsLong();
+                clockSaved = true;
+            }
+        }
+    }
+
+    /** Guest RAM, for a snapshot to save while the machine is paused. */
+    public GuestMemory memory() {
+        return memory;
+    }
+
+    private synchronized void start(boolean paused) {
         if (!threads.isEmpty()) {
             throw new IllegalStateException("machine already started");
         }
         synchronized (parkLock) {
             running = vcpus.size(); // counted from here, so a pause right after start waits for them too
+            pauseRequested = paused;
         }
         CountDownLatch ready = new CountDownLatch(vcpus.size());
         for (int i = 0; i < vcpus.size(); i++) {

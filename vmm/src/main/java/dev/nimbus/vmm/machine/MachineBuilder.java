@@ -1,6 +1,7 @@
 package dev.nimbus.vmm.machine;
 
 import dev.nimbus.devices.power.PowerControl;
+import dev.nimbus.devices.state.DeviceStateException;
 import dev.nimbus.hypervisor.Hypervisor;
 import dev.nimbus.hypervisor.IrqChip;
 import dev.nimbus.hypervisor.IrqChipConfig;
@@ -13,6 +14,7 @@ import dev.nimbus.hypervisor.arch.BootPlan;
 import dev.nimbus.hypervisor.arch.MachineDescription;
 import dev.nimbus.hypervisor.arch.MachineLayout;
 import dev.nimbus.hypervisor.arch.PlatformDevice;
+import dev.nimbus.hypervisor.memory.AddressRange;
 import dev.nimbus.hypervisor.memory.GuestMemory;
 import dev.nimbus.hypervisor.memory.MemoryBacking;
 import dev.nimbus.hypervisor.memory.GuestRegion;
@@ -23,6 +25,8 @@ import dev.nimbus.vmm.config.MemoryConfig;
 import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.devices.DeviceManager;
+import dev.nimbus.vmm.snapshot.Snapshot;
+import dev.nimbus.vmm.snapshot.SnapshotException;
 
 import javax.inject.Inject;
 import javax.inject.Provider;
@@ -124,6 +128,107 @@ public final class MachineBuilder {
             }
             memory.close();
             throw e;
+        }
+    }
+
+    /** The architecture this builder makes machines for ({@code x86_64}), as a snapshot's manifest names it. */
+    public String archId() {
+        return arch.arch().id();
+    }
+
+    /** The hypervisor this builder makes machines on ({@code kvm}), as a snapshot's manifest names it. */
+    public String hypervisorName() {
+        return hypervisor.name();
+    }
+
+    /** The guest RAM ranges of a machine of {@code config}: what a snapshot's memory file holds, in order. */
+    public List<AddressRange> ramRanges(VmConfig config) {
+        return arch.layout(config.memory().size()).ram();
+    }
+
+    /**
+     * Builds the machine a snapshot saved, ready to {@link Machine#startPaused()} (its vCPUs put their state
+     * back on their threads) and then {@link Machine#restoreParked}: guest RAM mapped from the snapshot's
+     * memory file, the same VM, interrupt controller, vCPUs and devices as {@link #build} makes for the
+     * configuration, and every device's saved state put back before any of them runs. No kernel is loaded.
+     *
+     * @throws ConfigException   when the configuration does not fit this host
+     * @throws SnapshotException when the snapshot's memory does not fit the configuration's layout or its file
+     *                           cannot be mapped, or a device refuses its state
+     */
+    public Machine restore(Snapshot.Saved saved, boolean prefault, PowerControl power) throws ConfigException, SnapshotException {
+        VmConfig config = saved.config();
+        MachineLayout layout = arch.layout(config.memory().size());
+        validate(config, layout);
+        if (!layout.ram().equals(saved.ranges())) {
+            throw new SnapshotException(saved.directory().resolve(Snapshot.MANIFEST) + ": memory.ranges " + saved.ranges()
+                    + " are not this machine's RAM for " + config.memory().size() + " bytes (" + layout.ram() + ")");
+        }
+        IrqChipConfig chip = interruptController(config, layout);
+        List<PlatformDevice> specs = DeviceManager.select(arch.platformDevices(layout, chip, config.cpus().boot()), config);
+        DeviceManager devices = deviceManagers.get();
+        GuestMemory memory = restoredMemory(saved, layout, config.memory(), prefault);
+        Vm vm = null;
+        try {
+            vm = hypervisor.createVm(arch.vmOptions());
+            int slot = 0;
+            for (GuestRegion r : memory.regions()) {
+                vm.setMemoryRegion(MemoryRegion.ram(slot++, r));
+            }
+            IrqChip irqChip = vm.createIrqChip(chip);
+            List<Vcpu> vcpus = new ArrayList<>();
+            for (int i = 0; i < config.cpus().boot(); i++) {
+                vcpus.add(vm.createVcpu(i));
+            }
+            irqChip.finishSetup();
+            devices.attach(config, specs, layout, memory, vm, irqChip, power);
+            try {
+                devices.restore(saved.state().devices());
+            } catch (DeviceStateException e) {
+                throw new SnapshotException(saved.directory().resolve(Snapshot.STATE) + ": " + e.getMessage(), e);
+            }
+            return new Machine(vm, memory, vcpus, new RestorePlan(saved.state().vcpus()), arch, devices);
+        } catch (ConfigException | SnapshotException | RuntimeException e) {
+            devices.close();
+            if (vm != null) {
+                vm.close();
+            }
+            memory.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Guest RAM from a snapshot's memory file: mapped privately, so pages load as the guest touches them; where
+     * the configuration wants shared or huge-page memory, that memory is allocated and the file read into it.
+     */
+    private static GuestMemory restoredMemory(Snapshot.Saved saved, MachineLayout layout, MemoryConfig m, boolean prefault)
+            throws ConfigException, SnapshotException {
+        try {
+            if (!m.shared() && !m.hugepages()) {
+                return GuestMemory.mapFile(layout.ram(), saved.memoryFile(), prefault || m.prefault());
+            }
+            GuestMemory memory = allocate(layout, m);
+            try (java.nio.channels.FileChannel in = java.nio.channels.FileChannel.open(saved.memoryFile())) {
+                long position = 0;
+                for (GuestRegion r : memory.regions()) {
+                    for (long at = 0; at < r.size(); at += 1 << 20) {
+                        java.nio.ByteBuffer b = memory.buffer(r.guestAddress() + at, (int) Math.min(1 << 20, r.size() - at));
+                        while (b.hasRemaining()) {
+                            if (in.read(b, position + at + b.position()) < 0) {
+                                throw new java.io.EOFException("at " + (position + at + b.position()));
+                            }
+                        }
+                    }
+                    position += r.size();
+                }
+            } catch (java.io.IOException | dev.nimbus.hypervisor.memory.GuestMemoryException | RuntimeException e) {
+                memory.close();
+                throw e;
+            }
+            return memory;
+        } catch (java.io.IOException | dev.nimbus.hypervisor.memory.GuestMemoryException e) {
+            throw new SnapshotException(saved.memoryFile() + ": " + e.getMessage(), e);
         }
     }
 

@@ -78,7 +78,7 @@ final class VcpuLoop implements Runnable {
 
     private void loop() throws InterruptedException {
         while (!machine.stopping()) {
-            machine.parkIfPaused();
+            machine.parkIfPaused(index);
             if (machine.stopping()) {
                 return;
             }

@@ -13,6 +13,8 @@ import picocli.CommandLine.Parameters;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import dev.nimbus.vmm.config.ConfigException;
+import dev.nimbus.vmm.config.RestoreConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -31,7 +33,8 @@ import java.util.concurrent.TimeUnit;
 @Command(name = "nimbus-remote", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Talks to a Nimbus VMM's REST API (nimbus --api-socket path=PATH).",
         footer = {"", "Commands:", "  ping, create [vm.json|-], boot, info, counters, pause, resume, shutdown, reboot,",
-                "  power-button, delete, shutdown-vmm", "", "create reads the VmConfig from standard input without a file or with -, as ch-remote does."})
+                "  power-button, delete, shutdown-vmm, snapshot file:///DIR, restore source_url=file:///DIR[,prefault=on][,resume=on]",
+                "", "create reads the VmConfig from standard input without a file or with -, as ch-remote does."})
 public final class RemoteMain implements Callable<Integer> {
     /** Each command: its HTTP method and endpoint. */
     static final Map<String, String[]> COMMANDS = Map.ofEntries(
@@ -46,7 +49,9 @@ public final class RemoteMain implements Callable<Integer> {
             Map.entry("shutdown", new String[] {"PUT", "vm.shutdown"}),
             Map.entry("reboot", new String[] {"PUT", "vm.reboot"}),
             Map.entry("power-button", new String[] {"PUT", "vm.power-button"}),
-            Map.entry("delete", new String[] {"PUT", "vm.delete"}));
+            Map.entry("delete", new String[] {"PUT", "vm.delete"}),
+            Map.entry("snapshot", new String[] {"PUT", "vm.snapshot"}),
+            Map.entry("restore", new String[] {"PUT", "vm.restore"}));
 
     @Option(names = "--api-socket", paramLabel = "PATH", required = true, description = "The VMM's API socket.")
     Path socket;
@@ -101,6 +106,7 @@ public final class RemoteMain implements Callable<Integer> {
         return switch (status) {
             case 400 -> "BadRequest";
             case 404 -> "NotFound";
+            case 405 -> "MethodNotAllowed";
             case 429 -> "TooManyRequests";
             case 500 -> "InternalServerError";
             case 501 -> "NotImplemented";
@@ -146,6 +152,33 @@ public final class RemoteMain implements Callable<Integer> {
                 err.println("nimbus-remote: create: cannot read " + (file.equals("-") ? "standard input" : file) + ": " + e.getMessage());
                 return 2;
             }
+        } else if (command.equals("snapshot") || command.equals("restore")) {
+            if (args.size() != 1) {
+                err.println("nimbus-remote: " + command + ": expected one argument, " + (command.equals("snapshot")
+                        ? "the destination URL (file:///DIR)" : "source_url=file:///DIR[,prefault=on][,resume=on]"));
+                return 2;
+            }
+            com.fasterxml.jackson.databind.node.ObjectNode json = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+            if (command.equals("snapshot")) {
+                String problem = RestoreConfig.urlProblem(args.getFirst());
+                if (problem != null) {
+                    err.println("nimbus-remote: snapshot: " + problem);
+                    return 2;
+                }
+                json.put("destination_url", args.getFirst());
+            } else {
+                try {
+                    RestoreConfig r = RestoreConfig.parse(args.getFirst());
+                    json.put("source_url", r.directory().toUri().toString()).put("prefault", r.prefault());
+                    if (r.resume()) {
+                        json.put("resume", true);
+                    }
+                } catch (ConfigException e) {
+                    err.println("nimbus-remote: restore: " + e.getMessage());
+                    return 2;
+                }
+            }
+            body = json.toString();
         } else if (!args.isEmpty()) {
             err.println("nimbus-remote: " + command + ": takes no arguments");
             return 2;
@@ -156,7 +189,8 @@ public final class RemoteMain implements Callable<Integer> {
             Request request = client.newRequest("http://localhost/api/v1/" + target[1])
                     .transport(new Transport.TCPUnix(socket))
                     .method(target[0])
-                    .timeout(60, TimeUnit.SECONDS);
+                    // saving or loading guest RAM takes as long as the disk needs
+                    .timeout(command.equals("snapshot") || command.equals("restore") ? 900 : 60, TimeUnit.SECONDS);
             if (body != null) {
                 request.body(new StringRequestContent("application/json", body));
             }
