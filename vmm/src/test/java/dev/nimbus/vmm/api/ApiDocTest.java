@@ -78,7 +78,7 @@ class ApiDocTest {
             Files.writeString(doc, text);
         }
         assertThat(text).as("docs/api.md's generated table (run this test with -Dnimbus.docs.write=true to write it)").contains(table);
-        assertThat(table).contains("| `vm.create` | served |", "| `vm.snapshot` | not served (404) |",
+        assertThat(table).contains("| `vm.create` | served |", "| `vm.snapshot` | served |", "| `vm.coredump` | not served (404) |",
                 "| `platform.oem_strings` | `--platform oem_strings` | supported |");
     }
 }

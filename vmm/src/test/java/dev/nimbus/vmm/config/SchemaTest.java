@@ -27,8 +27,9 @@ class SchemaTest {
     @Test
     void everyBuiltSettingOfADeviceOrVmSectionHasANameOnBothFrontEnds() {
         for (Section s : Schema.SECTIONS) {
-            if (s == Schema.API_SOCKET || s == Schema.NOT_YET) {
-                continue; // where the API listens is not part of a VM; NOT_YET holds refusals only
+            if (s == Schema.API_SOCKET || s == Schema.RESTORE || s == Schema.NOT_YET) {
+                continue; // where the API listens, or the snapshot a VM comes from (vm.restore's own body), is not part
+                          // of a VM; NOT_YET holds refusals only
             }
             // a section of one-value options without a JSON object of its own has its fields at VmConfig's top level
             assertThat(s.json().isPresent() || s.option().isEmpty()).as("%s in VmConfig JSON", s).isTrue();
