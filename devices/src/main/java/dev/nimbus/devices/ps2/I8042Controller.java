@@ -3,6 +3,10 @@ package dev.nimbus.devices.ps2;
 import dev.nimbus.devices.bus.ByteRegisterDevice;
 import dev.nimbus.devices.interrupt.IrqLine;
 import dev.nimbus.devices.power.PowerControl;
+import dev.nimbus.devices.state.DeviceState;
+import dev.nimbus.devices.state.Snapshottable;
+import dev.nimbus.devices.state.StateReader;
+import dev.nimbus.devices.state.StateWriter;
 
 import java.util.Objects;
 
@@ -28,7 +32,7 @@ import java.util.Objects;
  *       gets the same, and fails the command, so the atkbd probe ends without waiting out its timeouts.</li>
  * </ul>
  */
-public final class I8042Controller extends ByteRegisterDevice {
+public final class I8042Controller extends ByteRegisterDevice implements Snapshottable {
     /** Offsets of the two registers from the base port. */
     public static final int DATA = 0, COMMAND = 4;
 
@@ -48,6 +52,9 @@ public final class I8042Controller extends ByteRegisterDevice {
     static final int NO_DEVICE = 0xfe;
     /** Output port bit 0: the CPU reset line, active low. */
     static final int OUTPUT_PORT_RESET = 0x01;
+    static final String STATE_ID = "i8042";
+    static final int STATE_VERSION = 1;
+    private static final int FLAG_COMMAND = 1, FLAG_FULL = 2, FLAG_AUX = 4, FLAG_TIMEOUT = 8;
 
     private final IrqLine keyboardIrq;
     private final PowerControl power;
@@ -93,6 +100,47 @@ public final class I8042Controller extends ByteRegisterDevice {
             default -> {
             }
         }
+        updateIrq();
+    }
+
+    @Override
+    public String stateId() {
+        return STATE_ID;
+    }
+
+    /**
+     * Version 1, one byte each: the command byte, the output port, the command waiting for its data byte (0
+     * for none), the output buffer's byte, and flags (bit 0 the last write was a command, 1 the output
+     * buffer is full, 2 its byte is from the AUX side, 3 timeout).
+     */
+    @Override
+    public synchronized DeviceState saveState() {
+        int flags = (lastWriteWasCommand ? FLAG_COMMAND : 0) | (outputFull ? FLAG_FULL : 0) | (outputFromAux ? FLAG_AUX : 0)
+                | (timeout ? FLAG_TIMEOUT : 0);
+        return new StateWriter().u8(ctr).u8(outputPort).u8(pendingCommand < 0 ? 0 : pendingCommand).u8(outputByte).u8(flags)
+                .done(STATE_ID, STATE_VERSION);
+    }
+
+    /** Takes the registers back and drives the keyboard interrupt from them. */
+    @Override
+    public synchronized void restoreState(DeviceState state) {
+        StateReader r = new StateReader(state, STATE_ID, STATE_VERSION);
+        int newCtr = r.u8("command byte");
+        int newOutputPort = r.u8("output port");
+        int pending = r.u8("pending command");
+        r.check(pending == 0 || pending == CMD_WRITE_CTR || (pending >= CMD_WRITE_OUTPUT_PORT && pending <= CMD_WRITE_AUX),
+                "pending command", String.format("0x%02x is not a command that waits for a data byte", pending));
+        int newOutput = r.u8("output buffer");
+        int flags = r.in("flags", 1, 0, FLAG_COMMAND | FLAG_FULL | FLAG_AUX | FLAG_TIMEOUT);
+        r.end();
+        ctr = newCtr;
+        outputPort = newOutputPort;
+        pendingCommand = pending == 0 ? -1 : pending;
+        outputByte = newOutput;
+        lastWriteWasCommand = (flags & FLAG_COMMAND) != 0;
+        outputFull = (flags & FLAG_FULL) != 0;
+        outputFromAux = (flags & FLAG_AUX) != 0;
+        timeout = (flags & FLAG_TIMEOUT) != 0;
         updateIrq();
     }
 

@@ -2,6 +2,10 @@ package dev.nimbus.devices.rtc;
 
 import dev.nimbus.devices.bus.ByteRegisterDevice;
 import dev.nimbus.devices.interrupt.IrqLine;
+import dev.nimbus.devices.state.DeviceState;
+import dev.nimbus.devices.state.Snapshottable;
+import dev.nimbus.devices.state.StateReader;
+import dev.nimbus.devices.state.StateWriter;
 import dev.nimbus.devices.time.Wakeups;
 
 import java.lang.System.Logger.Level;
@@ -35,7 +39,7 @@ import java.util.Objects;
  * BIOSes: 0x15-0x18, 0x30/0x31) are filled in from the RAM sizes given. Linux itself takes the memory map
  * from the boot protocol and never reads them.
  */
-public final class CmosRtc extends ByteRegisterDevice implements AutoCloseable {
+public final class CmosRtc extends ByteRegisterDevice implements AutoCloseable, Snapshottable {
     private static final System.Logger LOG = System.getLogger(CmosRtc.class.getName());
 
     /** Register numbers. */
@@ -52,6 +56,8 @@ public final class CmosRtc extends ByteRegisterDevice implements AutoCloseable {
     static final int HOUR_PM = 0x80;
     /** Update-in-progress is set this long before each second boundary. */
     static final int UIP_NANOS = 244_000;
+    static final String STATE_ID = "cmos-rtc";
+    static final int STATE_VERSION = 1;
 
     private final Clock clock;
     private final IrqLine irq;
@@ -124,6 +130,65 @@ public final class CmosRtc extends ByteRegisterDevice implements AutoCloseable {
             pendingWakeup.cancel();
             pendingWakeup = null;
         }
+    }
+
+    @Override
+    public String stateId() {
+        return STATE_ID;
+    }
+
+    /**
+     * Version 1: the 128 bytes of CMOS RAM, the index, registers A and B, register C's flags, the guest's
+     * offset from the host clock in seconds (i64) and the last second whose update was accounted for (i64,
+     * guest time), then whether SET holds the clock (u8) and, if it does, the held time (second, minute,
+     * hour, day, month as u8, year as u32). The offset, not a time, is saved: a restored clock goes on
+     * following the host's, so it shows the time that passed while the machine was saved, as a real RTC
+     * across a suspend; the updates of that time are accounted for at the next access.
+     */
+    @Override
+    public synchronized DeviceState saveState() {
+        StateWriter w = new StateWriter().bytes(ram).u8(index).u8(regA).u8(regB).u8(flags).u64(offsetSeconds).u64(lastUpdateSecond)
+                .bool(held != null);
+        if (held != null) {
+            w.u8(held.second).u8(held.minute).u8(held.hour).u8(held.day).u8(held.month).u32(held.year);
+        }
+        return w.done(STATE_ID, STATE_VERSION);
+    }
+
+    /** Takes the registers back, drives the interrupt line from them and arms the update timer they ask for. */
+    @Override
+    public synchronized void restoreState(DeviceState state) {
+        StateReader r = new StateReader(state, STATE_ID, STATE_VERSION);
+        byte[] newRam = r.bytes("CMOS RAM", ram.length);
+        int newIndex = r.in("index", 1, 0, 0x7f);
+        int newA = r.in("register A", 1, 0, 0x7f);
+        int newB = r.u8("register B");
+        int newFlags = r.u8("register C");
+        r.check((newFlags & ~(C_AF | C_UF)) == 0, "register C", String.format("0x%02x has flags the clock never sets", newFlags));
+        long newOffset = r.u64("offset");
+        long newLast = r.u64("last update");
+        Fields newHeld = null;
+        if (r.bool("held")) {
+            newHeld = new Fields();
+            newHeld.second = r.u8("held second");
+            newHeld.minute = r.u8("held minute");
+            newHeld.hour = r.u8("held hour");
+            newHeld.day = r.u8("held day");
+            newHeld.month = r.u8("held month");
+            newHeld.year = r.in("held year", 4, 0, 25_755); // the most the year and century registers can make
+        }
+        r.end();
+        r.check((newB & B_SET) != 0 == (newHeld != null), "register B", "SET does not match whether the time is held");
+        r.check((newB & B_SET) == 0 || (newB & B_UIE) == 0, "register B", "has UIE with SET, which clears it");
+        System.arraycopy(newRam, 0, ram, 0, ram.length);
+        index = newIndex;
+        regA = newA;
+        regB = newB;
+        flags = newFlags;
+        offsetSeconds = newOffset;
+        lastUpdateSecond = newLast;
+        held = newHeld;
+        afterAccess();
     }
 
     /**

@@ -2,6 +2,10 @@ package dev.nimbus.devices.rtc;
 
 import dev.nimbus.devices.bus.BusDevice;
 import dev.nimbus.devices.interrupt.IrqLine;
+import dev.nimbus.devices.state.DeviceState;
+import dev.nimbus.devices.state.Snapshottable;
+import dev.nimbus.devices.state.StateReader;
+import dev.nimbus.devices.state.StateWriter;
 import dev.nimbus.devices.time.Wakeups;
 
 import java.time.Clock;
@@ -26,12 +30,14 @@ import java.util.Objects;
  * An alarm that comes due sets the interrupt pending and disarms itself; the line is high while an interrupt
  * is pending and enabled. Time runs on the host clock; setting it keeps the difference.
  */
-public final class GoldfishRtc implements BusDevice, AutoCloseable {
+public final class GoldfishRtc implements BusDevice, AutoCloseable, Snapshottable {
     /** Bytes of MMIO the device answers. */
     public static final int SIZE = 0x1000;
 
     static final int TIME_LOW = 0x00, TIME_HIGH = 0x04, ALARM_LOW = 0x08, ALARM_HIGH = 0x0c, IRQ_ENABLED = 0x10,
             CLEAR_ALARM = 0x14, ALARM_STATUS = 0x18, CLEAR_INTERRUPT = 0x1c;
+    static final String STATE_ID = "goldfish-rtc";
+    static final int STATE_VERSION = 1;
 
     private final Clock clock;
     private final IrqLine irq;
@@ -102,6 +108,46 @@ public final class GoldfishRtc implements BusDevice, AutoCloseable {
             }
         }
         checkAlarm();
+        update();
+    }
+
+    @Override
+    public String stateId() {
+        return STATE_ID;
+    }
+
+    /**
+     * Version 1: the guest's offset from the host clock in nanoseconds (i64), the latched TIME_HIGH, the
+     * TIME_HIGH and ALARM_HIGH written (u32 each), the alarm time (i64), then alarm armed, interrupt enabled
+     * and interrupt pending (u8 each). The offset, not a time, is saved: the restored clock goes on following
+     * the host's, and an alarm that came due meanwhile fires at once.
+     */
+    @Override
+    public synchronized DeviceState saveState() {
+        return new StateWriter().u64(offsetNanos).u32(latchedHigh).u32(timeHighWritten).u32(alarmHighWritten).u64(alarmNanos)
+                .bool(alarmArmed).bool(irqEnabled).bool(irqPending).done(STATE_ID, STATE_VERSION);
+    }
+
+    @Override
+    public synchronized void restoreState(DeviceState state) {
+        StateReader r = new StateReader(state, STATE_ID, STATE_VERSION);
+        long newOffset = r.u64("offset");
+        int newLatched = r.u32("latched TIME_HIGH");
+        int newTimeHigh = r.u32("TIME_HIGH written");
+        int newAlarmHigh = r.u32("ALARM_HIGH written");
+        long newAlarm = r.u64("alarm");
+        boolean newArmed = r.bool("alarm armed");
+        boolean newEnabled = r.bool("interrupt enabled");
+        boolean newPending = r.bool("interrupt pending");
+        r.end();
+        offsetNanos = newOffset;
+        latchedHigh = newLatched;
+        timeHighWritten = newTimeHigh;
+        alarmHighWritten = newAlarmHigh;
+        alarmNanos = newAlarm;
+        alarmArmed = newArmed;
+        irqEnabled = newEnabled;
+        irqPending = newPending;
         update();
     }
 

@@ -2,6 +2,10 @@ package dev.nimbus.devices.rtc;
 
 import dev.nimbus.devices.bus.BusDevice;
 import dev.nimbus.devices.interrupt.IrqLine;
+import dev.nimbus.devices.state.DeviceState;
+import dev.nimbus.devices.state.Snapshottable;
+import dev.nimbus.devices.state.StateReader;
+import dev.nimbus.devices.state.StateWriter;
 import dev.nimbus.devices.time.Wakeups;
 
 import java.time.Clock;
@@ -27,11 +31,13 @@ import java.util.Objects;
  * RIS and IMSC are both set. A narrower read gets the bytes of the register it falls in; narrower or
  * unaligned writes are ignored.
  */
-public final class Pl031Rtc implements BusDevice, AutoCloseable {
+public final class Pl031Rtc implements BusDevice, AutoCloseable, Snapshottable {
     /** Bytes of MMIO the device answers. */
     public static final int SIZE = 0x1000;
 
     static final int DR = 0x000, MR = 0x004, LR = 0x008, CR = 0x00c, IMSC = 0x010, RIS = 0x014, MIS = 0x018, ICR = 0x01c;
+    static final String STATE_ID = "pl031";
+    static final int STATE_VERSION = 1;
     private static final int[] IDS = {0x31, 0x10, 0x04, 0x00, 0x0d, 0xf0, 0x05, 0xb1}; // at 0xFE0, 0xFE4, ... 0xFFC
 
     private final Clock clock;
@@ -113,6 +119,39 @@ public final class Pl031Rtc implements BusDevice, AutoCloseable {
             case MIS -> raw && maskSet ? 1 : 0;
             default -> 0;
         };
+    }
+
+    @Override
+    public String stateId() {
+        return STATE_ID;
+    }
+
+    /**
+     * Version 1: the counter's offset from the host clock in seconds (i64), the match register (u32), the
+     * counter value up to which matches were looked for (i64), the mask and the raw status (u8 each). The
+     * offset, not a time, is saved: the restored counter goes on following the host clock, and a match that
+     * came due meanwhile is raised when it is next looked at.
+     */
+    @Override
+    public synchronized DeviceState saveState() {
+        return new StateWriter().u64(offset).u32(match).u64(checkedUpTo).bool(maskSet).bool(raw).done(STATE_ID, STATE_VERSION);
+    }
+
+    @Override
+    public synchronized void restoreState(DeviceState state) {
+        StateReader r = new StateReader(state, STATE_ID, STATE_VERSION);
+        long newOffset = r.u64("offset");
+        int newMatch = r.u32("match");
+        long newChecked = r.u64("checked up to");
+        boolean newMask = r.bool("mask");
+        boolean newRaw = r.bool("raw status");
+        r.end();
+        offset = newOffset;
+        match = newMatch;
+        checkedUpTo = newChecked;
+        maskSet = newMask;
+        raw = newRaw;
+        update();
     }
 
     @Override

@@ -2,6 +2,10 @@ package dev.nimbus.devices.serial;
 
 import dev.nimbus.devices.bus.BusDevice;
 import dev.nimbus.devices.interrupt.IrqLine;
+import dev.nimbus.devices.state.DeviceState;
+import dev.nimbus.devices.state.Snapshottable;
+import dev.nimbus.devices.state.StateReader;
+import dev.nimbus.devices.state.StateWriter;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -31,7 +35,7 @@ import java.util.Objects;
  *
  * <p>Thread-safe: the vCPU threads and the host input side may call it at once.
  */
-public final class Pl011 implements FifoInput, BusDevice {
+public final class Pl011 implements FifoInput, BusDevice, Snapshottable {
     private static final System.Logger LOG = System.getLogger(Pl011.class.getName());
 
     /** Bytes of MMIO the device answers. */
@@ -48,6 +52,8 @@ public final class Pl011 implements FifoInput, BusDevice {
     static final int RSR_OE = 0x08;
     private static final int[] IDS = {0x11, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1};
     private static final int[] RX_TRIGGER = {2, 4, 8, 12, 14}; // 1/8 ... 7/8 of 16
+    static final String STATE_ID = "pl011";
+    static final int STATE_VERSION = 1;
 
     private final IrqLine irq;
     private final OutputStream sink;
@@ -138,6 +144,60 @@ public final class Pl011 implements FifoInput, BusDevice {
     /** Room in the receive FIFO for host input. */
     public synchronized int rxRoom() {
         return (cr & CR_LBE) != 0 ? 0 : fifoDepth() - rxCount;
+    }
+
+    @Override
+    public String stateId() {
+        return STATE_ID;
+    }
+
+    /**
+     * Version 1: ILPR (u8), IBRD (u16), FBRD (u8), LCR_H (u8), CR (u16), IFLS (u8), IMSC (u16), DMACR (u8), the
+     * sticky interrupt bits (u16: overrun), the receive status overrun flag (u8), the receive FIFO's count (u8)
+     * and its bytes, oldest first. The interrupt output follows from them and is driven again on restore.
+     */
+    @Override
+    public synchronized DeviceState saveState() {
+        StateWriter w = new StateWriter().u8(ilpr).u16(ibrd).u8(fbrd).u8(lcrH).u16(cr).u8(ifls).u16(imsc).u8(dmacr)
+                .u16(stickyRis).bool(overrun).u8(rxCount);
+        for (int i = 0; i < rxCount; i++) {
+            w.u8(rx[(rxHead + i) % FIFO_SIZE]);
+        }
+        return w.done(STATE_ID, STATE_VERSION);
+    }
+
+    @Override
+    public synchronized void restoreState(DeviceState state) {
+        StateReader r = new StateReader(state, STATE_ID, STATE_VERSION);
+        int newIlpr = r.u8("ILPR");
+        int newIbrd = r.u16("IBRD");
+        int newFbrd = r.in("FBRD", 1, 0, 0x3f);
+        int newLcrH = r.u8("LCR_H");
+        int newCr = r.u16("CR");
+        int newIfls = r.in("IFLS", 1, 0, 0x3f);
+        int newImsc = r.in("IMSC", 2, 0, 0x7ff);
+        int newDmacr = r.in("DMACR", 1, 0, 7);
+        int newSticky = r.u16("sticky interrupts");
+        r.check((newSticky & ~INT_OE) == 0, "sticky interrupts", String.format("0x%x has bits other than overrun", newSticky));
+        boolean newOverrun = r.bool("overrun");
+        int count = r.in("receive FIFO count", 1, 0, (newLcrH & LCR_H_FEN) != 0 ? FIFO_SIZE : 1);
+        byte[] bytes = r.bytes("receive FIFO", count);
+        r.end();
+        ilpr = newIlpr;
+        ibrd = newIbrd;
+        fbrd = newFbrd;
+        lcrH = newLcrH;
+        cr = newCr;
+        ifls = newIfls;
+        imsc = newImsc;
+        dmacr = newDmacr;
+        stickyRis = newSticky;
+        overrun = newOverrun;
+        rxHead = 0;
+        rxCount = count;
+        System.arraycopy(bytes, 0, rx, 0, count);
+        notifyAll(); // host input waiting for room sees the restored FIFO
+        updateIrq();
     }
 
     private int readRegister(int reg) {
