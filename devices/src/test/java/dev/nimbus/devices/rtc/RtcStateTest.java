@@ -123,6 +123,7 @@ class RtcStateTest {
 
         fresh.restoreState(state);
 
+        assertThat(freshWakeups.pending()).as("the restore armed the match timer").hasSize(1);
         assertThat(fresh.read(Pl031Rtc.DR, 4)).isEqualTo(1_000_020);
         assertThat(fresh.read(Pl031Rtc.MR, 4)).isEqualTo(1_000_030);
         assertThat(fresh.read(Pl031Rtc.IMSC, 4)).isEqualTo(1);
