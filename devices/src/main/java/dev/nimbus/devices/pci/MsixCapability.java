@@ -1,5 +1,9 @@
 package dev.nimbus.devices.pci;
 
+import dev.nimbus.devices.state.DeviceState;
+import dev.nimbus.devices.state.Snapshottable;
+import dev.nimbus.devices.state.StateReader;
+import dev.nimbus.devices.state.StateWriter;
 import dev.nimbus.hypervisor.MsiMessage;
 
 /**
@@ -12,7 +16,7 @@ import dev.nimbus.hypervisor.MsiMessage;
  * no INTx). Delivery goes through {@link MsiRouting}, told each vector's message lazily, before the first
  * delivery after the guest changed it.
  */
-public final class MsixCapability {
+public final class MsixCapability implements Snapshottable {
     public static final int CAPABILITY_ID = 0x11;
     public static final int ENTRY_SIZE = 16;
     /** Message control: MSI-X enable. */
@@ -21,6 +25,8 @@ public final class MsixCapability {
     public static final int CONTROL_FUNCTION_MASK = 1 << 14;
     /** Vector control: the entry is masked. */
     public static final int VECTOR_MASKED = 1;
+    static final String STATE_ID = "msix";
+    static final int STATE_VERSION = 1;
 
     private final PciConfigSpace config;
     private final int offset;
@@ -183,6 +189,86 @@ public final class MsixCapability {
     public synchronized MsiMessage message(int vector) {
         long address = (table[vector * 4] & 0xffff_ffffL) | (long) table[vector * 4 + 1] << 32;
         return new MsiMessage(address, table[vector * 4 + 2], deviceId);
+    }
+
+    @Override
+    public String stateId() {
+        return STATE_ID;
+    }
+
+    /**
+     * Version 1: the vector count (u16), message control's enable and function mask (u8: bits 0 and 1), the
+     * table (per vector: address low, address high, data, vector control; u32 each) and the PBA (u64 words).
+     */
+    @Override
+    public synchronized DeviceState saveState() {
+        StateWriter w = new StateWriter().u16(count).u8((enabled ? 1 : 0) | (functionMasked ? 2 : 0));
+        for (int word : table) {
+            w.u32(word);
+        }
+        for (long p : pending) {
+            w.u64(p);
+        }
+        return w.done(STATE_ID, STATE_VERSION);
+    }
+
+    /**
+     * Takes the table, PBA, enable and function mask back (message control in configuration space too) and
+     * gives {@link MsiRouting} the message of every vector that can fire now (enabled, neither it nor the
+     * function masked), as the first delivery after the guest programmed it would: a new VM's routes start
+     * empty. The others are given theirs before their first delivery, as always. Nothing is delivered.
+     */
+    @Override
+    public synchronized void restoreState(DeviceState state) {
+        StateReader r = new StateReader(state, STATE_ID, STATE_VERSION);
+        r.in("vector count", 2, count, count);
+        int control = r.in("control", 1, 0, 3);
+        int[] newTable = new int[table.length];
+        for (int v = 0; v < count; v++) {
+            for (int i = 0; i < 4; i++) {
+                newTable[v * 4 + i] = r.u32("vector " + v);
+            }
+            r.check((newTable[v * 4 + 3] & ~VECTOR_MASKED) == 0, "vector " + v,
+                    String.format("control 0x%x has reserved bits set", newTable[v * 4 + 3]));
+        }
+        long[] newPending = new long[pending.length];
+        for (int i = 0; i < pending.length; i++) {
+            newPending[i] = r.u64("pending bits");
+        }
+        int tail = count % 64;
+        r.check(tail == 0 || (newPending[pending.length - 1] >>> tail) == 0, "pending bits", "name vectors past " + (count - 1));
+        r.end();
+        System.arraycopy(newTable, 0, table, 0, table.length);
+        System.arraycopy(newPending, 0, pending, 0, pending.length);
+        int kept = config.get16(offset + 2) & ~(CONTROL_ENABLE | CONTROL_FUNCTION_MASK);
+        config.set16(offset + 2, kept | ((control & 1) != 0 ? CONTROL_ENABLE : 0) | ((control & 2) != 0 ? CONTROL_FUNCTION_MASK : 0));
+        enabled = (control & 1) != 0;
+        functionMasked = (control & 2) != 0;
+        java.util.Arrays.fill(dirty, true);
+        configureLive();
+    }
+
+    /**
+     * Configuration space was restored under this capability ({@link PciDevice#configRestored()}): takes
+     * enable and function mask from message control, and routes the vectors that can fire now.
+     */
+    public synchronized void configRestored() {
+        int control = config.get16(offset + 2);
+        enabled = (control & CONTROL_ENABLE) != 0;
+        functionMasked = (control & CONTROL_FUNCTION_MASK) != 0;
+        configureLive();
+    }
+
+    private void configureLive() {
+        if (!enabled || functionMasked) {
+            return;
+        }
+        for (int v = 0; v < count; v++) {
+            if (dirty[v] && !masked(v)) {
+                dirty[v] = false;
+                routing.configure(v, message(v));
+            }
+        }
     }
 
     /** Back to the power-on state: disabled, every vector masked, nothing pending (a function reset). */

@@ -116,6 +116,34 @@ public final class PciConfigSpace {
         return get16(offset) | get16(offset + 2) << 16;
     }
 
+    /** The 256 bytes as they are now, for a saved state. */
+    public byte[] bytes() {
+        return bytes.clone();
+    }
+
+    /**
+     * Where {@code saved} (256 bytes) differs from this space in a bit the guest cannot write, or -1 where it
+     * could be this function's: a saved space whose IDs, BAR types or capabilities differ is another function's.
+     */
+    public int firstReadOnlyDifference(byte[] saved) {
+        if (saved.length != SIZE) {
+            return Math.min(saved.length, SIZE);
+        }
+        for (int at = 0; at < SIZE; at++) {
+            if (((saved[at] ^ bytes[at]) & ~writable[at]) != 0) {
+                return at;
+            }
+        }
+        return -1;
+    }
+
+    /** Takes the guest-writable bits of {@code saved} (256 bytes): what the guest wrote, BAR addresses included. */
+    public void restoreWritable(byte[] saved) {
+        for (int at = 0; at < SIZE; at++) {
+            bytes[at] = (byte) ((bytes[at] & ~writable[at]) | (saved[at] & writable[at]));
+        }
+    }
+
     /** Lets the guest change the bits of {@code mask} in the {@code size} bytes at {@code offset}. */
     public void setWritable(int offset, int size, long mask) {
         for (int i = 0; i < size; i++) {

@@ -25,6 +25,12 @@ public interface PciDevice {
     /** Called after each guest write to configuration space at {@code [offset, offset+size)}. */
     default void configWritten(int offset, int size) {}
 
+    /**
+     * A restore replaced the guest-writable bits of configuration space ({@link PciRoot#restoreState}), before
+     * the guest runs: a function that keeps state derived from them (MSI-X enable and mask) takes it again.
+     */
+    default void configRestored() {}
+
     /** A short name for messages. */
     default String name() {
         return getClass().getSimpleName();

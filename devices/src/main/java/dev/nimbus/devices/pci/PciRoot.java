@@ -3,6 +3,10 @@ package dev.nimbus.devices.pci;
 import dev.nimbus.devices.bus.Bus;
 import dev.nimbus.devices.bus.BusConflictException;
 import dev.nimbus.devices.log.RateLimitedLog;
+import dev.nimbus.devices.state.DeviceState;
+import dev.nimbus.devices.state.Snapshottable;
+import dev.nimbus.devices.state.StateReader;
+import dev.nimbus.devices.state.StateWriter;
 
 import java.lang.System.Logger.Level;
 import java.util.Arrays;
@@ -17,11 +21,13 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * the BAR holds an address, and moves when the guest writes a new one. Absent devices, functions other
  * than 0 and other buses read as all ones (no device) and ignore writes.
  */
-public final class PciRoot {
+public final class PciRoot implements Snapshottable {
     private static final System.Logger LOG = System.getLogger(PciRoot.class.getName());
     /** A guest can move BARs onto each other as often as it likes: one line per slot per interval. */
     private final RateLimitedLog guestLog = new RateLimitedLog(LOG);
     public static final int DEVICES = 32;
+    static final String STATE_ID = "pci-bus0";
+    static final int STATE_VERSION = 1;
 
     /** Tells the VMM when a BAR appears, moves or disappears (to move ioeventfds with it). */
     public interface BarListener {
@@ -151,6 +157,70 @@ public final class PciRoot {
             }
             for (BarListener l : listeners) {
                 l.barMoved(slot, d, bar.index(), old, bases[bar.index()]);
+            }
+        }
+    }
+
+    @Override
+    public String stateId() {
+        return STATE_ID;
+    }
+
+    /**
+     * Version 1: the number of functions (u8), then for each, in slot order, its slot (u8) and the 256 bytes of
+     * its configuration space (what the guest wrote in it: command register, BAR addresses, MSI-X control,
+     * interrupt line...; the read-only rest is there to be checked).
+     */
+    @Override
+    public synchronized DeviceState saveState() {
+        StateWriter w = new StateWriter();
+        int count = 0;
+        for (PciDevice d : slots) {
+            count += d != null ? 1 : 0;
+        }
+        w.u8(count);
+        for (int slot = 0; slot < DEVICES; slot++) {
+            if (slots[slot] != null) {
+                w.u8(slot).bytes(slots[slot].config().bytes());
+            }
+        }
+        return w.done(STATE_ID, STATE_VERSION);
+    }
+
+    /**
+     * Puts back what the guest wrote into each function's configuration space, then maps every BAR where the
+     * guest had put it, as a guest write of the command register and BARs does: on the MMIO bus while memory
+     * decoding is enabled, with each {@link BarListener} told ({@code barMoved} from -1), so the VMM's
+     * ioeventfds follow. Each function then hears {@link PciDevice#configRestored()}. Refused, changing
+     * nothing, when the state has a function in a slot this bus has empty or the reverse, or a function
+     * whose read-only bytes (IDs, BAR types, capabilities) differ from the one in its slot.
+     */
+    @Override
+    public synchronized void restoreState(DeviceState state) {
+        StateReader r = new StateReader(state, STATE_ID, STATE_VERSION);
+        int count = r.in("function count", 1, 0, DEVICES);
+        byte[][] saved = new byte[DEVICES][];
+        for (int i = 0; i < count; i++) {
+            int slot = r.in("slot", 1, 0, DEVICES - 1);
+            r.check(saved[slot] == null, "slot " + slot, "is in the state twice");
+            saved[slot] = r.bytes("configuration space of slot " + slot, PciConfigSpace.SIZE);
+        }
+        r.end();
+        for (int slot = 0; slot < DEVICES; slot++) {
+            r.check((saved[slot] != null) == (slots[slot] != null), "slot " + slot, slots[slot] == null
+                    ? "has a function in the state and none on this bus" : "(" + slots[slot].name() + ") is missing from the state");
+            if (saved[slot] != null) {
+                int at = slots[slot].config().firstReadOnlyDifference(saved[slot]);
+                r.check(at < 0, "slot " + slot, String.format("(%s): configuration byte 0x%02x is 0x%02x in the state, a bit the guest"
+                        + " cannot write differs from this function's 0x%02x (another function?)", slots[slot].name(), at,
+                        at < 0 ? 0 : saved[slot][at] & 0xff, at < 0 ? 0 : slots[slot].config().get8(at)));
+            }
+        }
+        for (int slot = 0; slot < DEVICES; slot++) {
+            if (saved[slot] != null) {
+                slots[slot].config().restoreWritable(saved[slot]);
+                updateMappings(slot, slots[slot]);
+                slots[slot].configRestored();
             }
         }
     }

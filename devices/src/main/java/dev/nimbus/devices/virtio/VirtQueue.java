@@ -1,5 +1,7 @@
 package dev.nimbus.devices.virtio;
 
+import dev.nimbus.devices.state.StateReader;
+import dev.nimbus.devices.state.StateWriter;
 import dev.nimbus.hypervisor.memory.GuestMemory;
 import dev.nimbus.hypervisor.memory.GuestMemoryException;
 
@@ -136,6 +138,17 @@ public final class VirtQueue {
      * and are aligned (2.7: 16, 2 and 4 bytes).
      */
     public void activate(boolean eventIdx, boolean indirect) throws VirtQueueException {
+        checkRings(eventIdx, indirect);
+        try {
+            nextUsed = memory.readShort(usedRing + 2);
+        } catch (GuestMemoryException e) {
+            throw new VirtQueueException(e.getMessage());
+        }
+        signalledUsed = nextUsed;
+        active = true;
+    }
+
+    private void checkRings(boolean eventIdx, boolean indirect) throws VirtQueueException {
         this.eventIdx = eventIdx;
         this.indirect = indirect;
         if ((descTable & 15) != 0 || (availRing & 1) != 0 || (usedRing & 3) != 0) {
@@ -146,13 +159,97 @@ public final class VirtQueue {
         requireRam(descTable, (long) DESCRIPTOR_SIZE * size, "descriptor table");
         requireRam(availRing, 4 + 2L * size + extra, "driver area");
         requireRam(usedRing, 4 + 8L * size + extra, "device area");
+    }
+
+    // ---- saved state ----
+
+    /**
+     * A queue's saved state: its configuration and, once active, the device's side of the rings: the next
+     * available entry to take ({@code last_avail_idx}), the used index, the used index at the last interrupt
+     * decision (event-idx compares against it), and the heads the device holds (taken, not given back).
+     */
+    public record Saved(int size, boolean ready, int msixVector, long descTable, long availRing, long usedRing, boolean active,
+                        int nextAvail, int nextUsed, int signalledUsed, int[] inFlight) {}
+
+    /**
+     * Writes the queue's state (for its transport's): size, ready, vector (u16, u8, u16), the three ring
+     * addresses (u64), active (u8), the next available index, the used index and the used index last
+     * signalled (u16 each), and the heads held (a u16 count, then each head as u16).
+     */
+    public void save(StateWriter w) {
+        w.u16(size).bool(ready).u16(msixVector).u64(descTable).u64(availRing).u64(usedRing).bool(active)
+                .u16(nextAvail).u16(nextUsed).u16(signalledUsed).u16(inFlight.cardinality());
+        inFlight.stream().forEach(w::u16);
+    }
+
+    /** Reads what {@link #save} wrote for a queue of at most {@code maxSize} entries, refusing what such a queue cannot be. */
+    public static Saved read(StateReader r, int index, int maxSize) {
+        String q = "queue " + index;
+        int size = r.in(q + " size", 2, 1, maxSize);
+        r.check(Integer.bitCount(size) == 1, q + " size", size + " is not a power of two");
+        boolean ready = r.bool(q + " ready");
+        int vector = r.u16(q + " vector");
+        long desc = r.u64(q + " descriptor table");
+        long avail = r.u64(q + " driver area");
+        long used = r.u64(q + " device area");
+        boolean active = r.bool(q + " active");
+        r.check(!active || ready, q, "is active without being ready");
+        int nextAvail = r.u16(q + " next available index");
+        int nextUsed = r.u16(q + " used index");
+        int signalled = r.u16(q + " used index signalled");
+        int held = r.in(q + " heads held", 2, 0, active ? size : 0);
+        int[] heads = new int[held];
+        BitSet seen = new BitSet();
+        for (int i = 0; i < held; i++) {
+            heads[i] = r.in(q + " head held", 2, 0, size - 1);
+            r.check(!seen.get(heads[i]), q + " head held", heads[i] + " is held twice");
+            seen.set(heads[i]);
+        }
+        r.check(((nextAvail - nextUsed) & 0xffff) >= held, q, "holds " + held + " heads, more than it took and did not give back ("
+                + nextAvail + " taken, " + nextUsed + " used)");
+        return new Saved(size, ready, vector, desc, avail, used, active, nextAvail, nextUsed, signalled, heads);
+    }
+
+    /**
+     * Takes back a saved configuration and indices, inactive: the transport then starts it with
+     * {@link #resume} where it was active.
+     */
+    public void restore(Saved s) {
+        size = s.size();
+        ready = s.ready();
+        msixVector = s.msixVector();
+        descTable = s.descTable();
+        availRing = s.availRing();
+        usedRing = s.usedRing();
+        active = false;
+        nextAvail = (short) s.nextAvail();
+        nextUsed = (short) s.nextUsed();
+        signalledUsed = (short) s.signalledUsed();
+        inFlight.clear();
+        for (int head : s.inFlight()) {
+            inFlight.set(head);
+        }
+    }
+
+    /**
+     * Starts processing a restored queue where it stopped, with the negotiated features: the checks of
+     * {@link #activate}, but the indices are the saved ones (the used index is not read from the ring).
+     */
+    public void resume(boolean eventIdx, boolean indirect) throws VirtQueueException {
+        checkRings(eventIdx, indirect);
+        active = true;
+    }
+
+    /** The chain at {@code head}, which the device holds (a restored device taking back what it held), read again. */
+    public DescriptorChain reclaim(int head) throws VirtQueueException {
+        if (!active || head < 0 || head >= size || !inFlight.get(head)) {
+            throw new VirtQueueException("head " + head + " is not held by the device");
+        }
         try {
-            nextUsed = memory.readShort(usedRing + 2);
+            return walk(head);
         } catch (GuestMemoryException e) {
             throw new VirtQueueException(e.getMessage());
         }
-        signalledUsed = nextUsed;
-        active = true;
     }
 
     public boolean active() {

@@ -1,5 +1,8 @@
 package dev.nimbus.devices.virtio;
 
+import dev.nimbus.devices.state.DeviceState;
+import dev.nimbus.devices.state.DeviceStateException;
+
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Map;
@@ -149,6 +152,43 @@ public interface VirtioDevice {
     default Map<String, Long> counters() {
         return Map.of();
     }
+
+    // ---- saved state (nested in the transport's, VirtioPciDevice#saveState) ----
+
+    /** The format of the device's own state ({@code "virtio-blk"}); by default a stateless one per device type. */
+    default String stateId() {
+        return "virtio-type-" + deviceType();
+    }
+
+    /**
+     * The device's own state beyond the transport's (which holds features, status, queues and their indices):
+     * configuration the driver cannot rebuild, chains the device holds, input waiting. Called while the machine
+     * is paused and nothing is in flight. None by default (version 1, no bytes).
+     */
+    default DeviceState saveState() {
+        return new DeviceState(stateId(), 1, new byte[0]);
+    }
+
+    /**
+     * Takes back what {@link #saveState()} saved, into this fresh device, before its transport is restored:
+     * everything is checked before anything changes, and a state it cannot take is refused with a
+     * {@link DeviceStateException}, leaving the device as it was. What needs the restored queues waits for
+     * {@link #restored}.
+     */
+    default void restoreState(DeviceState state) {
+        state.require(stateId(), 1);
+        if (state.data().length != 0) {
+            throw new DeviceStateException(stateId() + ": " + state.data().length + " bytes of state, expected none");
+        }
+    }
+
+    /**
+     * After a restore of a driver-ready device: the transport's queues are active again at their saved indices
+     * and {@link #activate} was called with the negotiated features, as when the driver set DRIVER_OK. A
+     * device that held chains takes them back here ({@link VirtQueue#reclaim}). A {@link VirtQueueException}
+     * puts the device into DEVICE_NEEDS_RESET.
+     */
+    default void restored(List<VirtQueue> queues) throws VirtQueueException {}
 
     /** A short name for messages. */
     default String name() {

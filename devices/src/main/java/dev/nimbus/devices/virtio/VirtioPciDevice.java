@@ -7,6 +7,10 @@ import dev.nimbus.devices.pci.MsixCapability;
 import dev.nimbus.devices.pci.PciBar;
 import dev.nimbus.devices.pci.PciConfigSpace;
 import dev.nimbus.devices.pci.PciDevice;
+import dev.nimbus.devices.state.DeviceState;
+import dev.nimbus.devices.state.Snapshottable;
+import dev.nimbus.devices.state.StateReader;
+import dev.nimbus.devices.state.StateWriter;
 import dev.nimbus.hypervisor.memory.GuestMemory;
 
 import java.lang.System.Logger.Level;
@@ -43,7 +47,7 @@ import static dev.nimbus.devices.virtio.VirtioFeatures.STATUS_FEATURES_OK;
  *
  * <p>All register accesses and processing are serialized on this object.
  */
-public final class VirtioPciDevice implements PciDevice {
+public final class VirtioPciDevice implements PciDevice, Snapshottable {
     private static final System.Logger LOG = System.getLogger(VirtioPciDevice.class.getName());
 
     public static final int VENDOR_ID = 0x1af4;
@@ -66,6 +70,9 @@ public final class VirtioPciDevice implements PciDevice {
     public static final int CAP_ISR = 3;
     public static final int CAP_DEVICE = 4;
     public static final int CAP_PCI_CFG = 5;
+
+    static final String STATE_ID = "virtio-pci";
+    static final int STATE_VERSION = 1;
 
     private final VirtioDevice device;
     private final PciConfigSpace config;
@@ -218,6 +225,118 @@ public final class VirtioPciDevice implements PciDevice {
     @Override
     public String name() {
         return "virtio-pci " + device.name();
+    }
+
+    @Override
+    public void configRestored() {
+        msix.configRestored();
+    }
+
+    @Override
+    public String stateId() {
+        return STATE_ID;
+    }
+
+    /**
+     * Version 1: the device type (u8) and queue count (u16); device and driver feature selects (u32 each),
+     * the negotiated features (u64), device status (u8), configuration generation (u32), the configuration
+     * vector and queue select (u16 each), ISR (u8); each queue ({@link VirtQueue#save}); the MSI-X table and
+     * PBA ({@link MsixCapability#saveState}, nested); the device's own state ({@link VirtioDevice#saveState},
+     * nested). Configuration space (BAR address, command, MSI-X enable) is the PCI root's
+     * ({@code PciRoot.saveState}). Saved while the machine is paused: the worker parked and every request
+     * given back, so the used rings are up to date.
+     */
+    @Override
+    public synchronized DeviceState saveState() {
+        StateWriter w = new StateWriter().u8(device.deviceType()).u16(queues.length).u32(deviceFeatureSelect).u32(driverFeatureSelect)
+                .u64(driverFeatures).u8(status).u32(configGeneration).u16(configVector).u16(queueSelect).u8(isr);
+        for (VirtQueue q : queues) {
+            q.save(w);
+        }
+        return w.state(msix.saveState()).state(device.saveState()).done(STATE_ID, STATE_VERSION);
+    }
+
+    /**
+     * Puts a saved function back into this fresh one, before the guest runs and before its worker starts. A
+     * device the driver had set going (DRIVER_OK) is activated as when the driver sets DRIVER_OK, without the
+     * driver negotiating again: its queues resume at their saved indices ({@link VirtQueue#resume}), the
+     * device hears {@link VirtioDevice#activate} with the negotiated features and then
+     * {@link VirtioDevice#restored}; the worker, once started, serves it. MSI-X vectors that can fire are
+     * routed at once ({@link MsixCapability#restoreState}). Refused, changing nothing, when the state is of
+     * another device type or queue count, or a field is out of range.
+     */
+    @Override
+    public synchronized void restoreState(DeviceState state) {
+        StateReader r = new StateReader(state, STATE_ID, STATE_VERSION);
+        r.in("device type", 1, device.deviceType(), device.deviceType());
+        r.in("queue count", 2, queues.length, queues.length);
+        int newDeviceSelect = r.u32("device feature select");
+        int newDriverSelect = r.u32("driver feature select");
+        long newFeatures = r.u64("driver features");
+        int newStatus = r.u8("device status");
+        r.check((newStatus & STATUS_FEATURES_OK) == 0 || featuresAcceptable(newFeatures), "driver features",
+                String.format("0x%x were accepted (FEATURES_OK) but are not acceptable (offered 0x%x)", newFeatures, offeredFeatures));
+        r.check((newStatus & STATUS_DRIVER_OK) == 0 || (newStatus & STATUS_FEATURES_OK) != 0, "device status",
+                String.format("0x%x has DRIVER_OK without FEATURES_OK", newStatus));
+        int newGeneration = r.u32("configuration generation");
+        int newConfigVector = r.u16("configuration vector");
+        r.check(newConfigVector == NO_VECTOR || newConfigVector < msix.vectorCount(), "configuration vector",
+                newConfigVector + " is past the " + msix.vectorCount() + " MSI-X vectors");
+        int newQueueSelect = r.u16("queue select");
+        int newIsr = r.in("ISR", 1, 0, 3);
+        VirtQueue.Saved[] saved = new VirtQueue.Saved[queues.length];
+        for (int i = 0; i < queues.length; i++) {
+            saved[i] = VirtQueue.read(r, i, queues[i].maxSize());
+            r.check(saved[i].msixVector() == NO_VECTOR || saved[i].msixVector() < msix.vectorCount(), "queue " + i + " vector",
+                    saved[i].msixVector() + " is past the " + msix.vectorCount() + " MSI-X vectors");
+            r.check(!saved[i].active() || (newStatus & STATUS_DRIVER_OK) != 0, "queue " + i, "is active before DRIVER_OK");
+        }
+        DeviceState msixState = r.state("MSI-X");
+        DeviceState deviceState = r.state("device state");
+        r.end();
+        DeviceState msixBefore = msix.saveState();
+        msix.restoreState(msixState);
+        try {
+            device.restoreState(deviceState);
+        } catch (RuntimeException e) {
+            msix.restoreState(msixBefore);
+            throw e;
+        }
+        deviceFeatureSelect = newDeviceSelect;
+        driverFeatureSelect = newDriverSelect;
+        driverFeatures = newFeatures;
+        status = newStatus;
+        configGeneration = newGeneration;
+        configVector = newConfigVector;
+        queueSelect = newQueueSelect;
+        isr = newIsr;
+        for (int i = 0; i < queues.length; i++) {
+            queues[i].restore(saved[i]);
+        }
+        if ((status & STATUS_DRIVER_OK) != 0) {
+            resumeRestored(saved);
+        }
+    }
+
+    /** DRIVER_OK's activation, for a restored device: the queues at their saved indices. */
+    private void resumeRestored(VirtQueue.Saved[] saved) {
+        boolean eventIdx = (driverFeatures & VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX)) != 0;
+        boolean indirect = (driverFeatures & VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC)) != 0;
+        try {
+            for (int i = 0; i < queues.length; i++) {
+                if (saved[i].active()) {
+                    try {
+                        queues[i].resume(eventIdx, indirect);
+                    } catch (VirtQueueException e) {
+                        throw new VirtQueueException("queue " + i + ": " + e.getMessage());
+                    }
+                }
+            }
+            device.activate(driverFeatures);
+            device.restored(queueList);
+        } catch (VirtQueueException e) {
+            needsReset(e.getMessage());
+        }
     }
 
     public VirtioDevice device() {
@@ -410,7 +529,11 @@ public final class VirtioPciDevice implements PciDevice {
     }
 
     private boolean featuresAcceptable() {
-        return (driverFeatures & ~offeredFeatures) == 0 && (driverFeatures & VirtioFeatures.bit(VirtioFeatures.VERSION_1)) != 0;
+        return featuresAcceptable(driverFeatures);
+    }
+
+    private boolean featuresAcceptable(long features) {
+        return (features & ~offeredFeatures) == 0 && (features & VirtioFeatures.bit(VirtioFeatures.VERSION_1)) != 0;
     }
 
     private void activate() {

@@ -98,6 +98,16 @@ public final class VirtioWorker implements AutoCloseable {
         }
     }
 
+    /**
+     * Signals every queue's eventfd, as if the driver had notified each: after a restore, notifications the
+     * saved machine had not served yet were in eventfds that are gone (a request the guest offered just
+     * before the pause, host input for the console), and a driver waits for them rather than notifying
+     * again. Serving a queue with nothing new is harmless. Call before {@link #start()}, or while paused.
+     */
+    public void notifyQueues() {
+        queueEvents.forEach(EventFd::signal);
+    }
+
     public void start() {
         thread.start();
         if (io != null) {

@@ -1,6 +1,9 @@
 package dev.nimbus.devices.virtio.block;
 
 import dev.nimbus.devices.log.RateLimitedLog;
+import dev.nimbus.devices.state.DeviceState;
+import dev.nimbus.devices.state.StateReader;
+import dev.nimbus.devices.state.StateWriter;
 import dev.nimbus.devices.virtio.Completions;
 import dev.nimbus.devices.virtio.DescriptorChain;
 import dev.nimbus.devices.virtio.VirtQueue;
@@ -341,6 +344,40 @@ public final class VirtioBlock implements VirtioDevice {
         synchronized (idle) {
             idle.notifyAll();
         }
+    }
+
+    @Override
+    public String stateId() {
+        return "virtio-blk";
+    }
+
+    /**
+     * Version 1: the capacity in sectors (u64), read-only (u8) and the queue count (u16): what the driver read
+     * from the configuration and will not read again, checked on restore against the disk given. Nothing is in
+     * flight: the worker's pause waited until every request was given back ({@link #quiesce}); write-back
+     * follows from the negotiated features at activation.
+     *
+     * @throws IllegalStateException when requests are still in flight (the machine is not paused)
+     */
+    @Override
+    public DeviceState saveState() {
+        if (outstanding.get() != 0 || keptBack != null) {
+            throw new IllegalStateException("virtio-blk: " + outstanding.get() + " requests are in flight; the state is saved"
+                    + " only while the machine is paused");
+        }
+        return new StateWriter().u64(capacitySectors).bool(readOnly).u16(numQueues).done(stateId(), 1);
+    }
+
+    /** Refused when the disk is not the one saved: another size, read-only-ness or queue count. */
+    @Override
+    public void restoreState(DeviceState state) {
+        StateReader r = new StateReader(state, stateId(), 1);
+        long capacity = r.u64("capacity");
+        r.check(capacity == capacitySectors, "capacity", "is " + capacity + " sectors in the state, the disk has " + capacitySectors
+                + " (the image changed size)");
+        r.check(r.bool("read-only") == readOnly, "read-only", "differs from the disk's (" + readOnly + ")");
+        r.in("queue count", 2, numQueues, numQueues);
+        r.end();
     }
 
     /** Requests taken from the queues and not yet given back (for tests and diagnostics). */

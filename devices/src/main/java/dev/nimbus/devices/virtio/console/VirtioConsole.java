@@ -1,6 +1,9 @@
 package dev.nimbus.devices.virtio.console;
 
 import dev.nimbus.devices.console.ConsoleInput;
+import dev.nimbus.devices.state.DeviceState;
+import dev.nimbus.devices.state.StateReader;
+import dev.nimbus.devices.state.StateWriter;
 import dev.nimbus.devices.virtio.DescriptorChain;
 import dev.nimbus.devices.virtio.VirtQueue;
 import dev.nimbus.devices.virtio.VirtQueueException;
@@ -301,6 +304,42 @@ public final class VirtioConsole implements ConsoleInput, VirtioDevice {
                 delivered.add(written);
                 queue.addUsed(chain.head(), written);
             }
+        }
+    }
+
+    @Override
+    public String stateId() {
+        return "virtio-console";
+    }
+
+    /**
+     * Version 1: cols and rows (u16 each), then the host input not yet delivered (a u32 count and the bytes,
+     * oldest first), so what was typed before the save reaches the guest after the restore.
+     */
+    @Override
+    public DeviceState saveState() {
+        synchronized (input) {
+            StateWriter w = new StateWriter().u16(cols).u16(rows).u32(inputCount);
+            for (int i = 0; i < inputCount; i++) {
+                w.u8(input[(inputHead + i) % input.length]);
+            }
+            return w.done(stateId(), 1);
+        }
+    }
+
+    /** Refused when the size differs or the input does not fit this console's buffer. */
+    @Override
+    public void restoreState(DeviceState state) {
+        StateReader r = new StateReader(state, stateId(), 1);
+        r.in("cols", 2, cols, cols);
+        r.in("rows", 2, rows, rows);
+        int count = r.in("input count", 4, 0, input.length);
+        byte[] waiting = r.bytes("input", count);
+        r.end();
+        synchronized (input) {
+            System.arraycopy(waiting, 0, input, 0, count);
+            inputHead = 0;
+            inputCount = count;
         }
     }
 

@@ -1,5 +1,8 @@
 package dev.nimbus.devices.virtio.net;
 
+import dev.nimbus.devices.state.DeviceState;
+import dev.nimbus.devices.state.StateReader;
+import dev.nimbus.devices.state.StateWriter;
 import dev.nimbus.devices.virtio.DescriptorChain;
 import dev.nimbus.devices.virtio.VirtQueue;
 import dev.nimbus.devices.virtio.VirtQueueException;
@@ -108,6 +111,10 @@ public final class VirtioNet implements VirtioDevice {
     /** The receive queue ran dry, or a frame waits for more buffers: the tap is set aside until the driver adds some. */
     private boolean rxStalled;
     private ByteBuffer discard;
+    /** What a restore gives back once the queues are active again ({@link #restored}): the heads held, the held frame. */
+    private int[] restoredHeads = new int[0];
+    private long[] restoredHeld;
+    private byte[] restoredTail;
 
     private final LongAdder rxBytes = new LongAdder();
     private final LongAdder rxFrames = new LongAdder();
@@ -455,6 +462,83 @@ public final class VirtioNet implements VirtioDevice {
                 }
             }
         }
+    }
+
+    @Override
+    public String stateId() {
+        return "virtio-net";
+    }
+
+    /**
+     * Version 1: the MAC (6 bytes, which a restore adopts: a random one must stay the guest's), the receive
+     * chains the device holds (a u16 count, then each head as u16, in the order taken), and the frame held for
+     * more buffers: its length, the bytes of it in the guest's buffers and the frame offset where the host
+     * buffer starts (u32 each, all 0 for none), then the part of it not yet in the guest's buffers. The tap
+     * and its offloads are the host's (set again from the features at activation).
+     */
+    @Override
+    public DeviceState saveState() {
+        StateWriter w = new StateWriter().bytes(mac).u16(rxChains.size());
+        rxChains.forEach(c -> w.u16(c.head()));
+        w.u32((int) heldLength).u32((int) heldPlaced).u32((int) heldSpilledFrom);
+        if (heldLength > 0) {
+            byte[] tail = new byte[(int) (heldLength - heldPlaced)];
+            spill.get((int) (heldPlaced - heldSpilledFrom), tail);
+            w.bytes(tail);
+        }
+        return w.done(stateId(), 1);
+    }
+
+    @Override
+    public void restoreState(DeviceState state) {
+        StateReader r = new StateReader(state, stateId(), 1);
+        byte[] newMac = r.bytes("MAC", 6);
+        r.check((newMac[0] & 1) == 0, "MAC", Tap.formatMac(newMac) + " is a multicast address");
+        int count = r.in("receive chains held", 2, 0, Math.min(queueSize, MAX_IOV));
+        int[] heads = new int[count];
+        for (int i = 0; i < count; i++) {
+            heads[i] = r.in("receive head held", 2, 0, queueSize - 1);
+        }
+        long length = Integer.toUnsignedLong(r.u32("held frame length"));
+        long placed = Integer.toUnsignedLong(r.u32("held frame placed"));
+        long spilledFrom = Integer.toUnsignedLong(r.u32("held frame spilled from"));
+        r.check(length == 0 ? placed == 0 && spilledFrom == 0
+                : spilledFrom <= placed && placed < length && length - spilledFrom <= spill.capacity() && count > 0,
+                "held frame", "of " + length + " bytes (" + placed + " placed, host buffer from " + spilledFrom + ") is not one the device can hold");
+        byte[] tail = r.bytes("held frame tail", (int) (length - placed));
+        r.end();
+        System.arraycopy(newMac, 0, mac, 0, 6);
+        config.put(0, mac);
+        restoredHeads = heads;
+        restoredHeld = length == 0 ? null : new long[] {length, placed, spilledFrom};
+        restoredTail = tail;
+    }
+
+    /** Takes back the receive chains it held, in order, and the frame that waited for more buffers. */
+    @Override
+    public void restored(List<VirtQueue> queues) throws VirtQueueException {
+        VirtQueue rx = queues.get(RX_QUEUE);
+        int[] heads = restoredHeads;
+        long[] held = restoredHeld;
+        restoredHeads = new int[0];
+        restoredHeld = null;
+        for (int head : heads) {
+            DescriptorChain chain = rx.reclaim(head);
+            rxChains.addLast(chain);
+            rxCapacity += chain.writableBytes();
+            rxIov.addAll(chain.writable());
+        }
+        if (held != null) {
+            if (!mergeable || held[1] > rxCapacity) {
+                throw new VirtQueueException("the saved frame held for more buffers does not fit what the device holds");
+            }
+            heldLength = held[0];
+            heldPlaced = held[1];
+            heldSpilledFrom = held[2];
+            spill.put((int) (heldPlaced - heldSpilledFrom), restoredTail);
+            rxStalled = true; // waits for the driver's next buffers
+        }
+        restoredTail = null;
     }
 
     @Override

@@ -96,6 +96,11 @@ public final class VirtioRng implements VirtioDevice {
     }
 
     @Override
+    public String stateId() {
+        return "virtio-rng"; // nothing beyond the transport's state
+    }
+
+    @Override
     public String name() {
         return "virtio-rng";
     }
