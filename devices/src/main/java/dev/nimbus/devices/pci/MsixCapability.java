@@ -220,6 +220,14 @@ public final class MsixCapability implements Snapshottable {
      */
     @Override
     public synchronized void restoreState(DeviceState state) {
+        restore(read(state));
+    }
+
+    /** A state {@link #read} checked, for {@link #restore}. */
+    public record Saved(int control, int[] table, long[] pending) {}
+
+    /** Reads and checks {@code state} without changing anything (a transport checks all its parts before it restores any). */
+    public Saved read(DeviceState state) {
         StateReader r = new StateReader(state, STATE_ID, STATE_VERSION);
         r.in("vector count", 2, count, count);
         int control = r.in("control", 1, 0, 3);
@@ -238,6 +246,14 @@ public final class MsixCapability implements Snapshottable {
         int tail = count % 64;
         r.check(tail == 0 || (newPending[pending.length - 1] >>> tail) == 0, "pending bits", "name vectors past " + (count - 1));
         r.end();
+        return new Saved(control, newTable, newPending);
+    }
+
+    /** {@link #restoreState} of a state {@link #read} checked. */
+    public synchronized void restore(Saved saved) {
+        int control = saved.control();
+        int[] newTable = saved.table();
+        long[] newPending = saved.pending();
         System.arraycopy(newTable, 0, table, 0, table.length);
         System.arraycopy(newPending, 0, pending, 0, pending.length);
         int kept = config.get16(offset + 2) & ~(CONTROL_ENABLE | CONTROL_FUNCTION_MASK);

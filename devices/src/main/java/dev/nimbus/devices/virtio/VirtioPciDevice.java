@@ -293,15 +293,10 @@ public final class VirtioPciDevice implements PciDevice, Snapshottable {
         }
         DeviceState msixState = r.state("MSI-X");
         DeviceState deviceState = r.state("device state");
+        MsixCapability.Saved vectors = msix.read(msixState);
         r.end();
-        DeviceState msixBefore = msix.saveState();
-        msix.restoreState(msixState);
-        try {
-            device.restoreState(deviceState);
-        } catch (RuntimeException e) {
-            msix.restoreState(msixBefore);
-            throw e;
-        }
+        device.restoreState(deviceState); // the last check: the device changes only once all is well
+        msix.restore(vectors);
         deviceFeatureSelect = newDeviceSelect;
         driverFeatureSelect = newDriverSelect;
         driverFeatures = newFeatures;
