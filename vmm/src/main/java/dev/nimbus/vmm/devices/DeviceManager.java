@@ -60,6 +60,7 @@ public final class DeviceManager implements AutoCloseable {
     private final List<CreatedDevice> platform = new ArrayList<>();
     private final List<VirtioFunction> virtio = new ArrayList<>();
     private boolean attached;
+    private boolean started;
     private boolean closed;
     private Path serialPty;
     private Path consolePty;
@@ -78,7 +79,8 @@ public final class DeviceManager implements AutoCloseable {
 
     /**
      * Makes the machine's devices, puts them on its buses and connects them to the host and the hypervisor,
-     * then starts the virtio workers. On failure everything done so far is undone before the exception leaves.
+     * then starts the virtio workers: {@link #create} and {@link #start()}, as a boot does. On failure
+     * everything done so far is undone before the exception leaves.
      *
      * @param specs the platform devices, as {@link #select} kept them
      * @throws ConfigException when the configuration asks for what is not built yet, a device's host side
@@ -86,6 +88,16 @@ public final class DeviceManager implements AutoCloseable {
      *                         host for the virtio devices
      */
     public void attach(VmConfig config, List<PlatformDevice> specs, MachineLayout layout, GuestMemory memory, Vm vm,
+                       IrqChip irqChip, PowerControl power) throws ConfigException {
+        create(config, specs, layout, memory, vm, irqChip, power);
+        start();
+    }
+
+    /**
+     * {@link #attach} without starting the virtio workers: a restore puts the saved states into the devices
+     * ({@link #restore}) before {@link #start()}. On failure everything done so far is undone.
+     */
+    public void create(VmConfig config, List<PlatformDevice> specs, MachineLayout layout, GuestMemory memory, Vm vm,
                        IrqChip irqChip, PowerControl power) throws ConfigException {
         if (attached) {
             throw new IllegalStateException("a device manager attaches one machine's devices once");
@@ -104,11 +116,19 @@ public final class DeviceManager implements AutoCloseable {
                 virtio.addAll(assembly.attach(config, root));
                 consolePty = assembly.consolePty().orElse(null);
             }
-            virtio.forEach(f -> f.worker().start());
         } catch (ConfigException | RuntimeException e) {
             close();
             throw e;
         }
+    }
+
+    /** Starts the virtio workers, once every device is in place (and restored, for a restore). */
+    public synchronized void start() {
+        if (!attached || started || closed) {
+            throw new IllegalStateException("the workers start once, after the devices were made");
+        }
+        started = true;
+        virtio.forEach(f -> f.worker().start());
     }
 
     /**
@@ -215,15 +235,47 @@ public final class DeviceManager implements AutoCloseable {
         List<Snapshottable> out = new ArrayList<>();
         for (CreatedDevice d : platform) {
             if (d.device() instanceof Snapshottable s) {
-                out.add(s);
+                out.add(s); // the PCI root among them: every function's configuration space
             }
         }
         for (VirtioFunction f : virtio) {
-            if (f.device().device() instanceof Snapshottable s) {
-                out.add(s);
-            }
+            out.add(f.device()); // the transport, its queues, MSI-X and the device's own state
         }
         return out;
+    }
+
+    /** Every device's state, in {@link #snapshottable()}'s order; the machine is paused (vCPUs and workers). */
+    public List<DeviceState> saveStates() {
+        return snapshottable().stream().map(Snapshottable::saveState).toList();
+    }
+
+    /**
+     * Puts saved states back, after {@link #create} and before {@link #start()}: {@code states} are matched to
+     * {@link #snapshottable()} by order, and each must be of its device's {@link Snapshottable#stateId() id};
+     * a different count or an id out of place is refused before any device changes. The PCI root's state maps
+     * the BARs where the guest had put them (the queue ioeventfds follow, as for a guest's move), each virtio
+     * function routes its live MSI-X vectors again (GSI routes and irqfds) and a driver-ready device is active
+     * at its saved queue indices; the workers, once started, serve what the rings hold (each queue is
+     * notified, since notifications pending in the saved machine are gone).
+     *
+     * @throws DeviceStateException naming the device and field a state does not fit; the machine is then to be
+     *                              discarded (devices before it were restored)
+     */
+    public synchronized void restore(List<DeviceState> states) {
+        if (!attached || started || closed) {
+            throw new IllegalStateException("devices are restored after create and before start");
+        }
+        List<Snapshottable> devices = snapshottable();
+        List<String> expected = devices.stream().map(Snapshottable::stateId).toList();
+        List<String> given = states.stream().map(DeviceState::id).toList();
+        if (!expected.equals(given)) {
+            throw new DeviceStateException("the snapshot's device states " + given + " do not match this machine's devices "
+                    + expected + (given.size() != expected.size() ? " (" + given.size() + " states for " + expected.size() + " devices)" : ""));
+        }
+        for (int i = 0; i < devices.size(); i++) {
+            devices.get(i).restoreState(states.get(i));
+        }
+        virtio.forEach(f -> f.worker().notifyQueues());
     }
 
     /**

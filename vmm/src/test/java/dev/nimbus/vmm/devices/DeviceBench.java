@@ -51,6 +51,14 @@ final class DeviceBench implements AutoCloseable {
         return devices;
     }
 
+    /** A device manager whose devices are made and not started ({@link DeviceManager#create}), as a restore needs. */
+    DeviceManager create(VmConfig config, List<PlatformDevice> specs) throws ConfigException {
+        DeviceManager devices = new DeviceManager(terminal);
+        made.add(devices);
+        devices.create(config, specs, LAYOUT, memory, vm, vm.chip, PowerControl.IGNORE);
+        return devices;
+    }
+
     static PciRoot root(DeviceManager devices) {
         return devices.platformDevices(PciRoot.class).getFirst();
     }

@@ -1,6 +1,13 @@
 package dev.nimbus.vmm.devices;
 
+import dev.nimbus.devices.pci.MsixCapability;
+import dev.nimbus.devices.pci.PciRoot;
 import dev.nimbus.devices.power.GenericEventDevice;
+import dev.nimbus.devices.ps2.I8042Controller;
+import dev.nimbus.devices.state.DeviceState;
+import dev.nimbus.devices.state.DeviceStateException;
+import dev.nimbus.devices.virtio.VirtioPciDevice;
+import dev.nimbus.hypervisor.IoEventAddress;
 import dev.nimbus.devices.serial.Serial16550;
 import dev.nimbus.devices.state.Snapshottable;
 import dev.nimbus.devices.interrupt.ioapic.Ioapic;
@@ -117,8 +124,83 @@ class DeviceManagerTest {
         List<Snapshottable> listed = devices.snapshottable();
 
         assertThat(listed).containsExactly(devices.platformDevices(Serial16550.class).getFirst(),
-                devices.platformDevices(GenericEventDevice.class).getFirst());
-        assertThat(listed).extracting(Snapshottable::stateId).containsExactly("serial-16550a", "acpi-ged");
+                devices.platformDevices(I8042Controller.class).getFirst(), devices.platformDevices(GenericEventDevice.class).getFirst(),
+                DeviceBench.root(devices));
+        assertThat(listed).extracting(Snapshottable::stateId).containsExactly("serial-16550a", "i8042", "acpi-ged", "pci-bus0");
+    }
+
+    @Test
+    void virtioFunctionsAreListedAfterThePlatformDevicesInSlotOrder() throws Exception {
+        Path image = Files.write(dir.resolve("a.raw"), new byte[4096]);
+        DeviceManager devices = bench.attach(config(ConsoleConfig.of(ConsoleConfig.Mode.NULL), ConsoleConfig.of(ConsoleConfig.Mode.OFF),
+                List.of(DiskConfig.parse("path=" + image)), Optional.of(RngConfig.parse("src=/dev/urandom"))));
+
+        assertThat(devices.snapshottable()).extracting(Snapshottable::stateId).containsExactly("pci-bus0", "virtio-pci", "virtio-pci");
+        assertThat(devices.snapshottable().subList(1, 3)).containsExactlyElementsOf(
+                devices.virtioFunctions().stream().map(VirtioFunction::device).toList());
+    }
+
+    private static final long ECAM = DeviceBench.ECAM.base();
+
+    /** The guest's configuration write through ECAM (bus 0, function 0). */
+    private static void configWrite(DeviceManager devices, int slot, int register, int size, long value) {
+        devices.buses().mmio().write(ECAM + ((long) slot << 15) + register, size, value);
+    }
+
+    /**
+     * A guest that moved the disk's BAR 0, enabled decoding and MSI-X and unmasked vector 0, on a machine
+     * whose devices are then saved; a second machine from the same configuration takes the states.
+     */
+    @Test
+    void aRestoredMachineHasTheBarWhereTheGuestPutItTheIoeventfdsThereAndTheVectorRouted() throws Exception {
+        Path image = Files.write(dir.resolve("a.raw"), new byte[4096]);
+        VmConfig config = config(ConsoleConfig.of(ConsoleConfig.Mode.NULL), ConsoleConfig.of(ConsoleConfig.Mode.OFF),
+                List.of(DiskConfig.parse("path=" + image + ",readonly=on")), Optional.empty());
+        DeviceManager saved = bench.attach(config);
+        VirtioPciDevice disk = saved.virtioFunctions().getFirst().device();
+        long bar = DeviceBench.MMIO32.base() + 0x0100_0000L;
+        configWrite(saved, 1, 0x10, 4, bar);
+        configWrite(saved, 1, 0x14, 4, 0);
+        configWrite(saved, 1, 0x04, 2, 0x06); // memory decoding, bus master
+        saved.buses().mmio().write(bar + VirtioPciDevice.MSIX_TABLE_OFFSET, 4, 0xfee0_0000L);
+        saved.buses().mmio().write(bar + VirtioPciDevice.MSIX_TABLE_OFFSET + 8, 4, 0x4031);
+        saved.buses().mmio().write(bar + VirtioPciDevice.MSIX_TABLE_OFFSET + 12, 4, 0);
+        configWrite(saved, 1, disk.msix().offset() + 2, 2, MsixCapability.CONTROL_ENABLE);
+        saved.pause(System.nanoTime() + 5_000_000_000L);
+        List<DeviceState> states = saved.saveStates();
+
+        try (DeviceBench other = new DeviceBench()) {
+            DeviceManager fresh = other.create(config, List.of(DeviceBench.PCI_HOST));
+            assertThat(other.vm.ioeventfds).isEmpty();
+
+            fresh.restore(states);
+
+            assertThat(other.vm.ioeventfds).containsExactly(IoEventAddress.mmio(bar + VirtioPciDevice.notifyOffset(0), 0));
+            assertThat(other.vm.irqfdGsis).as("vector 0 routed before anything fires").hasSize(1);
+            assertThat(other.vm.routing.getLast()).contains(new GsiRoute.Msi(other.vm.irqfdGsis.getFirst(),
+                    new MsiMessage(0xfee0_0000L, 0x4031, -1)));
+            assertThat(fresh.buses().mmio().read(bar + 0x14, 1)).as("the transport's status register, at the restored BAR")
+                    .isEqualTo(disk.status());
+            fresh.start();
+            assertThat(fresh.saveStates()).isEqualTo(states);
+        }
+    }
+
+    @Test
+    void statesThatDoNotMatchTheMachinesDevicesAreRefusedBeforeAnyIsRestored() throws Exception {
+        List<PlatformDevice> specs = List.of(UART, GED, DeviceBench.PCI_HOST);
+        List<DeviceState> states = bench.attach(quiet(), specs).saveStates();
+        DeviceManager fresh = bench.create(quiet(), specs);
+        fresh.platformDevices(Serial16550.class).getFirst().write(7, 1, 0x5a); // scratch register, to see it untouched
+
+        assertThatThrownBy(() -> fresh.restore(states.subList(0, 2))).isInstanceOf(DeviceStateException.class)
+                .hasMessageContaining("2 states for 3 devices");
+        assertThatThrownBy(() -> fresh.restore(List.of(states.get(1), states.get(0), states.get(2))))
+                .isInstanceOf(DeviceStateException.class).hasMessageContaining("[acpi-ged, serial-16550a, pci-bus0]");
+        assertThat(fresh.platformDevices(Serial16550.class).getFirst().read(7, 1)).isEqualTo(0x5a);
+        fresh.restore(states);
+        fresh.start();
+        assertThatThrownBy(() -> fresh.restore(states)).isInstanceOf(IllegalStateException.class);
     }
 
     @Test
