@@ -279,29 +279,6 @@ public final class DeviceManager implements AutoCloseable {
     }
 
     /**
-     * Puts a snapshot's device states back, matched to {@link #snapshottable()} by order and id, before the
-     * guest runs. A count or id that does not match refuses the whole snapshot, naming the device.
-     *
-     * @throws DeviceStateException naming the device and the difference
-     */
-    public void restore(List<DeviceState> states) {
-        List<Snapshottable> devices = snapshottable();
-        if (devices.size() != states.size()) {
-            throw new DeviceStateException("the snapshot has " + states.size() + " device states; this machine has "
-                    + devices.size() + " devices that keep state (not the same configuration)");
-        }
-        for (int i = 0; i < devices.size(); i++) {
-            Snapshottable d = devices.get(i);
-            DeviceState s = states.get(i);
-            if (!d.stateId().equals(s.id())) {
-                throw new DeviceStateException("device " + i + ": the snapshot has a state of " + s.id() + ", this machine has "
-                        + d.stateId() + " there (not the same configuration)");
-            }
-            d.restoreState(s);
-        }
-    }
-
-    /**
      * Per device, its counters so far: the virtio devices by id ({@code _disk0}, {@code _rng}...) with what
      * they moved ({@code read_bytes}, {@code write_ops}...), the platform devices (named as they name
      * themselves) with their register reads and writes.

@@ -4,7 +4,6 @@ import dev.nimbus.devices.bus.Buses;
 import dev.nimbus.devices.debug.DebugPort;
 import dev.nimbus.devices.power.GenericEventDevice;
 import dev.nimbus.devices.state.DeviceState;
-import dev.nimbus.devices.state.Snapshottable;
 import dev.nimbus.hypervisor.GuestClock;
 import dev.nimbus.hypervisor.IrqChip;
 import dev.nimbus.hypervisor.Vcpu;
@@ -259,7 +258,7 @@ public final class Machine implements AutoCloseable {
     public SavedMachine save() throws InterruptedException {
         List<List<StateRecord>> vcpuStates = onParkedVcpus((v, i) -> v.saveState());
         List<StateRecord> chip = vm.irqChip().map(IrqChip::saveState).orElse(List.of());
-        List<DeviceState> deviceStates = devices.snapshottable().stream().map(Snapshottable::saveState).toList();
+        List<DeviceState> deviceStates = devices.saveStates();
         return new SavedMachine(vcpuStates, chip, deviceStates, clockSaved ? OptionalLong.of(pausedClock) : OptionalLong.empty());
     }
 

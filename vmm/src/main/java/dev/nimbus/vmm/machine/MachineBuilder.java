@@ -32,6 +32,7 @@ import javax.inject.Inject;
 import javax.inject.Provider;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Assembles a {@link Machine} from a {@link VmConfig}: the one place that creates the VM, its memory,
@@ -181,13 +182,25 @@ public final class MachineBuilder {
                 vcpus.add(vm.createVcpu(i));
             }
             irqChip.finishSetup();
-            devices.attach(config, specs, layout, memory, vm, irqChip, power);
+            devices.create(config, specs, layout, memory, vm, irqChip, power);
             try {
                 devices.restore(saved.state().devices());
             } catch (DeviceStateException e) {
                 throw new SnapshotException(saved.directory().resolve(Snapshot.STATE) + ": " + e.getMessage(), e);
             }
+            // the workers start parked: nothing is served and no interrupt sent before the vCPUs and the
+            // interrupt controller have their state back; Machine.resume lets them go
+            devices.pause(System.nanoTime() + TimeUnit.SECONDS.toNanos(10));
+            devices.start();
             return new Machine(vm, memory, vcpus, new RestorePlan(saved.state().vcpus()), arch, devices);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            devices.close();
+            if (vm != null) {
+                vm.close();
+            }
+            memory.close();
+            throw new SnapshotException("interrupted while restoring", e);
         } catch (ConfigException | SnapshotException | RuntimeException e) {
             devices.close();
             if (vm != null) {
