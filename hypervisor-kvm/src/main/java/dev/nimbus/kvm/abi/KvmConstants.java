@@ -22,11 +22,14 @@ public final class KvmConstants {
     public static final int KVM_CAP_IRQ_ROUTING = 25;
     public static final int KVM_CAP_IRQFD = 32;
     public static final int KVM_CAP_PIT2 = 33;
+    public static final int KVM_CAP_PIT_STATE2 = 35;
     public static final int KVM_CAP_IOEVENTFD = 36;
     public static final int KVM_CAP_SET_IDENTITY_MAP_ADDR = 37;
     public static final int KVM_CAP_ADJUST_CLOCK = 39;
     public static final int KVM_CAP_VCPU_EVENTS = 41;
+    public static final int KVM_CAP_DEBUGREGS = 50;
     public static final int KVM_CAP_XSAVE = 55;
+    public static final int KVM_CAP_XCRS = 56;
     public static final int KVM_CAP_TSC_CONTROL = 60;
     public static final int KVM_CAP_GET_TSC_KHZ = 61;
     public static final int KVM_CAP_MAX_VCPUS = 66;
@@ -41,6 +44,8 @@ public final class KvmConstants {
     /** x86: local APICs in the kernel, the IOAPIC and PIC in user space; {@code args[0]} GSIs kept for the IOAPIC. */
     public static final int KVM_CAP_SPLIT_IRQCHIP = 121;
     public static final int KVM_CAP_ARM_VM_IPA_SIZE = 165;
+    /** x86: on the VM fd, the size of the XSAVE area {@code KVM_GET_XSAVE2}/{@code KVM_SET_XSAVE} move (at least 4096). */
+    public static final int KVM_CAP_XSAVE2 = 208;
 
     // exit reasons (kvm_run.exit_reason)
     public static final int KVM_EXIT_UNKNOWN = 0;
@@ -92,6 +97,8 @@ public final class KvmConstants {
     public static final int KVM_IRQCHIP_PIC_MASTER = 0;
     public static final int KVM_IRQCHIP_PIC_SLAVE = 1;
     public static final int KVM_IRQCHIP_IOAPIC = 2;
+    public static final int KVM_IOAPIC_NUM_PINS = 24;
+    public static final int KVM_MAX_XCRS = 16;
 
     // AArch64
     public static final int KVM_ARM_VCPU_POWER_OFF = 0;

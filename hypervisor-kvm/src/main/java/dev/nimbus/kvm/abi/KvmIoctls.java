@@ -68,12 +68,16 @@ public final class KvmIoctls {
     public static final long KVM_SET_IDENTITY_MAP_ADDR = iow(x86, "KVM_SET_IDENTITY_MAP_ADDR", 0x48, CLayouts.U64);
     public static final long KVM_CREATE_IRQCHIP = io(common, "KVM_CREATE_IRQCHIP", 0x60);
     public static final long KVM_IRQ_LINE = iow(common, "KVM_IRQ_LINE", 0x61, KvmStructs.KVM_IRQ_LEVEL);
+    public static final long KVM_GET_IRQCHIP = iowr(x86, "KVM_GET_IRQCHIP", 0x62, X86KvmStructs.KVM_IRQCHIP);
+    public static final long KVM_SET_IRQCHIP = ior(x86, "KVM_SET_IRQCHIP", 0x63, X86KvmStructs.KVM_IRQCHIP);
     public static final long KVM_SET_GSI_ROUTING = iow(common, "KVM_SET_GSI_ROUTING", 0x6a, KvmStructs.KVM_IRQ_ROUTING);
     public static final long KVM_IRQFD = iow(common, "KVM_IRQFD", 0x76, KvmStructs.KVM_IRQFD);
     public static final long KVM_CREATE_PIT2 = iow(x86, "KVM_CREATE_PIT2", 0x77, X86KvmStructs.KVM_PIT_CONFIG);
     public static final long KVM_IOEVENTFD = iow(common, "KVM_IOEVENTFD", 0x79, KvmStructs.KVM_IOEVENTFD);
     public static final long KVM_SET_CLOCK = iow(x86, "KVM_SET_CLOCK", 0x7b, KvmStructs.KVM_CLOCK_DATA);
     public static final long KVM_GET_CLOCK = ior(x86, "KVM_GET_CLOCK", 0x7c, KvmStructs.KVM_CLOCK_DATA);
+    public static final long KVM_GET_PIT2 = ior(x86, "KVM_GET_PIT2", 0x9f, X86KvmStructs.KVM_PIT_STATE2);
+    public static final long KVM_SET_PIT2 = iow(x86, "KVM_SET_PIT2", 0xa0, X86KvmStructs.KVM_PIT_STATE2);
     public static final long KVM_ENABLE_CAP = iow(common, "KVM_ENABLE_CAP", 0xa3, KvmStructs.KVM_ENABLE_CAP);
     public static final long KVM_SIGNAL_MSI = iow(common, "KVM_SIGNAL_MSI", 0xa5, KvmStructs.KVM_MSI);
     public static final long KVM_CREATE_DEVICE = iowr(common, "KVM_CREATE_DEVICE", 0xe0, KvmStructs.KVM_CREATE_DEVICE);
@@ -99,18 +103,24 @@ public final class KvmIoctls {
     public static final long KVM_GET_LAPIC = ior(x86, "KVM_GET_LAPIC", 0x8e, X86KvmStructs.KVM_LAPIC_STATE);
     public static final long KVM_SET_LAPIC = iow(x86, "KVM_SET_LAPIC", 0x8f, X86KvmStructs.KVM_LAPIC_STATE);
     public static final long KVM_SET_CPUID2 = iow(x86, "KVM_SET_CPUID2", 0x90, X86KvmStructs.KVM_CPUID2);
+    public static final long KVM_GET_CPUID2 = iowr(x86, "KVM_GET_CPUID2", 0x91, X86KvmStructs.KVM_CPUID2);
     public static final long KVM_GET_MP_STATE = ior(common, "KVM_GET_MP_STATE", 0x98, KvmStructs.KVM_MP_STATE);
     public static final long KVM_SET_MP_STATE = iow(common, "KVM_SET_MP_STATE", 0x99, KvmStructs.KVM_MP_STATE);
     public static final long KVM_GET_VCPU_EVENTS = ior(x86, "KVM_GET_VCPU_EVENTS", 0x9f, X86KvmStructs.KVM_VCPU_EVENTS);
     public static final long KVM_SET_VCPU_EVENTS = iow(x86, "KVM_SET_VCPU_EVENTS", 0xa0, X86KvmStructs.KVM_VCPU_EVENTS);
+    public static final long KVM_GET_DEBUGREGS = ior(x86, "KVM_GET_DEBUGREGS", 0xa1, X86KvmStructs.KVM_DEBUGREGS);
+    public static final long KVM_SET_DEBUGREGS = iow(x86, "KVM_SET_DEBUGREGS", 0xa2, X86KvmStructs.KVM_DEBUGREGS);
     public static final long KVM_SET_TSC_KHZ = io(x86, "KVM_SET_TSC_KHZ", 0xa2);
     public static final long KVM_GET_TSC_KHZ = io(x86, "KVM_GET_TSC_KHZ", 0xa3);
     public static final long KVM_GET_XSAVE = ior(x86, "KVM_GET_XSAVE", 0xa4, X86KvmStructs.KVM_XSAVE);
     public static final long KVM_SET_XSAVE = iow(x86, "KVM_SET_XSAVE", 0xa5, X86KvmStructs.KVM_XSAVE);
+    public static final long KVM_GET_XCRS = ior(x86, "KVM_GET_XCRS", 0xa6, X86KvmStructs.KVM_XCRS);
+    public static final long KVM_SET_XCRS = iow(x86, "KVM_SET_XCRS", 0xa7, X86KvmStructs.KVM_XCRS);
     public static final long KVM_GET_ONE_REG = iow(common, "KVM_GET_ONE_REG", 0xab, KvmStructs.KVM_ONE_REG);
     public static final long KVM_SET_ONE_REG = iow(common, "KVM_SET_ONE_REG", 0xac, KvmStructs.KVM_ONE_REG);
     public static final long KVM_ARM_VCPU_INIT = iow(arm64, "KVM_ARM_VCPU_INIT", 0xae, Arm64KvmStructs.KVM_VCPU_INIT);
     public static final long KVM_GET_REG_LIST = iowr(common, "KVM_GET_REG_LIST", 0xb0, KvmStructs.KVM_REG_LIST);
+    public static final long KVM_GET_XSAVE2 = ior(x86, "KVM_GET_XSAVE2", 0xcf, X86KvmStructs.KVM_XSAVE);
 
     /**
      * What Nimbus asks of a VM and its vCPUs once the VM is built and running, by C name: running a vCPU and
@@ -118,11 +128,19 @@ public final class KvmIoctls {
      * driver programs MSI-X and the queues while it runs), device attributes, the clock. Making things (the VM,
      * vCPUs, interrupt controllers, memory slots, the CPUID) is left out: that happens before any vCPU runs,
      * on the thread that builds the machine. The seccomp filter of a vCPU thread allows these.
+     *
+     * <p>A snapshot saves each vCPU on its own thread, under that filter: every get of {@code KvmX86Vcpu.saveState}
+     * is here ({@code KVM_GET_XSAVE2}, {@code KVM_GET_XCRS}, {@code KVM_GET_DEBUGREGS}, {@code KVM_GET_CPUID2} with
+     * the older ones), and the sets that pair with them. {@code KVM_SET_CPUID2} stays out: restore sets the CPUID
+     * before the thread joins its filter, like the first boot. {@code KVM_GET_MSR_INDEX_LIST} is asked once on the
+     * thread that makes the VM. The irqchip's {@code KVM_GET/SET_IRQCHIP} and {@code KVM_GET/SET_PIT2} are VM
+     * ioctls the {@code vm-control} thread makes, which has no filter (docs/security.md).
      */
     public static final Set<String> RUNTIME_NAMES = Set.of("KVM_CHECK_EXTENSION", "KVM_RUN", "KVM_GET_REGS",
             "KVM_SET_REGS", "KVM_GET_SREGS", "KVM_SET_SREGS", "KVM_GET_MSRS", "KVM_SET_MSRS", "KVM_GET_FPU", "KVM_SET_FPU",
             "KVM_GET_LAPIC", "KVM_SET_LAPIC", "KVM_GET_MP_STATE", "KVM_SET_MP_STATE", "KVM_GET_VCPU_EVENTS",
-            "KVM_SET_VCPU_EVENTS", "KVM_GET_XSAVE", "KVM_SET_XSAVE", "KVM_GET_ONE_REG", "KVM_SET_ONE_REG",
+            "KVM_SET_VCPU_EVENTS", "KVM_GET_XSAVE", "KVM_SET_XSAVE", "KVM_GET_XSAVE2", "KVM_GET_XCRS", "KVM_SET_XCRS",
+            "KVM_GET_DEBUGREGS", "KVM_SET_DEBUGREGS", "KVM_GET_CPUID2", "KVM_GET_ONE_REG", "KVM_SET_ONE_REG",
             "KVM_GET_REG_LIST", "KVM_SET_SIGNAL_MASK", "KVM_GET_TSC_KHZ", "KVM_IRQ_LINE", "KVM_SET_GSI_ROUTING",
             "KVM_IRQFD", "KVM_IOEVENTFD", "KVM_SIGNAL_MSI", "KVM_SET_DEVICE_ATTR", "KVM_GET_DEVICE_ATTR",
             "KVM_HAS_DEVICE_ATTR", "KVM_GET_CLOCK", "KVM_SET_CLOCK", "KVM_GET_DIRTY_LOG");

@@ -12,6 +12,7 @@ import static dev.nimbus.host.CLayouts.field;
 import static dev.nimbus.host.CLayouts.member;
 import static dev.nimbus.host.CLayouts.offset;
 import static dev.nimbus.host.CLayouts.struct;
+import static dev.nimbus.host.CLayouts.union;
 
 /**
  * The x86-64 structs of {@code <asm/kvm.h>} (arch/x86/include/uapi/asm/kvm.h), each with the offsets of the
@@ -153,12 +154,72 @@ public final class X86KvmStructs {
             member("triple_fault", struct("triple_fault", field("pending", U8))),
             array("reserved", U8, 26), field("exception_has_payload", U8), field("exception_payload", U64));
 
-    /** The legacy 4 KiB XSAVE area ({@code KVM_GET_XSAVE}); {@code extra[]} beyond it is not used. */
+    /**
+     * The legacy 4 KiB XSAVE area ({@code KVM_GET_XSAVE}); {@code KVM_GET_XSAVE2} and {@code KVM_SET_XSAVE} use
+     * {@code extra[]} beyond it where {@code KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2)} on the VM says the area is larger.
+     */
     public static final StructLayout KVM_XSAVE = struct("kvm_xsave", array("region", U32, 1024));
+
+    public static final StructLayout KVM_XCR = struct("kvm_xcr", field("xcr", U32), field("reserved", U32),
+            field("value", U64));
+
+    /** {@code KVM_GET_XCRS}/{@code KVM_SET_XCRS}: up to {@code KVM_MAX_XCRS} extended control registers. */
+    public static final StructLayout KVM_XCRS = struct("kvm_xcrs", field("nr_xcrs", U32), field("flags", U32),
+            array("xcrs", KVM_XCR, KvmConstants.KVM_MAX_XCRS), array("padding", U64, 16));
+    public static final long XCRS_NR_XCRS = offset(KVM_XCRS, "nr_xcrs");
+    public static final long XCRS_FLAGS = offset(KVM_XCRS, "flags");
+
+    public static final StructLayout KVM_DEBUGREGS = struct("kvm_debugregs", array("db", U64, 4), field("dr6", U64),
+            field("dr7", U64), field("flags", U64), array("reserved", U64, 9));
+    public static final long DEBUGREGS_FLAGS = offset(KVM_DEBUGREGS, "flags");
+
+    /** One 8259A of the in-kernel PIC pair, as {@code KVM_GET_IRQCHIP} reports it. */
+    public static final StructLayout KVM_PIC_STATE = struct("kvm_pic_state",
+            field("last_irr", U8), field("irr", U8), field("imr", U8), field("isr", U8), field("priority_add", U8),
+            field("irq_base", U8), field("read_reg_select", U8), field("poll", U8), field("special_mask", U8),
+            field("init_state", U8), field("auto_eoi", U8), field("rotate_on_auto_eoi", U8),
+            field("special_fully_nested_mode", U8), field("init4", U8), field("elcr", U8), field("elcr_mask", U8));
+    public static final long PIC_STATE_IMR = offset(KVM_PIC_STATE, "imr");
+
+    /**
+     * The in-kernel IOAPIC. Each {@code redirtbl} entry is a union of the 64-bit {@code bits} and bit-fields
+     * over them; the code reads and writes {@code bits}, so the entries are {@code U64}s here.
+     */
+    public static final StructLayout KVM_IOAPIC_STATE = struct("kvm_ioapic_state",
+            field("base_address", U64), field("ioregsel", U32), field("id", U32), field("irr", U32), field("pad", U32),
+            array("redirtbl", U64, KvmConstants.KVM_IOAPIC_NUM_PINS));
+    public static final long IOAPIC_STATE_BASE_ADDRESS = offset(KVM_IOAPIC_STATE, "base_address");
+    public static final long IOAPIC_STATE_REDIRTBL = offset(KVM_IOAPIC_STATE, "redirtbl");
+
+    /**
+     * {@code KVM_GET_IRQCHIP}/{@code KVM_SET_IRQCHIP} ({@code <linux/kvm.h>}; the union's {@code pic} and
+     * {@code ioapic} members exist on x86 only, so the struct is checked against the x86-64 headers).
+     */
+    public static final StructLayout KVM_IRQCHIP = struct("kvm_irqchip", field("chip_id", U32), field("pad", U32),
+            member("chip", union("chip", array("dummy", U8, 512), member("pic", KVM_PIC_STATE),
+                    member("ioapic", KVM_IOAPIC_STATE))));
+    public static final long IRQCHIP_CHIP_ID = offset(KVM_IRQCHIP, "chip_id");
+    public static final long IRQCHIP_PIC = offset(KVM_IRQCHIP, "chip", "pic");
+    public static final long IRQCHIP_IOAPIC = offset(KVM_IRQCHIP, "chip", "ioapic");
+
+    public static final StructLayout KVM_PIT_CHANNEL_STATE = struct("kvm_pit_channel_state",
+            field("count", U32), field("latched_count", U16), field("count_latched", U8), field("status_latched", U8),
+            field("status", U8), field("read_state", U8), field("write_state", U8), field("write_latch", U8),
+            field("rw_mode", U8), field("mode", U8), field("bcd", U8), field("gate", U8),
+            field("count_load_time", U64));
+    public static final long PIT_CHANNEL_STATE_COUNT = offset(KVM_PIT_CHANNEL_STATE, "count");
+    public static final long PIT_CHANNEL_STATE_MODE = offset(KVM_PIT_CHANNEL_STATE, "mode");
+
+    /** {@code KVM_GET_PIT2}/{@code KVM_SET_PIT2}: the i8254's three channels and its flags. */
+    public static final StructLayout KVM_PIT_STATE2 = struct("kvm_pit_state2",
+            array("channels", KVM_PIT_CHANNEL_STATE, 3), field("flags", U32), array("reserved", U32, 9));
+    public static final long PIT_STATE2_CHANNELS = offset(KVM_PIT_STATE2, "channels");
+    public static final long PIT_STATE2_FLAGS = offset(KVM_PIT_STATE2, "flags");
 
 
     /** Every struct of this header, for the layout test. */
     public static final List<StructLayout> ALL = List.of(KVM_REGS, KVM_SEGMENT, KVM_DTABLE, KVM_SREGS, KVM_FPU,
             KVM_MSR_ENTRY, KVM_MSRS, KVM_MSR_LIST, KVM_CPUID_ENTRY2, KVM_CPUID2, KVM_LAPIC_STATE, KVM_PIT_CONFIG,
-            KVM_VCPU_EVENTS, KVM_XSAVE);
+            KVM_VCPU_EVENTS, KVM_XSAVE, KVM_XCR, KVM_XCRS, KVM_DEBUGREGS, KVM_PIC_STATE, KVM_IOAPIC_STATE, KVM_IRQCHIP,
+            KVM_PIT_CHANNEL_STATE, KVM_PIT_STATE2);
 }

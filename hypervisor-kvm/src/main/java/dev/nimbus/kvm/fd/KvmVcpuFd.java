@@ -15,9 +15,11 @@ import dev.nimbus.kvm.abi.KvmStructs;
 import dev.nimbus.kvm.abi.X86KvmStructs;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 import static dev.nimbus.kvm.abi.Arm64KvmStructs.KVM_VCPU_INIT;
@@ -48,6 +50,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class KvmVcpuFd extends KvmFd {
     private static final long MSR_ENTRY = X86KvmStructs.KVM_MSR_ENTRY.byteSize();
     private static final long MSRS_HEADER = X86KvmStructs.KVM_MSRS.byteSize();
+    /** The kernel refuses {@code KVM_GET_MSRS}/{@code KVM_SET_MSRS} of this many entries or more (E2BIG). */
+    private static final int MSR_BATCH_LIMIT = 256;
+    private static final int MSR_BATCH = MSR_BATCH_LIMIT - 1;
     /** The kernel's sigset (64 signals), which follows {@code kvm_signal_mask.len}. */
     private static final int KERNEL_SIGSET_SIZE = 8;
     /** Where a one-reg call's value goes: right behind the {@code kvm_one_reg} in the scratch. */
@@ -243,11 +248,188 @@ public final class KvmVcpuFd extends KvmFd {
         }
     }
 
+    /**
+     * {@code KVM_SET_XSAVE}. The kernel reads as many bytes as {@code KVM_CAP_XSAVE2} says (at least 4096); an
+     * area shorter than that is passed zero-filled behind it.
+     */
     public void setXsave(byte[] area) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment s = arena.allocate(X86KvmStructs.KVM_XSAVE);
-            MemorySegment.copy(area, 0, s, JAVA_BYTE, 0, (int) Math.min(area.length, s.byteSize()));
+            MemorySegment s = arena.allocate(Math.max(area.length, X86KvmStructs.KVM_XSAVE.byteSize()), 8);
+            MemorySegment.copy(area, 0, s, JAVA_BYTE, 0, area.length);
             ioctl(KVM_SET_XSAVE, s, "KVM_SET_XSAVE");
+        }
+    }
+
+    /** {@code KVM_SET_XSAVE} with an area zero-filled to {@code size} bytes, the VM's {@code KVM_CAP_XSAVE2} size. */
+    public void setXsave(byte[] area, int size) {
+        setXsave(area.length >= size ? area : Arrays.copyOf(area, size));
+    }
+
+    // ---- x86-64 saved state: each call moves the kernel's struct as bytes, for a snapshot ----
+
+    /** {@code KVM_GET_REGS} as the kernel's {@code struct kvm_regs}. */
+    public byte[] getRegsStruct() {
+        return getStruct(KVM_GET_REGS, X86KvmStructs.KVM_REGS, "KVM_GET_REGS");
+    }
+
+    public void setRegsStruct(byte[] regs) {
+        setStruct(KVM_SET_REGS, X86KvmStructs.KVM_REGS, regs, "KVM_SET_REGS");
+    }
+
+    /** {@code KVM_GET_SREGS} as the kernel's {@code struct kvm_sregs}. */
+    public byte[] getSregsStruct() {
+        return getStruct(KVM_GET_SREGS, X86KvmStructs.KVM_SREGS, "KVM_GET_SREGS");
+    }
+
+    public void setSregsStruct(byte[] sregs) {
+        setStruct(KVM_SET_SREGS, X86KvmStructs.KVM_SREGS, sregs, "KVM_SET_SREGS");
+    }
+
+    /** {@code KVM_GET_MP_STATE} as the kernel's {@code struct kvm_mp_state}. */
+    public byte[] getMpStateStruct() {
+        return getStruct(KVM_GET_MP_STATE, KvmStructs.KVM_MP_STATE, "KVM_GET_MP_STATE");
+    }
+
+    public void setMpStateStruct(byte[] state) {
+        setStruct(KVM_SET_MP_STATE, KvmStructs.KVM_MP_STATE, state, "KVM_SET_MP_STATE");
+    }
+
+    /** {@code KVM_GET_XCRS}: the kernel's {@code struct kvm_xcrs} (XCR0 and any other extended control register). */
+    public byte[] getXcrs() {
+        return getStruct(KVM_GET_XCRS, X86KvmStructs.KVM_XCRS, "KVM_GET_XCRS");
+    }
+
+    public void setXcrs(byte[] xcrs) {
+        setStruct(KVM_SET_XCRS, X86KvmStructs.KVM_XCRS, xcrs, "KVM_SET_XCRS");
+    }
+
+    /** {@code KVM_GET_DEBUGREGS}: the kernel's {@code struct kvm_debugregs} (DR0-3, DR6, DR7). */
+    public byte[] getDebugRegs() {
+        return getStruct(KVM_GET_DEBUGREGS, X86KvmStructs.KVM_DEBUGREGS, "KVM_GET_DEBUGREGS");
+    }
+
+    public void setDebugRegs(byte[] debugRegs) {
+        setStruct(KVM_SET_DEBUGREGS, X86KvmStructs.KVM_DEBUGREGS, debugRegs, "KVM_SET_DEBUGREGS");
+    }
+
+    /**
+     * {@code KVM_GET_XSAVE2}: the XSAVE area of {@code size} bytes, the size {@code KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2)}
+     * gives on the VM (larger than 4096 where the process enabled a dynamic state component such as AMX).
+     */
+    public byte[] getXsave2(int size) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(Math.max(size, X86KvmStructs.KVM_XSAVE.byteSize()), 8);
+            ioctl(KVM_GET_XSAVE2, s, "KVM_GET_XSAVE2");
+            return s.asSlice(0, size).toArray(JAVA_BYTE);
+        }
+    }
+
+    /**
+     * {@code KVM_GET_CPUID2}: the CPUID this vCPU was given ({@code KVM_SET_CPUID2}, as KVM keeps it: with the
+     * bits it updates itself, such as OSXSAVE) as the kernel's {@code struct kvm_cpuid2} and its entries. The
+     * kernel answers E2BIG, without the count, to a buffer too small; the buffer then grows.
+     */
+    public byte[] getCpuid2() {
+        long header = X86KvmStructs.KVM_CPUID2.byteSize();
+        long entry = X86KvmStructs.KVM_CPUID_ENTRY2.byteSize();
+        for (int capacity = 256; ; capacity *= 2) {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment s = arena.allocate(header + entry * capacity, 8);
+                s.set(JAVA_INT, CPUID2_NENT, capacity);
+                int r = ioctlErrno(KVM_GET_CPUID2, s, "KVM_GET_CPUID2");
+                if (r == -Errno.E2BIG && capacity < 4096) {
+                    continue;
+                }
+                if (r < 0) {
+                    throw new SyscallException("KVM_GET_CPUID2", -r);
+                }
+                int n = s.get(JAVA_INT, CPUID2_NENT);
+                return s.asSlice(0, header + entry * n).toArray(JAVA_BYTE);
+            }
+        }
+    }
+
+    /** {@code KVM_SET_CPUID2} from the kernel's {@code struct kvm_cpuid2} with its entries, as {@link #getCpuid2} gave it. */
+    public void setCpuid2(byte[] cpuid2) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(Math.max(cpuid2.length, X86KvmStructs.KVM_CPUID2.byteSize()), 8);
+            MemorySegment.copy(cpuid2, 0, s, JAVA_BYTE, 0, cpuid2.length);
+            ioctl(KVM_SET_CPUID2, s, "KVM_SET_CPUID2");
+        }
+    }
+
+    /**
+     * {@code KVM_GET_MSRS} of {@code indices}, as one {@code struct kvm_msrs} with the entries KVM could read, in
+     * the order asked. The kernel takes fewer than {@value #MSR_BATCH_LIMIT} at a time ({@code MAX_IO_MSRS}), so
+     * they are asked in batches; it stops a batch at the first MSR it cannot read, which is left out, and the
+     * batch goes on after it.
+     */
+    public byte[] getMsrsStruct(int[] indices) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(MSRS_HEADER + MSR_ENTRY * indices.length, 8);
+            MemorySegment batch = arena.allocate(MSRS_HEADER + MSR_ENTRY * MSR_BATCH, 8);
+            int kept = 0;
+            int from = 0;
+            while (from < indices.length) {
+                int n = Math.min(MSR_BATCH, indices.length - from);
+                batch.fill((byte) 0);
+                batch.set(JAVA_INT, MSRS_NMSRS, n);
+                for (int i = 0; i < n; i++) {
+                    batch.set(JAVA_INT, MSRS_HEADER + i * MSR_ENTRY + MSR_ENTRY_INDEX, indices[from + i]);
+                }
+                int read = ioctl(KVM_GET_MSRS, batch, "KVM_GET_MSRS");
+                MemorySegment.copy(batch, MSRS_HEADER, out, MSRS_HEADER + kept * MSR_ENTRY, read * MSR_ENTRY);
+                kept += read;
+                from += read < n ? read + 1 : n;  // past the one the kernel could not read, if any
+            }
+            out.set(JAVA_INT, MSRS_NMSRS, kept);
+            return out.asSlice(0, MSRS_HEADER + kept * MSR_ENTRY).toArray(JAVA_BYTE);
+        }
+    }
+
+    /**
+     * {@code KVM_SET_MSRS} of a {@code struct kvm_msrs} with its entries, in batches as {@link #getMsrsStruct}
+     * reads them. Returns how many entries KVM set: all of them, or the position of the first it refused.
+     */
+    public int setMsrsStruct(byte[] msrs) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment all = arena.allocate(Math.max(msrs.length, MSRS_HEADER), 8);
+            MemorySegment.copy(msrs, 0, all, JAVA_BYTE, 0, msrs.length);
+            int total = all.get(JAVA_INT, MSRS_NMSRS);
+            MemorySegment batch = arena.allocate(MSRS_HEADER + MSR_ENTRY * MSR_BATCH, 8);
+            int done = 0;
+            while (done < total) {
+                int n = Math.min(MSR_BATCH, total - done);
+                batch.fill((byte) 0);
+                batch.set(JAVA_INT, MSRS_NMSRS, n);
+                MemorySegment.copy(all, MSRS_HEADER + done * MSR_ENTRY, batch, MSRS_HEADER, n * MSR_ENTRY);
+                int written = ioctl(KVM_SET_MSRS, batch, "KVM_SET_MSRS");
+                done += written;
+                if (written < n) {
+                    break;
+                }
+            }
+            return done;
+        }
+    }
+
+    private byte[] getStruct(long request, MemoryLayout layout, String name) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(layout);
+            ioctl(request, s, name);
+            return s.toArray(JAVA_BYTE);
+        }
+    }
+
+    private void setStruct(long request, MemoryLayout layout, byte[] value, String name) {
+        if (value.length != layout.byteSize()) {
+            throw new IllegalArgumentException(name + ": " + value.length + " bytes, struct "
+                    + layout.name().orElse("?") + " has " + layout.byteSize());
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(layout);
+            MemorySegment.copy(value, 0, s, JAVA_BYTE, 0, value.length);
+            ioctl(request, s, name);
         }
     }
 

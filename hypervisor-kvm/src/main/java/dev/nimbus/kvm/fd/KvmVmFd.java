@@ -10,6 +10,7 @@ import dev.nimbus.kvm.abi.KvmConstants;
 import dev.nimbus.kvm.abi.KvmIoctls;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 
@@ -24,8 +25,12 @@ import static dev.nimbus.kvm.abi.KvmStructs.KVM_CREATE_DEVICE;
 import static dev.nimbus.kvm.abi.KvmStructs.KVM_ENABLE_CAP;
 import static dev.nimbus.kvm.abi.KvmStructs.KVM_IOEVENTFD;
 import static dev.nimbus.kvm.abi.KvmStructs.KVM_IRQFD;
+import static dev.nimbus.kvm.abi.X86KvmStructs.IRQCHIP_CHIP_ID;
+import static dev.nimbus.kvm.abi.X86KvmStructs.KVM_IRQCHIP;
 import static dev.nimbus.kvm.abi.X86KvmStructs.KVM_PIT_CONFIG;
+import static dev.nimbus.kvm.abi.X86KvmStructs.KVM_PIT_STATE2;
 import static dev.nimbus.kvm.abi.X86KvmStructs.PIT_CONFIG_FLAGS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -229,6 +234,51 @@ public final class KvmVmFd extends KvmFd {
         MemorySegment s = scratch(KVM_PIT_CONFIG.byteSize());
         s.set(JAVA_INT, PIT_CONFIG_FLAGS, flags);
         ioctl(KVM_CREATE_PIT2, s, "KVM_CREATE_PIT2");
+    }
+
+    /**
+     * {@code KVM_GET_IRQCHIP} (x86-64): the state of one in-kernel controller ({@code chipId}
+     * {@link KvmConstants#KVM_IRQCHIP_PIC_MASTER}, {@code _PIC_SLAVE} or {@code _IOAPIC}) as the kernel's
+     * {@code struct kvm_irqchip}.
+     */
+    public byte[] getIrqchip(int chipId) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(KVM_IRQCHIP);
+            s.set(JAVA_INT, IRQCHIP_CHIP_ID, chipId);
+            ioctl(KvmIoctls.KVM_GET_IRQCHIP, s, "KVM_GET_IRQCHIP");
+            return s.toArray(JAVA_BYTE);
+        }
+    }
+
+    /** {@code KVM_SET_IRQCHIP} (x86-64) from a {@code struct kvm_irqchip}; its {@code chip_id} says which controller. */
+    public void setIrqchip(byte[] irqchip) {
+        setStruct(KvmIoctls.KVM_SET_IRQCHIP, KVM_IRQCHIP, irqchip, "KVM_SET_IRQCHIP");
+    }
+
+    /** {@code KVM_GET_PIT2} (x86-64): the in-kernel i8254 as the kernel's {@code struct kvm_pit_state2}. */
+    public byte[] getPit2() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(KVM_PIT_STATE2);
+            ioctl(KVM_GET_PIT2, s, "KVM_GET_PIT2");
+            return s.toArray(JAVA_BYTE);
+        }
+    }
+
+    /** {@code KVM_SET_PIT2} (x86-64) from a {@code struct kvm_pit_state2}. */
+    public void setPit2(byte[] pit) {
+        setStruct(KVM_SET_PIT2, KVM_PIT_STATE2, pit, "KVM_SET_PIT2");
+    }
+
+    private void setStruct(long request, MemoryLayout layout, byte[] value, String name) {
+        if (value.length != layout.byteSize()) {
+            throw new IllegalArgumentException(name + ": " + value.length + " bytes, struct "
+                    + layout.name().orElse("?") + " has " + layout.byteSize());
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(layout);
+            MemorySegment.copy(value, 0, s, JAVA_BYTE, 0, value.length);
+            ioctl(request, s, name);
+        }
     }
 
     /** {@code KVM_SET_TSS_ADDR} (x86-64): a 3-page guest range for the real-mode TSS on Intel. */
