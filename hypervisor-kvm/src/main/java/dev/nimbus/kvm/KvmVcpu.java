@@ -1,5 +1,6 @@
 package dev.nimbus.kvm;
 
+import dev.nimbus.hypervisor.HypervisorException;
 import dev.nimbus.hypervisor.MpState;
 import dev.nimbus.hypervisor.Vcpu;
 import dev.nimbus.hypervisor.VcpuExit;
@@ -27,6 +28,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *       returns {@link VcpuExit#INTERRUPTED}. An EINTR with no request behind it (a signal from a kick that
  *       was already answered) re-enters the guest.</li>
  * </ol>
+ *
+ * <p>Before its state is saved, {@link #completePendingExit()} finishes the exit being handled the same way: a
+ * {@code KVM_RUN} with {@code immediate_exit} set, which completes the I/O and returns EINTR without running the
+ * guest. A kick's request survives it: only {@link #run()} answers one.
  */
 public abstract sealed class KvmVcpu implements Vcpu permits KvmX86Vcpu, KvmOneRegVcpu {
     private static final int KICK_SIGNAL = Signals.vcpuKickSignal();
@@ -40,6 +45,8 @@ public abstract sealed class KvmVcpu implements Vcpu permits KvmX86Vcpu, KvmOneR
     private volatile boolean closed;
     private Thread owner;
     private String internalErrorNote = "";
+    /** Set when {@link #completePendingExit()} met a new exit: the next {@link #run()} returns it first. */
+    private boolean exitPending;
 
     KvmVcpu(KvmVcpuFd fd) {
         this.fd = fd;
@@ -65,6 +72,10 @@ public abstract sealed class KvmVcpu implements Vcpu permits KvmX86Vcpu, KvmOneR
         if (current != owner) {
             bindTo(current);
         }
+        if (exitPending) {
+            exitPending = false;
+            return decode();
+        }
         inRun = true;
         VarHandle.fullFence();  // pairs with kick(): either it sees inRun, or KVM sees immediate_exit
         try {
@@ -74,11 +85,7 @@ public abstract sealed class KvmVcpu implements Vcpu permits KvmX86Vcpu, KvmOneR
                 }
                 int r = fd.run();
                 if (r == 0) {
-                    VcpuExit exit = exits.decode();
-                    if (exit instanceof VcpuExit.InternalError e && !internalErrorNote.isEmpty()) {
-                        return new VcpuExit.InternalError(e.detail() + "\n" + internalErrorNote);
-                    }
-                    return exit;
+                    return decode();
                 }
                 // EINTR (kick, stray signal) or EAGAIN
                 fd.requestImmediateExit(false);
@@ -90,6 +97,59 @@ public abstract sealed class KvmVcpu implements Vcpu permits KvmX86Vcpu, KvmOneR
         } finally {
             inRun = false;
         }
+    }
+
+    private VcpuExit decode() {
+        VcpuExit exit = exits.decode();
+        if (exit instanceof VcpuExit.InternalError e && !internalErrorNote.isEmpty()) {
+            return new VcpuExit.InternalError(e.detail() + "\n" + internalErrorNote);
+        }
+        return exit;
+    }
+
+    /**
+     * Completes the exit the last {@link #run()} returned, so that the vCPU's state is the one its next run starts
+     * from: KVM applies an I/O or MMIO read's data to the registers, and moves past an {@code OUT}, only when
+     * {@code KVM_RUN} is entered again (api.rst: userspace completes pending operations before a migration by
+     * entering with {@code immediate_exit} set). The guest runs no instruction. On the vCPU's thread, between
+     * runs; nothing to do for a vCPU that never ran.
+     *
+     * <p>Where completing one exit needs another (an MMIO access KVM splits into fragments), KVM returns that
+     * exit instead; it is kept for the next {@link #run()}, and this throws: the VMM runs the vCPU on and tries
+     * again.
+     *
+     * @throws IllegalStateException on another thread than the one that runs the vCPU
+     * @throws HypervisorException when KVM asked for another exit first
+     */
+    final void completePendingExit() {
+        if (exitPending) {
+            throw pendingExitError();
+        }
+        if (owner == null) {
+            return;
+        }
+        if (Thread.currentThread() != owner) {
+            throw new IllegalStateException("vCPU " + id() + ": its state is read on the thread that runs it ("
+                    + owner.getName() + "), not on " + Thread.currentThread().getName());
+        }
+        fd.requestImmediateExit(true);
+        int r;
+        try {
+            r = fd.run();
+        } finally {
+            // a kick that came meanwhile keeps its request: run() sets immediate_exit again for it
+            fd.requestImmediateExit(false);
+            Signals.consumePending(KICK_SIGNAL);
+        }
+        if (r == 0) {
+            exitPending = true;
+            throw pendingExitError();
+        }
+    }
+
+    private HypervisorException pendingExitError() {
+        return new HypervisorException("vCPU " + id() + ": KVM needs another exit handled (" + exits.decode()
+                + ") before the vCPU's state can be saved; run it on and save again");
     }
 
     private void bindTo(Thread thread) {
