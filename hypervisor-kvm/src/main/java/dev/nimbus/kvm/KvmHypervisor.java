@@ -73,6 +73,18 @@ public final class KvmHypervisor implements Hypervisor {
 
     private static final Map<Path, Availability> SPEED = new ConcurrentHashMap<>();
 
+    /** {@code KVM_GET_MSR_INDEX_LIST}: what a vCPU snapshot reads, the same for every VM of this backend. */
+    private volatile int[] msrIndexList;
+
+    private int[] msrIndexList(KvmSystemFd kvm) {
+        int[] list = msrIndexList;
+        if (list == null) {
+            list = kvm.getMsrIndexList();
+            msrIndexList = list;
+        }
+        return list;
+    }
+
     private Availability measureSpeed(Availability basic) {
         long start = System.nanoTime();
         try {
@@ -209,8 +221,10 @@ public final class KvmHypervisor implements Hypervisor {
                 type = armVmTypeIpaSize(options.ipaBits());
             }
             int maxVcpus = maxVcpus(kvm);
+            int[] msrsToSave = hostArch == Arch.X86_64 ? msrIndexList(kvm) : null;
             KvmVmFd vm = kvm.createVm(type);
-            return hostArch == Arch.X86_64 ? new KvmX86Vm(kvm, vm, maxVcpus) : new KvmVm(hostArch, kvm, vm, maxVcpus);
+            return hostArch == Arch.X86_64 ? new KvmX86Vm(kvm, vm, maxVcpus, msrsToSave)
+                    : new KvmVm(hostArch, kvm, vm, maxVcpus);
         } catch (RuntimeException e) {
             kvm.close();
             throw e;

@@ -172,17 +172,28 @@ public sealed class KvmVm implements Vm permits KvmX86Vm {
             throw new IllegalArgumentException("vCPU id " + id + " is outside 0.." + (maxVcpus - 1));
         }
         KvmVcpuFd fd = vm.createVcpu(id);
-        KvmVcpu vcpu = switch (arch) {
-            case X86_64 -> new KvmX86Vcpu(fd, this::supportedCpuid);
-            case AARCH64 -> new KvmAarch64Vcpu(fd, vm);
-            case RISCV64 -> new KvmRiscv64Vcpu(fd);
-        };
+        KvmVcpu vcpu;
+        try {
+            vcpu = newVcpu(fd);
+        } catch (RuntimeException e) {
+            fd.close();
+            throw e;
+        }
         vcpu.noteOnInternalError(internalErrorNote);
         vcpus.add(vcpu);
         return vcpu;
     }
 
-    private List<CpuidEntry> supportedCpuid() {
+    /** The SPI vCPU over a new vCPU descriptor; {@link KvmX86Vm} makes the x86-64 one. */
+    KvmVcpu newVcpu(KvmVcpuFd fd) {
+        return switch (arch) {
+            case X86_64 -> throw new IllegalStateException("an x86-64 KVM VM is a KvmX86Vm");
+            case AARCH64 -> new KvmAarch64Vcpu(fd, vm);
+            case RISCV64 -> new KvmRiscv64Vcpu(fd);
+        };
+    }
+
+    final List<CpuidEntry> supportedCpuid() {
         List<CpuidEntry> c = supportedCpuid;
         if (c == null) {
             c = List.copyOf(system.getSupportedCpuid());

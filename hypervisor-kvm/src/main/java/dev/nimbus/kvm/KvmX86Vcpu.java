@@ -1,6 +1,8 @@
 package dev.nimbus.kvm;
 
 import dev.nimbus.hypervisor.MpState;
+import dev.nimbus.hypervisor.state.StateException;
+import dev.nimbus.hypervisor.state.StateRecord;
 import dev.nimbus.hypervisor.x86.CpuidEntry;
 import dev.nimbus.hypervisor.x86.LapicState;
 import dev.nimbus.hypervisor.x86.Msr;
@@ -13,13 +15,82 @@ import dev.nimbus.kvm.fd.KvmVcpuFd;
 import java.util.List;
 import java.util.function.Supplier;
 
-/** An x86-64 KVM vCPU. */
+/**
+ * An x86-64 KVM vCPU. Its saved state ({@link #saveState()}) is the kernel's structs as bytes, one record each
+ * ({@link X86VcpuState}), read and written in the orders Firecracker found the kernel to need:
+ * <ul>
+ *   <li>saving: MP state first ({@code KVM_GET_MP_STATE} takes pending INIT/SIPI events into the local APIC, which
+ *       changes what the later calls read), registers, system registers, XSAVE, XCRs, debug registers, local APIC,
+ *       MSRs, vCPU events (after the local APIC, whose read may change them), CPUID;</li>
+ *   <li>restoring: CPUID first (it decides which MSRs and XSAVE components exist), MP state, registers, system
+ *       registers (the APIC base, before the local APIC), XSAVE, XCRs, debug registers, local APIC (before the MSRs:
+ *       the TSC deadline MSR needs its timer mode), MSRs, vCPU events last.</li>
+ * </ul>
+ */
 public final class KvmX86Vcpu extends KvmVcpu implements X86Vcpu {
     private final Supplier<List<CpuidEntry>> supportedCpuid;
+    private final int[] msrsToSave;
+    private final int xsaveSize;
 
-    KvmX86Vcpu(KvmVcpuFd fd, Supplier<List<CpuidEntry>> supportedCpuid) {
+    /**
+     * @param msrsToSave the MSRs KVM reports it saves and restores ({@code KVM_GET_MSR_INDEX_LIST}), read once per
+     *                   backend
+     * @param xsaveSize  the size of the XSAVE area, {@code KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2)} on the VM (4096 where
+     *                   the capability is absent)
+     */
+    KvmX86Vcpu(KvmVcpuFd fd, Supplier<List<CpuidEntry>> supportedCpuid, int[] msrsToSave, int xsaveSize) {
         super(fd);
         this.supportedCpuid = supportedCpuid;
+        this.msrsToSave = msrsToSave.clone();
+        this.xsaveSize = Math.max(xsaveSize, X86VcpuState.LEGACY_XSAVE_SIZE);
+    }
+
+    /**
+     * The vCPU's state as ten records ({@link X86VcpuState}), after completing the exit being handled. An MSR of
+     * KVM's list that this vCPU cannot read (one its CPUID does not offer) is left out.
+     */
+    @Override
+    public List<StateRecord> saveState() {
+        completePendingExit();
+        byte[] mpState = fd.getMpStateStruct();
+        byte[] regs = fd.getRegsStruct();
+        byte[] sregs = fd.getSregsStruct();
+        byte[] xsave = xsaveSize > X86VcpuState.LEGACY_XSAVE_SIZE ? fd.getXsave2(xsaveSize) : fd.getXsave();
+        byte[] xcrs = fd.getXcrs();
+        byte[] debugRegs = fd.getDebugRegs();
+        byte[] lapic = fd.getLapic();
+        byte[] msrs = fd.getMsrsStruct(msrsToSave);
+        byte[] vcpuEvents = fd.getVcpuEvents();
+        byte[] cpuid = fd.getCpuid2();
+        int v = X86VcpuState.VERSION;
+        return List.of(new StateRecord(X86VcpuState.MP_STATE, v, mpState), new StateRecord(X86VcpuState.REGS, v, regs),
+                new StateRecord(X86VcpuState.SREGS, v, sregs), new StateRecord(X86VcpuState.XSAVE, v, xsave),
+                new StateRecord(X86VcpuState.XCRS, v, xcrs), new StateRecord(X86VcpuState.DEBUGREGS, v, debugRegs),
+                new StateRecord(X86VcpuState.LAPIC, v, lapic), new StateRecord(X86VcpuState.MSRS, v, msrs),
+                new StateRecord(X86VcpuState.VCPU_EVENTS, v, vcpuEvents), new StateRecord(X86VcpuState.CPUID, v, cpuid));
+    }
+
+    /**
+     * Checks every record first ({@link X86VcpuState#check}: presence, version, size, the CPUID's features against
+     * {@link #supportedCpuid()}), then sets them. An MSR KVM refuses is a {@link StateException} naming it.
+     */
+    @Override
+    public void restoreState(List<StateRecord> records) {
+        X86VcpuState.Checked c = X86VcpuState.check(records, xsaveSize, supportedCpuid());
+        fd.setCpuid2(c.cpuid());
+        fd.setMpStateStruct(c.mpState());
+        fd.setRegsStruct(c.regs());
+        fd.setSregsStruct(c.sregs());
+        fd.setXsave(c.xsave(), xsaveSize);
+        fd.setXcrs(c.xcrs());
+        fd.setDebugRegs(c.debugRegs());
+        fd.setLapic(c.lapic());
+        int set = fd.setMsrsStruct(c.msrs());
+        if (set < c.msrCount()) {
+            throw new StateException(String.format("%s: KVM refused MSR 0x%x = 0x%x (entry %d of %d) on vCPU %d",
+                    X86VcpuState.MSRS, c.msrIndex(set), c.msrValue(set), set, c.msrCount(), id()));
+        }
+        fd.setVcpuEvents(c.vcpuEvents());
     }
 
     @Override

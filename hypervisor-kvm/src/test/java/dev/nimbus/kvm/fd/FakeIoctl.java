@@ -17,9 +17,12 @@ public final class FakeIoctl implements NativeIoctl {
     private java.util.List<Long> requests;
     private java.util.List<MemorySegment> args;
 
-    /** Also keeps every request and a copy of its pointer argument's first 256 bytes (this allocates per call). */
-    public static FakeIoctl recording() {
-        FakeIoctl f = new FakeIoctl();
+    /**
+     * Also keeps every request and a copy of its pointer argument's first 256 bytes (this allocates per call), for
+     * arguments that live only as long as the call; answers with {@code results} as the constructor's.
+     */
+    public static FakeIoctl recording(int... results) {
+        FakeIoctl f = new FakeIoctl(results);
         f.requests = new java.util.ArrayList<>();
         f.args = new java.util.ArrayList<>();
         return f;
