@@ -4,9 +4,14 @@ import dev.nimbus.hypervisor.GsiRoute;
 import dev.nimbus.hypervisor.IrqChip;
 import dev.nimbus.hypervisor.IrqChipConfig;
 import dev.nimbus.hypervisor.MsiMessage;
+import dev.nimbus.hypervisor.state.StateException;
+import dev.nimbus.hypervisor.state.StateRecord;
 import dev.nimbus.kvm.abi.KvmConstants;
+import dev.nimbus.kvm.abi.X86KvmStructs;
 import dev.nimbus.kvm.fd.KvmVmFd;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -18,7 +23,11 @@ import java.util.List;
  */
 public final class X86LegacyIrqChip implements IrqChip {
     /** Pins of KVM's IOAPIC: GSIs 0-23. */
-    static final int IOAPIC_PINS = 24;
+    static final int IOAPIC_PINS = KvmConstants.KVM_IOAPIC_NUM_PINS;
+    static final int STATE_VERSION = 1;
+    /** The record of each {@code chip_id}: KVM_IRQCHIP_PIC_MASTER (0), KVM_IRQCHIP_PIC_SLAVE (1), KVM_IRQCHIP_IOAPIC (2). */
+    static final String[] CHIP_RECORDS = {"kvm-x86-pic-master", "kvm-x86-pic-slave", "kvm-x86-ioapic"};
+    static final String PIT_RECORD = "kvm-x86-pit2";
     private final IrqChipConfig.X86Legacy config;
     private final KvmVmFd vm;
 
@@ -46,6 +55,52 @@ public final class X86LegacyIrqChip implements IrqChip {
     @Override
     public void finishSetup() {
         // nothing: the x86 irqchip needs no step after the vCPUs exist
+    }
+
+    /**
+     * The master and slave PIC and the IOAPIC ({@code KVM_GET_IRQCHIP}, each a {@code struct kvm_irqchip}), and the
+     * PIT where the machine has one ({@code KVM_GET_PIT2}, a {@code struct kvm_pit_state2}).
+     */
+    @Override
+    public List<StateRecord> saveState() {
+        List<StateRecord> out = new ArrayList<>(4);
+        for (int chip = 0; chip < CHIP_RECORDS.length; chip++) {
+            out.add(new StateRecord(CHIP_RECORDS[chip], STATE_VERSION, vm.getIrqchip(chip)));
+        }
+        if (config.pit()) {
+            out.add(new StateRecord(PIT_RECORD, STATE_VERSION, vm.getPit2()));
+        }
+        return List.copyOf(out);
+    }
+
+    /**
+     * Checks every record first (present in version 1, the struct's size, each {@code kvm_irqchip}'s {@code chip_id}
+     * the one its id names, a PIT record exactly where this machine has a PIT), then sets them.
+     */
+    @Override
+    public void restoreState(List<StateRecord> records) {
+        byte[][] chips = new byte[CHIP_RECORDS.length][];
+        for (int chip = 0; chip < CHIP_RECORDS.length; chip++) {
+            chips[chip] = StateRecord.find(records, CHIP_RECORDS[chip], STATE_VERSION)
+                    .requireLength((int) X86KvmStructs.KVM_IRQCHIP.byteSize()).data();
+            int id = MemorySegment.ofArray(chips[chip]).get(ValueLayout.JAVA_INT_UNALIGNED, X86KvmStructs.IRQCHIP_CHIP_ID);
+            if (id != chip) {
+                throw new StateException(CHIP_RECORDS[chip] + ": holds the state of chip " + id + ", not " + chip);
+            }
+        }
+        byte[] pit = null;
+        if (config.pit()) {
+            pit = StateRecord.find(records, PIT_RECORD, STATE_VERSION)
+                    .requireLength((int) X86KvmStructs.KVM_PIT_STATE2.byteSize()).data();
+        } else if (records.stream().anyMatch(r -> r.id().equals(PIT_RECORD))) {
+            throw new StateException(PIT_RECORD + ": saved from a machine with a PIT; this one has none");
+        }
+        for (byte[] chip : chips) {
+            vm.setIrqchip(chip);
+        }
+        if (pit != null) {
+            vm.setPit2(pit);
+        }
     }
 
     @Override

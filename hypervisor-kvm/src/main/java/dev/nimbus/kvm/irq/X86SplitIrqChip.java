@@ -3,8 +3,12 @@ package dev.nimbus.kvm.irq;
 import dev.nimbus.hypervisor.IrqChip;
 import dev.nimbus.hypervisor.IrqChipConfig;
 import dev.nimbus.hypervisor.MsiMessage;
+import dev.nimbus.hypervisor.state.StateException;
+import dev.nimbus.hypervisor.state.StateRecord;
 import dev.nimbus.kvm.abi.KvmConstants;
 import dev.nimbus.kvm.fd.KvmVmFd;
+
+import java.util.List;
 
 /**
  * x86-64, KVM's split irqchip: {@code KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP)} with the IOAPIC's pin count, so the
@@ -39,6 +43,24 @@ public final class X86SplitIrqChip implements IrqChip {
     @Override
     public void finishSetup() {
         // nothing after the vCPUs: their local APICs come with them
+    }
+
+    /**
+     * Nothing: the local APICs are saved with their vCPUs, and the IOAPIC is the VMM's device, which saves itself;
+     * there is no PIC or PIT.
+     */
+    @Override
+    public List<StateRecord> saveState() {
+        return List.of();
+    }
+
+    /** Accepts what {@link #saveState()} gives: no records. */
+    @Override
+    public void restoreState(List<StateRecord> records) {
+        if (!records.isEmpty()) {
+            throw new StateException("the split irqchip keeps no state in KVM, but was given "
+                    + records.stream().map(StateRecord::id).toList() + " (saved with the in-kernel irqchip?)");
+        }
     }
 
     /** Refused: the kernel has no IOAPIC or PIC pin to drive; the VMM's IOAPIC turns lines into MSIs. */
