@@ -42,6 +42,7 @@ final class TestMachine implements AutoCloseable {
     final GuestMemory rom;
     final GuestMemory logged;
     final GuestCode code = GuestCode.forHost();
+    private final List<Vm> others = new java.util.ArrayList<>();
     private final ScheduledExecutorService guard = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "hang-guard");
         t.setDaemon(true);
@@ -89,13 +90,29 @@ final class TestMachine implements AutoCloseable {
      * no PIT), which is all MSHV has. A test that uses neither the IOAPIC nor the PIT behaves alike on both.
      */
     IrqChip createX86IrqChip(boolean pit) {
+        return createX86IrqChip(vm, pit);
+    }
+
+    /** {@link #createX86IrqChip(boolean)} for another VM of this backend ({@link #vmOverSameRam()}). */
+    IrqChip createX86IrqChip(Vm on, boolean pit) {
         Set<Capability> caps = capabilities();
         if (caps.contains(Capability.IN_KERNEL_IOAPIC)) {
-            return vm.createIrqChip(new IrqChipConfig.X86Legacy(X86_TSS, X86_IDENTITY_MAP, pit));
+            return on.createIrqChip(new IrqChipConfig.X86Legacy(X86_TSS, X86_IDENTITY_MAP, pit));
         }
         assumeTrue(caps.contains(Capability.SPLIT_IRQCHIP),
                 () -> hypervisor.name() + " offers neither x86-64 interrupt controller (capabilities: " + caps + ")");
-        return vm.createIrqChip(new IrqChipConfig.X86Split(X86_TSS, X86_IDENTITY_MAP, X86_IOAPIC_PINS));
+        return on.createIrqChip(new IrqChipConfig.X86Split(X86_TSS, X86_IDENTITY_MAP, X86_IOAPIC_PINS));
+    }
+
+    /**
+     * A second VM of the same backend and options with this machine's RAM as its slot 0, as a restore makes one
+     * over the saved memory; closed with this machine.
+     */
+    Vm vmOverSameRam() {
+        Vm second = hypervisor.createVm(ArchPlatforms.forArch(Arch.host(), TestMachine.class.getClassLoader()).vmOptions());
+        others.add(second);
+        second.setMemoryRegion(MemoryRegion.ram(0, ram.regions().getFirst()));
+        return second;
     }
 
     /** Copies {@code program} into RAM at {@code address}. */
@@ -127,6 +144,7 @@ final class TestMachine implements AutoCloseable {
     @Override
     public void close() {
         guard.shutdownNow();
+        others.forEach(Vm::close);
         vm.close();
         ram.close();
         if (rom != null) {
