@@ -185,6 +185,7 @@ final class E2eSnapshot {
             assertThat(after.get(i).n()).as("counts in order").isEqualTo(after.get(i - 1).n() + 1);
         }
         double gap = first.uptime() - last.uptime();
+        System.out.printf("SNAPSHOT-RESTORED last saved %s, first restored %s (uptime +%.2f s)%n", last, first, gap);
         assertThat(gap).as("the guest's uptime goes on from %s s: %s s at %s, though the VMM was gone for over %d s",
                 last.uptime(), first.uptime(), first, AWAY_SECONDS).isBetween(0.0, 5.0);
         assertThat(InetAddress.getByName(GUEST_IP).isReachable(5000)).as("ping after the restore; %s", vmm.transcript()).isTrue();
