@@ -7,7 +7,18 @@ import dev.nimbus.kvm.fd.KvmVmFd;
 
 import static dev.nimbus.kvm.abi.Arm64KvmStructs.VCPU_INIT_FEATURE_WORDS;
 
-/** An AArch64 KVM vCPU: {@code KVM_ARM_VCPU_INIT} as the host's preferred target, then one-reg access. */
+/**
+ * An AArch64 KVM vCPU: {@code KVM_ARM_VCPU_INIT} as the host's preferred target, then one-reg access.
+ *
+ * <p>Snapshot records {@code kvm-arm64-mp-state} and {@code kvm-arm64-regs} ({@link KvmOneRegVcpu}): core
+ * registers (x0-x30, SP, PC, PSTATE, SP_EL1, ELR_EL1, the SPSRs, V0-V31 as 128-bit, FPSR, FPCR), the
+ * firmware pseudo-registers (PSCI version, SMCCC workaround levels, hypercall bitmaps), the timers and every
+ * system register KVM lists. Restore needs {@link #init} first, as a boot does it (secondaries powered off is
+ * fine: the saved MP state replaces it). The two counters go last: writing {@code KVM_REG_ARM_TIMER_CNT}
+ * (and {@code KVM_REG_ARM_PTIMER_CNT}) sets the VM's counter offset so the guest's counter continues from the
+ * saved value, where CTL and CVAL are plain values; QEMU writes both counters only on a full restore, as
+ * this does, and Cloud Hypervisor writes the whole list in KVM's order.
+ */
 public final class KvmAarch64Vcpu extends KvmOneRegVcpu implements Aarch64Vcpu {
     private final KvmVmFd vm;
     private boolean initialized;
@@ -31,5 +42,23 @@ public final class KvmAarch64Vcpu extends KvmOneRegVcpu implements Aarch64Vcpu {
         }
         fd.armVcpuInit(preferred[0], features);
         initialized = true;
+    }
+
+    @Override
+    String recordPrefix() {
+        return "kvm-arm64";
+    }
+
+    @Override
+    boolean restoreLast(long id) {
+        return id == KvmConstants.KVM_REG_ARM_TIMER_CNT || id == KvmConstants.KVM_REG_ARM_PTIMER_CNT;
+    }
+
+    @Override
+    void checkRestorable() {
+        if (!initialized) {
+            throw new IllegalStateException("vCPU " + id() + " must be initialized (init, KVM_ARM_VCPU_INIT) before"
+                    + " its saved state is restored");
+        }
     }
 }

@@ -136,7 +136,7 @@ public sealed class KvmVm implements Vm permits KvmX86Vm {
             }
             case IrqChipConfig.GicV3 g -> {
                 requireArch(Arch.AARCH64, config);
-                yield GicV3IrqChip.create(g, vm);
+                yield GicV3IrqChip.create(g, vm, this::vcpuIds);
             }
             case IrqChipConfig.Aia a -> {
                 requireArch(Arch.RISCV64, config);
@@ -156,6 +156,10 @@ public sealed class KvmVm implements Vm permits KvmX86Vm {
 
     private synchronized int vcpuCount() {
         return vcpus.size();
+    }
+
+    private synchronized int[] vcpuIds() {
+        return vcpus.stream().mapToInt(KvmVcpu::id).toArray();
     }
 
     @Override

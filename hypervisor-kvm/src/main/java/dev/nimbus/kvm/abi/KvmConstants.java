@@ -4,7 +4,7 @@ package dev.nimbus.kvm.abi;
  * The numeric constants of the KVM headers that Nimbus uses (capabilities, exit reasons, flags, device
  * types and attributes), each under its C name, as compile-time constants so that exit decoding can
  * {@code switch} on them. {@code KvmHeaderConformanceTest} compares every {@code KVM_*} field here with
- * the kernel's headers for the three architectures.
+ * the kernel's headers for the three architectures (and {@code VGIC_*}, which the arm64 header names so).
  */
 public final class KvmConstants {
     private KvmConstants() {}
@@ -104,9 +104,24 @@ public final class KvmConstants {
     public static final int KVM_ARM_VCPU_POWER_OFF = 0;
     public static final int KVM_ARM_VCPU_PSCI_0_2 = 2;
     public static final int KVM_DEV_ARM_VGIC_GRP_ADDR = 0;
+    public static final int KVM_DEV_ARM_VGIC_GRP_DIST_REGS = 1;
     public static final int KVM_DEV_ARM_VGIC_GRP_NR_IRQS = 3;
     public static final int KVM_DEV_ARM_VGIC_GRP_CTRL = 4;
+    public static final int KVM_DEV_ARM_VGIC_GRP_REDIST_REGS = 5;
+    public static final int KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS = 6;
+    public static final int KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO = 7;
+    public static final int KVM_DEV_ARM_VGIC_GRP_ITS_REGS = 8;
     public static final int KVM_DEV_ARM_VGIC_CTRL_INIT = 0;
+    public static final int KVM_DEV_ARM_ITS_SAVE_TABLES = 1;
+    public static final int KVM_DEV_ARM_ITS_RESTORE_TABLES = 2;
+    public static final int KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES = 3;
+    /** The vCPU's MPIDR affinity (Aff3.Aff2.Aff1.Aff0, a byte each) in a redistributor or CPU-interface attr. */
+    public static final int KVM_DEV_ARM_VGIC_V3_MPIDR_SHIFT = 32;
+    public static final long KVM_DEV_ARM_VGIC_V3_MPIDR_MASK = 0xffffffffL << 32;
+    public static final int KVM_DEV_ARM_VGIC_LINE_LEVEL_INFO_SHIFT = 10;
+    public static final int VGIC_LEVEL_INFO_LINE_LEVEL = 0;
+    public static final int KVM_DEV_ARM_VGIC_LINE_LEVEL_INTID_MASK = 0x3ff;
+    public static final int KVM_DEV_ARM_VGIC_SYSREG_INSTR_MASK = 0xffff;
     public static final int KVM_VGIC_V3_ADDR_TYPE_DIST = 2;
     public static final int KVM_VGIC_V3_ADDR_TYPE_REDIST = 3;
     public static final int KVM_VGIC_ITS_ADDR_TYPE = 4;
@@ -114,10 +129,24 @@ public final class KvmConstants {
     public static final int KVM_ARM_IRQ_TYPE_SPI = 1;
     public static final long KVM_REG_ARM64 = 0x6000000000000000L;
     public static final long KVM_REG_ARM_CORE = 0x0010L << 16;
+    public static final long KVM_REG_SIZE_U32 = 0x0020000000000000L;
     public static final long KVM_REG_SIZE_U64 = 0x0030000000000000L;
     public static final long KVM_REG_SIZE_U128 = 0x0040000000000000L;
     public static final long KVM_REG_SIZE_SHIFT = 52L;
     public static final long KVM_REG_SIZE_MASK = 0x00f0000000000000L;
+    /** System registers: op0, op1, CRn, CRm and op2 packed as below (also the instr field of a vGIC CPU_SYSREGS attr). */
+    public static final long KVM_REG_ARM64_SYSREG = 0x0013L << 16;
+    public static final int KVM_REG_ARM64_SYSREG_OP0_SHIFT = 14;
+    public static final int KVM_REG_ARM64_SYSREG_OP1_SHIFT = 11;
+    public static final int KVM_REG_ARM64_SYSREG_CRN_SHIFT = 7;
+    public static final int KVM_REG_ARM64_SYSREG_CRM_SHIFT = 3;
+    public static final int KVM_REG_ARM64_SYSREG_OP2_SHIFT = 0;
+    /** The virtual timer's control, counter (writing it sets the VM's virtual counter offset) and compare value. */
+    public static final long KVM_REG_ARM_TIMER_CTL = 0x603000000013df19L;
+    public static final long KVM_REG_ARM_TIMER_CNT = 0x603000000013df1aL;
+    public static final long KVM_REG_ARM_TIMER_CVAL = 0x603000000013df02L;
+    /** The physical timer's counter: writing it sets the physical counter offset. */
+    public static final long KVM_REG_ARM_PTIMER_CNT = 0x603000000013df01L;
 
     // riscv64
     public static final long KVM_REG_RISCV = 0x8000000000000000L;

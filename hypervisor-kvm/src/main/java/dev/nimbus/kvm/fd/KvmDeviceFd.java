@@ -75,6 +75,13 @@ public final class KvmDeviceFd extends KvmFd {
         return s.get(JAVA_LONG, ATTR_SIZE);
     }
 
+    /** {@code KVM_GET_DEVICE_ATTR} of a 32-bit value (attributes the kernel writes as u32: vGIC registers). */
+    public int getAttr32(int group, long attribute) {
+        MemorySegment s = attr(group, attribute, true);
+        ioctl(KVM_GET_DEVICE_ATTR, s, name("KVM_GET_DEVICE_ATTR", group, attribute));
+        return s.get(JAVA_INT, ATTR_SIZE);
+    }
+
     /** {@code KVM_HAS_DEVICE_ATTR}: whether the device knows the attribute (ENXIO means it does not). */
     public boolean hasAttr(int group, long attribute) {
         String name = name("KVM_HAS_DEVICE_ATTR", group, attribute);

@@ -6,6 +6,7 @@ import dev.nimbus.hypervisor.MsiMessage;
 import dev.nimbus.kvm.fd.KvmDeviceFd;
 import dev.nimbus.kvm.fd.KvmVmFd;
 
+import java.util.List;
 import java.util.function.IntSupplier;
 
 import static dev.nimbus.kvm.abi.KvmConstants.*;
@@ -82,6 +83,19 @@ public final class AiaIrqChip implements IrqChip, AutoCloseable {
     @Override
     public void signalMsi(MsiMessage message) {
         vm.signalMsi(message);
+    }
+
+    /** Refused: the AIA's state (APLIC and IMSIC attributes) is not saved yet. */
+    @Override
+    public List<dev.nimbus.hypervisor.state.StateRecord> saveState() {
+        throw new UnsupportedOperationException("the riscv64 AIA's state cannot be saved yet (its APLIC and IMSIC"
+                + " device attributes are not read); a riscv64 VM cannot be snapshotted");
+    }
+
+    /** Refused, as {@link #saveState}. */
+    @Override
+    public void restoreState(List<dev.nimbus.hypervisor.state.StateRecord> records) {
+        throw new UnsupportedOperationException("the riscv64 AIA's state cannot be restored yet");
     }
 
     @Override

@@ -8,8 +8,12 @@ import dev.nimbus.hypervisor.MsiMessage;
 import dev.nimbus.kvm.fd.KvmDeviceFd;
 import dev.nimbus.kvm.fd.KvmVmFd;
 
+import dev.nimbus.hypervisor.state.StateException;
+import dev.nimbus.hypervisor.state.StateRecord;
+
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 
 import static dev.nimbus.kvm.abi.KvmConstants.*;
 
@@ -22,6 +26,12 @@ import static dev.nimbus.kvm.abi.KvmConstants.*;
  * initializes the GIC once every vCPU exists, then the ITS. An ITS the host's KVM does not offer (probed with
  * {@code KVM_CREATE_DEVICE_TEST} first) is an error naming it, rather than a machine whose firmware tables
  * describe an ITS that is not there.
+ *
+ * <p>Snapshot: {@link #saveState} writes the redistributors' LPI pending bits
+ * ({@code KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES}) and the ITS's tables into guest memory, then returns the
+ * registers as records ({@link GicV3State} has the lists, the formats and the orders); {@link #restoreState}
+ * checks them against this controller (interrupt count, the vCPUs' affinities) and writes them, the GIC
+ * before the ITS. The vCPUs are named by the MPIDR KVM gives each at reset, which Nimbus keeps.
  */
 public final class GicV3IrqChip implements IrqChip, AutoCloseable {
     private static final int PRIVATE_IRQS = 32;
@@ -29,16 +39,24 @@ public final class GicV3IrqChip implements IrqChip, AutoCloseable {
     private final KvmVmFd vm;
     private final KvmDeviceFd gic;
     private final KvmDeviceFd its;
+    private final Supplier<int[]> vcpuIds;
     private boolean initialized;
 
-    private GicV3IrqChip(IrqChipConfig.GicV3 config, KvmVmFd vm, KvmDeviceFd gic, KvmDeviceFd its) {
+    private GicV3IrqChip(IrqChipConfig.GicV3 config, KvmVmFd vm, KvmDeviceFd gic, KvmDeviceFd its,
+            Supplier<int[]> vcpuIds) {
         this.config = config;
         this.vm = vm;
         this.gic = gic;
         this.its = its;
+        this.vcpuIds = vcpuIds;
     }
 
     public static GicV3IrqChip create(IrqChipConfig.GicV3 config, KvmVmFd vm) {
+        return create(config, vm, () -> new int[0]);
+    }
+
+    /** {@code vcpuIds}: the VM's vCPUs in the order they were made, whose redistributors a snapshot holds. */
+    public static GicV3IrqChip create(IrqChipConfig.GicV3 config, KvmVmFd vm, Supplier<int[]> vcpuIds) {
         if (config.spis() <= 0 || config.spis() % 32 != 0 || config.spis() > 988) {
             throw new IllegalArgumentException("GICv3 SPI count must be a positive multiple of 32 up to 960: " + config.spis());
         }
@@ -60,7 +78,7 @@ public final class GicV3IrqChip implements IrqChip, AutoCloseable {
                 its = vm.createDevice(KVM_DEV_TYPE_ARM_VGIC_ITS);
                 its.setAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE, config.itsBase().getAsLong());
             }
-            return new GicV3IrqChip(config, vm, gic, its);
+            return new GicV3IrqChip(config, vm, gic, its, vcpuIds);
         } catch (RuntimeException e) {
             if (its != null) {
                 its.close();
@@ -124,6 +142,52 @@ public final class GicV3IrqChip implements IrqChip, AutoCloseable {
     @Override
     public boolean msiNeedsDeviceId() {
         return its != null;
+    }
+
+    private long[] mpidrAttrs() {
+        int[] ids = vcpuIds.get();
+        long[] attrs = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            attrs[i] = GicV3State.mpidrAttr(GicV3State.kvmMpidr(ids[i]));
+        }
+        return attrs;
+    }
+
+    /**
+     * Records {@value GicV3State#GIC_RECORD} and, with an ITS, {@value GicV3State#ITS_RECORD}; the LPI pending
+     * tables and the ITS tables are written into guest memory first.
+     */
+    @Override
+    public synchronized List<StateRecord> saveState() {
+        if (!initialized) {
+            throw new IllegalStateException("the GICv3 is saved after finishSetup");
+        }
+        gic.setAttr(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES);
+        List<StateRecord> records = new ArrayList<>(2);
+        StateRecord itsRecord = its != null ? GicV3State.saveIts(its) : null;
+        records.add(GicV3State.save(gic, mpidrAttrs()));
+        if (itsRecord != null) {
+            records.add(itsRecord);
+        }
+        return List.copyOf(records);
+    }
+
+    @Override
+    public synchronized void restoreState(List<StateRecord> records) {
+        if (!initialized) {
+            throw new IllegalStateException("the GICv3 is restored after finishSetup");
+        }
+        StateRecord gicRecord = StateRecord.find(records, GicV3State.GIC_RECORD, GicV3State.VERSION);
+        boolean savedIts = records.stream().anyMatch(r -> r.id().equals(GicV3State.ITS_RECORD));
+        if (savedIts != (its != null)) {
+            throw new StateException(GicV3State.ITS_RECORD + ": " + (savedIts ? "saved from a GIC with an ITS, this one has none"
+                    : "missing, but this GIC has an ITS"));
+        }
+        StateRecord itsRecord = its != null ? StateRecord.find(records, GicV3State.ITS_RECORD, GicV3State.VERSION) : null;
+        GicV3State.restore(gic, mpidrAttrs(), gicRecord);
+        if (itsRecord != null) {
+            GicV3State.restoreIts(its, itsRecord);
+        }
     }
 
     @Override

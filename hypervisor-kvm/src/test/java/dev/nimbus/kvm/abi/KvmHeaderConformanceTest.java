@@ -52,7 +52,7 @@ class KvmHeaderConformanceTest {
     static Map<String, Long> constants() throws IllegalAccessException {
         Map<String, Long> m = new LinkedHashMap<>();
         for (Field f : KvmConstants.class.getFields()) {
-            if (Modifier.isStatic(f.getModifiers()) && f.getName().startsWith("KVM_")) {
+            if (Modifier.isStatic(f.getModifiers()) && (f.getName().startsWith("KVM_") || f.getName().startsWith("VGIC_"))) {
                 m.put(f.getName(), ((Number) f.get(null)).longValue());
             }
         }
