@@ -120,7 +120,6 @@ public final class KvmConstants {
     public static final long KVM_DEV_ARM_VGIC_V3_MPIDR_MASK = 0xffffffffL << 32;
     public static final int KVM_DEV_ARM_VGIC_LINE_LEVEL_INFO_SHIFT = 10;
     public static final int VGIC_LEVEL_INFO_LINE_LEVEL = 0;
-    public static final int KVM_DEV_ARM_VGIC_LINE_LEVEL_INTID_MASK = 0x3ff;
     public static final int KVM_DEV_ARM_VGIC_SYSREG_INSTR_MASK = 0xffff;
     public static final int KVM_VGIC_V3_ADDR_TYPE_DIST = 2;
     public static final int KVM_VGIC_V3_ADDR_TYPE_REDIST = 3;

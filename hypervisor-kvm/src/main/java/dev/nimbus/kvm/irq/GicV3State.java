@@ -132,6 +132,9 @@ final class GicV3State {
 
     /** The GIC record: every register of the list above, read in the order restore writes them. */
     static StateRecord save(KvmDeviceFd gic, long[] mpidrAttrs) {
+        if (mpidrAttrs.length == 0) {
+            throw new IllegalStateException("a GICv3 without vCPUs has no state to save");
+        }
         int irqs = interrupts(gic);
         List<Entry> order = new ArrayList<>();
         order.add(new Entry(KVM_DEV_ARM_VGIC_GRP_DIST_REGS, GICD_CTLR, 0));
@@ -158,8 +161,9 @@ final class GicV3State {
             order.add(new Entry(d, GICD_IROUTER + 8L * intid + 4, 0));
         }
         perInterrupt(order, GICD_ICFGR, 2, irqs);
+        // the SPIs' levels are the same through every vCPU, but the attr must name one (vgic_v3_parse_attr)
         for (int intid = PRIVATE_IRQS; intid < irqs; intid += 32) {
-            order.add(new Entry(KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO, levelAttr(0, intid), 0));
+            order.add(new Entry(KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO, levelAttr(mpidrAttrs[0], intid), 0));
         }
         perInterrupt(order, GICD_ISENABLER, 1, irqs);
         perInterrupt(order, GICD_ISPENDR, 1, irqs);
@@ -267,10 +271,9 @@ final class GicV3State {
         if (!GIC_GROUPS.contains(e.group)) {
             throw new StateException(id + ": unknown attribute group " + e.group);
         }
-        boolean perCpu = e.group != KVM_DEV_ARM_VGIC_GRP_DIST_REGS;
+        // every group but the distributor's names a vCPU, even for the SPIs' levels
         long cpu = e.attr & KVM_DEV_ARM_VGIC_V3_MPIDR_MASK;
-        if (perCpu && (e.group != KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO || (e.attr & KVM_DEV_ARM_VGIC_LINE_LEVEL_INTID_MASK) < PRIVATE_IRQS)
-                && Arrays.stream(cpus).noneMatch(c -> c == cpu)) {
+        if (e.group != KVM_DEV_ARM_VGIC_GRP_DIST_REGS && Arrays.stream(cpus).noneMatch(c -> c == cpu)) {
             throw new StateException(String.format("%s: attr 0x%x names no vCPU of this VM", id, e.attr));
         }
         if (e.group != KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS && (e.value >>> 32) != 0) {
