@@ -37,7 +37,8 @@ import static dev.nimbus.kvm.abi.KvmConstants.*;
  * <p>{@value #ITS_RECORD} (version 1): entries (count, then each: 64-bit register offset, 64-bit value),
  * GITS_CTLR last. Restore follows arm-vgic-its.rst's sequence: GITS_CBASER, then GITS_CREADR (a CBASER write
  * resets it), GITS_CWRITER, GITS_IIDR (the table ABI revision) and the GITS_BASERn, then
- * {@code KVM_DEV_ARM_ITS_RESTORE_TABLES}, then GITS_CTLR.
+ * {@code KVM_DEV_ARM_ITS_RESTORE_TABLES}, then GITS_CTLR. A GITS_CBASER of 0 (the guest never set up a
+ * command queue) is left as the fresh ITS has it: KVM would turn a written 0 into one with cacheability bits.
  */
 final class GicV3State {
     static final String GIC_RECORD = "kvm-arm64-vgic";
@@ -338,6 +339,11 @@ final class GicV3State {
         }
         try {
             for (int i = 0; i < offsets.length - 1; i++) {  // all but GITS_CTLR, the last
+                if (offsets[i] == GITS_CBASER && values[i] == 0) {
+                    // never programmed: the fresh ITS holds 0 already, and KVM sanitizes a written 0's
+                    // cacheability fields, so the guest would read back a value it never wrote
+                    continue;
+                }
                 its.setAttr(KVM_DEV_ARM_VGIC_GRP_ITS_REGS, offsets[i], values[i]);
             }
             its.setAttr(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_ITS_RESTORE_TABLES);
