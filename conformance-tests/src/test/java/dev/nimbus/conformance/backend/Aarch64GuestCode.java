@@ -20,8 +20,8 @@ final class Aarch64GuestCode implements GuestCode {
      */
     static final long REG_PC = 0x6000000000000000L | 0x0030000000000000L | (0x0010L << 16) | (256 / 4);
 
-    // x0..x4 register numbers
-    private static final int X0 = 0, X1 = 1, X2 = 2, X3 = 3, X4 = 4;
+    // x0..x6 register numbers
+    private static final int X0 = 0, X1 = 1, X2 = 2, X3 = 3, X4 = 4, X5 = 5, X6 = 6;
 
     private static int movz(int rd, int imm16, int shift) {          // movz xd, #imm16, lsl #shift
         return 0xd2800000 | (shift / 16) << 21 | imm16 << 5 | rd;
@@ -198,30 +198,72 @@ final class Aarch64GuestCode implements GuestCode {
      * group-1 interrupts in the CPU interface, unmasks IRQs and waits in WFI.
      */
     byte[] gicInterruptWait() {
-        return program(
-                movz(X1, 0x0800, 16),                                 // movz x1, #0x800, lsl #16   GICD
-                movz(X2, 0x12, 0),                                    // movz x2, #0x12
-                str(X2, X1, 0x0),                                     // str w2, [x1]               GICD_CTLR = ARE | EnableGrp1
-                movz(X2, 0xffff, 0),                                  // movz x2, #0xffff
-                movk(X2, 0xffff, 16),                                 // movk x2, #0xffff, lsl #16
-                str(X2, X1, 0x84),                                    // str w2, [x1, #0x84]        GICD_IGROUPR1: group 1
-                movz(X2, 0xa0, 0),                                    // movz x2, #0xa0
-                strb(X2, X1, 0x425),                                  // strb w2, [x1, #0x425]      GICD_IPRIORITYR37
-                strx(XZR, X1, 0x6128),                                // str xzr, [x1, #0x6128]     GICD_IROUTER37 = CPU 0
-                movz(X2, 0x20, 0),                                    // movz x2, #0x20             bit 37 - 32
-                str(X2, X1, 0x104),                                   // str w2, [x1, #0x104]       GICD_ISENABLER1
-                movz(X3, 0x080a, 16),                                 // movz x3, #0x80a, lsl #16   GICR (CPU 0)
-                str(XZR, X3, 0x14),                                   // str wzr, [x3, #0x14]       GICR_WAKER: awake
-                movz(X2, 0x2000, 0),                                  // movz x2, #0x2000
-                msr(0, 12, 0, 0, X2),                                 // msr vbar_el1, x2
-                movz(X2, 0xff, 0),                                    // movz x2, #0xff
-                msr(0, 4, 6, 0, X2),                                  // msr icc_pmr_el1, x2
-                movz(X2, 1, 0),                                       // movz x2, #1
-                msr(0, 12, 12, 7, X2),                                // msr icc_igrpen1_el1, x2
+        return program(concat(GIC_SET_UP, WAIT_FOR_IRQ));
+    }
+
+    /**
+     * {@link #gicInterruptWait()} with a pause between setting the GIC up and waiting: a 32-bit write of 0 to
+     * MMIO+0x78, where a test takes a snapshot.
+     */
+    byte[] gicSetUpPauseThenWait() {
+        return program(concat(concat(GIC_SET_UP, new int[] {
+                movz(X4, 0x0002, 16),                                 // movz x4, #0x2, lsl #16     MMIO
+                str(XZR, X4, 0x78)}),                                 // str wzr, [x4, #0x78]       pause
+                WAIT_FOR_IRQ));
+    }
+
+    private static final int[] GIC_SET_UP = {
+        movz(X1, 0x0800, 16),                                         // movz x1, #0x800, lsl #16   GICD
+        movz(X2, 0x12, 0),                                            // movz x2, #0x12
+        str(X2, X1, 0x0),                                             // str w2, [x1]               GICD_CTLR = ARE | EnableGrp1
+        movz(X2, 0xffff, 0),                                          // movz x2, #0xffff
+        movk(X2, 0xffff, 16),                                         // movk x2, #0xffff, lsl #16
+        str(X2, X1, 0x84),                                            // str w2, [x1, #0x84]        GICD_IGROUPR1: group 1
+        movz(X2, 0xa0, 0),                                            // movz x2, #0xa0
+        strb(X2, X1, 0x425),                                          // strb w2, [x1, #0x425]      GICD_IPRIORITYR37
+        strx(XZR, X1, 0x6128),                                        // str xzr, [x1, #0x6128]     GICD_IROUTER37 = CPU 0
+        movz(X2, 0x20, 0),                                            // movz x2, #0x20             bit 37 - 32
+        str(X2, X1, 0x104),                                           // str w2, [x1, #0x104]       GICD_ISENABLER1
+        movz(X3, 0x080a, 16),                                         // movz x3, #0x80a, lsl #16   GICR (CPU 0)
+        str(XZR, X3, 0x14),                                           // str wzr, [x3, #0x14]       GICR_WAKER: awake
+        movz(X2, 0x2000, 0),                                          // movz x2, #0x2000
+        msr(0, 12, 0, 0, X2),                                         // msr vbar_el1, x2
+        movz(X2, 0xff, 0),                                            // movz x2, #0xff
+        msr(0, 4, 6, 0, X2),                                          // msr icc_pmr_el1, x2
+        movz(X2, 1, 0),                                               // movz x2, #1
+        msr(0, 12, 12, 7, X2),                                        // msr icc_igrpen1_el1, x2
+        ISB};                                                         // isb
+
+    private static final int[] WAIT_FOR_IRQ = {
+        DAIFCLR_I,                                                    // msr daifclr, #2
+        WFI,                                                          // 1: wfi
+        0x17ffffff};                                                  //    b 1b
+
+    /**
+     * Sets x5 = 0x56781234, x6 = 0x9abc and d1 (the low half of v1) = x5 (FP/SIMD enabled in CPACR_EL1 first:
+     * it traps at reset), writes w5 to MMIO+0x78 (where a
+     * test takes a snapshot), then writes w6 to MMIO+0x7c and stops.
+     */
+    byte[] registersAcrossAnExit() {
+        return withStop(
+                movz(X5, 0x1234, 0),                                  // movz x5, #0x1234
+                movk(X5, 0x5678, 16),                                 // movk x5, #0x5678, lsl #16
+                movz(X6, 0x9abc, 0),                                  // movz x6, #0x9abc
+                movz(X2, 0x30, 16),                                   // movz x2, #0x30, lsl #16
+                msr(0, 1, 0, 2, X2),                                  // msr cpacr_el1, x2          FPEN: FP/SIMD not trapped
                 ISB,                                                  // isb
-                DAIFCLR_I,                                            // msr daifclr, #2
-                WFI,                                                  // 1: wfi
-                0x17ffffff);                                          //    b 1b
+                0x9e670000 | X5 << 5 | 1,                             // fmov d1, x5
+                movz(X4, 0x0002, 16),                                 // movz x4, #0x2, lsl #16     MMIO
+                str(X5, X4, 0x78),                                    // str w5, [x4, #0x78]        pause
+                str(X6, X4, 0x7c));                                   // str w6, [x4, #0x7c]
+    }
+
+    /**
+     * The one-reg id of v{@code n}, 128 bits: KVM_REG_ARM64 | KVM_REG_SIZE_U128 | KVM_REG_ARM_CORE | (offset
+     * of fp_regs.vregs[n] in struct kvm_regs) / 4, where fp_regs starts at 336 (34 + 2 + 5 u64s, aligned to 16).
+     */
+    static long regV(int n) {
+        return 0x6000000000000000L | 0x0040000000000000L | (0x0010L << 16) | (336 + 16L * n) / 4;
     }
 
     /** The IRQ handler at VECTORS + 0x280: acknowledges the interrupt and writes its INTID to MMIO+0x70. */
