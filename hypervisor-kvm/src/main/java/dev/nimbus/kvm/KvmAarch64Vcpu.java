@@ -13,8 +13,8 @@ import static dev.nimbus.kvm.abi.Arm64KvmStructs.VCPU_INIT_FEATURE_WORDS;
  * <p>Snapshot records {@code kvm-arm64-mp-state} and {@code kvm-arm64-regs} ({@link KvmOneRegVcpu}): core
  * registers (x0-x30, SP, PC, PSTATE, SP_EL1, ELR_EL1, the SPSRs, V0-V31 as 128-bit, FPSR, FPCR), the
  * firmware pseudo-registers (PSCI version, SMCCC workaround levels, hypercall bitmaps), the timers and every
- * system register KVM lists. Restore needs {@link #init} first, as a boot does it (secondaries powered off is
- * fine: the saved MP state replaces it). The two counters go last: writing {@code KVM_REG_ARM_TIMER_CNT}
+ * system register KVM lists. Restore initializes the vCPU first where nobody has (as a boot CPU: the saved MP
+ * state replaces that). The two counters go last: writing {@code KVM_REG_ARM_TIMER_CNT}
  * (and {@code KVM_REG_ARM_PTIMER_CNT}) sets the VM's counter offset so the guest's counter continues from the
  * saved value, where CTL and CVAL are plain values; QEMU writes both counters only on a full restore, as
  * this does, and Cloud Hypervisor writes the whole list in KVM's order.
@@ -54,11 +54,15 @@ public final class KvmAarch64Vcpu extends KvmOneRegVcpu implements Aarch64Vcpu {
         return id == KvmConstants.KVM_REG_ARM_TIMER_CNT || id == KvmConstants.KVM_REG_ARM_PTIMER_CNT;
     }
 
+    /**
+     * A vCPU a restore made is initialized here, as a boot CPU, when the VMM has not done it (a restore has
+     * no boot plan to do it): {@code KVM_GET_REG_LIST} and the one-reg writes need it, and the saved MP state
+     * then says whether it runs or waits for {@code CPU_ON}.
+     */
     @Override
-    void checkRestorable() {
+    void prepareRestore() {
         if (!initialized) {
-            throw new IllegalStateException("vCPU " + id() + " must be initialized (init, KVM_ARM_VCPU_INIT) before"
-                    + " its saved state is restored");
+            init(false);
         }
     }
 }

@@ -58,8 +58,8 @@ public abstract sealed class KvmOneRegVcpu extends KvmVcpu implements OneRegAcce
         return false;
     }
 
-    /** Throws when this vCPU cannot take saved state yet. */
-    void checkRestorable() {
+    /** Makes this fresh vCPU ready to take saved state (AArch64: its {@code KVM_ARM_VCPU_INIT}). */
+    void prepareRestore() {
     }
 
     /** The record ids, for tests and callers that look a record up. */
@@ -126,7 +126,7 @@ public abstract sealed class KvmOneRegVcpu extends KvmVcpu implements OneRegAcce
 
     @Override
     public void restoreState(List<StateRecord> records) {
-        checkRestorable();
+        prepareRestore();
         StateRecord mpRecord = StateRecord.find(records, mpStateRecordId(), MP_STATE_VERSION).requireLength(4);
         int mpState = ByteBuffer.wrap(mpRecord.data()).order(ByteOrder.LITTLE_ENDIAN).getInt();
         StateRecord regsRecord = StateRecord.find(records, regsRecordId(), REGS_VERSION);
@@ -202,34 +202,4 @@ public abstract sealed class KvmOneRegVcpu extends KvmVcpu implements OneRegAcce
         }
     }
 
-    /**
-     * Completes the exit the VMM last handled, so that saved registers are those the next run would start
-     * from: an MMIO exit (AArch64, riscv64) moves the PC past the access and writes a read's data into its
-     * register, and riscv64's SBI and CSR exits write their answers, only when {@code KVM_RUN} is next called.
-     * So this calls it with {@code kvm_run.immediate_exit} set: KVM completes the exit, then returns EINTR
-     * without entering the guest (the kernel guards each completion, so a second call completes nothing).
-     * Other exits have nothing to complete, and a vCPU that never ran is left alone (its first
-     * {@code KVM_RUN} would do the VM's first-run set-up).
-     *
-     * <p>{@link KvmVcpu#run()}'s invariants hold: this runs on the vCPU's thread, outside {@code run()}, so
-     * {@code kick()} sends no signal; {@code immediate_exit} is cleared afterwards, and a kick that arrived
-     * meanwhile is still recorded, so the next {@code run()} sets it again and returns {@code INTERRUPTED}.
-     */
-    private void completePendingExit() {
-        int reason = fd.runPage().get(JAVA_INT, KvmStructs.RUN_EXIT_REASON);
-        if (reason != KvmConstants.KVM_EXIT_MMIO && reason != KvmConstants.KVM_EXIT_RISCV_SBI
-                && reason != KvmConstants.KVM_EXIT_RISCV_CSR) {
-            return;
-        }
-        fd.requestImmediateExit(true);
-        try {
-            int r = fd.run();
-            if (r != -Errno.EINTR) {
-                throw new IllegalStateException("KVM_RUN with immediate_exit on vCPU " + id() + " returned "
-                        + (r == 0 ? "an exit" : Errno.name(-r)) + " instead of EINTR");
-            }
-        } finally {
-            fd.requestImmediateExit(false);
-        }
-    }
 }
