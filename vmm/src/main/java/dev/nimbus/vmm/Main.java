@@ -17,6 +17,8 @@ import dev.nimbus.vmm.config.RestoreConfig;
 import dev.nimbus.vmm.config.Schema;
 import dev.nimbus.vmm.config.Section;
 import dev.nimbus.vmm.config.Type;
+import dev.nimbus.vmm.snapshot.Snapshot;
+import dev.nimbus.vmm.snapshot.SnapshotException;
 import dev.nimbus.vmm.config.VmConfig;
 import dev.nimbus.vmm.control.VmController;
 import dev.nimbus.vmm.control.VmRunner;
@@ -147,6 +149,12 @@ public final class Main implements Callable<Integer> {
                         throw new ConfigException("--restore: the VM's configuration comes from the snapshot; " + o.longestName()
                                 + " cannot be given with it");
                     }
+                }
+                try {
+                    // the snapshot is input like any other: read and checked before a backend is chosen
+                    Snapshot.checkHostFiles(Snapshot.read(restore.directory()), Path.of("/sys/class/net"));
+                } catch (SnapshotException e) {
+                    throw new ConfigException("--restore: " + e.getMessage());
                 }
             }
             List<String> apiSocket = given("--api-socket");

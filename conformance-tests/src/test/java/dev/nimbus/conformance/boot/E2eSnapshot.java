@@ -1,8 +1,9 @@
 package dev.nimbus.conformance.boot;
 
+import dev.nimbus.host.net.Tap;
+
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.RandomAccessFile;
 import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -28,8 +29,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * (once through {@code --restore} and {@code vm.resume}, once with {@code resume=on} and no API): the count
  * goes on from where it stopped, the guest's uptime goes on from where it was (the time the VMM was gone is
  * not seen), ping answers, the counter's file on the disk holds every count once, in order, and e2fsck finds
- * the disk clean. Then a truncated snapshot, a changed disk and a snapshot of another format version are each
- * refused with exit 2 and a message that names the file or field.
+ * the disk clean. (Bad snapshots, refused before any VM is made, are tested on the host: RestoreCommandLineTest
+ * and SnapshotTest in vmm.)
  *
  * <p>The tap is made before the first VMM ({@code ip tuntap}), so it outlives the killed VMM, as an operator's
  * tap does; a restore refuses a named tap that is missing. Traffic stays inside the L1 guest.
@@ -41,8 +42,11 @@ final class E2eSnapshot {
     /** Connecting to this port of the guest stops its counter and makes its root file system read-only. */
     static final int STOP_PORT = 7000;
     private static final Pattern COUNT = Pattern.compile("COUNT ([0-9]+) UPTIME ([0-9.]+)");
-    /** How long the snapshotted guest is left alone before it is restored: a clock that ran on would show it. */
-    private static final long AWAY_SECONDS = 15;
+    /**
+     * At least this long passes between the pause and the restored guest's first count (a new VMM starts in
+     * between, tens of seconds under TCG): a guest clock that ran on while the VMM was gone would show it.
+     */
+    private static final long AWAY_SECONDS = 10;
 
     private final GuestImages images;
     private final String kernelKey;
@@ -102,6 +106,7 @@ final class E2eSnapshot {
                 assertThat(snapshot.resolve("snapshot.json")).doesNotExist();
 
                 assertThat(remote(socket, "pause").exit()).isZero();
+                pausedAt = System.nanoTime();
                 Thread.sleep(500); // the console's flusher
                 Remote saved = remote(socket, "snapshot", snapshotUrl);
                 assertThat(saved.exit()).as("vm.snapshot: %s%n%s", saved, vmm.transcript()).isZero();
@@ -113,13 +118,11 @@ final class E2eSnapshot {
                 assertThat(vmm.awaitExit(1, TimeUnit.MINUTES)).isNotZero();
             }
             assertThat(snapshot.resolve("snapshot.json")).exists();
-            Thread.sleep(TimeUnit.SECONDS.toMillis(AWAY_SECONDS));
 
             List<Long> restores = new ArrayList<>();
             restores.add(restoreThroughTheApi(dir, root, kept, snapshotUrl, last));
             restores.add(restoreAndResume(root, kept, snapshotUrl, last));
 
-            badSnapshots(dir, snapshot, root);
             return new Times(coldBoot, restores);
         } finally {
             deleteTap();
@@ -156,7 +159,7 @@ final class E2eSnapshot {
         long start = System.nanoTime();
         try (NimbusProcess vmm = NimbusProcess.start("--restore", "source_url=" + snapshotUrl + ",resume=on")) {
             checkRestoredGuest(vmm, root, last);
-            long millis = firstCountMillis;
+            long millis = firstCountNanos;
             assertThat(vmm.awaitExit(limitMinutes, TimeUnit.MINUTES)).as("the guest powers off, the VMM ends; %s", vmm.transcript())
                     .isZero();
             assertClean(root);
@@ -164,7 +167,8 @@ final class E2eSnapshot {
         }
     }
 
-    private long firstCountMillis;
+    private long firstCountNanos;
+    private long pausedAt;
 
     /**
      * The restored guest: its count goes on from the snapshot's, its uptime from the snapshot's, ping answers;
@@ -174,7 +178,7 @@ final class E2eSnapshot {
     private void checkRestoredGuest(NimbusProcess vmm, Path root, Count last) throws Exception {
         assertThat(vmm.awaitLines(l -> COUNT.matcher(l).matches(), 1, limitMinutes, TimeUnit.MINUTES))
                 .as("the restored guest counts; output:%n%s", vmm.transcript()).isTrue();
-        firstCountMillis = System.nanoTime();
+        firstCountNanos = System.nanoTime();
         assertThat(vmm.awaitLines(l -> COUNT.matcher(l).matches(), 5, limitMinutes, TimeUnit.MINUTES)).as(vmm.transcript()).isTrue();
         List<Count> after = counts(vmm.output());
         Count first = after.getFirst();
@@ -185,9 +189,11 @@ final class E2eSnapshot {
             assertThat(after.get(i).n()).as("counts in order").isEqualTo(after.get(i - 1).n() + 1);
         }
         double gap = first.uptime() - last.uptime();
+        long away = TimeUnit.NANOSECONDS.toSeconds(firstCountNanos - pausedAt);
+        assertThat(away).as("the guest was gone long enough for the clock check to mean something").isGreaterThanOrEqualTo(AWAY_SECONDS);
         System.out.printf("SNAPSHOT-RESTORED last saved %s, first restored %s (uptime +%.2f s)%n", last, first, gap);
-        assertThat(gap).as("the guest's uptime goes on from %s s: %s s at %s, though the VMM was gone for over %d s",
-                last.uptime(), first.uptime(), first, AWAY_SECONDS).isBetween(0.0, 5.0);
+        assertThat(gap).as("the guest's uptime goes on from %s s: %s s at %s, though the VMM was gone for %d s",
+                last.uptime(), first.uptime(), first, away).isBetween(0.0, 5.0);
         assertThat(InetAddress.getByName(GUEST_IP).isReachable(5000)).as("ping after the restore; %s", vmm.transcript()).isTrue();
 
         try (Socket s = new Socket()) {
@@ -206,42 +212,6 @@ final class E2eSnapshot {
         }
     }
 
-    /** Truncated, changed and foreign-version snapshots: each refused before a VM is made, exit 2, named. */
-    private void badSnapshots(Path dir, Path snapshot, Path root) throws Exception {
-        Path truncated = copyOf(snapshot, dir.resolve("truncated"));
-        try (RandomAccessFile f = new RandomAccessFile(truncated.resolve("memory-ranges").toFile(), "rw")) {
-            f.setLength(f.length() / 2);
-        }
-        refused(truncated, "memory-ranges", "truncated");
-
-        Path version = copyOf(snapshot, dir.resolve("version"));
-        Path manifest = version.resolve("snapshot.json");
-        Files.writeString(manifest, Files.readString(manifest).replaceFirst("\"format_version\"\\s*:\\s*1", "\"format_version\" : 99"));
-        refused(version, "format_version 99 is not supported");
-
-        try (RandomAccessFile f = new RandomAccessFile(root.toFile(), "rw")) {
-            f.setLength(f.length() + (1 << 20));
-        }
-        refused(snapshot, "disks[0].path", "bytes, but was");
-    }
-
-    private void refused(Path snapshot, String... messages) throws Exception {
-        try (NimbusProcess vmm = NimbusProcess.start("--restore", "source_url=" + snapshot.toUri() + ",resume=on")) {
-            assertThat(vmm.awaitExit(limitMinutes, TimeUnit.MINUTES)).as(vmm.transcript()).isEqualTo(2);
-            assertThat(vmm.transcript()).contains(messages).doesNotContain("Exception", "COUNT ");
-        }
-    }
-
-    private static Path copyOf(Path from, Path to) throws IOException {
-        Files.createDirectories(to);
-        try (var files = Files.list(from)) {
-            for (Path f : files.toList()) {
-                Files.copy(f, to.resolve(f.getFileName()));
-            }
-        }
-        return to;
-    }
-
     private static void assertClean(Path image) throws Exception {
         Process p = new ProcessBuilder("e2fsck", "-fn", image.toString()).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -255,21 +225,20 @@ final class E2eSnapshot {
         return out.lines().toList();
     }
 
-    private static void makeTap() throws Exception {
+    /** The operator's tap: made persistent, as {@code ip tuntap add} makes one (the AArch64 L1 has no {@code ip}). */
+    private static void makeTap() {
         deleteTap();
-        sh("ip", "tuntap", "add", TAP, "mode", "tap");
-    }
-
-    private static void deleteTap() throws Exception {
-        if (Files.exists(Path.of("/sys/class/net", TAP))) {
-            sh("ip", "link", "del", TAP);
+        try (Tap tap = Tap.open(TAP)) {
+            tap.persist(true);
         }
     }
 
-    private static void sh(String... command) throws Exception {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor()).as("%s: %s", String.join(" ", command), out).isZero();
+    private static void deleteTap() {
+        if (Files.exists(Path.of("/sys/class/net", TAP))) {
+            try (Tap tap = Tap.open(TAP)) {
+                tap.persist(false);
+            }
+        }
     }
 
     /** What nimbus-remote printed and its exit code. */

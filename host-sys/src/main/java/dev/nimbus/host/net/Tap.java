@@ -58,6 +58,7 @@ public final class Tap implements AutoCloseable {
     static final long TUNSETIFF = Ioctl.iow(TUN_TYPE, 202, 4);
     static final long TUNSETOFFLOAD = Ioctl.iow(TUN_TYPE, 208, 4);
     static final long TUNSETVNETHDRSZ = Ioctl.iow(TUN_TYPE, 216, 4);
+    static final long TUNSETPERSIST = Ioctl.iow(TUN_TYPE, 203, 4);
     /** The requests made on an open tap while a guest runs (its driver's offloads): a vCPU thread's filter allows them. */
     public static final java.util.Set<Long> RUNTIME_IOCTLS = java.util.Set.of(TUNSETOFFLOAD);
 
@@ -189,6 +190,18 @@ public final class Tap implements AutoCloseable {
             throw new IllegalArgumentException("no descriptor to adopt: " + fd);
         }
         return new Tap(fd, name);
+    }
+
+    /**
+     * Makes the interface outlive this descriptor ({@code TUNSETPERSIST}), as {@code ip tuntap add} makes an
+     * operator's tap, or, with false, go with the last descriptor again (the way to delete a persistent tap
+     * without {@code ip}).
+     */
+    public void persist(boolean persistent) {
+        int r = LibC.ioctlErrno(fd, TUNSETPERSIST, persistent ? 1 : 0);
+        if (r < 0) {
+            throw new SyscallException("TUNSETPERSIST(" + name + ")", -r, "cannot change whether tap '" + name + "' persists");
+        }
     }
 
     /** The interface name the kernel gave the tap. */

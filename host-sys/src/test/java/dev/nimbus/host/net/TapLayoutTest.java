@@ -34,6 +34,7 @@ class TapLayoutTest {
         ours.put("TUNSETIFF", Tap.TUNSETIFF);
         ours.put("TUNSETOFFLOAD", Tap.TUNSETOFFLOAD);
         ours.put("TUNSETVNETHDRSZ", Tap.TUNSETVNETHDRSZ);
+        ours.put("TUNSETPERSIST", Tap.TUNSETPERSIST);
         ours.put("SIOCGIFFLAGS", Tap.SIOCGIFFLAGS);
         ours.put("SIOCSIFFLAGS", Tap.SIOCSIFFLAGS);
         ours.put("SIOCSIFADDR", Tap.SIOCSIFADDR);
@@ -81,7 +82,7 @@ class TapLayoutTest {
                 #include <linux/virtio_net.h>
                 #define P(name, v) printf("%s=%lu\\n", name, (unsigned long) (v))
                 int main(void) {
-                    P("TUNSETIFF", TUNSETIFF); P("TUNSETOFFLOAD", TUNSETOFFLOAD); P("TUNSETVNETHDRSZ", TUNSETVNETHDRSZ);
+                    P("TUNSETIFF", TUNSETIFF); P("TUNSETOFFLOAD", TUNSETOFFLOAD); P("TUNSETVNETHDRSZ", TUNSETVNETHDRSZ); P("TUNSETPERSIST", TUNSETPERSIST);
                     P("SIOCGIFFLAGS", SIOCGIFFLAGS); P("SIOCSIFFLAGS", SIOCSIFFLAGS); P("SIOCSIFADDR", SIOCSIFADDR);
                     P("SIOCSIFNETMASK", SIOCSIFNETMASK); P("SIOCGIFHWADDR", SIOCGIFHWADDR); P("SIOCGIFINDEX", SIOCGIFINDEX);
                     P("IFF_TAP", IFF_TAP); P("IFF_NO_PI", IFF_NO_PI); P("IFF_VNET_HDR", IFF_VNET_HDR); P("IFF_UP", IFF_UP);

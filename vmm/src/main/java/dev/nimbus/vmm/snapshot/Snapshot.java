@@ -226,6 +226,14 @@ public final class Snapshot {
             throw new SnapshotException("the snapshot was taken on " + s.hypervisor() + "; this VMM runs on " + hypervisor
                     + " (--hypervisor " + s.hypervisor() + " where that is usable)");
         }
+        checkHostFiles(s, sysClassNet);
+    }
+
+    /**
+     * The part of {@link #checkHost} that needs no hypervisor: each disk image's size, each named tap's
+     * existence (the command line checks these before it chooses a backend, as it does all input).
+     */
+    public static void checkHostFiles(Saved s, Path sysClassNet) throws SnapshotException {
         for (int i = 0; i < s.disks().size(); i++) {
             DiskFile d = s.disks().get(i);
             long now;

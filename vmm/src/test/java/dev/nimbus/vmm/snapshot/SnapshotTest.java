@@ -26,8 +26,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * names the file and the field (the restore path reads it before it makes anything).
  */
 class SnapshotTest {
-    private static final long MIB = 1 << 20;
-    private static final List<AddressRange> RANGES = List.of(new AddressRange(0, MIB), new AddressRange(4 * MIB, MIB));
+    private static final long MIB = SnapshotFixture.MIB;
+    private static final List<AddressRange> RANGES = SnapshotFixture.RANGES;
 
     @TempDir
     Path tmp;
@@ -38,23 +38,11 @@ class SnapshotTest {
 
     @BeforeEach
     void write() throws Exception {
-        Path kernel = Files.write(tmp.resolve("vmlinux"), new byte[] {1});
-        disk = tmp.resolve("disk.img");
-        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
-            f.setLength(8 * MIB);
-        }
-        config = CommandLineConfig.read(Map.of("--kernel", List.of(kernel.toString()), "--cpus", List.of("boot=2"),
-                "--disk", List.of("path=" + disk), "--net", List.of("tap=snaptest0,ip=192.168.77.1,mask=255.255.255.0")));
-        state = new VmStateFile(
-                List.of(List.of(new StateRecord("kvm-x86-regs", 1, new byte[] {1, 2, 3})), List.of(new StateRecord("kvm-x86-regs", 1, new byte[] {4}))),
-                List.of(new StateRecord("kvm-x86-pit2", 1, new byte[16])),
-                List.of(new DeviceState("serial-16550a", 1, new byte[] {9, 9}), new DeviceState("virtio-blk", 2, new byte[0])));
-        dir = tmp.resolve("snap");
-        Snapshot.prepare(dir);
-        try (RandomAccessFile f = new RandomAccessFile(dir.resolve(Snapshot.MEMORY).toFile(), "rw")) {
-            f.setLength(2 * MIB);
-        }
-        Snapshot.write(dir, new Snapshot.Contents("1.2.3", "x86_64", "kvm", config, state, OptionalLong.of(123_456_789L), RANGES));
+        SnapshotFixture f = SnapshotFixture.write(tmp);
+        dir = f.dir();
+        disk = f.disk();
+        config = f.config();
+        state = f.state();
     }
 
     @Test
@@ -153,8 +141,6 @@ class SnapshotTest {
     }
 
     private static void truncate(Path file, long length) throws Exception {
-        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
-            f.setLength(length);
-        }
+        SnapshotFixture.resize(file, length);
     }
 }

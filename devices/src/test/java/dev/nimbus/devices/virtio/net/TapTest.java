@@ -69,6 +69,23 @@ class TapTest {
         }
     }
 
+    /** A persistent tap outlives its descriptor, as an operator's does (the snapshot test's tap outlives a killed VMM). */
+    @Test
+    void aPersistentTapOutlivesItsDescriptorUntilItIsMadeTransientAgain() {
+        int index;
+        try (Tap tap = ns.call(() -> Tap.open("kept0"))) {
+            index = ns.call(tap::index);
+            tap.persist(true);
+        }
+        try (Tap again = ns.call(() -> Tap.open("kept0"))) {
+            assertThat(ns.call(again::index)).as("the same interface, attached again").isEqualTo(index);
+            again.persist(false);
+        }
+        try (Tap fresh = ns.call(() -> Tap.open("kept0"))) {
+            assertThat(ns.call(fresh::index)).as("gone with its last descriptor, so made anew").isNotEqualTo(index);
+        }
+    }
+
     @Test
     void attachingATapAnotherDescriptorHoldsSaysSo() {
         try (Tap tap = ns.call(() -> Tap.open("busy0"))) {
