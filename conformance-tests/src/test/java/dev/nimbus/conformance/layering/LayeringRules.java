@@ -169,6 +169,9 @@ final class LayeringRules {
      * ({@code Values}, {@code VmConfigJson}; {@code Field} compares an object value with its default member
      * by member).
      */
+    /** The snapshot directory's format (its manifest's JSON members are the format's, not configuration keys). */
+    static final String SNAPSHOT_FORMAT = "dev.nimbus.vmm.snapshot..";
+
     static final String[] CONFIG_SCHEMA = {"dev.nimbus.vmm.config.Schema", "dev.nimbus.vmm.config.Values",
         "dev.nimbus.vmm.config.VmConfigJson", "dev.nimbus.vmm.config.Field"};
 
@@ -216,6 +219,8 @@ final class LayeringRules {
     static final ArchRule CONFIG_KEYS_ONLY_IN_THE_SCHEMA = noClasses().that().resideInAPackage(VMM)
             .and(DescribedPredicate.not(DescribedPredicate.describe("one of " + String.join(", ", CONFIG_SCHEMA),
                     (JavaClass c) -> List.of(CONFIG_SCHEMA).contains(c.getName()))))
+            // a snapshot's manifest is a file format of its own, not configuration: its members are read by name there
+            .and().resideOutsideOfPackage(SNAPSHOT_FORMAT)
             .should().callMethodWhere(DECLARES_A_CONFIG_KEY)
             .because("a configuration key is declared in dev.nimbus.vmm.config.Schema only, for both front ends");
 

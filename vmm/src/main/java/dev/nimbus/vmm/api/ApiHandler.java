@@ -180,7 +180,7 @@ public final class ApiHandler extends Handler.Abstract {
                     yield Reply.noContent();
                 }
                 case VM_SNAPSHOT -> {
-                    controller.snapshot(snapshotDestination(json(body)));
+                    controller.snapshot(RestoreConfig.snapshotDestination(json(body)));
                     yield Reply.noContent();
                 }
                 case VM_RESTORE -> {
@@ -209,28 +209,6 @@ public final class ApiHandler extends Handler.Abstract {
             String message = c.getCause() instanceof ConfigException config ? config.apiMessage() : c.getMessage();
             return Reply.error(status, "Error from API", e.failure, named(endpoint, message));
         }
-    }
-
-    /** {@code vm.snapshot}'s body, {@code {"destination_url": "file:///DIR"}}: the directory. */
-    private static Path snapshotDestination(JsonNode body) throws BadRequest {
-        if (!body.isObject()) {
-            throw new BadRequest(HttpStatus.BAD_REQUEST_400, "Bad Request", "the body is not a JSON object");
-        }
-        for (var names = body.fieldNames(); names.hasNext(); ) {
-            String name = names.next();
-            if (!name.equals("destination_url")) {
-                throw new BadRequest(HttpStatus.BAD_REQUEST_400, "Bad Request", name + ": unknown field (vm.snapshot takes destination_url)");
-            }
-        }
-        JsonNode url = body.path("destination_url");
-        if (!url.isTextual()) {
-            throw new BadRequest(HttpStatus.BAD_REQUEST_400, "Bad Request", "destination_url: missing or not a string");
-        }
-        String problem = RestoreConfig.urlProblem(url.asText());
-        if (problem != null) {
-            throw new BadRequest(HttpStatus.BAD_REQUEST_400, "Bad Request", "destination_url: " + problem);
-        }
-        return RestoreConfig.directory(url.asText());
     }
 
     /** The message, led by the endpoint's name unless it already is. */

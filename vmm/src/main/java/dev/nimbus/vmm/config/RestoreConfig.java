@@ -19,7 +19,14 @@ public record RestoreConfig(Path directory, boolean prefault, boolean resume) {
 
     /** {@code vm.restore}'s body. */
     public static RestoreConfig fromJson(JsonNode body) throws ConfigException {
-        return from(Values.fromJson(Schema.RESTORE, body, 0));
+        Values v = Values.fromJson(Schema.RESTORE_BODY, body, 0);
+        return new RestoreConfig(directory(v.get(Schema.RESTORE_BODY_SOURCE_URL)), v.get(Schema.RESTORE_BODY_PREFAULT),
+                v.get(Schema.RESTORE_BODY_RESUME));
+    }
+
+    /** {@code vm.snapshot}'s body ({@code {"destination_url": "file:///DIR"}}): the directory. */
+    public static Path snapshotDestination(JsonNode body) throws ConfigException {
+        return directory(Values.fromJson(Schema.SNAPSHOT_BODY, body, 0).get(Schema.SNAPSHOT_DESTINATION_URL));
     }
 
     private static RestoreConfig from(Values v) {

@@ -156,7 +156,7 @@ public final class Schema {
                     + "vm.create and vm.boot; it runs until vmm.shutdown.",
             API_SOCKET_PATH, API_SOCKET_FD);
 
-    // --restore (the command line) and vm.restore's body
+    // --restore (the command line), and the bodies of vm.restore and vm.snapshot (the REST API's own: no VmConfig member)
     /** Where a snapshot is: a {@code file://} URL of its directory, as Cloud Hypervisor takes it. */
     public static final Field<String> RESTORE_SOURCE_URL = Field.of("source_url", Type.text("file:///DIR")).required()
             .check(RestoreConfig::urlProblem);
@@ -168,6 +168,16 @@ public final class Schema {
                     + "prefault=on to load all guest RAM at once, resume=on to run it at once (else it waits, paused, for "
                     + "vm.resume on the --api-socket).",
             RESTORE_SOURCE_URL, RESTORE_PREFAULT, RESTORE_RESUME);
+    /** {@code vm.restore}'s body: the fields of {@code --restore}, named as Cloud Hypervisor's RestoreConfig. */
+    public static final Field<String> RESTORE_BODY_SOURCE_URL = Field.of(null, "source_url", Type.text("file:///DIR")).required()
+            .check(RestoreConfig::urlProblem);
+    public static final Field<Boolean> RESTORE_BODY_PREFAULT = Field.of(null, "prefault", Type.TOGGLE).byDefault(false);
+    public static final Field<Boolean> RESTORE_BODY_RESUME = Field.of(null, "resume", Type.TOGGLE).byDefault(false);
+    public static final Section RESTORE_BODY = Section.options(null, RESTORE_BODY_SOURCE_URL, RESTORE_BODY_PREFAULT, RESTORE_BODY_RESUME);
+    /** {@code vm.snapshot}'s body, Cloud Hypervisor's VmSnapshotConfig. */
+    public static final Field<String> SNAPSHOT_DESTINATION_URL = Field.of(null, "destination_url", Type.text("file:///DIR")).required()
+            .check(RestoreConfig::urlProblem);
+    public static final Section SNAPSHOT_BODY = Section.options(null, SNAPSHOT_DESTINATION_URL);
 
     // --landlock, --landlock-rules / landlock_enable, landlock_rules
     public static final Field<Boolean> LANDLOCK_ENABLE = Field.of("--landlock", "landlock_enable", Type.FLAG).byDefault(false)

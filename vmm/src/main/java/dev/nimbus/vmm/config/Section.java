@@ -138,12 +138,19 @@ public final class Section {
     }
 
     String jsonPath(Field<?> f, int index) {
-        String name = f.json().orElse(f.cli().orElse("?"));
-        return json == null && option == null ? name : jsonName(index) + "." + name;
+        return memberPath(f.json().orElse(f.cli().orElse("?")), index);
+    }
+
+    /** The path of member {@code key} of this section's object: {@code disks[2].path}, or {@code key} alone. */
+    String memberPath(String key, int index) {
+        return json == null && option == null ? key : jsonName(index) + "." + key;
     }
 
     /** {@code disks[2]}, {@code cpus}: this section in a VmConfig. */
     String jsonName(int index) {
+        if (json == null && option == null) {
+            return "the body"; // a REST request's own body (vm.snapshot, vm.restore)
+        }
         String name = json != null ? json : String.valueOf(option);
         return list ? name + "[" + index + "]" : name;
     }

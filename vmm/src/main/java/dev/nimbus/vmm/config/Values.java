@@ -67,7 +67,7 @@ public final class Values {
         for (Iterator<Map.Entry<String, JsonNode>> it = node.properties().iterator(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             Field<?> f = section.fields().stream().filter(x -> x.json().orElse("").equals(e.getKey())).findFirst()
-                    .orElseThrow(() -> new ConfigException(section.jsonName(index) + "." + e.getKey() + ": unknown field"));
+                    .orElseThrow(() -> new ConfigException(section.memberPath(e.getKey(), index) + ": unknown field"));
             if (!e.getValue().isNull()) {
                 v.putJson(f, e.getValue()); // an explicit null is the same as leaving the field out
             }

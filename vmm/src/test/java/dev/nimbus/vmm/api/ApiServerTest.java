@@ -157,6 +157,54 @@ class ApiServerTest {
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(socket))).isEqualTo("rw-------");
     }
 
+    /**
+     * vm.snapshot and vm.restore: their bodies' fields named in refusals, 405 for a snapshot of a VM that is not
+     * paused, and a backend that cannot save (the scripted one, as MSHV today) a 500 that leaves no snapshot.
+     */
+    @Test
+    void snapshotAndRestoreAnswerWithCloudHypervisorsStatusesAndNameTheirFields() throws Exception {
+        Path snap = dir.resolve("snap");
+        String body = "{\"destination_url\":\"" + snap.toUri() + "\"}";
+        Answer none = request("PUT", "vm.snapshot", body);
+        assertThat(none.status()).isEqualTo(500);
+        assertThat(none.message()).isEqualTo("vm.snapshot: no VM has been created (vm.create first)");
+
+        assertThat(request("PUT", "vm.create", vmJson()).status()).isEqualTo(204);
+        Answer created = request("PUT", "vm.snapshot", body);
+        assertThat(created.status()).as("Cloud Hypervisor's 405 for a VM that is not paused").isEqualTo(405);
+        assertThat(created.chain()).containsExactly("Error from API", "The VM could not be snapshotted",
+                "vm.snapshot: the VM is Created, not Paused");
+        Answer http = request("PUT", "vm.snapshot", "{\"destination_url\":\"http://example.com/s\"}");
+        assertThat(http.status()).isEqualTo(400);
+        assertThat(http.message()).startsWith("vm.snapshot: destination_url: 'http://example.com/s' is not a file:// URL");
+        Answer unknown = request("PUT", "vm.snapshot", "{\"destination_url\":\"" + snap.toUri() + "\",\"bogus\":1}");
+        assertThat(unknown.status()).isEqualTo(400);
+        assertThat(unknown.message()).isEqualTo("vm.snapshot: bogus: unknown field");
+
+        assertThat(request("PUT", "vm.boot", null).status()).isEqualTo(204);
+        awaitSerial("x");
+        assertThat(request("PUT", "vm.snapshot", body).status()).as("running").isEqualTo(405);
+        assertThat(request("PUT", "vm.pause", null).status()).isEqualTo(204);
+        Answer unsaved = request("PUT", "vm.snapshot", body);
+        assertThat(unsaved.status()).isEqualTo(500);
+        assertThat(unsaved.message()).startsWith("vm.snapshot: ").contains("cannot be saved");
+        assertThat(snap.resolve("snapshot.json")).as("no manifest: not a snapshot").doesNotExist();
+        assertThat(request("GET", "vm.info", null).body()).as("still paused, still there").contains("\"state\":\"Paused\"");
+
+        Answer again = request("PUT", "vm.restore", "{\"source_url\":\"" + snap.toUri() + "\"}");
+        assertThat(again.status()).as("a VM exists").isEqualTo(500);
+        assertThat(again.message()).isEqualTo("vm.restore: a VM is already created (vm.delete it first)");
+        assertThat(request("PUT", "vm.delete", null).status()).isEqualTo(204);
+        Answer missing = request("PUT", "vm.restore", "{\"source_url\":\"" + snap.toUri() + "\",\"prefault\":true}");
+        assertThat(missing.status()).isEqualTo(400);
+        assertThat(missing.chain()).containsExactly("Error from API", "The VM could not be restored",
+                "vm.restore: source_url: " + snap + " holds no snapshot (no snapshot.json)");
+        Answer badType = request("PUT", "vm.restore", "{\"source_url\":\"" + snap.toUri() + "\",\"prefault\":\"yes\"}");
+        assertThat(badType.status()).isEqualTo(400);
+        assertThat(badType.message()).startsWith("vm.restore: prefault: expected a boolean");
+        assertThat(request("GET", "vm.info", null).status()).as("no VM after a refused restore").isEqualTo(404);
+    }
+
     @Test
     void theWholeLifecycleRunsThroughTheApi() throws Exception {
         assertThat(request("PUT", "vm.create", vmJson()).status()).isEqualTo(204);
