@@ -15,7 +15,6 @@ import dev.nimbus.kvm.abi.KvmStructs;
 import dev.nimbus.kvm.abi.X86KvmStructs;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
@@ -413,25 +412,7 @@ public final class KvmVcpuFd extends KvmFd {
         }
     }
 
-    private byte[] getStruct(long request, MemoryLayout layout, String name) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment s = arena.allocate(layout);
-            ioctl(request, s, name);
-            return s.toArray(JAVA_BYTE);
-        }
-    }
 
-    private void setStruct(long request, MemoryLayout layout, byte[] value, String name) {
-        if (value.length != layout.byteSize()) {
-            throw new IllegalArgumentException(name + ": " + value.length + " bytes, struct "
-                    + layout.name().orElse("?") + " has " + layout.byteSize());
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment s = arena.allocate(layout);
-            MemorySegment.copy(value, 0, s, JAVA_BYTE, 0, value.length);
-            ioctl(request, s, name);
-        }
-    }
 
     /** {@code KVM_SET_TSC_KHZ}: the guest TSC frequency (needs KVM_CAP_TSC_CONTROL). */
     public void setTscKhz(int khz) {

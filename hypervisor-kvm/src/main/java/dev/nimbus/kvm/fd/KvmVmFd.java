@@ -10,7 +10,6 @@ import dev.nimbus.kvm.abi.KvmConstants;
 import dev.nimbus.kvm.abi.KvmIoctls;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 
@@ -269,17 +268,6 @@ public final class KvmVmFd extends KvmFd {
         setStruct(KVM_SET_PIT2, KVM_PIT_STATE2, pit, "KVM_SET_PIT2");
     }
 
-    private void setStruct(long request, MemoryLayout layout, byte[] value, String name) {
-        if (value.length != layout.byteSize()) {
-            throw new IllegalArgumentException(name + ": " + value.length + " bytes, struct "
-                    + layout.name().orElse("?") + " has " + layout.byteSize());
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment s = arena.allocate(layout);
-            MemorySegment.copy(value, 0, s, JAVA_BYTE, 0, value.length);
-            ioctl(request, s, name);
-        }
-    }
 
     /** {@code KVM_SET_TSS_ADDR} (x86-64): a 3-page guest range for the real-mode TSS on Intel. */
     public void setTssAddr(long address) {

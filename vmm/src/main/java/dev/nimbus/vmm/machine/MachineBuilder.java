@@ -108,20 +108,10 @@ public final class MachineBuilder {
             // truncates nothing on the host (console files, taps, disk locks come after)
             BootPlan plan = arch.loadKernel(memory, new BootImages(config.payload().kernel(),
                     config.payload().initramfs(), config.payload().cmdline()), description);
-            vm = hypervisor.createVm(arch.vmOptions());
-            int slot = 0;
-            for (GuestRegion r : memory.regions()) {
-                vm.setMemoryRegion(MemoryRegion.ram(slot++, r));
-            }
-            IrqChip irqChip = vm.createIrqChip(chip);
-            List<Vcpu> vcpus = new ArrayList<>();
-            for (int i = 0; i < config.cpus().boot(); i++) {
-                vcpus.add(vm.createVcpu(i));
-            }
-            irqChip.finishSetup();
-
-            devices.attach(config, specs, layout, memory, vm, irqChip, power);
-            return new Machine(vm, memory, vcpus, plan, arch, devices);
+            Hardware hw = hardware(memory, chip, config.cpus().boot());
+            vm = hw.vm();
+            devices.attach(config, specs, layout, memory, vm, hw.irqChip(), power);
+            return new Machine(vm, memory, hw.vcpus(), plan, arch, devices);
         } catch (BootException | ConfigException | RuntimeException e) {
             devices.close();
             if (vm != null) {
@@ -171,18 +161,9 @@ public final class MachineBuilder {
         GuestMemory memory = restoredMemory(saved, layout, config.memory(), prefault);
         Vm vm = null;
         try {
-            vm = hypervisor.createVm(arch.vmOptions());
-            int slot = 0;
-            for (GuestRegion r : memory.regions()) {
-                vm.setMemoryRegion(MemoryRegion.ram(slot++, r));
-            }
-            IrqChip irqChip = vm.createIrqChip(chip);
-            List<Vcpu> vcpus = new ArrayList<>();
-            for (int i = 0; i < config.cpus().boot(); i++) {
-                vcpus.add(vm.createVcpu(i));
-            }
-            irqChip.finishSetup();
-            devices.create(config, specs, layout, memory, vm, irqChip, power);
+            Hardware hw = hardware(memory, chip, config.cpus().boot());
+            vm = hw.vm();
+            devices.create(config, specs, layout, memory, vm, hw.irqChip(), power);
             try {
                 devices.restore(saved.state().devices());
             } catch (DeviceStateException e) {
@@ -192,7 +173,7 @@ public final class MachineBuilder {
             // interrupt controller have their state back; Machine.resume lets them go
             devices.pause(System.nanoTime() + TimeUnit.SECONDS.toNanos(10));
             devices.start();
-            return new Machine(vm, memory, vcpus, new RestorePlan(saved.state().vcpus()), arch, devices);
+            return new Machine(vm, memory, hw.vcpus(), new RestorePlan(saved.state().vcpus()), arch, devices);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             devices.close();
@@ -242,6 +223,33 @@ public final class MachineBuilder {
             return memory;
         } catch (java.io.IOException | dev.nimbus.hypervisor.memory.GuestMemoryException e) {
             throw new SnapshotException(saved.memoryFile() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A new VM with its memory slots, interrupt controller and vCPUs. */
+    private record Hardware(Vm vm, IrqChip irqChip, List<Vcpu> vcpus) {}
+
+    /**
+     * Creates the VM, one memory slot per RAM region, the interrupt controller, {@code vcpus} vCPUs and the
+     * controller's set-up that needs them, in the order the hypervisor needs; closes the VM if a step fails.
+     */
+    private Hardware hardware(GuestMemory memory, IrqChipConfig chip, int vcpus) {
+        Vm vm = hypervisor.createVm(arch.vmOptions());
+        try {
+            int slot = 0;
+            for (GuestRegion r : memory.regions()) {
+                vm.setMemoryRegion(MemoryRegion.ram(slot++, r));
+            }
+            IrqChip irqChip = vm.createIrqChip(chip);
+            List<Vcpu> created = new ArrayList<>();
+            for (int i = 0; i < vcpus; i++) {
+                created.add(vm.createVcpu(i));
+            }
+            irqChip.finishSetup();
+            return new Hardware(vm, irqChip, created);
+        } catch (RuntimeException e) {
+            vm.close();
+            throw e;
         }
     }
 
