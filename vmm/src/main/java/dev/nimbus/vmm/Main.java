@@ -139,6 +139,7 @@ public final class Main implements Callable<Integer> {
         VmConfig config = null;
         ApiSocketConfig api = null;
         RestoreConfig restore = null;
+        Snapshot.Saved saved = null;
         try {
             List<String> restoreGiven = given("--restore");
             if (!restoreGiven.isEmpty()) {
@@ -152,7 +153,8 @@ public final class Main implements Callable<Integer> {
                 }
                 try {
                     // the snapshot is input like any other: read and checked before a backend is chosen
-                    Snapshot.checkHostFiles(Snapshot.read(restore.directory()), Path.of("/sys/class/net"));
+                    saved = Snapshot.read(restore.directory());
+                    Snapshot.checkHostFiles(saved, Path.of("/sys/class/net"));
                 } catch (SnapshotException e) {
                     throw new ConfigException("--restore: " + e.getMessage());
                 }
@@ -216,9 +218,9 @@ public final class Main implements Callable<Integer> {
                     Optional.ofNullable(logFile).map(Path::of)));
             if (api == null) {
                 // with nothing to send vm.resume, a restored guest runs at once
-                return restore != null ? VmRunner.restore(controller, restore, err) : VmRunner.run(controller, config, err);
+                return restore != null ? VmRunner.restore(controller, restore, saved, err) : VmRunner.run(controller, config, err);
             }
-            return serve(controller, api, config, restore);
+            return serve(controller, api, config, restore, saved);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return EXIT_VM_ERROR;
@@ -290,8 +292,8 @@ public final class Main implements Callable<Integer> {
     }
 
     /** Serves the REST API until vmm.shutdown; boots {@code config} first when the command line gave one. */
-    private int serve(VmController controller, ApiSocketConfig api, VmConfig config, RestoreConfig restore)
-            throws InterruptedException {
+    private int serve(VmController controller, ApiSocketConfig api, VmConfig config, RestoreConfig restore,
+                      Snapshot.Saved saved) throws InterruptedException {
         ApiServer server;
         if (api.fd().isPresent()) {
             try {
@@ -320,7 +322,7 @@ public final class Main implements Callable<Integer> {
             }
             if (restore != null) {
                 try {
-                    controller.restore(restore); // paused unless resume=on: vm.resume continues it
+                    controller.restore(restore, saved); // paused unless resume=on: vm.resume continues it
                 } catch (dev.nimbus.vmm.control.ControlException e) {
                     err.println("nimbus: --restore: " + e.getMessage());
                     return ExitCodes.of(e);

@@ -163,11 +163,11 @@ final class E2eSnapshot {
         restoreStartedAt = start;
         try (NimbusProcess vmm = NimbusProcess.start("--restore", "source_url=" + snapshotUrl + ",resume=on")) {
             checkRestoredGuest(vmm, root, last);
-            long millis = firstCountNanos;
+            long firstCount = firstCountNanos;
             assertThat(vmm.awaitExit(limitMinutes, TimeUnit.MINUTES)).as("the guest powers off, the VMM ends; %s", vmm.transcript())
                     .isZero();
             assertClean(root);
-            return TimeUnit.NANOSECONDS.toMillis(millis - start);
+            return TimeUnit.NANOSECONDS.toMillis(firstCount - start);
         }
     }
 

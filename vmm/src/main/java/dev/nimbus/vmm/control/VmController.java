@@ -188,6 +188,15 @@ public final class VmController implements AutoCloseable {
      * as they are put back. A refusal leaves no VM behind.
      */
     public void restore(RestoreConfig restore) throws ControlException {
+        restore(restore, null);
+    }
+
+    /**
+     * {@link #restore(RestoreConfig)} of a snapshot the caller has already read and checked with {@link
+     * Snapshot#read} (the command line reads it before it chooses a backend), so its files are not read and
+     * hashed twice; {@code null} reads it here.
+     */
+    public void restore(RestoreConfig restore, Snapshot.Saved alreadyRead) throws ControlException {
         call(() -> {
             if (config != null) {
                 throw new ControlException(Kind.WRONG_STATE, "vm.restore: a VM is already created (vm.delete it first)");
@@ -195,7 +204,7 @@ public final class VmController implements AutoCloseable {
             long start = System.nanoTime();
             Snapshot.Saved saved;
             try {
-                saved = Snapshot.read(restore.directory());
+                saved = alreadyRead != null ? alreadyRead : Snapshot.read(restore.directory());
                 Snapshot.checkHost(saved, builder.archId(), builder.hypervisorName(), Path.of("/sys/class/net"));
                 builder.validate(saved.config());
             } catch (SnapshotException e) {

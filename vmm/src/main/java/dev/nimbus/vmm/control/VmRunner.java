@@ -4,6 +4,7 @@ import dev.nimbus.host.Landlock;
 import dev.nimbus.vmm.ExitCodes;
 import dev.nimbus.vmm.config.RestoreConfig;
 import dev.nimbus.vmm.config.VmConfig;
+import dev.nimbus.vmm.snapshot.Snapshot;
 
 import java.io.PrintWriter;
 
@@ -41,10 +42,14 @@ public final class VmRunner {
         return ExitCodes.of(outcome);
     }
 
-    /** Restores the snapshot {@code restore} names on {@code controller}, running, and waits for the run to end. */
-    public static int restore(VmController controller, RestoreConfig restore, PrintWriter err) throws InterruptedException {
+    /**
+     * Restores the snapshot {@code restore} names ({@code saved}: as the caller read it) on {@code controller},
+     * running, and waits for the run to end.
+     */
+    public static int restore(VmController controller, RestoreConfig restore, Snapshot.Saved saved, PrintWriter err)
+            throws InterruptedException {
         try {
-            controller.restore(new RestoreConfig(restore.directory(), restore.prefault(), true));
+            controller.restore(new RestoreConfig(restore.directory(), restore.prefault(), true), saved);
         } catch (ControlException e) {
             err.println("nimbus: --restore: " + e.getMessage());
             return ExitCodes.of(e);
