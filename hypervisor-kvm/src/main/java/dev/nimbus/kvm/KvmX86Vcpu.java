@@ -1,5 +1,6 @@
 package dev.nimbus.kvm;
 
+import dev.nimbus.host.SyscallException;
 import dev.nimbus.hypervisor.MpState;
 import dev.nimbus.hypervisor.state.StateException;
 import dev.nimbus.hypervisor.state.StateRecord;
@@ -12,6 +13,7 @@ import dev.nimbus.hypervisor.x86.X86Sregs;
 import dev.nimbus.hypervisor.x86.X86Vcpu;
 import dev.nimbus.kvm.fd.KvmVcpuFd;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
 
@@ -21,8 +23,9 @@ import java.util.function.Supplier;
  * <ul>
  *   <li>saving: MP state first ({@code KVM_GET_MP_STATE} takes pending INIT/SIPI events into the local APIC, which
  *       changes what the later calls read), registers, system registers, XSAVE, XCRs, debug registers, local APIC,
- *       MSRs, vCPU events (after the local APIC, whose read may change them), CPUID;</li>
- *   <li>restoring: CPUID first (it decides which MSRs and XSAVE components exist), MP state, registers, system
+ *       MSRs, vCPU events (after the local APIC, whose read may change them), CPUID, TSC frequency;</li>
+ *   <li>restoring: the TSC frequency where it differs (before the TSC MSR), CPUID (it decides which MSRs and XSAVE
+ *       components exist), MP state, registers, system
  *       registers (the APIC base, before the local APIC), XSAVE, XCRs, debug registers, local APIC (before the MSRs:
  *       the TSC deadline MSR needs its timer mode), MSRs, vCPU events last.</li>
  * </ul>
@@ -31,22 +34,28 @@ public final class KvmX86Vcpu extends KvmVcpu implements X86Vcpu {
     private final Supplier<List<CpuidEntry>> supportedCpuid;
     private final int[] msrsToSave;
     private final int xsaveSize;
+    /** Whether KVM tells the vCPU's TSC frequency ({@code KVM_CAP_GET_TSC_KHZ}). */
+    private final boolean tscKhzKnown;
 
     /**
      * @param msrsToSave the MSRs KVM reports it saves and restores ({@code KVM_GET_MSR_INDEX_LIST}), read once per
      *                   backend
      * @param xsaveSize  the size of the XSAVE area, {@code KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2)} on the VM (4096 where
      *                   the capability is absent)
+     * @param tscKhzKnown whether the VM has {@code KVM_CAP_GET_TSC_KHZ}, so that the TSC frequency is saved
      */
-    KvmX86Vcpu(KvmVcpuFd fd, Supplier<List<CpuidEntry>> supportedCpuid, int[] msrsToSave, int xsaveSize) {
+    KvmX86Vcpu(KvmVcpuFd fd, Supplier<List<CpuidEntry>> supportedCpuid, int[] msrsToSave, int xsaveSize,
+               boolean tscKhzKnown) {
         super(fd);
         this.supportedCpuid = supportedCpuid;
         this.msrsToSave = msrsToSave.clone();
         this.xsaveSize = Math.max(xsaveSize, X86VcpuState.LEGACY_XSAVE_SIZE);
+        this.tscKhzKnown = tscKhzKnown;
     }
 
     /**
-     * The vCPU's state as ten records ({@link X86VcpuState}), after completing the exit being handled. An MSR of
+     * The vCPU's state as ten records ({@link X86VcpuState}), eleven with the TSC frequency where KVM tells it, after
+     * completing the exit being handled. An MSR of
      * KVM's list that this vCPU cannot read (one its CPUID does not offer) is left out.
      */
     @Override
@@ -63,11 +72,16 @@ public final class KvmX86Vcpu extends KvmVcpu implements X86Vcpu {
         byte[] vcpuEvents = fd.getVcpuEvents();
         byte[] cpuid = fd.getCpuid2();
         int v = X86VcpuState.VERSION;
-        return List.of(new StateRecord(X86VcpuState.MP_STATE, v, mpState), new StateRecord(X86VcpuState.REGS, v, regs),
+        List<StateRecord> records = new ArrayList<>(List.of(new StateRecord(X86VcpuState.MP_STATE, v, mpState),
+                new StateRecord(X86VcpuState.REGS, v, regs),
                 new StateRecord(X86VcpuState.SREGS, v, sregs), new StateRecord(X86VcpuState.XSAVE, v, xsave),
                 new StateRecord(X86VcpuState.XCRS, v, xcrs), new StateRecord(X86VcpuState.DEBUGREGS, v, debugRegs),
                 new StateRecord(X86VcpuState.LAPIC, v, lapic), new StateRecord(X86VcpuState.MSRS, v, msrs),
-                new StateRecord(X86VcpuState.VCPU_EVENTS, v, vcpuEvents), new StateRecord(X86VcpuState.CPUID, v, cpuid));
+                new StateRecord(X86VcpuState.VCPU_EVENTS, v, vcpuEvents), new StateRecord(X86VcpuState.CPUID, v, cpuid)));
+        if (tscKhzKnown) {
+            records.add(X86VcpuState.tscKhzRecord(fd.getTscKhz()));
+        }
+        return List.copyOf(records);
     }
 
     /**
@@ -77,6 +91,7 @@ public final class KvmX86Vcpu extends KvmVcpu implements X86Vcpu {
     @Override
     public void restoreState(List<StateRecord> records) {
         X86VcpuState.Checked c = X86VcpuState.check(records, xsaveSize, supportedCpuid());
+        restoreTscKhz(c);
         fd.setCpuid2(c.cpuid());
         fd.setMpStateStruct(c.mpState());
         fd.setRegsStruct(c.regs());
@@ -91,6 +106,34 @@ public final class KvmX86Vcpu extends KvmVcpu implements X86Vcpu {
                     X86VcpuState.MSRS, c.msrIndex(set), c.msrValue(set), set, c.msrCount(), id()));
         }
         fd.setVcpuEvents(c.vcpuEvents());
+    }
+
+    /**
+     * Gives the vCPU the saved TSC frequency where it differs from the one this host gave it, first of all (the
+     * TSC MSR set later counts at that rate). KVM takes it where it scales the TSC ({@code KVM_CAP_TSC_CONTROL}),
+     * within its tolerance of the host's rate, or above that rate by catching up; it refuses a lower rate it cannot
+     * scale to: a guest that calibrated its clock on one host would otherwise count time wrongly on another.
+     */
+    private void restoreTscKhz(X86VcpuState.Checked c) {
+        if (!c.hasTscKhz() || !tscKhzKnown) {
+            return;
+        }
+        int here = fd.getTscKhz();
+        if (here == c.tscKhz()) {
+            return;
+        }
+        try {
+            fd.setTscKhz(c.tscKhz());
+        } catch (SyscallException e) {
+            throw new StateException(String.format("%s: the saved guest's TSC ran at %d kHz and this host's runs at %d kHz;"
+                    + " KVM refused to run it at %d kHz (%s): it scales the TSC only with KVM_CAP_TSC_CONTROL",
+                    X86VcpuState.TSC_KHZ, c.tscKhz(), here, c.tscKhz(), e.getMessage()));
+        }
+    }
+
+    /** {@code KVM_GET_TSC_KHZ}: this vCPU's TSC frequency in kHz (for tests and diagnostics). */
+    int tscKhz() {
+        return fd.getTscKhz();
     }
 
     @Override

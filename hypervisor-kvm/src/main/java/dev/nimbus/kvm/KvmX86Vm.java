@@ -23,7 +23,8 @@ public final class KvmX86Vm extends KvmVm implements X86Vm {
     @Override
     KvmVcpu newVcpu(KvmVcpuFd fd) {
         int xsaveSize = vm.checkExtension(KvmConstants.KVM_CAP_XSAVE2);  // 0 where the capability is absent
-        return new KvmX86Vcpu(fd, this::supportedCpuid, msrsToSave, xsaveSize);
+        boolean tscKhzKnown = vm.checkExtension(KvmConstants.KVM_CAP_GET_TSC_KHZ) > 0;
+        return new KvmX86Vcpu(fd, this::supportedCpuid, msrsToSave, xsaveSize, tscKhzKnown);
     }
 
     @Override

@@ -24,7 +24,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
  * bytes as the get ioctl gave them (version 1 of every id), and the checks a restore makes on them before it sets
  * anything: every record present in this version, each of its struct's size (the variable ones, {@code kvm_msrs}
  * and {@code kvm_cpuid2}, consistent with their counts), the flags the set ioctls insist on, the XSAVE area no
- * larger than this host's, and the saved CPUID's feature bits offered by this host's KVM. No ioctl here.
+ * larger than this host's, the saved CPUID's feature bits offered by this host's KVM, and the TSC frequency (where
+ * one was saved) a frequency. No ioctl here.
  */
 final class X86VcpuState {
     private X86VcpuState() {}
@@ -40,6 +41,11 @@ final class X86VcpuState {
     static final String MSRS = "kvm-x86-msrs";
     static final String VCPU_EVENTS = "kvm-x86-vcpu-events";
     static final String CPUID = "kvm-x86-cpuid";
+    /**
+     * The guest's TSC frequency in kHz ({@code KVM_GET_TSC_KHZ}, a little-endian u32). Optional: a host whose KVM
+     * cannot say (no {@code KVM_CAP_GET_TSC_KHZ}) saves none, and the restored TSC then runs at the new host's rate.
+     */
+    static final String TSC_KHZ = "kvm-x86-tsc-khz";
 
     /** The legacy XSAVE area every KVM with {@code KVM_CAP_XSAVE} moves. */
     static final int LEGACY_XSAVE_SIZE = (int) X86KvmStructs.KVM_XSAVE.byteSize();
@@ -50,7 +56,12 @@ final class X86VcpuState {
 
     /** The records of one vCPU, checked: each the bytes of its struct. */
     record Checked(byte[] mpState, byte[] regs, byte[] sregs, byte[] xsave, byte[] xcrs, byte[] debugRegs,
-                   byte[] lapic, byte[] msrs, byte[] vcpuEvents, byte[] cpuid) {
+                   byte[] lapic, byte[] msrs, byte[] vcpuEvents, byte[] cpuid, int tscKhz) {
+        /** Whether the records held the guest's TSC frequency ({@link #tscKhz}). */
+        boolean hasTscKhz() {
+            return tscKhz != 0;
+        }
+
         /** How many MSRs {@link #msrs} holds. */
         int msrCount() {
             return MemorySegment.ofArray(msrs).get(JAVA_INT_UNALIGNED, X86KvmStructs.MSRS_NMSRS);
@@ -145,7 +156,27 @@ final class X86VcpuState {
         byte[] vcpuEvents = fixed(records, VCPU_EVENTS, X86KvmStructs.KVM_VCPU_EVENTS);
         byte[] cpuid = counted(records, CPUID, CPUID_HEADER, X86KvmStructs.CPUID2_NENT, CPUID_ENTRY, "CPUID entries");
         checkCpuidFeatures(cpuidEntries(cpuid), supportedCpuid);
-        return new Checked(mpState, regs, sregs, xsave, xcrs, debugRegs, lapic, msrs, vcpuEvents, cpuid);
+        return new Checked(mpState, regs, sregs, xsave, xcrs, debugRegs, lapic, msrs, vcpuEvents, cpuid, tscKhz(records));
+    }
+
+    /** The record of the TSC frequency. */
+    static StateRecord tscKhzRecord(int khz) {
+        byte[] b = new byte[Integer.BYTES];
+        MemorySegment.ofArray(b).set(JAVA_INT_UNALIGNED, 0, khz);
+        return new StateRecord(TSC_KHZ, VERSION, b);
+    }
+
+    /** The saved TSC frequency in kHz, 0 where none was saved; a record of another size, or of 0 kHz, is refused. */
+    private static int tscKhz(List<StateRecord> records) {
+        if (records.stream().noneMatch(r -> r.id().equals(TSC_KHZ))) {
+            return 0;
+        }
+        byte[] data = StateRecord.find(records, TSC_KHZ, VERSION).requireLength(Integer.BYTES).data();
+        int khz = MemorySegment.ofArray(data).get(JAVA_INT_UNALIGNED, 0);
+        if (khz <= 0) {
+            throw new StateException(TSC_KHZ + ": " + Integer.toUnsignedString(khz) + " kHz is no TSC frequency");
+        }
+        return khz;
     }
 
     /**

@@ -166,6 +166,35 @@ class X86VcpuStateTest {
     }
 
     @Test
+    void theTscFrequencyIsOptionalAndReadWhenThere() {
+        assertThat(X86VcpuState.check(records(HOST), 4096, HOST).hasTscKhz()).as("a host that could not say").isFalse();
+
+        List<StateRecord> records = records(HOST);
+        records.add(X86VcpuState.tscKhzRecord(2_995_200));
+        X86VcpuState.Checked c = X86VcpuState.check(records, 4096, HOST);
+
+        assertThat(c.hasTscKhz()).isTrue();
+        assertThat(c.tscKhz()).isEqualTo(2_995_200);
+    }
+
+    @Test
+    void aTscFrequencyOfZeroOrOfAnotherSizeIsRefused() {
+        List<StateRecord> zero = records(HOST);
+        zero.add(X86VcpuState.tscKhzRecord(0));
+        List<StateRecord> negative = records(HOST);
+        negative.add(X86VcpuState.tscKhzRecord(-1));
+        List<StateRecord> wide = records(HOST);
+        wide.add(rec(X86VcpuState.TSC_KHZ, new byte[8]));
+
+        assertThatThrownBy(() -> X86VcpuState.check(zero, 4096, HOST)).isInstanceOf(StateException.class)
+                .hasMessage("kvm-x86-tsc-khz: 0 kHz is no TSC frequency");
+        assertThatThrownBy(() -> X86VcpuState.check(negative, 4096, HOST)).isInstanceOf(StateException.class)
+                .hasMessage("kvm-x86-tsc-khz: 4294967295 kHz is no TSC frequency");
+        assertThatThrownBy(() -> X86VcpuState.check(wide, 4096, HOST)).isInstanceOf(StateException.class)
+                .hasMessage("kvm-x86-tsc-khz: 8 bytes, expected 4");
+    }
+
+    @Test
     void bitsKvmOrTheVmmSetThemselvesAreNoHostFeature() {
         List<CpuidEntry> guest = List.of(new CpuidEntry(0x1, 0, false, 0, 0, SSE3 | OSXSAVE | HYPERVISOR, 1 << 28),
                 new CpuidEntry(0x7, 0, true, 0, AVX2, 1 << 4, 0));

@@ -17,6 +17,7 @@ import dev.nimbus.hypervisor.x86.X86Sregs;
 import dev.nimbus.hypervisor.x86.X86Vcpu;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestReporter;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -173,14 +174,22 @@ class X86SnapshotConformanceTest {
         }
     }
 
+    /**
+     * Runs {@link #REGISTERS_PROGRAM} on a machine with its interrupt controller to its read of port 0x3f8, answers
+     * 0x77, and saves the vCPU.
+     */
+    private static List<StateRecord> savedAtTheConsoleRead(TestMachine m) throws Exception {
+        m.createX86IrqChip(false);
+        m.load(CODE, REGISTERS_PROGRAM);
+        Vcpu vcpu = startVcpu(m, CODE, c -> c);
+        ((VcpuExit.IoIn) m.run(vcpu)).respond(0x77);
+        return vcpu.saveState();
+    }
+
     @Test
     void everyRecordTruncatedIsRefusedNamingItAndNothingIsSet() throws Exception {
         try (TestMachine m = new TestMachine(backend)) {
-            m.createX86IrqChip(false);
-            m.load(CODE, REGISTERS_PROGRAM);
-            Vcpu vcpu = startVcpu(m, CODE, c -> c);
-            ((VcpuExit.IoIn) m.run(vcpu)).respond(0x77);
-            List<StateRecord> saved = vcpu.saveState();
+            List<StateRecord> saved = savedAtTheConsoleRead(m);
 
             Vm second = m.vmOverSameRam();
             m.createX86IrqChip(second, false);
@@ -198,6 +207,66 @@ class X86SnapshotConformanceTest {
             assertThatThrownBy(() -> fresh.restoreState(missing)).isInstanceOf(StateException.class)
                     .hasMessageStartingWith(saved.getFirst().id() + ":");
             assertThat(fresh.as(X86Vcpu.class).getRegs()).as("nothing set").isEqualTo(regs);
+        }
+    }
+
+    /** The KVM backend's record of the vCPU's TSC frequency: a little-endian u32 of kHz. */
+    private static final String KVM_TSC_KHZ = "kvm-x86-tsc-khz";
+
+    private static int tscKhz(List<StateRecord> records) {
+        StateRecord r = StateRecord.find(records, KVM_TSC_KHZ, 1);
+        assertThat(r.data()).hasSize(4);
+        return java.nio.ByteBuffer.wrap(r.data()).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt();
+    }
+
+    private static List<StateRecord> withTscKhz(List<StateRecord> records, int khz) {
+        byte[] b = java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(khz).array();
+        List<StateRecord> out = new ArrayList<>(records);
+        out.replaceAll(r -> r.id().equals(KVM_TSC_KHZ) ? new StateRecord(KVM_TSC_KHZ, r.version(), b) : r);
+        return out;
+    }
+
+    /**
+     * KVM saves the vCPU's TSC frequency; a restore at the same rate keeps it, and a restore of a guest whose TSC ran
+     * at half this host's rate either gets that rate (where KVM scales the TSC) or is refused naming both rates,
+     * before anything is set. A guest that calibrated its clock at one rate must not silently run at another.
+     */
+    @Test
+    void theTscFrequencyIsSavedAndAnotherRateIsGivenOrRefusedNamingBoth(TestReporter report) throws Exception {
+        backend.notApplicableOn(KitBackend.MSHV, "the record it reads is the KVM backend's own (" + KVM_TSC_KHZ + ")");
+        try (TestMachine m = new TestMachine(backend)) {
+            List<StateRecord> saved = savedAtTheConsoleRead(m);
+            int khz = tscKhz(saved);
+            assertThat(khz).as("the saved TSC frequency").isPositive();
+
+            Vm second = m.vmOverSameRam();
+            m.createX86IrqChip(second, false);
+            Vcpu same = second.createVcpu(0);
+            same.restoreState(saved);
+            assertThat(tscKhz(same.saveState())).as("restored at the rate it was saved at").isEqualTo(khz);
+
+            int half = khz / 2;
+            Vm third = m.vmOverSameRam();
+            m.createX86IrqChip(third, false);
+            Vcpu fresh = third.createVcpu(0);
+            X86Regs regs = fresh.as(X86Vcpu.class).getRegs();
+            assertThatThrownBy(() -> fresh.restoreState(withTscKhz(saved, 0))).isInstanceOf(StateException.class)
+                    .hasMessageStartingWith(KVM_TSC_KHZ + ": 0 kHz");
+            boolean taken;
+            try {
+                fresh.restoreState(withTscKhz(saved, half));
+                taken = true;
+            } catch (StateException e) {
+                assertThat(e).hasMessageStartingWith(KVM_TSC_KHZ + ":")
+                        .hasMessageContaining(half + " kHz").hasMessageContaining(khz + " kHz");
+                assertThat(fresh.as(X86Vcpu.class).getRegs()).as("nothing set").isEqualTo(regs);
+                taken = false;
+            }
+            report.publishEntry("tsc-khz", khz + " kHz saved; " + half + " kHz " + (taken ? "given (KVM scales the TSC)" : "refused"));
+            if (taken) {
+                assertThat(tscKhz(fresh.saveState())).as("the rate KVM took").isEqualTo(half);
+                assertThat(out80(m.run(fresh))).as("the restored guest runs on").isEqualTo(0x77);
+            }
         }
     }
 
