@@ -131,11 +131,6 @@ public final class KvmX86Vcpu extends KvmVcpu implements X86Vcpu {
         }
     }
 
-    /** {@code KVM_GET_TSC_KHZ}: this vCPU's TSC frequency in kHz (for tests and diagnostics). */
-    int tscKhz() {
-        return fd.getTscKhz();
-    }
-
     @Override
     public X86Regs getRegs() {
         return fd.getRegs();
